@@ -1,0 +1,129 @@
+"""Copier Jinja extension: exposes the decision engine to copier.yml and the templates.
+
+Loaded by `copier-template-extensions` (copier.yml `_jinja_extensions`). Templates read
+`decisions.*`; validators call `answer_error(...)`; question defaults call the `recommended_*`
+functions. No decision logic lives in Jinja.
+"""
+
+from __future__ import annotations
+
+import sys
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from copier_template_extensions import ContextHook
+from jinja2 import pass_context
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from platform_engine import (  # noqa: E402  (the path above makes the engine importable)
+    ENGINE_VERSION,
+    AnswerError,
+    Answers,
+    decide,
+    field_error,
+    package_from_slug,
+    recommended_hosting,
+    recommended_pattern,
+    recommended_precision,
+    slugify,
+)
+from platform_engine.model_choice import offers_choice  # noqa: E402
+
+ANSWER_KEYS = tuple(Answers.field_names())
+REQUIRED_FOR_DECISIONS = ("project_name", "use_case", "monthly_requests", "peak_rps", "latency_p95_ms", "cloud")
+
+
+def _freeze(value: Any) -> Any:
+    if isinstance(value, dict):
+        return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
+    if isinstance(value, list | tuple):
+        return tuple(_freeze(v) for v in value)
+    return value
+
+
+def _thaw(value: Any) -> Any:
+    if isinstance(value, tuple) and value and all(isinstance(i, tuple) and len(i) == 2 for i in value):
+        return {k: _thaw(v) for k, v in value}
+    if isinstance(value, tuple):
+        return [_thaw(v) for v in value]
+    return value
+
+
+def _answers_from(context: dict[str, Any]) -> dict[str, Any]:
+    data = {key: context[key] for key in ANSWER_KEYS if key in context and context[key] is not None}
+    if isinstance(data.get("price_overrides"), str):
+        data["price_overrides"] = yaml.safe_load(data["price_overrides"]) or {}
+    return data
+
+
+@lru_cache(maxsize=64)
+def _decide_frozen(frozen: tuple[Any, ...]) -> dict[str, Any]:
+    answers = Answers.from_mapping(_thaw(frozen))
+    return decide(answers).to_dict()
+
+
+def decisions_for(context: dict[str, Any]) -> dict[str, Any]:
+    """Decisions for a (complete) set of answers, cached: Copier renders many files per run."""
+    return _decide_frozen(_freeze(_answers_from(context)))
+
+
+def _partial_answers(context: dict[str, Any]) -> Answers:
+    """Answers given so far, defaults for the rest (for question defaults mid-questionnaire)."""
+    data = _answers_from(context)
+    known = {k: v for k, v in data.items() if not field_error(k, v, data)}
+    if "environments" in known:
+        known["environments"] = tuple(known["environments"])
+    return Answers(**known)
+
+
+@pass_context
+def _answer_error(context: Any, name: str, value: Any) -> str:
+    """Validator helper: the message for one answer, checked against the answers given so far."""
+    return field_error(name, value, {**context.get_all(), name: value})
+
+
+@pass_context
+def _recommended_hosting(context: Any) -> str:
+    return recommended_hosting(_partial_answers(context.get_all()))
+
+
+@pass_context
+def _recommended_pattern(context: Any) -> str:
+    return recommended_pattern(_partial_answers(context.get_all()))
+
+
+@pass_context
+def _recommended_precision(context: Any) -> str:
+    answers = _partial_answers(context.get_all())
+    return recommended_precision(answers, answers.serving_pattern or recommended_pattern(answers))
+
+
+class DecisionEngine(ContextHook):
+    """Adds `decisions` to every render context, and engine helpers as Jinja globals."""
+
+    def __init__(self, environment: Any) -> None:
+        super().__init__(environment)
+        environment.globals.update(
+            answer_error=_answer_error,
+            recommended_hosting=_recommended_hosting,
+            recommended_pattern=_recommended_pattern,
+            recommended_precision=_recommended_precision,
+            offers_accuracy_choice=offers_choice,
+            slugify=slugify,
+            package_from_slug=package_from_slug,
+            engine_version=ENGINE_VERSION,
+        )
+        environment.filters["to_nice_yaml_block"] = lambda value: yaml.safe_dump(
+            value, sort_keys=False, default_flow_style=False, allow_unicode=True, width=100
+        )
+
+    def hook(self, context: dict[str, Any]) -> None:
+        if not all(key in context for key in REQUIRED_FOR_DECISIONS):
+            return  # still in the questionnaire
+        try:
+            context["decisions"] = decisions_for(context)
+        except AnswerError:
+            return  # validators report the field; nothing renders with bad answers

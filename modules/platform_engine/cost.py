@@ -1,0 +1,132 @@
+"""Cost model: API per-request pricing, self-hosted GPU hours plus people, and the break-even."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from .answers import SECONDS_PER_MONTH, Answers
+from .model_choice import catalog_entry
+from .records import Decision, GpuSizing
+from .tables import deep_merge, table
+
+
+def prices(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The price table with the user's overrides merged in."""
+    return deep_merge(table("prices"), overrides or {})
+
+
+def api_cost_per_request(pricing: dict[str, Any]) -> float:
+    """Tokens in and out at per-1K prices, or a flat per-request price."""
+    if pricing["kind"] == "tokens":
+        return (
+            pricing["input_tokens"] / 1000 * pricing["input_per_1k"]
+            + pricing["output_tokens"] / 1000 * pricing["output_per_1k"]
+        )
+    return float(pricing["price"])
+
+
+def self_hosted_cost_per_request(hourly: float, requests_per_hour: float) -> float:
+    """GPU cost of one request when the GPU is kept busy."""
+    return hourly / requests_per_hour
+
+
+def break_even_requests(api_per_request: float, self_per_request: float, fixed_monthly: float) -> float | None:
+    """Monthly volume above which self-hosting is cheaper; None when the API is cheaper at any volume."""
+    margin = api_per_request - self_per_request
+    if margin <= 0:
+        return None
+    return fixed_monthly / margin
+
+
+def expected_nodes(pool: GpuSizing, monthly_requests: int, headroom: float) -> int:
+    """Nodes running on average: the average load with headroom, never below the pool's minimum."""
+    average_rps = monthly_requests / SECONDS_PER_MONTH
+    replicas = math.ceil(average_rps * headroom / pool.capacity_rps_per_replica)
+    replicas_per_node = max(1, pool.gpus_per_node // pool.gpus_per_replica)
+    return min(pool.max_nodes, max(pool.min_nodes, math.ceil(replicas / replicas_per_node)))
+
+
+def environment_monthly(
+    pool: GpuSizing, environment: str, answers: Answers, table_: dict[str, Any], hosting: str
+) -> dict[str, float]:
+    """Cloud spend of one environment: the platform baseline plus GPU node hours."""
+    hours = table_["hours_per_month"]
+    baseline = float(table_["platform_baseline_monthly"][answers.cloud])
+    if environment == "dev":
+        baseline *= table_["dev_share_of_baseline"]
+    if hosting == "api":
+        gpu = 0.0
+    elif environment == "dev":
+        gpu = pool.hourly_per_node * table_["dev_gpu_hours_per_month"]
+    else:
+        gpu = pool.hourly_per_node * hours * expected_nodes(pool, answers.monthly_requests, table("sizing")["headroom"])
+    return {"platform": round(baseline, 2), "gpu": round(gpu, 2), "total": round(baseline + gpu, 2)}
+
+
+def decide_cost(
+    answers: Answers, hosting: str, pools: dict[str, GpuSizing], self_hosted_prod: GpuSizing
+) -> Decision:
+    """Cost of the chosen option, and of the other one for comparison.
+
+    `self_hosted_prod` is the prod pool as if self-hosted, so the API/self-hosted comparison
+    and the break-even hold whichever option was chosen.
+    """
+    table_ = prices(answers.price_overrides)
+    entry = catalog_entry(answers.use_case)
+    hours = table_["hours_per_month"]
+    prod = self_hosted_prod
+    fixed_people = sum(table_["self_hosted_fixed"].values())
+
+    capacity_per_node = prod.capacity_rps_per_replica * max(1, prod.gpus_per_node // prod.gpus_per_replica)
+    self_per_request = self_hosted_cost_per_request(prod.hourly_per_node, capacity_per_node * 3600)
+    per_env = {env: environment_monthly(pool, env, answers, table_, hosting) for env, pool in pools.items()}
+    self_hosted_infra = environment_monthly(prod, "prod", answers, table_, "self_hosted")["total"]
+    self_hosted_monthly = self_hosted_infra + fixed_people
+
+    api_pricing = table_["api"][entry["api"]["pricing"]] if entry.get("api") else None
+    api_per_request = api_cost_per_request(api_pricing) if api_pricing else None
+    api_monthly = api_per_request * answers.monthly_requests if api_per_request is not None else None
+    always_on = prod.hourly_per_node * hours * prod.min_nodes
+    fixed_monthly = float(table_["platform_baseline_monthly"][answers.cloud]) + always_on + fixed_people
+    break_even = (
+        break_even_requests(api_per_request, self_per_request, fixed_monthly) if api_per_request is not None else None
+    )
+
+    if hosting == "api" and api_monthly is not None:
+        chosen_monthly = api_monthly + per_env.get("prod", next(iter(per_env.values())))["total"]
+        reason = (
+            f"because {answers.monthly_requests:,} requests at ${api_per_request:.4f} each cost "
+            f"${api_monthly:,.0f}/month on the API, plus the platform's own cloud spend"
+        )
+    else:
+        chosen_monthly = self_hosted_monthly
+        reason = (
+            f"because {prod.instance_type} at ${prod.hourly_per_node:g}/h, "
+            f"{expected_nodes(prod, answers.monthly_requests, table('sizing')['headroom'])} node(s) on average, plus the platform "
+            f"baseline and ${fixed_people:,.0f}/month of engineering and operations"
+        )
+    cloud_budget = sum(env["total"] for env in per_env.values())
+    return Decision(
+        key="cost",
+        title="Monthly cost",
+        choice=f"${chosen_monthly:,.0f}/month ({hosting.replace('_', '-')})",
+        reason=reason,
+        alternatives=("api", "self_hosted"),
+        numbers={
+            "monthly_total_usd": round(chosen_monthly, 2),
+            "cloud_budget_usd": round(cloud_budget, 2),
+            "environments": per_env,
+            "api_available": api_pricing is not None,
+            "api_cost_per_request_usd": round(api_per_request, 6) if api_per_request is not None else None,
+            "api_monthly_usd": round(api_monthly, 2) if api_monthly is not None else None,
+            "self_hosted_cost_per_request_usd": round(self_per_request, 8),
+            "self_hosted_monthly_usd": round(self_hosted_monthly, 2),
+            "self_hosted_people_monthly_usd": fixed_people,
+            "break_even_requests_per_month": round(break_even) if break_even is not None else None,
+            "price_table_as_of": table_["as_of"],
+            "price_source": table_["source"].strip(),
+            "currency": table_["currency"],
+        },
+    )
+

@@ -1,0 +1,98 @@
+"""The decision engine's entry point: answers in, every decision with its reason out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .answers import Answers
+from .cost import decide_cost
+from .hosting import decide_hosting
+from .model_choice import recommend_model
+from .monitoring import decide_monitoring
+from .records import Decision, GpuSizing, Warning_
+from .review import review
+from .serving import decide_batching, decide_pattern, decide_precision
+from .sizing import decide_gpu, node_pool_for
+from .tables import table
+
+ENGINE_VERSION = "1"
+
+
+@dataclass(frozen=True)
+class Decisions:
+    answers: Answers
+    model: Decision
+    hosting: Decision
+    serving_pattern: Decision
+    precision: Decision
+    gpu: Decision
+    batching: Decision
+    monitoring: Decision
+    cost: Decision
+    warnings: tuple[Warning_, ...]
+
+    def records(self) -> list[Decision]:
+        return [
+            self.model,
+            self.hosting,
+            self.serving_pattern,
+            self.precision,
+            self.gpu,
+            self.batching,
+            self.monitoring,
+            self.cost,
+        ]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for templates and platform.yaml: each decision's choice, reason and numbers."""
+        out: dict[str, Any] = {}
+        for record in self.records():
+            out[record.key] = {
+                "choice": record.choice,
+                "reason": record.reason,
+                "alternatives": list(record.alternatives),
+                **record.numbers,
+            }
+        out["warnings"] = [w.to_dict() for w in self.warnings]
+        out["cloud"] = dict(table("clouds")[self.answers.cloud])
+        return out
+
+
+def decide(answers: Answers) -> Decisions:
+    """Pure: the same answers always give the same decisions."""
+    model = recommend_model(answers)
+    hosting = decide_hosting(answers)
+    pattern = decide_pattern(answers)
+    precision = decide_precision(answers, pattern.choice)
+    gpu = decide_gpu(answers, precision.choice, hosting.choice)
+    pools = {env: node_pool_for(answers, precision.choice, env, hosting.choice) for env in answers.environments}
+    main_pool: GpuSizing = pools.get("prod") or next(iter(pools.values()))
+    batching = decide_batching(answers, pattern.choice, main_pool)
+    monitoring = decide_monitoring(answers, main_pool)
+    cost = decide_cost(answers, hosting.choice, pools, node_pool_for(answers, precision.choice, "prod"))
+    warnings = review(
+        answers,
+        hosting=hosting.choice,
+        recommended_hosting=hosting.numbers["recommended"],
+        pattern=pattern.choice,
+        precision=precision.choice,
+        pool=main_pool,
+        cost=cost.numbers,
+    )
+    return Decisions(
+        answers=answers,
+        model=model,
+        hosting=hosting,
+        serving_pattern=pattern,
+        precision=precision,
+        gpu=gpu,
+        batching=batching,
+        monitoring=monitoring,
+        cost=cost,
+        warnings=tuple(warnings),
+    )
+
+
+def decide_from_mapping(data: dict[str, Any]) -> Decisions:
+    return decide(Answers.from_mapping(data))

@@ -1,0 +1,126 @@
+"""Design review: contradictions and risky assumptions in the answers, each with its fix."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .answers import SENSITIVE, Answers
+from .hosting import api_available
+from .model_choice import model_option
+from .records import GpuSizing, Warning_
+from .tables import table
+
+
+def review(
+    answers: Answers,
+    *,
+    hosting: str,
+    recommended_hosting: str,
+    pattern: str,
+    precision: str,
+    pool: GpuSizing,
+    cost: dict[str, Any],
+) -> list[Warning_]:
+    """Every warning that applies, in a stable order."""
+    found: list[Warning_] = []
+    if hosting == "api" and answers.data_sensitivity in SENSITIVE:
+        found.append(
+            Warning_(
+                "sensitive-data-to-api",
+                f"{answers.data_sensitivity.upper()} data would be sent to an external API.",
+                ("data_sensitivity", "hosting"),
+                "choose hosting=self_hosted, or sign a data-processing agreement and redact before the call",
+            )
+        )
+    if hosting != recommended_hosting:
+        found.append(
+            Warning_(
+                "hosting-override",
+                f"hosting={hosting} contradicts the six factors, which favour {recommended_hosting}.",
+                ("hosting",),
+                f"keep it only for a reason the factors miss; otherwise use hosting={recommended_hosting}",
+            )
+        )
+    api_monthly = cost.get("api_monthly_usd")
+    if hosting == "self_hosted" and api_available(answers.use_case) and api_monthly is not None:
+        self_monthly = cost["self_hosted_monthly_usd"]
+        if self_monthly > 2 * api_monthly:
+            break_even = cost.get("break_even_requests_per_month")
+            where = f"break-even is ~{break_even:,} requests/month" if break_even else "the API is cheaper at any volume"
+            found.append(
+                Warning_(
+                    "below-break-even",
+                    f"Self-hosting {answers.monthly_requests:,} requests/month costs ~${self_monthly:,.0f} "
+                    f"against ~${api_monthly:,.0f} on the API ({where}).",
+                    ("monthly_requests", "hosting"),
+                    "use hosting=api until volume approaches the break-even",
+                )
+            )
+    if pattern == "batch" and answers.latency_p95_ms < table("patterns")["batch_min_feasible_latency_ms"]:
+        found.append(
+            Warning_(
+                "batch-with-tight-latency",
+                f"A p95 target of {answers.latency_p95_ms} ms cannot be met through a queue.",
+                ("latency_p95_ms", "serving_pattern"),
+                "use serving_pattern=realtime, or relax latency_p95_ms to 1000 or more",
+            )
+        )
+    if not pool.fits:
+        found.append(
+            Warning_(
+                "model-does-not-fit-gpu",
+                f"The model needs {pool.model_memory_gb:g} GB at {precision.upper()}, more than "
+                f"{pool.gpus_per_node} x {pool.gpu_label} ({pool.gpus_per_node * pool.gpu_memory_gb:g} GB) holds.",
+                ("model_size_b", "precision", "gpu_type"),
+                "pick a larger gpu_type (or auto), a lower precision (int8/int4), or a smaller model",
+            )
+        )
+    if hosting == "self_hosted" and not answers.ml_team:
+        found.append(
+            Warning_(
+                "self-hosted-without-ml-team",
+                "A self-hosted model with no ML team: nobody to retrain, tune or answer drift alerts.",
+                ("ml_team", "hosting"),
+                "staff an owner for the model, or choose hosting=api where the use case has one",
+            )
+        )
+    edge_limit = table("sizing")["edge_max_model_memory_gb"]
+    if pattern == "edge" and pool.model_memory_gb > edge_limit:
+        found.append(
+            Warning_(
+                "edge-model-too-large",
+                f"The model needs {pool.model_memory_gb:g} GB at {precision.upper()}; edge devices hold ~{edge_limit} GB.",
+                ("serving_pattern", "model_size_b", "precision"),
+                "quantize to int8/int4, distil to a smaller model, or serve realtime from the cloud",
+            )
+        )
+    if pattern == "edge" and hosting == "api":
+        found.append(
+            Warning_(
+                "edge-with-api",
+                "The edge pattern runs the model on the device, but hosting is a remote API.",
+                ("serving_pattern", "hosting"),
+                "choose hosting=self_hosted for edge, or serving_pattern=realtime",
+            )
+        )
+    typical = float(model_option(answers)["latency_ms"])
+    if answers.latency_p95_ms < typical:
+        found.append(
+            Warning_(
+                "latency-below-model",
+                f"The p95 target of {answers.latency_p95_ms} ms is below the model's typical {typical:g} ms.",
+                ("latency_p95_ms", "accuracy_preference"),
+                "relax latency_p95_ms, choose accuracy_preference=speed, or plan a smaller model",
+            )
+        )
+    warn_below = table("monitoring")["psi_warn_below_threshold"]
+    if answers.drift_threshold < warn_below:
+        found.append(
+            Warning_(
+                "psi-threshold-noisy",
+                f"PSI {answers.drift_threshold:g} fires on sampling noise for small windows.",
+                ("drift_threshold",),
+                f"use at least {warn_below} (0.2 is the usual alert level)",
+            )
+        )
+    return found

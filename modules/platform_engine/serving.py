@@ -1,0 +1,130 @@
+"""Serving pattern, precision and Triton batching."""
+
+from __future__ import annotations
+
+from .answers import Answers
+from .model_choice import catalog_entry, model_params_b
+from .records import Decision, GpuSizing
+from .sizing import gpus_per_replica, model_memory_gb
+from .tables import table
+
+TREE_FAMILIES = ("tabular", "time_series", "recommendations")
+LARGEST_NODE_MEMORY_GB = 8 * 80
+
+
+def recommended_pattern(answers: Answers) -> str:
+    rule = table("patterns")
+    return "batch" if answers.latency_p95_ms >= rule["batch_when_latency_at_least_ms"] else "realtime"
+
+
+def decide_pattern(answers: Answers) -> Decision:
+    patterns = table("patterns")["patterns"]
+    recommended = recommended_pattern(answers)
+    chosen = answers.serving_pattern or recommended
+    if chosen == recommended:
+        if chosen == "batch":
+            reason = f"because a p95 target of {answers.latency_p95_ms} ms lets callers wait for a queue"
+        else:
+            reason = f"because a p95 target of {answers.latency_p95_ms} ms needs a synchronous path"
+    else:
+        reason = f"because you chose it (the engine suggests {patterns[recommended]['label'].lower()})"
+    return Decision(
+        key="serving_pattern",
+        title="Serving pattern",
+        choice=chosen,
+        reason=reason,
+        alternatives=tuple(p for p in patterns if p != chosen),
+        numbers={"recommended": recommended, "path": patterns[chosen]["path"], "label": patterns[chosen]["label"]},
+    )
+
+
+def recommended_precision(answers: Answers, pattern: str) -> str:
+    family = catalog_entry(answers.use_case)["family"]
+    if pattern == "edge":
+        return "int8"
+    if family in TREE_FAMILIES:
+        return "fp32"
+    for precision in ("fp16", "int8", "int4"):
+        if model_memory_gb(model_params_b(answers), precision) <= LARGEST_NODE_MEMORY_GB:
+            return precision
+    return "int4"
+
+
+def decide_precision(answers: Answers, pattern: str) -> Decision:
+    recommended = recommended_precision(answers, pattern)
+    chosen = answers.precision or recommended
+    family = catalog_entry(answers.use_case)["family"]
+    if chosen != recommended:
+        reason = f"because you chose it (the engine suggests {recommended.upper()})"
+    elif pattern == "edge":
+        reason = "because edge devices need the 75% memory cut of INT8 quantization"
+    elif family in TREE_FAMILIES:
+        reason = "because tree models gain nothing from half precision"
+    else:
+        reason = f"because {recommended.upper()} halves memory or better at neutral speed on Tensor Cores"
+    memory = model_memory_gb(model_params_b(answers), chosen)
+    return Decision(
+        key="precision",
+        title="Precision",
+        choice=chosen,
+        reason=reason,
+        alternatives=tuple(p for p in ("fp32", "fp16", "int8", "int4") if p != chosen),
+        numbers={
+            "recommended": recommended,
+            "model_memory_gb": round(memory, 3),
+            "tensorrt_precision_mode": {"fp16": "FP16", "int8": "INT8"}.get(chosen),
+        },
+    )
+
+
+def queue_delay_ms(latency_p95_ms: float) -> float:
+    """Queueing may take at most a tenth of the latency budget, capped at the reference's 50 ms."""
+    rule = table("batching")
+    share = latency_p95_ms * rule["queue_delay_share_of_target"]
+    return float(max(rule["min_queue_delay_ms"], min(rule["defaults"]["max_queue_delay_ms"], share)))
+
+
+def max_batch_size(latency_p95_ms: float, pattern: str, generation: bool) -> int:
+    rule = table("batching")
+    if generation:
+        return int(rule["generation_max_batch_size"])
+    if pattern == "batch":
+        return int(rule["batch_pattern_max_batch_size"])
+    for band in rule["latency_bands"]:
+        if latency_p95_ms <= band["max_latency_ms"]:
+            return int(band["max_batch_size"])
+    return int(rule["defaults"]["max_batch_size"])
+
+
+def instances_per_gpu(model_memory: float, gpu_memory: float) -> int:
+    rule = table("batching")
+    if model_memory > gpu_memory * rule["single_instance_memory_share"]:
+        return 1
+    return int(rule["instances_per_gpu"])
+
+
+def decide_batching(answers: Answers, pattern: str, pool: GpuSizing) -> Decision:
+    batch = max_batch_size(answers.latency_p95_ms, pattern, answers.is_generation)
+    delay_ms = queue_delay_ms(answers.latency_p95_ms)
+    per_gpu = instances_per_gpu(pool.model_memory_gb, pool.gpu_memory_gb)
+    spanning = gpus_per_replica(pool.model_memory_gb, pool.gpu_memory_gb) > 1
+    instance_count = 1 if spanning else per_gpu
+    reason = (
+        f"because a p95 target of {answers.latency_p95_ms} ms allows {delay_ms:g} ms of queueing "
+        f"and batches up to {batch}"
+    )
+    return Decision(
+        key="batching",
+        title="Triton dynamic batching",
+        choice=f"max batch {batch}, max queue delay {delay_ms:g} ms, {instance_count} instance(s) per GPU",
+        reason=reason,
+        alternatives=("no batching (max_batch_size 0)", "reference defaults: 32 / 50 ms"),
+        numbers={
+            "max_batch_size": batch,
+            "max_queue_delay_ms": delay_ms,
+            "max_queue_delay_microseconds": int(round(delay_ms * 1000)),
+            "instance_count": instance_count,
+            "cpu_instance_count": 2,
+            "client_concurrency_for_max_throughput": 2 * batch * instance_count,
+        },
+    )
