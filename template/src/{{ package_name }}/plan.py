@@ -30,7 +30,7 @@ def _table(rows: Sequence[Sequence[str]], widths: Sequence[int]) -> list[str]:
     for index, row in enumerate(rows):
         wrapped = [textwrap.wrap(cell, width) or [""] for cell, width in zip(row, widths, strict=True)]
         for line_no in range(max(len(cell) for cell in wrapped)):
-            cells = [(cell[line_no] if line_no < len(cell) else "").ljust(w) for cell, w in zip(wrapped, widths)]
+            cells = [(cell[line_no] if line_no < len(cell) else "").ljust(w) for cell, w in zip(wrapped, widths, strict=True)]
             lines.append("| " + " | ".join(cells) + " |")
         if index == 0:
             lines.append(border.replace("-", "="))
