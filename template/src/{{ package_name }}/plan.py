@@ -30,7 +30,10 @@ def _table(rows: Sequence[Sequence[str]], widths: Sequence[int]) -> list[str]:
     for index, row in enumerate(rows):
         wrapped = [textwrap.wrap(cell, width) or [""] for cell, width in zip(row, widths, strict=True)]
         for line_no in range(max(len(cell) for cell in wrapped)):
-            cells = [(cell[line_no] if line_no < len(cell) else "").ljust(w) for cell, w in zip(wrapped, widths, strict=True)]
+            cells = [
+                (cell[line_no] if line_no < len(cell) else "").ljust(width)
+                for cell, width in zip(wrapped, widths, strict=True)
+            ]
             lines.append("| " + " | ".join(cells) + " |")
         if index == 0:
             lines.append(border.replace("-", "="))
@@ -63,8 +66,7 @@ def render(platform: Platform) -> str:
         "",
         *_table(decision_rows(platform), (16, 34, 60)),
         "",
-        "Cloud spend per environment (prices as of "
-        f"{cost['price_table_as_of']}, {cost['currency']}):",
+        f"Cloud spend per environment (prices as of {cost['price_table_as_of']}, {cost['currency']}):",
         *_table(cost_rows(cost), (12, 17, 12, 14)),
     ]
     if cost.get("api_monthly_usd") is not None:
