@@ -125,3 +125,28 @@ def load(path: Path | None = None) -> Platform:
 def platform() -> Platform:
     """The project's platform.yaml, loaded once per process."""
     return load()
+
+
+def local_path(key: str, platform_: Platform | None = None) -> Path:
+    """A local-profile path from platform.yaml's `local` section, resolved against the project root.
+
+    Keys: state_dir, airflow_home, mlflow_artifact_root, feast_repo, offline_store, online_store,
+    feast_registry, model_repository, inference_log, reports, logs.
+    """
+    current = platform_ or platform()
+    value = current.section("local")[key]
+    path = Path(value)
+    return path if path.is_absolute() else current.path.parent / path
+
+
+def mlflow_tracking_uri(platform_: Platform | None = None) -> str:
+    """The local tracking URI with its SQLite path made absolute; $MLFLOW_TRACKING_URI wins."""
+    override = os.environ.get("MLFLOW_TRACKING_URI")
+    if override:
+        return override
+    current = platform_ or platform()
+    uri = str(current.section("local")["mlflow_tracking_uri"])
+    prefix = "sqlite:///"
+    if uri.startswith(prefix) and not uri.startswith(prefix + "/"):
+        return prefix + str(current.path.parent / uri.removeprefix(prefix))
+    return uri
