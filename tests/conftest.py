@@ -1,0 +1,81 @@
+"""Shared fixtures: render the template into a temporary folder with given answers."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import copier
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+RenderFn = Callable[..., Path]
+
+
+def render_project(dst: Path, *, vcs_ref: str | None = None, **answers: Any) -> Path:
+    """Render the template (working tree by default) into `dst` with `answers`, non-interactively."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # DirtyLocalWarning: tests render the working tree on purpose
+        copier.run_copy(
+            str(REPO),
+            str(dst),
+            data=answers,
+            defaults=True,
+            unsafe=True,
+            quiet=True,
+            vcs_ref=vcs_ref,
+        )
+    return dst
+
+
+@pytest.fixture
+def render(tmp_path: Path) -> RenderFn:
+    """`render(**answers)` -> the rendered project folder (a fresh one per call)."""
+    counter = iter(range(1000))
+
+    def _render(**answers: Any) -> Path:
+        return render_project(tmp_path / f"project{next(counter)}", **answers)
+
+    return _render
+
+
+MATRIX_FILE = REPO / "ci" / "matrix.yaml"
+
+
+def answer_sets(kind: str = "representative") -> dict[str, dict[str, Any]]:
+    """Named answer sets from ci/matrix.yaml (`representative` or `matrix`)."""
+    import yaml
+
+    loaded: dict[str, dict[str, dict[str, Any]]] = yaml.safe_load(MATRIX_FILE.read_text(encoding="utf-8"))
+    return dict(loaded.get(kind) or {})
+
+
+@pytest.fixture(scope="session")
+def stack_project(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
+    """`stack_project(name)`: a representative project rendered once per session, every layer installed.
+
+    Rendered from the working tree, committed to a fresh git repo (like a user's project), and
+    `make setup-all` run once; later calls with the same name return the same folder.
+    """
+    import subprocess
+
+    cache: dict[str, Path] = {}
+
+    def _get(name: str) -> Path:
+        if name not in cache:
+            answers = answer_sets()[name]
+            dst = render_project(tmp_path_factory.mktemp(f"stack-{name}"), **answers)
+            git = ["git", "-c", "user.email=ci@example.com", "-c", "user.name=ci"]
+            subprocess.run([*git, "init", "-q"], cwd=dst, check=True)
+            subprocess.run([*git, "add", "-A"], cwd=dst, check=True)
+            subprocess.run([*git, "commit", "-qm", "generated"], cwd=dst, check=True)
+            result = subprocess.run(["make", "setup-all"], cwd=dst, capture_output=True, text=True)
+            if result.returncode != 0:
+                pytest.fail(f"make setup-all failed in {dst}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+            cache[name] = dst
+        return cache[name]
+
+    return _get
