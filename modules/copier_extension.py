@@ -18,7 +18,7 @@ from jinja2 import pass_context
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from platform_engine import (  # noqa: E402  (the path above makes the engine importable)
+from platform_engine import (
     ENGINE_VERSION,
     AnswerError,
     Answers,
@@ -30,7 +30,7 @@ from platform_engine import (  # noqa: E402  (the path above makes the engine im
     recommended_precision,
     slugify,
 )
-from platform_engine.model_choice import offers_choice  # noqa: E402
+from platform_engine.model_choice import offers_choice
 
 ANSWER_KEYS = tuple(Answers.field_names())
 REQUIRED_FOR_DECISIONS = ("project_name", "use_case", "monthly_requests", "peak_rps", "latency_p95_ms", "cloud")

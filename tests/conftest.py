@@ -79,3 +79,21 @@ def stack_project(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], P
         return cache[name]
 
     return _get
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tier markers from file names, so `ci/run_suite.py` can run the tiers one by one.
+
+    test_engine* -> engine (tier 1); test_render*, test_terraform*, test_update* -> static
+    (tier 2); test_project* -> project (tier 3); anything named *smoke* -> smoke (tier 4).
+    """
+    for item in items:
+        name = item.path.name
+        if "smoke" in name:
+            item.add_marker(pytest.mark.smoke)
+        elif name.startswith("test_project"):
+            item.add_marker(pytest.mark.project)
+        elif name.startswith(("test_render", "test_terraform", "test_update")):
+            item.add_marker(pytest.mark.static)
+        elif name.startswith("test_engine"):
+            item.add_marker(pytest.mark.engine)

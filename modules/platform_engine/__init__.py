@@ -17,10 +17,10 @@ __all__ = [
     "decide",
     "decide_from_mapping",
     "field_error",
+    "package_from_slug",
     "recommended_hosting",
     "recommended_pattern",
     "recommended_precision",
-    "package_from_slug",
     "slugify",
     "validate",
 ]

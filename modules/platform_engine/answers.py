@@ -206,9 +206,9 @@ def field_error(name: str, value: Any, context: dict[str, Any] | None = None) ->
             return ""
         error = _choice_error(name, value, HOSTINGS)
         use_case = ctx.get("use_case")
-        if not error and value == "api" and use_case in use_cases():
-            if table("catalog")["use_cases"][use_case].get("api") is None:
-                error = f"hosting='api' has no hosted API for use_case={use_case!r}; choose hosting='self_hosted'"
+        no_api = use_case in use_cases() and table("catalog")["use_cases"][use_case].get("api") is None
+        if not error and value == "api" and no_api:
+            error = f"hosting='api' has no hosted API for use_case={use_case!r}; choose hosting='self_hosted'"
         return error
     if name == "serving_pattern":
         return "" if value in ("", "recommended") else _choice_error(name, value, PATTERNS)

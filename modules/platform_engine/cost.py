@@ -8,18 +8,13 @@ from typing import Any
 from .answers import SECONDS_PER_MONTH, Answers
 from .model_choice import catalog_entry
 from .records import Decision, GpuSizing
-from .tables import deep_merge, table
-
-
-def prices(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The price table with the user's overrides merged in."""
-    return deep_merge(table("prices"), overrides or {})
+from .tables import prices, table
 
 
 def api_cost_per_request(pricing: dict[str, Any]) -> float:
     """Tokens in and out at per-1K prices, or a flat per-request price."""
     if pricing["kind"] == "tokens":
-        return (
+        return float(
             pricing["input_tokens"] / 1000 * pricing["input_per_1k"]
             + pricing["output_tokens"] / 1000 * pricing["output_per_1k"]
         )
@@ -37,6 +32,39 @@ def break_even_requests(api_per_request: float, self_per_request: float, fixed_m
     if margin <= 0:
         return None
     return fixed_monthly / margin
+
+
+def curve_volumes(monthly_requests: int, break_even: float | None) -> list[int]:
+    """Monthly volumes for a cost chart: 1-2-5 steps from 1/100 of the project's volume (at least 1,000)
+    to 100x it or 2x the break-even, whichever is larger."""
+    low = max(1_000, monthly_requests // 100)
+    high = max(monthly_requests * 100, int(2 * break_even) if break_even else 0)
+    volumes: list[int] = []
+    decade = 10 ** math.floor(math.log10(low))
+    while True:
+        for step in (1, 2, 5):
+            volume = step * decade
+            if volume >= low // 2:
+                volumes.append(volume)
+            if volume >= high:
+                return volumes
+        decade *= 10
+
+
+def cost_curve(
+    volumes: list[int], api_per_request: float | None, self_per_request: float, fixed_monthly: float
+) -> list[dict[str, float | int | None]]:
+    """Monthly cost of each option at each volume, on the break-even model: the API pays per request;
+    self-hosting pays its fixed monthly cost plus the GPU cost of each request (the lines cross at
+    the break-even)."""
+    return [
+        {
+            "requests": volume,
+            "api_usd": round(api_per_request * volume, 2) if api_per_request is not None else None,
+            "self_hosted_usd": round(fixed_monthly + self_per_request * volume, 2),
+        }
+        for volume in volumes
+    ]
 
 
 def expected_nodes(pool: GpuSizing, monthly_requests: int, headroom: float) -> int:
@@ -64,9 +92,7 @@ def environment_monthly(
     return {"platform": round(baseline, 2), "gpu": round(gpu, 2), "total": round(baseline + gpu, 2)}
 
 
-def decide_cost(
-    answers: Answers, hosting: str, pools: dict[str, GpuSizing], self_hosted_prod: GpuSizing
-) -> Decision:
+def decide_cost(answers: Answers, hosting: str, pools: dict[str, GpuSizing], self_hosted_prod: GpuSizing) -> Decision:
     """Cost of the chosen option, and of the other one for comparison.
 
     `self_hosted_prod` is the prod pool as if self-hosted, so the API/self-hosted comparison
@@ -101,10 +127,10 @@ def decide_cost(
         )
     else:
         chosen_monthly = self_hosted_monthly
+        average_nodes = expected_nodes(prod, answers.monthly_requests, table("sizing")["headroom"])
         reason = (
-            f"because {prod.instance_type} at ${prod.hourly_per_node:g}/h, "
-            f"{expected_nodes(prod, answers.monthly_requests, table('sizing')['headroom'])} node(s) on average, plus the platform "
-            f"baseline and ${fixed_people:,.0f}/month of engineering and operations"
+            f"because {prod.instance_type} at ${prod.hourly_per_node:g}/h, {average_nodes} node(s) on average, "
+            f"plus the platform baseline and ${fixed_people:,.0f}/month of engineering and operations"
         )
     cloud_budget = sum(env["total"] for env in per_env.values())
     return Decision(
@@ -124,9 +150,12 @@ def decide_cost(
             "self_hosted_monthly_usd": round(self_hosted_monthly, 2),
             "self_hosted_people_monthly_usd": fixed_people,
             "break_even_requests_per_month": round(break_even) if break_even is not None else None,
+            "self_hosted_fixed_monthly_usd": round(fixed_monthly, 2),
+            "curve": cost_curve(
+                curve_volumes(answers.monthly_requests, break_even), api_per_request, self_per_request, fixed_monthly
+            ),
             "price_table_as_of": table_["as_of"],
             "price_source": table_["source"].strip(),
             "currency": table_["currency"],
         },
     )
-

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from .answers import Answers
 from .model_choice import catalog_entry
 from .records import Decision, FactorVote
 from .tables import table
 
 
-def _volume(answers: Answers, rule: dict) -> FactorVote:
+def _volume(answers: Answers, rule: dict[str, Any]) -> FactorVote:
     low, high = rule["api_below_monthly_requests"], rule["self_hosted_above_monthly_requests"]
     n = answers.monthly_requests
     if n < low:
@@ -18,34 +20,36 @@ def _volume(answers: Answers, rule: dict) -> FactorVote:
     return FactorVote("volume", rule["label"], 0, f"{n:,} requests/month is between {low:,} and {high:,}")
 
 
-def _latency(answers: Answers, rule: dict) -> FactorVote:
+def _latency(answers: Answers, rule: dict[str, Any]) -> FactorVote:
     ms = answers.latency_p95_ms
     if ms < rule["self_hosted_below_ms"]:
-        return FactorVote("latency", rule["label"], 1, f"p95 {ms} ms needs < {rule['self_hosted_below_ms']} ms: self-hosted")
+        return FactorVote(
+            "latency", rule["label"], 1, f"p95 {ms} ms needs < {rule['self_hosted_below_ms']} ms: self-hosted"
+        )
     if ms >= rule["api_at_or_above_ms"]:
         return FactorVote("latency", rule["label"], -1, f"p95 {ms} ms tolerates an API round trip")
     return FactorVote("latency", rule["label"], 0, f"p95 {ms} ms is between the API and self-hosted bands")
 
 
-def _customization(answers: Answers, rule: dict) -> FactorVote:
+def _customization(answers: Answers, rule: dict[str, Any]) -> FactorVote:
     if answers.customization == rule["self_hosted"]:
         return FactorVote("customization", rule["label"], 1, "domain-specific fine-tuning: self-hosted")
     return FactorVote("customization", rule["label"], -1, "a general use case: an API model fits")
 
 
-def _privacy(answers: Answers, rule: dict) -> FactorVote:
+def _privacy(answers: Answers, rule: dict[str, Any]) -> FactorVote:
     if answers.data_sensitivity in rule["self_hosted"]:
         return FactorVote("privacy", rule["label"], 1, f"{answers.data_sensitivity.upper()} data stays in your cloud")
     return FactorVote("privacy", rule["label"], -1, f"{answers.data_sensitivity} data may go to an external API")
 
 
-def _team(answers: Answers, rule: dict) -> FactorVote:
+def _team(answers: Answers, rule: dict[str, Any]) -> FactorVote:
     if answers.ml_team:
         return FactorVote("team", rule["label"], 1, "an ML team can run and tune models")
     return FactorVote("team", rule["label"], -1, "no ML engineers to run a model")
 
 
-def _budget(answers: Answers, rule: dict) -> FactorVote:
+def _budget(answers: Answers, rule: dict[str, Any]) -> FactorVote:
     if answers.budget_style == rule["self_hosted"]:
         return FactorVote("budget", rule["label"], 1, "high volume justifies fixed infrastructure")
     return FactorVote("budget", rule["label"], -1, "predictable per-call costs preferred")

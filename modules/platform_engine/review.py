@@ -46,7 +46,9 @@ def review(
         self_monthly = cost["self_hosted_monthly_usd"]
         if self_monthly > 2 * api_monthly:
             break_even = cost.get("break_even_requests_per_month")
-            where = f"break-even is ~{break_even:,} requests/month" if break_even else "the API is cheaper at any volume"
+            where = (
+                f"break-even is ~{break_even:,} requests/month" if break_even else "the API is cheaper at any volume"
+            )
             found.append(
                 Warning_(
                     "below-break-even",
@@ -89,7 +91,8 @@ def review(
         found.append(
             Warning_(
                 "edge-model-too-large",
-                f"The model needs {pool.model_memory_gb:g} GB at {precision.upper()}; edge devices hold ~{edge_limit} GB.",
+                f"The model needs {pool.model_memory_gb:g} GB at {precision.upper()}; "
+                f"edge devices hold ~{edge_limit} GB.",
                 ("serving_pattern", "model_size_b", "precision"),
                 "quantize to int8/int4, distil to a smaller model, or serve realtime from the cloud",
             )

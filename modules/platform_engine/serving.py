@@ -122,7 +122,7 @@ def decide_batching(answers: Answers, pattern: str, pool: GpuSizing) -> Decision
         numbers={
             "max_batch_size": batch,
             "max_queue_delay_ms": delay_ms,
-            "max_queue_delay_microseconds": int(round(delay_ms * 1000)),
+            "max_queue_delay_microseconds": round(delay_ms * 1000),
             "instance_count": instance_count,
             "cpu_instance_count": 2,
             "client_concurrency_for_max_throughput": 2 * batch * instance_count,

@@ -8,13 +8,13 @@ from typing import Any
 from .answers import Answers
 from .model_choice import model_params_b
 from .records import Decision, GpuSizing
-from .tables import table
+from .tables import prices, table
 
 
 def model_memory_gb(params_b: float, precision: str) -> float:
     """Serving memory: weights at the precision's bytes per parameter, plus the overhead factor."""
     sizing = table("sizing")
-    return params_b * sizing["bytes_per_param"][precision] * sizing["memory_overhead"]
+    return float(params_b * sizing["bytes_per_param"][precision] * sizing["memory_overhead"])
 
 
 def _tiers() -> list[dict[str, Any]]:
@@ -56,13 +56,12 @@ def gpus_per_replica(memory_gb: float, gpu_memory_gb: float) -> int:
     return 1 << (needed - 1).bit_length()
 
 
-def _shape(cloud: str, tier_id: str, gpus: int) -> tuple[str, int, float]:
+def _shape(price_table: dict[str, Any], cloud: str, tier_id: str, gpus: int) -> tuple[str, int, float]:
     """(instance type, GPUs per node, hourly) of the smallest shape with at least `gpus` GPUs."""
-    prices = table("prices")
-    base = prices["gpu"][cloud][tier_id]
+    base = price_table["gpu"][cloud][tier_id]
     if gpus <= base["gpus"]:
         return base["instance"], int(base["gpus"]), float(base["hourly"])
-    shapes = prices["multi_gpu_shapes"][cloud].get(tier_id, {})
+    shapes = price_table["multi_gpu_shapes"][cloud].get(tier_id, {})
     for count in sorted(int(c) for c in shapes):
         if count >= gpus:
             per_gpu = base["hourly"] / base["gpus"]
@@ -79,9 +78,11 @@ def size_node_pool(
     generation: bool,
     environment: str,
     gpu_type: str = "auto",
+    price_overrides: dict[str, Any] | None = None,
 ) -> GpuSizing:
     """The GPU node pool for one environment. Pure: same inputs, same pool."""
     sizing = table("sizing")
+    price_table = prices(price_overrides)
     memory = model_memory_gb(params_b, precision)
     if gpu_type != "auto":
         index = tier_index(gpu_type)
@@ -90,10 +91,10 @@ def size_node_pool(
     else:
         index = max(tier_for_memory(memory), tier_for_throughput(peak_rps))
     tier = _tiers()[index]
-    cloud_gpu = table("prices")["gpu"][cloud][tier["id"]]
+    cloud_gpu = price_table["gpu"][cloud][tier["id"]]
     gpu_memory = float(cloud_gpu["gpu_memory_gb"])
     per_replica = gpus_per_replica(memory, gpu_memory)
-    instance, gpus_per_node, hourly = _shape(cloud, tier["id"], per_replica)
+    instance, gpus_per_node, hourly = _shape(price_table, cloud, tier["id"], per_replica)
     fits = per_replica <= gpus_per_node and memory <= per_replica * gpu_memory
     capacity = generation_rps_per_replica(params_b) if generation else float(tier["capacity_rps"])
     replicas = max(1, math.ceil(peak_rps * sizing["headroom"] / capacity))
@@ -123,25 +124,32 @@ def size_node_pool(
 SMOKE_MODEL_PARAMS_B = 0.001
 
 
-def node_pool_for(answers: Answers, precision: str, environment: str, hosting: str = "self_hosted") -> GpuSizing:
+def sizing_inputs(answers: Answers, precision: str, environment: str, hosting: str = "self_hosted") -> dict[str, Any]:
+    """The inputs `size_node_pool` gets for one environment (also rendered for the Terraform sizing module)."""
     if hosting == "api":
-        return size_node_pool(
-            cloud=answers.cloud,
-            params_b=SMOKE_MODEL_PARAMS_B,
-            precision=precision,
-            peak_rps=0.0,
-            generation=False,
-            environment="dev",
-            gpu_type="t4",
-        )
+        return {
+            "cloud": answers.cloud,
+            "params_b": SMOKE_MODEL_PARAMS_B,
+            "precision": precision,
+            "peak_rps": 0.0,
+            "generation": False,
+            "environment": "dev",
+            "gpu_type": "t4",
+        }
+    return {
+        "cloud": answers.cloud,
+        "params_b": model_params_b(answers),
+        "precision": precision,
+        "peak_rps": float(answers.peak_rps),
+        "generation": answers.is_generation,
+        "environment": environment,
+        "gpu_type": answers.gpu_type,
+    }
+
+
+def node_pool_for(answers: Answers, precision: str, environment: str, hosting: str = "self_hosted") -> GpuSizing:
     return size_node_pool(
-        cloud=answers.cloud,
-        params_b=model_params_b(answers),
-        precision=precision,
-        peak_rps=answers.peak_rps,
-        generation=answers.is_generation,
-        environment=environment,
-        gpu_type=answers.gpu_type,
+        **sizing_inputs(answers, precision, environment, hosting), price_overrides=answers.price_overrides
     )
 
 
@@ -177,5 +185,6 @@ def decide_gpu(answers: Answers, precision: str, hosting: str) -> Decision:
             "taint": dict(taint["taint"]),
             "labels": dict(taint["labels"]),
             "headroom": table("sizing")["headroom"],
+            "inputs": {env: sizing_inputs(answers, precision, env, hosting) for env in answers.environments},
         },
     )

@@ -42,3 +42,8 @@ def use_cases() -> list[str]:
 
 def sizing_tier_ids() -> list[str]:
     return [tier["id"] for tier in table("sizing")["tiers"]]
+
+
+def prices(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The price table with the user's overrides (the `price_overrides` answer) merged in."""
+    return deep_merge(table("prices"), overrides or {})

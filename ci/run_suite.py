@@ -1,0 +1,81 @@
+"""Run the generator's test suite tier by tier and print the time per tier.
+
+Tiers (ARCHITECTURE.md): 1 engine, 2 render + static checks, 3 generated projects' own tests,
+4 smoke runs of the whole local stack. Each tier is one pytest run; a failing tier does not stop
+the later ones (so one run shows every failure), but the exit status is non-zero.
+
+    uv run python ci/run_suite.py            # all tiers
+    uv run python ci/run_suite.py 1 2        # only tiers 1 and 2
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+WORKERS = os.environ.get("TEST_WORKERS", "2")
+
+TIERS: dict[str, tuple[str, list[str]]] = {
+    "1": ("engine", ["tests/test_engine.py", "tests/test_engine_properties.py", "-p", "no:cacheprovider"]),
+    "2": ("render + static checks", ["tests", "-m", "render or static", "-n", WORKERS]),
+    "3": ("generated projects' tests", ["tests", "-m", "project and not smoke"]),
+    "4": ("smoke runs", ["tests", "-m", "smoke"]),
+}
+SUMMARY = re.compile(r"(\d+) (passed|failed|error|errors|skipped|deselected)")
+
+
+def run_tier(key: str) -> tuple[str, float, dict[str, int], int]:
+    name, args = TIERS[key]
+    print(f"\n=== tier {key}: {name} ===", flush=True)
+    started = time.monotonic()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-q", *args],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    last_lines: list[str] = []
+    assert process.stdout is not None
+    for line in process.stdout:
+        print(line, end="", flush=True)
+        last_lines = [*last_lines[-5:], line]
+    code = process.wait()
+    counts: dict[str, int] = {}
+    for line in last_lines:
+        for number, word in SUMMARY.findall(line):
+            word = "error" if word.startswith("error") else word
+            counts[word] = counts.get(word, 0) + int(number)
+    # pytest exit 5: nothing collected for this tier's marker; not a failure of the tier
+    return name, time.monotonic() - started, counts, 0 if code == 5 else code
+
+
+def main(argv: list[str]) -> int:
+    keys = argv or list(TIERS)
+    results = [(key, *run_tier(key)) for key in keys]
+    print("\n=== time per tier ===")
+    print(f"{'tier':<6}{'what':<30}{'seconds':>9}  {'passed':>7}{'failed':>7}{'errors':>7}  status")
+    totals = {"passed": 0, "failed": 0, "error": 0, "skipped": 0}
+    for key, name, seconds, counts, code in results:
+        for word in totals:
+            totals[word] += counts.get(word, 0)
+        status = "ok" if code == 0 else f"FAILED (exit {code})"
+        print(
+            f"{key:<6}{name:<30}{seconds:>9.1f}  {counts.get('passed', 0):>7}{counts.get('failed', 0):>7}"
+            f"{counts.get('error', 0):>7}  {status}"
+        )
+    print(f"{'':<6}{'total':<30}{sum(r[2] for r in results):>9.1f}")
+    failed = totals["failed"] + totals["error"]
+    if any(r[4] != 0 for r in results) and failed == 0:
+        failed = 1  # a tier broke before pytest could count (e.g. collection error)
+    print(f"\n{totals['passed']} passed, {failed} failed, {totals['skipped']} skipped")
+    return 0 if all(r[4] == 0 for r in results) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

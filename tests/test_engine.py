@@ -1,0 +1,359 @@
+"""Tier 1: the decision engine against the reference's tables and worked examples."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+from conftest import REPO
+from platform_engine import AnswerError, Answers, decide, field_error
+from platform_engine.cost import api_cost_per_request, break_even_requests, self_hosted_cost_per_request
+from platform_engine.hosting import factor_votes, recommended_hosting
+from platform_engine.model_choice import recommend_model
+from platform_engine.serving import max_batch_size, queue_delay_ms, recommended_pattern
+from platform_engine.sizing import gpus_per_replica, model_memory_gb, size_node_pool, tier_for_throughput
+from platform_engine.tables import prices, table, use_cases
+
+
+def _copier_choices(question: str) -> list[str]:
+    questions = yaml.safe_load((REPO / "copier.yml").read_text())
+    choices = questions[question]["choices"]
+    return list(choices.values()) if isinstance(choices, dict) else list(choices)
+
+
+# ---------------------------------------------------------------- catalog and questions agree
+
+
+def test_copier_use_cases_are_the_catalog() -> None:
+    assert sorted(_copier_choices("use_case")) == sorted(use_cases())
+    assert len(use_cases()) == 15
+
+
+def test_every_price_table_tier_exists_per_cloud() -> None:
+    tiers = [t["id"] for t in table("sizing")["tiers"]]
+    for cloud in ("aws", "gcp", "azure"):
+        assert sorted(table("prices")["gpu"][cloud]) == sorted(tiers)
+        assert table("sizing")["node_pool"][cloud]["taint"]["effect"] == "NoSchedule"
+
+
+# ---------------------------------------------------------------- model recommendation (quick-reference table)
+
+
+@pytest.mark.parametrize(
+    ("use_case", "preference", "model", "latency_ms"),
+    [
+        ("text_classification", "speed", "DistilBERT", 10),
+        ("image_classification", "speed", "EfficientNet-B0", 5),
+        ("object_detection", "speed", "YOLOv8-n", 10),
+        ("object_detection", "accuracy", "YOLOv8-x / DETR", 50),
+        ("segmentation", "accuracy", "SAM", 100),
+        ("speech_to_text", "speed", "Whisper-base", 300),
+        ("tabular", "speed", "LightGBM", 2),
+    ],
+)
+def test_model_follows_the_quick_reference(use_case: str, preference: str, model: str, latency_ms: int) -> None:
+    decision = recommend_model(Answers(use_case=use_case, accuracy_preference=preference))
+    assert decision.choice == model
+    assert decision.numbers["latency_ms"] == latency_ms
+    assert decision.reason.startswith("because")
+
+
+def test_generation_model_carries_its_size() -> None:
+    decision = recommend_model(Answers(use_case="text_generation", model_size_b=70))
+    assert "70B" in decision.choice
+    assert decision.numbers["params_b"] == 70
+
+
+# ---------------------------------------------------------------- API vs self-hosted
+
+
+def test_six_factors_each_explained() -> None:
+    votes = factor_votes(Answers())
+    assert [v.factor for v in votes] == ["volume", "latency", "customization", "privacy", "team", "budget"]
+    assert all(v.explanation for v in votes)
+
+
+@pytest.mark.parametrize(
+    ("answers", "factor", "vote"),
+    [
+        (Answers(monthly_requests=5_000, peak_rps=1), "volume", -1),
+        (Answers(monthly_requests=500_000), "volume", 1),
+        (Answers(latency_p95_ms=50), "latency", 1),
+        (Answers(latency_p95_ms=800), "latency", -1),
+        (Answers(data_sensitivity="hipaa"), "privacy", 1),
+        (Answers(data_sensitivity="public"), "privacy", -1),
+        (Answers(ml_team=False), "team", -1),
+        (Answers(customization="domain_specific"), "customization", 1),
+        (Answers(budget_style="predictable"), "budget", -1),
+    ],
+)
+def test_factor_votes(answers: Answers, factor: str, vote: int) -> None:
+    assert {v.factor: v.vote for v in factor_votes(answers)}[factor] == vote
+
+
+def test_small_general_workload_goes_to_the_api() -> None:
+    answers = Answers(
+        use_case="text_generation",
+        monthly_requests=5_000,
+        peak_rps=1,
+        latency_p95_ms=2000,
+        ml_team=False,
+        budget_style="predictable",
+        data_sensitivity="public",
+    )
+    assert recommended_hosting(answers) == "api"
+
+
+def test_private_high_volume_workload_is_self_hosted() -> None:
+    answers = Answers(use_case="text_generation", monthly_requests=1_000_000, peak_rps=50, data_sensitivity="pii")
+    assert recommended_hosting(answers) == "self_hosted"
+
+
+def test_use_case_without_api_is_always_self_hosted() -> None:
+    assert recommended_hosting(Answers(use_case="tabular", monthly_requests=100, peak_rps=1)) == "self_hosted"
+
+
+def test_hosting_override_is_recorded_with_a_warning() -> None:
+    decisions = decide(
+        Answers(
+            use_case="text_generation", monthly_requests=1_000_000, peak_rps=50, data_sensitivity="pii", hosting="api"
+        )
+    )
+    assert decisions.hosting.numbers["overridden"] is True
+    codes = {w.code for w in decisions.warnings}
+    assert {"hosting-override", "sensitive-data-to-api"} <= codes
+
+
+# ---------------------------------------------------------------- cost model (the reference's worked examples)
+
+
+def test_gpt4_worked_example() -> None:
+    per_request = api_cost_per_request(prices()["api"]["gpt4"])
+    assert per_request == pytest.approx(0.027)
+    assert per_request * 100_000 == pytest.approx(2_700)
+
+
+def test_llama_70b_worked_example() -> None:
+    per_request = self_hosted_cost_per_request(hourly=3.0, requests_per_hour=50 * 60)
+    assert per_request == pytest.approx(0.001)
+    engineering = prices()["self_hosted_fixed"]["engineering_monthly"]
+    assert per_request * 100_000 + engineering == pytest.approx(100 + 500)
+
+
+def test_break_even_is_about_50k_per_month() -> None:
+    fixed = sum(prices()["self_hosted_fixed"].values())
+    assert break_even_requests(0.027, 0.001, fixed) == pytest.approx(50_000)
+
+
+def test_break_even_none_when_api_is_cheaper_per_request() -> None:
+    assert break_even_requests(0.001, 0.002, 1000) is None
+
+
+def test_price_overrides_change_the_estimate() -> None:
+    base = decide(Answers())
+    cheaper = decide(Answers(price_overrides={"gpu": {"aws": {"t4": {"hourly": 0.1}}}}))
+    assert cheaper.cost.numbers["monthly_total_usd"] < base.cost.numbers["monthly_total_usd"]
+    assert base.cost.numbers["price_table_as_of"] == "2026-06"
+
+
+def test_api_cost_in_decisions() -> None:
+    decisions = decide(Answers(use_case="text_generation", hosting="api"))
+    assert decisions.cost.numbers["api_monthly_usd"] == pytest.approx(2_700)
+    assert decisions.gpu.numbers["environments"]["prod"]["min_nodes"] == 0
+
+
+# ---------------------------------------------------------------- GPU sizing (the scale table)
+
+
+@pytest.mark.parametrize(
+    ("precision", "share_of_fp32"),
+    [("fp32", 1.0), ("fp16", 0.5), ("int8", 0.25), ("int4", 0.125)],
+)
+def test_precision_memory_effect(precision: str, share_of_fp32: float) -> None:
+    assert model_memory_gb(10, precision) == pytest.approx(model_memory_gb(10, "fp32") * share_of_fp32)
+
+
+@pytest.mark.parametrize(
+    ("params_b", "precision", "tier", "gpus"),
+    [
+        (3, "fp16", "t4", 1),  # < 7B fits a T4
+        (7, "fp16", "a10g", 1),  # 16.8 GB: just over a T4
+        (13, "fp16", "a100_40gb", 1),  # 31.2 GB
+        (13, "int8", "t4", 1),  # 15.6 GB with INT8 fits 16 GB
+        (70, "int4", "a100_80gb", 1),  # 42 GB
+        (70, "fp16", "a100_80gb", 4),  # 168 GB: A100 80GB x 2+ (tensor parallel)
+    ],
+)
+def test_generation_sizing_by_memory(params_b: float, precision: str, tier: str, gpus: int) -> None:
+    pool = size_node_pool(
+        cloud="aws", params_b=params_b, precision=precision, peak_rps=1, generation=True, environment="prod"
+    )
+    assert pool.tier == tier
+    assert pool.gpus_per_replica == gpus
+    assert pool.fits
+
+
+@pytest.mark.parametrize(
+    ("peak_rps", "tier"), [(10, "t4"), (40, "t4"), (60, "a10g"), (300, "a100_40gb"), (900, "a100_80gb")]
+)
+def test_throughput_tiers(peak_rps: float, tier: str) -> None:
+    assert table("sizing")["tiers"][tier_for_throughput(peak_rps)]["id"] == tier
+
+
+def test_largest_tier_scales_out_with_replicas() -> None:
+    pool = size_node_pool(
+        cloud="gcp", params_b=0.005, precision="fp16", peak_rps=2000, generation=False, environment="prod"
+    )
+    assert pool.tier == "a100_80gb"
+    assert pool.replicas == 5  # 2000 * 1.25 / 500
+    assert pool.max_nodes == 3  # a2-ultragpu-2g holds 2 replicas
+
+
+@pytest.mark.parametrize(
+    ("cloud", "tier", "instance"),
+    [
+        ("aws", "a10g", "g5.xlarge"),
+        ("gcp", "a10g", "g2-standard-4"),
+        ("azure", "t4", "Standard_NC4as_T4_v3"),
+        ("aws", "t4", "g4dn.xlarge"),
+        ("gcp", "a100_40gb", "a2-highgpu-1g"),
+    ],
+)
+def test_instance_per_cloud(cloud: str, tier: str, instance: str) -> None:
+    pool = size_node_pool(
+        cloud=cloud, params_b=0.001, precision="fp32", peak_rps=1, generation=False, environment="prod", gpu_type=tier
+    )
+    assert pool.instance_type == instance
+
+
+def test_dev_scales_to_zero_and_caps_at_one() -> None:
+    pool = size_node_pool(
+        cloud="aws", params_b=0.001, precision="fp32", peak_rps=5000, generation=False, environment="dev"
+    )
+    assert (pool.min_nodes, pool.max_nodes) == (0, 1)
+
+
+def test_gpus_per_replica_rounds_to_power_of_two() -> None:
+    assert [gpus_per_replica(m, 80) for m in (10, 81, 161, 300, 500)] == [1, 2, 4, 4, 8]
+
+
+def test_model_that_does_not_fit_is_flagged() -> None:
+    decisions = decide(
+        Answers(use_case="text_generation", model_size_b=70, precision="fp16", gpu_type="t4", hosting="self_hosted")
+    )
+    assert any(w.code == "model-does-not-fit-gpu" for w in decisions.warnings)
+
+
+# ---------------------------------------------------------------- batching and patterns
+
+
+def test_reference_batching_defaults_for_relaxed_targets() -> None:
+    assert max_batch_size(1000, "realtime", generation=False) == 32
+    assert queue_delay_ms(1000) == 50
+
+
+def test_tight_latency_shrinks_batch_and_wait() -> None:
+    assert max_batch_size(40, "realtime", generation=False) == 8
+    assert queue_delay_ms(40) == pytest.approx(4)
+    assert max_batch_size(90, "realtime", generation=False) == 16
+
+
+def test_batch_pattern_and_generation_batches() -> None:
+    assert max_batch_size(2000, "batch", generation=False) == 64
+    assert max_batch_size(2000, "realtime", generation=True) == 8
+
+
+def test_pattern_recommendation() -> None:
+    assert recommended_pattern(Answers(latency_p95_ms=200)) == "realtime"
+    assert recommended_pattern(Answers(latency_p95_ms=60_000, peak_rps=10)) == "batch"
+
+
+# ---------------------------------------------------------------- monitoring thresholds
+
+
+def test_monitoring_thresholds_follow_the_reference() -> None:
+    numbers = decide(Answers(use_case="object_detection")).monitoring.numbers
+    assert numbers["latency_p95_alert_ms"] == 2 * numbers["latency_p95_baseline_ms"] == 20
+    assert numbers["error_rate_max"] == 0.01
+    assert numbers["throughput_min_share_of_capacity"] == 0.8
+    assert numbers["data_anomaly_max_share"] == 0.05
+    assert numbers["psi_threshold"] == 0.2
+
+
+# ---------------------------------------------------------------- design review
+
+
+@pytest.mark.parametrize(
+    ("answers", "code"),
+    [
+        (Answers(use_case="text_generation", hosting="api", data_sensitivity="pii"), "sensitive-data-to-api"),
+        (
+            Answers(
+                use_case="text_generation", model_size_b=70, monthly_requests=5_000, peak_rps=1, hosting="self_hosted"
+            ),
+            "below-break-even",
+        ),
+        (Answers(latency_p95_ms=50, serving_pattern="batch"), "batch-with-tight-latency"),
+        (
+            Answers(use_case="text_generation", model_size_b=70, gpu_type="t4", hosting="self_hosted"),
+            "model-does-not-fit-gpu",
+        ),
+        (Answers(ml_team=False), "self-hosted-without-ml-team"),
+        (Answers(use_case="text_generation", model_size_b=13, serving_pattern="edge"), "edge-model-too-large"),
+        (Answers(drift_threshold=0.05), "psi-threshold-noisy"),
+        (Answers(use_case="segmentation", accuracy_preference="accuracy", latency_p95_ms=60), "latency-below-model"),
+    ],
+)
+def test_review_warns(answers: Answers, code: str) -> None:
+    warnings = decide(answers).warnings
+    found = {w.code: w for w in warnings}
+    assert code in found, [w.code for w in warnings]
+    assert found[code].answers and found[code].fix
+
+
+def test_default_answers_are_consistent() -> None:
+    assert decide(Answers()).warnings == ()
+
+
+def test_every_decision_has_a_reason() -> None:
+    for record in decide(Answers(use_case="search_rag", model_size_b=13)).records():
+        assert record.reason.startswith("because"), record
+
+
+# ---------------------------------------------------------------- answer validation
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "context", "needle"),
+    [
+        ("project_slug", "1abc", {}, "project_slug"),
+        ("project_slug", "class", {}, "reserved"),
+        ("package_name", "my-pkg", {}, "package_name"),
+        ("package_name", "import", {}, "reserved"),
+        ("monthly_requests", 0, {}, "greater than 0"),
+        ("monthly_requests", -5, {}, "greater than 0"),
+        ("peak_rps", 0, {}, "greater than 0"),
+        ("latency_p95_ms", -1, {}, "greater than 0"),
+        ("peak_rps", 0.001, {"monthly_requests": 10_000_000}, "below the average"),
+        ("peak_rps", 500, {"monthly_requests": 100}, "exceed"),
+        ("model_size_b", 0.001, {}, "outside"),
+        ("model_size_b", 5000, {}, "outside"),
+        ("owner", "", {}, "must not be empty"),
+        ("cost_center", "  ", {}, "must not be empty"),
+        ("cost_center", "CC 12/3", {}, "label value"),
+        ("cloud", "ibm", {}, "use one of"),
+        ("use_case", "astrology", {}, "use one of"),
+        ("hosting", "api", {"use_case": "tabular"}, "no hosted API"),
+        ("drift_schedule", "daily", {}, "cron"),
+        ("environments", [], {}, "at least one"),
+    ],
+)
+def test_bad_answers_name_the_field_and_the_fix(field: str, value: object, context: dict, needle: str) -> None:
+    message = field_error(field, value, context)
+    assert needle in message
+    assert field in message or needle == "reserved"
+
+
+def test_answers_from_mapping_rejects_all_errors_at_once() -> None:
+    with pytest.raises(AnswerError) as error:
+        Answers.from_mapping({"monthly_requests": 0, "cloud": "ibm"})
+    assert len(error.value.errors) >= 2

@@ -1,0 +1,83 @@
+"""Tier 1 property tests: more traffic never means a smaller node pool or a lower cost."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from platform_engine import Answers, decide
+from platform_engine.answers import SECONDS_PER_MONTH, validate
+from platform_engine.sizing import tier_index
+from platform_engine.tables import use_cases
+
+CLOUDS = st.sampled_from(["aws", "gcp", "azure"])
+USE_CASES = st.sampled_from(use_cases())
+PRECISIONS = st.sampled_from(["fp32", "fp16", "int8", "int4"])
+SIZES = st.sampled_from([0.5, 3.0, 7.0, 13.0, 34.0, 70.0, 180.0])
+RPS = st.floats(min_value=0.5, max_value=5_000, allow_nan=False)
+
+
+def _pool_and_cost(answers: Answers) -> tuple[int, int, int, float, float]:
+    decisions = decide(answers)
+    prod = decisions.gpu.numbers["environments"]["prod"]
+    return (
+        tier_index(prod["tier"]),
+        prod["max_nodes"],
+        prod["replicas"],
+        decisions.cost.numbers["self_hosted_monthly_usd"],
+        decisions.cost.numbers["cloud_budget_usd"],
+    )
+
+
+@settings(max_examples=150, deadline=None)
+@given(use_case=USE_CASES, cloud=CLOUDS, precision=PRECISIONS, size=SIZES, low=RPS, factor=st.floats(1.0, 20.0))
+def test_more_peak_traffic_never_shrinks_the_pool_or_the_cost(
+    use_case: str, cloud: str, precision: str, size: float, low: float, factor: float
+) -> None:
+    high = low * factor
+    monthly = int(low * 3600 * 24)  # valid for both peaks: average below low, far below one second's worth
+    common = dict(
+        use_case=use_case,
+        cloud=cloud,
+        precision=precision,
+        model_size_b=size,
+        monthly_requests=monthly,
+        hosting="self_hosted",
+    )
+    before = Answers(peak_rps=low, **common)  # type: ignore[arg-type]
+    after = Answers(peak_rps=high, **common)  # type: ignore[arg-type]
+    assert not validate(before) and not validate(after)
+    tier_a, nodes_a, replicas_a, cost_a, budget_a = _pool_and_cost(before)
+    tier_b, nodes_b, replicas_b, cost_b, budget_b = _pool_and_cost(after)
+    assert tier_b >= tier_a
+    assert nodes_b >= nodes_a
+    assert replicas_b >= replicas_a or tier_b > tier_a
+    assert cost_b >= cost_a - 1e-6
+    assert budget_b >= budget_a - 1e-6
+
+
+@settings(max_examples=150, deadline=None)
+@given(use_case=USE_CASES, cloud=CLOUDS, peak=RPS, low_share=st.floats(0.001, 1.0), factor=st.floats(1.0, 50.0))
+def test_more_monthly_volume_never_lowers_the_cost(
+    use_case: str, cloud: str, peak: float, low_share: float, factor: float
+) -> None:
+    ceiling = peak * SECONDS_PER_MONTH  # the peak running all month
+    low = max(1, int(ceiling * low_share / 50))
+    high = min(int(ceiling), int(low * factor))
+    common = dict(use_case=use_case, cloud=cloud, peak_rps=peak)
+    before = Answers(monthly_requests=low, **common)  # type: ignore[arg-type]
+    after = Answers(monthly_requests=high, **common)  # type: ignore[arg-type]
+    if validate(before) or validate(after):
+        return  # e.g. peak below the average: rejected answers have no cost
+    for hosting in ("self_hosted", "api"):
+        if hosting == "api" and decide(before).cost.numbers["api_available"] is False:
+            continue
+        cost_a = decide(Answers(**{**before.__dict__, "hosting": hosting})).cost.numbers["monthly_total_usd"]
+        cost_b = decide(Answers(**{**after.__dict__, "hosting": hosting})).cost.numbers["monthly_total_usd"]
+        assert cost_b >= cost_a - 1e-6
+
+
+@settings(max_examples=100, deadline=None)
+@given(use_case=USE_CASES, cloud=CLOUDS, peak=RPS)
+def test_decisions_are_pure(use_case: str, cloud: str, peak: float) -> None:
+    answers = Answers(use_case=use_case, cloud=cloud, peak_rps=peak, monthly_requests=int(peak * 3600))
+    assert decide(answers).to_dict() == decide(answers).to_dict()

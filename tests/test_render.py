@@ -1,0 +1,242 @@
+"""Tier 2: rendering. Bad answers render nothing; every answer set renders clean, parseable files."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from conftest import REPO, answer_sets, render_project
+from platform_engine import Answers, decide
+from platform_engine.model_choice import offers_choice
+from platform_engine.tables import use_cases
+
+JINJA_LEFTOVER = re.compile(
+    r"\{\{-?\s*(decisions|project_|package_name|use_case|cloud\b|owner|cost_center|_copier|environments)"
+    r"|\{%-?\s*(if|for|set|endif|endfor|include|raw)\b"
+)
+ALL_SETS = {**answer_sets("representative"), **answer_sets("matrix")}
+
+
+# ---------------------------------------------------------------- the questionnaire
+
+
+def _asked_on_default_path(use_case: str) -> list[str]:
+    questions = yaml.safe_load((REPO / "copier.yml").read_text())
+    asked = []
+    for name, spec in questions.items():
+        if name.startswith("_"):
+            continue
+        when = str(spec.get("when", "true"))
+        if "tune" in when:
+            continue
+        if "offers_accuracy_choice" in when and not offers_choice(use_case):
+            continue
+        if "text_generation" in when and use_case not in ("text_generation", "search_rag"):
+            continue
+        asked.append(name)
+    return asked
+
+
+@pytest.mark.parametrize("use_case", use_cases())
+def test_default_path_asks_at_most_twelve_questions(use_case: str) -> None:
+    asked = _asked_on_default_path(use_case)
+    assert len(asked) <= 12, asked
+
+
+def test_every_question_has_help_and_default() -> None:
+    questions = yaml.safe_load((REPO / "copier.yml").read_text())
+    for name, spec in questions.items():
+        if name.startswith("_"):
+            continue
+        assert spec.get("help"), name
+        assert "default" in spec, name
+
+
+# ---------------------------------------------------------------- bad input renders nothing
+
+BAD_ANSWERS = [
+    ({"tune": True, "project_slug": "9lives"}, "project_slug"),
+    ({"tune": True, "project_slug": "class"}, "project_slug"),
+    ({"tune": True, "package_name": "my-package"}, "package_name"),
+    ({"tune": True, "package_name": "lambda"}, "package_name"),
+    ({"monthly_requests": 0}, "monthly_requests"),
+    ({"monthly_requests": -100}, "monthly_requests"),
+    ({"peak_rps": 0}, "peak_rps"),
+    ({"peak_rps": -3}, "peak_rps"),
+    ({"latency_p95_ms": 0}, "latency_p95_ms"),
+    ({"latency_p95_ms": -50}, "latency_p95_ms"),
+    ({"monthly_requests": 50_000_000, "peak_rps": 1}, "peak_rps"),  # below the monthly average
+    ({"monthly_requests": 100, "peak_rps": 1000}, "peak_rps"),  # more in a second than in the month
+    ({"use_case": "text_generation", "model_size_b": 0.001}, "model_size_b"),
+    ({"use_case": "text_generation", "model_size_b": 2500}, "model_size_b"),
+    ({"cost_center": ""}, "cost_center"),
+    ({"owner": ""}, "owner"),
+    ({"cloud": "ibm"}, "cloud"),
+    ({"use_case": "astrology"}, "use_case"),
+    ({"tune": True, "hosting": "api", "use_case": "tabular"}, "hosting"),
+]
+
+
+@pytest.mark.render
+@pytest.mark.parametrize(("answers", "question"), BAD_ANSWERS, ids=[q + str(i) for i, (_, q) in enumerate(BAD_ANSWERS)])
+def test_bad_answer_is_rejected_and_renders_nothing(tmp_path: Path, answers: dict[str, Any], question: str) -> None:
+    dst = tmp_path / "project"
+    with pytest.raises(ValueError) as error:
+        render_project(dst, **answers)
+    message = str(error.value)
+    assert question in message, message
+    assert not dst.exists() or not any(dst.iterdir()), "a rejected answer must render nothing"
+
+
+# ---------------------------------------------------------------- every answer set renders clean
+
+
+def _load_generated_config(project: Path) -> Any:
+    package = yaml.safe_load((project / "platform.yaml").read_text())["project"]["package"]
+    spec = importlib.util.spec_from_file_location("generated_config", project / "src" / package / "config.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["generated_config"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _text_files(project: Path) -> list[Path]:
+    skip = {".git", ".venv", "__pycache__"}
+    files = []
+    for path in project.rglob("*"):
+        if path.is_file() and not skip & set(path.parts) and path.suffix not in {".png", ".parquet", ".onnx"}:
+            files.append(path)
+    return files
+
+
+def check_rendered_project(project: Path, answers: dict[str, Any]) -> None:
+    """The static checks every rendered project must pass (no tools beyond the generator's env)."""
+    files = _text_files(project)
+    for path in files:
+        assert "{{" not in path.name and not path.name.endswith(".jinja"), f"unrendered path {path}"
+        text = path.read_text(encoding="utf-8")
+        leftover = JINJA_LEFTOVER.search(text)
+        assert not leftover, f"{path.relative_to(project)}: leftover Jinja {leftover.group(0)!r}"
+        if path.suffix in {".yaml", ".yml"}:
+            list(yaml.safe_load_all(text))
+        elif path.suffix == ".toml":
+            tomllib.loads(text)
+        elif path.suffix == ".json":
+            json.loads(text)
+        if not text.strip() and path.name not in {"__init__.py", "py.typed", ".gitkeep"}:
+            pytest.fail(f"{path.relative_to(project)} is empty; conditional files must not be left behind empty")
+
+    config = _load_generated_config(project)
+    platform = config.load(project / "platform.yaml")
+    expected = decide(Answers.from_mapping(_answers_file(project))).to_dict()
+    assert platform.decisions == expected, "platform.yaml must carry exactly the engine's decisions"
+
+    ruff = [sys.executable, "-m", "ruff"]
+    for command in (["check", "--no-cache", "."], ["format", "--check", "--no-cache", "."]):
+        result = subprocess.run([*ruff, *command], cwd=project, capture_output=True, text=True)
+        assert result.returncode == 0, f"ruff {command[0]}:\n{result.stdout}{result.stderr}"
+
+
+def _answers_file(project: Path) -> dict[str, Any]:
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    platform = yaml.safe_load((project / "platform.yaml").read_text())
+    # hidden (tune=false) answers are not stored in the answers file; platform.yaml records them all
+    return {
+        **platform["answers"],
+        **platform["project"],
+        **answers,
+        "project_name": platform["project"]["name"],
+        "project_slug": platform["project"]["slug"],
+        "package_name": platform["project"]["package"],
+    }
+
+
+@pytest.mark.render
+def test_default_answers_render(tmp_path: Path) -> None:
+    project = render_project(tmp_path / "default")
+    for name in (
+        "README.md",
+        "platform.yaml",
+        "pyproject.toml",
+        "Makefile",
+        ".copier-answers.yml",
+        ".gitignore",
+        "docs/decisions.md",
+        "docs/architecture.md",
+        "src/churn_prediction/config.py",
+        "src/churn_prediction/plan.py",
+    ):
+        assert (project / name).is_file(), name
+    assert "```mermaid" in (project / "docs" / "architecture.md").read_text()
+    check_rendered_project(project, {})
+
+
+@pytest.mark.render
+@pytest.mark.parametrize("name", sorted(ALL_SETS))
+def test_answer_set_renders_clean(tmp_path: Path, name: str) -> None:
+    answers = ALL_SETS[name]
+    project = render_project(tmp_path / name, **answers)
+    check_rendered_project(project, answers)
+    decisions_md = (project / "docs" / "decisions.md").read_text()
+    for warning in yaml.safe_load((project / "platform.yaml").read_text())["decisions"]["warnings"]:
+        assert warning["code"] in decisions_md
+
+
+@pytest.mark.render
+def test_llm_api_with_pii_warns_in_every_place(tmp_path: Path) -> None:
+    project = render_project(tmp_path / "llm", **answer_sets()["llm_api_pii"])
+    platform = yaml.safe_load((project / "platform.yaml").read_text())
+    codes = [w["code"] for w in platform["decisions"]["warnings"]]
+    assert "sensitive-data-to-api" in codes
+    assert "sensitive-data-to-api" in (project / "docs" / "decisions.md").read_text()
+
+
+@pytest.mark.render
+def test_copy_prints_the_decisions_and_warnings(tmp_path: Path) -> None:
+    copier = shutil.which("copier", path=str(Path(sys.executable).parent))
+    assert copier, "copier is not installed in the generator environment (uv sync)"
+    result = subprocess.run(
+        [
+            copier,
+            "copy",
+            "--trust",
+            "--defaults",
+            "--data",
+            "use_case=text_generation",
+            "--data",
+            "tune=true",
+            "--data",
+            "hosting=api",
+            "--data",
+            "data_sensitivity=pii",
+            str(REPO),
+            str(tmp_path / "p"),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    output = result.stdout + result.stderr
+    for needle in ("model", "GPU pool", "monthly cost", "Warnings", "external API"):
+        assert needle in output, needle
+
+
+def test_readme_documents_every_question() -> None:
+    questions = yaml.safe_load((REPO / "copier.yml").read_text())
+    readme = (REPO / "README.md").read_text()
+    for name in questions:
+        if not name.startswith("_"):
+            assert f"| `{name}` |" in readme, f"README's question table lacks {name}"
+    first_lines = readme.splitlines()[:5]
+    assert any(line.startswith("make demo") for line in first_lines)
+    assert any(line.startswith("make test") for line in first_lines)
