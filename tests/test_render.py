@@ -145,6 +145,54 @@ def check_rendered_project(project: Path, answers: dict[str, Any]) -> None:
     for command in (["check", "--no-cache", "."], ["format", "--check", "--no-cache", "."]):
         result = subprocess.run([*ruff, *command], cwd=project, capture_output=True, text=True)
         assert result.returncode == 0, f"ruff {command[0]}:\n{result.stdout}{result.stderr}"
+    check_ci_files(project)
+    check_kubernetes(project)
+    check_terraform_format(project)
+
+
+def _tool(name: str) -> str:
+    """A tool from the generator's environment or PATH; a clear failure when it is missing."""
+    path = shutil.which(name, path=str(Path(sys.executable).parent)) or shutil.which(name)
+    if not path:
+        pytest.fail(f"{name} is not installed: run `uv sync` (Python tools) or install it (see ci/system-deps.sh)")
+    return path
+
+
+def _run(command: list[str], cwd: Path) -> None:
+    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
+    assert result.returncode == 0, f"{' '.join(command)}:\n{result.stdout[-4000:]}{result.stderr[-4000:]}"
+
+
+def check_ci_files(project: Path) -> None:
+    """GitHub workflows pass actionlint; .gitlab-ci.yml passes GitLab's CI JSON schema."""
+    workflows = sorted((project / ".github" / "workflows").glob("*.yml"))
+    gitlab = project / ".gitlab-ci.yml"
+    assert workflows or gitlab.is_file(), "the project has no CI configuration"
+    if workflows:
+        _run([_tool("actionlint"), *map(str, workflows)], project)
+    if gitlab.is_file():
+        _run([_tool("check-jsonschema"), "--builtin-schema", "vendor.gitlab-ci", str(gitlab)], project)
+
+
+def check_kubernetes(project: Path) -> None:
+    """Every Kustomize overlay renders offline and its manifests validate."""
+    overlays = sorted(p.parent for p in project.glob("deploy/k8s/**/kustomization.yaml") if "overlays" in p.parts)
+    for overlay in overlays:
+        rendered = subprocess.run(
+            [_tool("kubectl"), "kustomize", str(overlay)], capture_output=True, text=True
+        )
+        assert rendered.returncode == 0, f"kustomize {overlay}: {rendered.stderr}"
+        manifest = project / ".local-rendered.yaml"
+        manifest.write_text(rendered.stdout)
+        try:
+            _run([_tool("kubernetes-validate"), "--quiet", "--strict", str(manifest)], project)
+        finally:
+            manifest.unlink()
+
+
+def check_terraform_format(project: Path) -> None:
+    if (project / "infra").is_dir():
+        _run([_tool("terraform"), "fmt", "-check", "-recursive", "infra"], project)
 
 
 def _answers_file(project: Path) -> dict[str, Any]:

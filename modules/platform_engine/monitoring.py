@@ -8,6 +8,12 @@ from .records import Decision, GpuSizing
 from .tables import table
 
 
+def schedule_as_cron(schedule: str) -> str:
+    """A cron expression for a schedule answer: @presets become cron, cron stays as it is."""
+    presets: dict[str, str] = table("monitoring")["cron_presets"]
+    return presets.get(schedule.strip(), schedule.strip())
+
+
 def decide_monitoring(answers: Answers, pool: GpuSizing) -> Decision:
     rule = table("monitoring")
     baseline_ms = float(model_option(answers)["latency_ms"])
@@ -25,6 +31,7 @@ def decide_monitoring(answers: Answers, pool: GpuSizing) -> Decision:
             "psi_threshold": float(answers.drift_threshold),
             "psi_min_window_rows": int(rule["psi_min_window_rows"]),
             "drift_schedule": answers.drift_schedule,
+            "drift_cron": schedule_as_cron(answers.drift_schedule),
             "latency_p95_baseline_ms": baseline_ms,
             "latency_p95_alert_ms": baseline_ms * rule["latency_p95_multiple_of_baseline"],
             "latency_p95_target_ms": float(answers.latency_p95_ms),
