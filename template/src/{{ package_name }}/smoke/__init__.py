@@ -1,0 +1,1 @@
+"""`make smoke`: the whole local stack end to end."""
