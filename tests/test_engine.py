@@ -357,3 +357,9 @@ def test_answers_from_mapping_rejects_all_errors_at_once() -> None:
     with pytest.raises(AnswerError) as error:
         Answers.from_mapping({"monthly_requests": 0, "cloud": "ibm"})
     assert len(error.value.errors) >= 2
+
+
+def test_drift_schedule_as_cron() -> None:
+    assert decide(Answers(drift_schedule="@daily")).monitoring.numbers["drift_cron"] == "0 6 * * *"
+    assert decide(Answers(drift_schedule="*/30 * * * *")).monitoring.numbers["drift_cron"] == "*/30 * * * *"
+    assert "cron" in field_error("drift_schedule", "@fortnightly")
