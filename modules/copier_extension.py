@@ -52,8 +52,33 @@ def _thaw(value: Any) -> Any:
     return value
 
 
+# `--data key=value` answers stay strings until Copier reaches their question; the engine needs
+# them typed whenever a render happens earlier (validators, `copier update`).
+_TYPED: dict[str, type] = {
+    "monthly_requests": int,
+    "latency_p95_ms": int,
+    "peak_rps": float,
+    "model_size_b": float,
+    "drift_threshold": float,
+    "ml_team": bool,
+}
+_BOOLEANS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
+
+
+def _typed(key: str, value: Any) -> Any:
+    cast = _TYPED.get(key)
+    if cast is None or not isinstance(value, str):
+        return value
+    if cast is bool:
+        return _BOOLEANS.get(value.strip().lower(), value)
+    try:
+        return int(float(value)) if cast is int else cast(value)
+    except ValueError:
+        return value  # the validator names the field and the fix
+
+
 def _answers_from(context: dict[str, Any]) -> dict[str, Any]:
-    data = {key: context[key] for key in ANSWER_KEYS if key in context and context[key] is not None}
+    data = {key: _typed(key, context[key]) for key in ANSWER_KEYS if key in context and context[key] is not None}
     if isinstance(data.get("price_overrides"), str):
         data["price_overrides"] = yaml.safe_load(data["price_overrides"]) or {}
     return data

@@ -1,0 +1,181 @@
+"""Update-time migrations of a generated project, run by `copier update` (copier.yml `_migrations`).
+
+Plain Python; Copier runs it with its own interpreter (`_copier_python`) in the project folder.
+Copier decides *whether* a step runs (the migration's `version` and `when`); this script does the
+step, idempotently, and prints what it did:
+
+    migrate.py rename-answer OLD NEW [--answers-file F]   stage before, declared with a `version`
+    migrate.py keep-changed [--answers-file F]            stage after, every update
+
+rename-answer
+    Renames a top-level key of the answers file, so the new version renders with the value the
+    user gave under the old name (Copier reloads the answers file after the `before` stage).
+    When NEW is already set, OLD is dropped; when OLD is missing, nothing changes.
+
+keep-changed
+    Copier deletes every file that the new version no longer renders (a file the template removed,
+    or a conditional file whose answer changed), even when the user changed it. After the update,
+    when it deleted files, `keep-changed` renders the previous version (template ref and answers
+    from the last commit) and puts back, from git HEAD, each deleted file that the user had
+    changed, and says so. Files the user did not change disappear with the template.
+
+Copier passes the update's context in the environment: $STAGE, $VERSION_PEP440_FROM,
+$VERSION_PEP440_TO and, for a migration declared with a `version`, $VERSION_PEP440_CURRENT.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+ANSWERS_FILE = Path(".copier-answers.yml")
+
+
+def _say(message: str, *, error: bool = False) -> None:
+    env = os.environ
+    context = f"{env.get('STAGE', '?')} {env.get('VERSION_PEP440_FROM', '?')} -> {env.get('VERSION_PEP440_TO', '?')}"
+    if env.get("VERSION_PEP440_CURRENT"):
+        context += f", declared for {env['VERSION_PEP440_CURRENT']}"
+    print(f"migration [{context}]: {message}", file=sys.stderr if error else sys.stdout, flush=True)
+
+
+# ----------------------------------------------------------------------------- rename-answer
+def _key_block(lines: list[str], key: str) -> tuple[int, int] | None:
+    """[start, end) of a top-level `key:` and its indented or list continuation lines."""
+    pattern = re.compile(rf"^{re.escape(key)}\s*:(\s|$)")
+    for start, line in enumerate(lines):
+        if pattern.match(line):
+            end = start + 1
+            while end < len(lines) and (lines[end][:1] in (" ", "\t") or lines[end].startswith("- ")):
+                end += 1
+            return start, end
+    return None
+
+
+def rename_answer(text: str, old: str, new: str) -> tuple[str, str]:
+    """The answers file text with `old` renamed to `new`, and what was done: renamed, dropped or none."""
+    lines = text.splitlines(keepends=True)
+    old_block = _key_block(lines, old)
+    if old_block is None:
+        return text, "none"
+    start, end = old_block
+    if _key_block(lines, new) is not None:
+        del lines[start:end]
+        return "".join(lines), "dropped"
+    lines[start] = re.sub(rf"^{re.escape(old)}(\s*):", rf"{new}\1:", lines[start], count=1)
+    return "".join(lines), "renamed"
+
+
+def cmd_rename_answer(old: str, new: str, answers_file: Path) -> int:
+    if not answers_file.is_file():
+        _say(f"{answers_file} not found; nothing to rename", error=True)
+        return 1
+    text, done = rename_answer(answers_file.read_text(encoding="utf-8"), old, new)
+    if done != "none":
+        answers_file.write_text(text, encoding="utf-8")
+    _say(
+        {
+            "renamed": f"renamed answer {old!r} to {new!r} in {answers_file}",
+            "dropped": f"dropped answer {old!r} from {answers_file} ({new!r} is already set)",
+            "none": f"answer {old!r} not in {answers_file}; nothing to rename",
+        }[done]
+    )
+    return 0
+
+
+# -------------------------------------------------------------------------------- keep-changed
+def _git(*args: str) -> str:
+    return subprocess.run(["git", *args], capture_output=True, text=True, check=True).stdout
+
+
+def _git_bytes(*args: str) -> bytes:
+    return subprocess.run(["git", *args], capture_output=True, check=True).stdout
+
+
+def deleted_files() -> list[str]:
+    """Files in git's index that are missing from the working tree (what the update deleted)."""
+    return sorted(set(filter(None, _git("ls-files", "--deleted", "-z").split("\0"))))
+
+
+def render_previous(answers_file: Path, destination: Path) -> Path:
+    """Render the template version and answers of the last commit (before this update) into `destination`."""
+    import copier  # this runs in Copier's own interpreter
+    import yaml  # a Copier dependency
+
+    answers = yaml.safe_load(_git_bytes("show", f"HEAD:./{answers_file.as_posix()}")) or {}
+    src, ref = answers.get("_src_path"), answers.get("_commit")
+    if not src:
+        raise ValueError(f"no _src_path in {answers_file}")
+    data = {key: value for key, value in answers.items() if not str(key).startswith("_")}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        copier.run_copy(
+            str(src),
+            str(destination),
+            data=data,
+            vcs_ref=ref,
+            defaults=True,
+            unsafe=True,
+            quiet=True,
+            skip_tasks=True,
+            answers_file=str(answers_file),
+        )
+    return destination
+
+
+def cmd_keep_changed(answers_file: Path) -> int:
+    deleted = deleted_files()
+    if not deleted:
+        return 0
+    with tempfile.TemporaryDirectory(prefix="copier-previous-") as folder:
+        try:
+            previous = render_previous(answers_file, Path(folder) / "project")
+        except Exception as error:  # never fail the update over this; say what it means
+            _say(
+                f"could not render the previous version ({error}); {len(deleted)} removed file(s) stay removed: "
+                "`git status` lists them, `git checkout HEAD -- <file>` brings one back",
+                error=True,
+            )
+            return 0
+        for relative in deleted:
+            rendered = previous / relative
+            if not rendered.is_file():
+                continue  # not a template file: Copier did not remove it
+            mine = _git_bytes("show", f"HEAD:./{relative}")
+            if mine == rendered.read_bytes():
+                continue  # unchanged: it goes with the template
+            mode = _git("ls-files", "-s", "--", relative).split(" ", 1)[0]
+            path = Path(relative)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(mine)
+            if mode == "100755":
+                path.chmod(0o755)
+            _say(f"kept {relative}: the template no longer has it, but you changed it (delete it if unneeded)")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Update-time migrations of a generated project.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    rename = commands.add_parser("rename-answer", help="rename an answer in the answers file")
+    rename.add_argument("old")
+    rename.add_argument("new")
+    rename.add_argument("--answers-file", type=Path, default=ANSWERS_FILE)
+    keep = commands.add_parser("keep-changed", help="after: restore removed files that the user had changed")
+    keep.add_argument("--answers-file", type=Path, default=ANSWERS_FILE)
+    args = parser.parse_args(argv)
+
+    if args.command == "rename-answer":
+        return cmd_rename_answer(args.old, args.new, args.answers_file)
+    return cmd_keep_changed(args.answers_file)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Maintenance tools for this project (run with `python -m <package>.tools.<tool>`)."""
