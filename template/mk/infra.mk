@@ -1,0 +1,46 @@
+# Infrastructure (owned by the infra layer; docs/infrastructure.md). ENV=dev|prod.
+#   make plan ENV=dev      decisions and cost, then the Terraform plan of dev
+#   make apply ENV=dev     plan, cost summary, confirm, apply that plan
+#   make destroy ENV=dev   confirm (type the name), destroy
+INFRA := $(RUN) python -m $(PACKAGE).infra
+
+.PHONY: setup-infra infra-plan apply destroy infra-check cost-summary cost-chart cost-chart-check tf-fmt tf-test
+
+setup-infra: uv.lock ## Install the Terraform driver (python-terraform)
+	$(UV) sync --frozen --group infra
+
+infra-plan: setup-infra ## Terraform plan of ENV (plan file infra/envs/$(ENV)/terraform.tfplan) and its cost
+	$(INFRA) plan --env $(ENV)
+
+apply: setup-infra ## Plan, print the cost, confirm, then apply ENV
+	$(INFRA) apply --env $(ENV)
+
+destroy: setup-infra ## Destroy every resource of ENV (asks you to type its name)
+	$(INFRA) destroy --env $(ENV)
+
+infra-check: setup ## Is terraform installed and new enough, are the account variables set?
+	$(INFRA) check
+
+cost-summary: setup ## Monthly estimate, budget and GPU pool of ENV
+	$(INFRA) summary --env $(ENV)
+
+cost-chart: setup ## Redraw docs/cost.png (monthly cost against requests) from platform.yaml (after copier update too)
+	$(RUN) python -m $(PACKAGE).infra.chart
+
+cost-chart-check: setup ## Exit 1 when docs/cost.png is missing or does not match platform.yaml
+	$(RUN) python -m $(PACKAGE).infra.chart --check
+
+tf-fmt: ## terraform fmt -check over infra/
+	terraform fmt -check -recursive infra
+
+tf-test: ## terraform test of the provider-free modules (offline)
+	@for module in infra/modules/cost_tags infra/modules/gpu_node_pool_sizing; do \
+		(cd $$module && terraform init -input=false -backend=false >/dev/null && terraform test) || exit 1; \
+	done
+
+# `make plan` prints the decisions; with ENV=... given on the command line it also runs the
+# Terraform plan of that environment, after the decisions.
+ifeq ($(origin ENV),command line)
+plan: infra-plan
+infra-plan: | decisions
+endif

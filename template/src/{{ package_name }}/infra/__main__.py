@@ -1,0 +1,94 @@
+"""`python -m <package>.infra {plan,apply,destroy,summary,check} --env dev|prod`.
+
+plan     terraform init + plan (plan file infra/envs/<env>/terraform.tfplan) and the cost summary
+apply    plan, the cost summary, a confirmation, then apply exactly that plan
+destroy  a confirmation (type the environment's name), then terraform destroy
+summary  the cost summary only (no terraform)
+check    is terraform installed and new enough, and are the required variables set?
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from ..config import ConfigError, Platform, load
+from .cost import summary
+from .terraform import InfraError, Runner, check_version, find_terraform, format_version, installed_version, missing_env
+
+
+def environment_root(platform: Platform, env: str) -> Path:
+    infra = platform.section("infra")
+    environments = [str(e) for e in infra.get("environments", platform.project["environments"])]
+    if env not in environments:
+        raise InfraError(f"unknown environment {env!r}: this project has {', '.join(environments)} (ENV=...)")
+    root = platform.path.parent / str(infra.get("envs_dir", "infra/envs")) / env
+    if not root.is_dir():
+        raise InfraError(f"{root} does not exist; run `copier update` to render it")
+    return root
+
+
+def preflight(platform: Platform) -> str:
+    """terraform found and new enough, required variables set; returns the binary's path."""
+    infra = platform.section("infra")
+    binary = find_terraform()
+    check_version(installed_version(binary), str(infra.get("terraform_min_version", "1.10.0")))
+    missing = missing_env([str(name) for name in infra.get("required_env", [])])
+    if missing:
+        raise InfraError(f"set {', '.join(missing)} first (account-specific values stay out of git)")
+    return binary
+
+
+def confirm(question: str, expected: str, ask: Callable[[str], str]) -> bool:
+    return ask(f"{question} Type '{expected}' to go on: ").strip() == expected
+
+
+def run(args: argparse.Namespace, platform: Platform, ask: Callable[[str], str] = input) -> int:
+    if args.command == "summary":
+        print(summary(platform, args.env))
+        return 0
+    binary = preflight(platform)
+    if args.command == "check":
+        print(f"terraform {format_version(installed_version(binary))} at {binary}: OK")
+        return 0
+    runner = Runner(environment_root(platform, args.env), binary)
+    runner.init()
+    if args.command == "destroy":
+        if not (args.yes or confirm(f"Destroy every resource of {args.env}?", args.env, ask)):
+            print("destroy cancelled")
+            return 1
+        changes = runner.plan(destroy=True)
+        if changes:
+            runner.apply()
+        return 0
+    changes = runner.plan()
+    print()
+    print(summary(platform, args.env))
+    if args.command == "plan" or not changes:
+        return 0
+    if not (args.yes or confirm(f"Apply this plan to {args.env}?", "yes", ask)):
+        print("apply cancelled")
+        return 1
+    runner.apply()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="infra", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("command", choices=("plan", "apply", "destroy", "summary", "check"))
+    parser.add_argument("--env", default="dev", help="environment: dev or prod (default dev)")
+    parser.add_argument("--yes", action="store_true", help="do not ask for confirmation (CI)")
+    args = parser.parse_args(argv)
+    try:
+        platform = load()
+        return run(args, platform)
+    except (ConfigError, InfraError, KeyError) as error:
+        message = error.args[0] if isinstance(error, KeyError) and error.args else error
+        print(f"error: {message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

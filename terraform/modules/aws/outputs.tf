@@ -1,0 +1,63 @@
+# Outputs the other layers read (endpoints, names, secret references). No secret values.
+
+output "cluster_name" {
+  description = "EKS cluster name (aws eks update-kubeconfig --name ...)."
+  value       = aws_eks_cluster.this.name
+}
+
+output "cluster_endpoint" {
+  description = "Kubernetes API endpoint."
+  value       = aws_eks_cluster.this.endpoint
+}
+
+output "gpu_node_pool" {
+  description = "The GPU node group: instance type, autoscaling range, taint and labels (what the serving layer tolerates and selects)."
+  value = {
+    name          = aws_eks_node_group.gpu.node_group_name
+    instance_type = var.gpu_node_pool.instance_type
+    min_nodes     = var.gpu_node_pool.min_nodes
+    max_nodes     = var.gpu_node_pool.max_nodes
+    taint         = var.gpu_node_pool.taint
+    labels        = var.gpu_node_pool.labels
+  }
+}
+
+output "artifact_bucket" {
+  description = "S3 bucket of MLflow artifacts (s3://...)."
+  value       = aws_s3_bucket.this["artifacts"].bucket
+}
+
+output "offline_store_bucket" {
+  description = "S3 bucket of the Feast offline store."
+  value       = aws_s3_bucket.this["offline"].bucket
+}
+
+output "postgres_endpoint" {
+  description = "host:port of PostgreSQL (database platform)."
+  value       = aws_db_instance.postgres.endpoint
+}
+
+output "postgres_secret_ref" {
+  description = "Secrets Manager ARN of the PostgreSQL admin credentials (managed by RDS)."
+  value       = aws_db_instance.postgres.master_user_secret[0].secret_arn
+}
+
+output "redis_endpoint" {
+  description = "host:port of Redis (TLS)."
+  value       = "${aws_elasticache_replication_group.redis.primary_endpoint_address}:${aws_elasticache_replication_group.redis.port}"
+}
+
+output "redis_secret_ref" {
+  description = "Secrets Manager ARN of the Redis AUTH token."
+  value       = aws_secretsmanager_secret.redis.arn
+}
+
+output "registry_url" {
+  description = "ECR repository URL for the serving images."
+  value       = aws_ecr_repository.this.repository_url
+}
+
+output "budget_alert_topic" {
+  description = "SNS topic ARN that receives the budget alerts."
+  value       = aws_sns_topic.budget.arn
+}

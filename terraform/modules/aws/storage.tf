@@ -1,0 +1,106 @@
+# S3: MLflow artifacts and the Feast offline store, private, versioned, encrypted with the key.
+locals {
+  buckets = {
+    artifacts = "${var.name}-mlflow-artifacts-${local.account_id}"
+    offline   = "${var.name}-feast-offline-${local.account_id}"
+  }
+}
+
+resource "aws_s3_bucket" "this" {
+  #checkov:skip=CKV_AWS_18:Access logs go to the organization's central log bucket (set by the account baseline), not a per-project bucket.
+  #checkov:skip=CKV_AWS_144:Cross-region replication doubles storage cost; artifacts are reproducible from training runs. Enable per compliance need.
+  #checkov:skip=CKV2_AWS_62:No consumer of bucket events; MLflow and Feast poll.
+  for_each = local.buckets
+
+  bucket        = each.value
+  force_destroy = !local.prod
+  tags          = var.tags
+}
+
+resource "aws_s3_bucket_public_access_block" "this" {
+  for_each = aws_s3_bucket.this
+
+  bucket                  = each.value.id
+  block_public_acls       = true
+  block_public_policy     = true
+  ignore_public_acls      = true
+  restrict_public_buckets = true
+}
+
+resource "aws_s3_bucket_ownership_controls" "this" {
+  for_each = aws_s3_bucket.this
+
+  bucket = each.value.id
+  rule {
+    object_ownership = "BucketOwnerEnforced"
+  }
+}
+
+resource "aws_s3_bucket_versioning" "this" {
+  for_each = aws_s3_bucket.this
+
+  bucket = each.value.id
+  versioning_configuration {
+    status = "Enabled"
+  }
+}
+
+resource "aws_s3_bucket_server_side_encryption_configuration" "this" {
+  for_each = aws_s3_bucket.this
+
+  bucket = each.value.id
+  rule {
+    apply_server_side_encryption_by_default {
+      sse_algorithm     = "aws:kms"
+      kms_master_key_id = aws_kms_key.this.arn
+    }
+    bucket_key_enabled = true
+  }
+}
+
+resource "aws_s3_bucket_lifecycle_configuration" "this" {
+  for_each = aws_s3_bucket.this
+
+  bucket = each.value.id
+  rule {
+    id     = "tidy"
+    status = "Enabled"
+    filter {}
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 7
+    }
+    noncurrent_version_expiration {
+      noncurrent_days = 90
+    }
+  }
+}
+
+# ECR: the serving images (Triton + model repository sync).
+resource "aws_ecr_repository" "this" {
+  name                 = var.name
+  image_tag_mutability = "IMMUTABLE"
+  force_delete         = !local.prod
+
+  image_scanning_configuration {
+    scan_on_push = true
+  }
+
+  encryption_configuration {
+    encryption_type = "KMS"
+    kms_key         = aws_kms_key.this.arn
+  }
+
+  tags = var.tags
+}
+
+resource "aws_ecr_lifecycle_policy" "this" {
+  repository = aws_ecr_repository.this.name
+  policy = jsonencode({
+    rules = [{
+      rulePriority = 1
+      description  = "Keep the last 50 images"
+      selection    = { tagStatus = "any", countType = "imageCountMoreThan", countNumber = 50 }
+      action       = { type = "expire" }
+    }]
+  })
+}

@@ -1,0 +1,88 @@
+# Plans the module against mocked providers (Terraform >= 1.7). mock_provider still needs the
+# provider's schema, so run it where providers can be downloaded: terraform init && terraform test
+
+mock_provider "aws" {
+  mock_data "aws_caller_identity" {
+    defaults = { account_id = "123456789012" }
+  }
+  mock_data "aws_partition" {
+    defaults = { partition = "aws" }
+  }
+  mock_data "aws_region" {
+    defaults = { region = "us-east-1" }
+  }
+  mock_data "aws_availability_zones" {
+    defaults = { names = ["us-east-1a", "us-east-1b", "us-east-1c"] }
+  }
+  mock_data "aws_iam_policy_document" {
+    defaults = { json = "{}" }
+  }
+}
+
+mock_provider "random" {}
+
+variables {
+  name        = "churn-prediction-dev"
+  environment = "dev"
+  tags = {
+    project    = "churn-prediction", environment = "dev", owner = "ml-team", "cost-center" = "cc-1234",
+    managed-by = "terraform", model = "lightgbm"
+  }
+  gpu_node_pool = {
+    instance_type = "g4dn.xlarge"
+    min_nodes     = 0
+    max_nodes     = 1
+    taint         = { key = "nvidia.com/gpu", value = "true", effect = "NO_SCHEDULE" }
+    labels        = { "nvidia.com/gpu.present" = "true", workload = "gpu-inference" }
+  }
+  monthly_budget_usd = 252.08
+}
+
+run "gpu_node_group_follows_the_sizing" {
+  command = plan
+
+  assert {
+    condition     = aws_eks_node_group.gpu.instance_types == tolist(["g4dn.xlarge"]) && aws_eks_node_group.gpu.ami_type == "AL2023_x86_64_NVIDIA"
+    error_message = "GPU node group instance type or AMI is wrong."
+  }
+
+  assert {
+    condition     = aws_eks_node_group.gpu.scaling_config[0].min_size == 0 && aws_eks_node_group.gpu.scaling_config[0].max_size == 1
+    error_message = "GPU node group autoscaling range is not the sizing's."
+  }
+
+  assert {
+    condition     = one(aws_eks_node_group.gpu.taint).key == "nvidia.com/gpu" && one(aws_eks_node_group.gpu.taint).effect == "NO_SCHEDULE"
+    error_message = "GPU node group taint is wrong."
+  }
+}
+
+run "cost_tags_reach_instances_and_volumes" {
+  command = plan
+
+  assert {
+    condition = alltrue([
+      for spec in aws_launch_template.node["gpu"].tag_specifications : spec.tags["cost-center"] == "cc-1234"
+    ])
+    error_message = "The GPU launch template does not tag what it launches."
+  }
+}
+
+run "budget_alerts_at_80_and_100" {
+  command = plan
+
+  assert {
+    condition     = aws_budgets_budget.monthly.limit_amount == "252.08" && length(aws_budgets_budget.monthly.notification) == 2
+    error_message = "Budget amount or alerts are wrong."
+  }
+}
+
+run "rejects_missing_cost_tags" {
+  command = plan
+
+  variables {
+    tags = { project = "churn-prediction" }
+  }
+
+  expect_failures = [var.tags]
+}

@@ -1,0 +1,123 @@
+variable "name" {
+  description = "Name prefix of every resource, e.g. churn-prediction-dev."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,37}$", var.name))
+    error_message = "The name must be 2-38 lowercase letters, digits or '-', starting with a letter."
+  }
+}
+
+variable "environment" {
+  description = "dev or prod: prod gets multi-AZ databases and deletion protection."
+  type        = string
+
+  validation {
+    condition     = contains(["dev", "prod"], var.environment)
+    error_message = "The environment must be dev or prod."
+  }
+}
+
+variable "tags" {
+  description = "Cost tags (module cost_tags, output tags): set on every resource, and on instances and volumes through the GPU launch template."
+  type        = map(string)
+
+  validation {
+    condition     = alltrue([for key in ["project", "environment", "owner", "cost-center", "managed-by", "model"] : contains(keys(var.tags), key)])
+    error_message = "The tags must hold every cost tag: project, environment, owner, cost-center, managed-by, model."
+  }
+}
+
+variable "kubernetes_version" {
+  description = "EKS Kubernetes version."
+  type        = string
+  default     = "1.33"
+}
+
+variable "vpc_cidr" {
+  description = "CIDR of the VPC (a /16 leaves room for pods)."
+  type        = string
+  default     = "10.40.0.0/16"
+}
+
+variable "availability_zone_count" {
+  description = "Availability zones to spread subnets over."
+  type        = number
+  default     = 2
+}
+
+variable "cluster_endpoint_public_cidrs" {
+  description = "CIDRs allowed to reach the Kubernetes API from outside the VPC; empty keeps the endpoint private."
+  type        = list(string)
+  default     = []
+}
+
+variable "system_node_pool" {
+  description = "CPU node group for system pods, Airflow, MLflow and Feast."
+  type = object({
+    instance_type = string
+    min_nodes     = number
+    max_nodes     = number
+  })
+  default = { instance_type = "m6i.large", min_nodes = 2, max_nodes = 4 }
+}
+
+variable "gpu_node_pool" {
+  description = "GPU node group, from module gpu_node_pool_sizing (instance_type, min/max nodes, provider_taint, labels)."
+  type = object({
+    instance_type = string
+    min_nodes     = number
+    max_nodes     = number
+    taint         = object({ key = string, value = string, effect = string })
+    labels        = map(string)
+  })
+
+  validation {
+    condition     = var.gpu_node_pool.min_nodes >= 0 && var.gpu_node_pool.max_nodes >= max(1, var.gpu_node_pool.min_nodes)
+    error_message = "The GPU pool needs 0 <= min_nodes <= max_nodes and max_nodes >= 1."
+  }
+}
+
+variable "postgres" {
+  description = "RDS PostgreSQL for MLflow, Airflow and the Feast registry."
+  type = object({
+    instance_class    = string
+    allocated_storage = number
+    engine_version    = string
+  })
+  default = { instance_class = "db.t4g.medium", allocated_storage = 50, engine_version = "16" }
+}
+
+variable "redis_node_type" {
+  description = "ElastiCache node type of the Feast online store."
+  type        = string
+  default     = "cache.t4g.small"
+}
+
+variable "monthly_budget_usd" {
+  description = "Monthly budget (the decision engine's estimate for this environment); alerts at 80% and 100%."
+  type        = number
+
+  validation {
+    condition     = var.monthly_budget_usd > 0
+    error_message = "The monthly budget must be above 0."
+  }
+}
+
+variable "budget_alert_emails" {
+  description = "Addresses that get the budget alerts (they also go to the SNS topic in the outputs)."
+  type        = list(string)
+  default     = []
+}
+
+variable "activate_cost_allocation_tags" {
+  description = "Activate the cost tags as AWS cost allocation tags (fails until billing has seen the keys, ~24 h after the first tagged resource)."
+  type        = bool
+  default     = false
+}
+
+variable "log_retention_days" {
+  description = "Retention of the cluster and flow logs."
+  type        = number
+  default     = 365
+}

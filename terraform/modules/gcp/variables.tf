@@ -1,0 +1,141 @@
+variable "project_id" {
+  description = "GCP project that holds this environment."
+  type        = string
+}
+
+variable "billing_account_id" {
+  description = "Billing account of the project (for the budget), e.g. 012345-6789AB-CDEF01."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[0-9A-F]{6}-[0-9A-F]{6}-[0-9A-F]{6}$", var.billing_account_id))
+    error_message = "The billing_account_id must look like 012345-6789AB-CDEF01."
+  }
+}
+
+variable "region" {
+  description = "Region of the regional cluster and the data services."
+  type        = string
+}
+
+variable "name" {
+  description = "Name prefix of every resource, e.g. churn-prediction-dev."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,29}$", var.name))
+    error_message = "The name must be 2-30 lowercase letters, digits or '-', starting with a letter (GCP name limits)."
+  }
+}
+
+variable "environment" {
+  description = "dev or prod: prod gets regional (HA) databases and deletion protection."
+  type        = string
+
+  validation {
+    condition     = contains(["dev", "prod"], var.environment)
+    error_message = "The environment must be dev or prod."
+  }
+}
+
+variable "labels" {
+  description = "Cost labels (module cost_tags, output labels): on the cluster, every node pool's nodes and every labelled resource."
+  type        = map(string)
+
+  validation {
+    condition     = alltrue([for key in ["project", "environment", "owner", "cost-center", "managed-by", "model"] : contains(keys(var.labels), key)])
+    error_message = "The labels must hold every cost tag: project, environment, owner, cost-center, managed-by, model."
+  }
+}
+
+variable "subnet_cidr" {
+  description = "Primary range of the nodes' subnet."
+  type        = string
+  default     = "10.50.0.0/20"
+}
+
+variable "pods_cidr" {
+  description = "Secondary range for pods."
+  type        = string
+  default     = "10.52.0.0/14"
+}
+
+variable "services_cidr" {
+  description = "Secondary range for services."
+  type        = string
+  default     = "10.56.0.0/20"
+}
+
+variable "master_cidr" {
+  description = "The control plane's private /28."
+  type        = string
+  default     = "172.16.0.32/28"
+}
+
+variable "master_authorized_cidrs" {
+  description = "CIDRs allowed to reach the Kubernetes API; empty keeps the endpoint private (VPC only)."
+  type        = list(string)
+  default     = []
+}
+
+variable "system_node_pool" {
+  description = "CPU node pool for system pods, Airflow, MLflow and Feast."
+  type = object({
+    machine_type = string
+    min_nodes    = number
+    max_nodes    = number
+  })
+  default = { machine_type = "e2-standard-4", min_nodes = 1, max_nodes = 3 }
+}
+
+variable "gpu_node_pool" {
+  description = "GPU node pool, from module gpu_node_pool_sizing (machine type, accelerator, GPUs per node, total min/max nodes, provider_taint, labels)."
+  type = object({
+    machine_type      = string
+    accelerator_type  = string
+    accelerator_count = number
+    min_nodes         = number
+    max_nodes         = number
+    taint             = object({ key = string, value = string, effect = string })
+    labels            = map(string)
+    zones             = optional(list(string), [])
+  })
+
+  validation {
+    condition     = var.gpu_node_pool.accelerator_type != "" && var.gpu_node_pool.accelerator_count >= 1
+    error_message = "A GKE GPU pool needs an accelerator type (e.g. nvidia-l4) and at least one GPU per node."
+  }
+
+  validation {
+    condition     = var.gpu_node_pool.min_nodes >= 0 && var.gpu_node_pool.max_nodes >= max(1, var.gpu_node_pool.min_nodes)
+    error_message = "The GPU pool needs 0 <= min_nodes <= max_nodes and max_nodes >= 1."
+  }
+}
+
+variable "postgres_tier" {
+  description = "Cloud SQL machine tier."
+  type        = string
+  default     = "db-custom-2-7680"
+}
+
+variable "redis_memory_gb" {
+  description = "Memorystore size of the Feast online store."
+  type        = number
+  default     = 1
+}
+
+variable "monthly_budget_usd" {
+  description = "Monthly budget (the decision engine's estimate for this environment); alerts at 80% and 100%."
+  type        = number
+
+  validation {
+    condition     = var.monthly_budget_usd > 0
+    error_message = "The monthly budget must be above 0."
+  }
+}
+
+variable "budget_notification_channels" {
+  description = "Cloud Monitoring notification channel IDs for the budget alerts (billing admins get e-mails regardless)."
+  type        = list(string)
+  default     = []
+}

@@ -1,0 +1,1 @@
+"""checkov custom policies (loaded with --external-checks-dir; checkov needs this file to import the folder)."""

@@ -1,0 +1,447 @@
+"""Terraform: the module library (fmt, offline `terraform test`, structure, tag classification) and
+each cloud's rendered `infra/` (HCL parses, tfvars match platform.yaml, checkov with the cost-tag
+policy, the CI workflow). No provider can be downloaded here, so nothing below runs
+`terraform validate` or `plan`; the generated project's CI does (terraform.yml / .gitlab-ci.yml).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import hcl2
+import pytest
+import yaml
+from conftest import render_project
+
+REPO = Path(__file__).resolve().parents[1]
+MODULES = REPO / "terraform" / "modules"
+POLICIES = REPO / "terraform" / "policies"
+PROVIDER_FREE = ("cost_tags", "gpu_node_pool_sizing")
+CLOUD_MODULES = ("aws", "gcp", "azure")
+TERRAFORM = shutil.which("terraform")
+CHECKOV_VERSION = "3.3.30"
+COST_TAG_CHECK = "CKV_MLOPS_1"
+
+# One rendered project per cloud, covering both CI providers, API hosting and an environment subset.
+CLOUD_ANSWERS: dict[str, dict[str, Any]] = {
+    "aws": {"use_case": "tabular", "cloud": "aws"},
+    "gcp": {"use_case": "image_classification", "cloud": "gcp", "tune": True, "ci_provider": "gitlab"},
+    "azure": {
+        "use_case": "text_generation",
+        "cloud": "azure",
+        "tune": True,
+        "hosting": "api",
+        "data_sensitivity": "pii",
+        "monthly_requests": 20000,
+        "peak_rps": 2,
+        "latency_p95_ms": 3000,
+        "environments": ["prod"],
+    },
+}
+
+needs_terraform = pytest.mark.skipif(TERRAFORM is None, reason="terraform is not installed")
+
+
+def tf_env() -> dict[str, str]:
+    return {**os.environ, "TF_IN_AUTOMATION": "1", "TF_CLI_CONFIG_FILE": os.devnull, "CHECKPOINT_DISABLE": "1"}
+
+
+def policy_data() -> Any:
+    spec = importlib.util.spec_from_file_location("cost_tags_data", POLICIES / "cost_tags_data.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _unquote(value: Any) -> Any:
+    """python-hcl2 >= 7 keeps the quotes of labels and strings ("aws_s3_bucket"); drop them."""
+    if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] == '"':
+        return value[1:-1]
+    if isinstance(value, dict):
+        return {(k.strip('"') if isinstance(k, str) else k): _unquote(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unquote(v) for v in value]
+    return value
+
+
+def parse_tf(folder: Path) -> dict[str, Any]:
+    """Every .tf file under folder, parsed with python-hcl2: {relative path: parsed}."""
+    parsed = {}
+    for path in sorted(folder.rglob("*.tf")):
+        if ".terraform" in path.parts:
+            continue
+        with path.open(encoding="utf-8") as handle:
+            parsed[str(path.relative_to(folder))] = _unquote(hcl2.load(handle))
+    return parsed
+
+
+def resource_types(parsed: dict[str, Any]) -> set[str]:
+    types = set()
+    for document in parsed.values():
+        for block in document.get("resource", []):
+            types |= set(block)
+    return types
+
+
+def checkov_command() -> list[str]:
+    """checkov in its own environment: its `hcl2` (bc-python-hcl2) and python-hcl2 share a module name,
+    so the checkov in this project's environment cannot import; uvx installs the locked version apart."""
+    uvx = shutil.which("uvx")
+    if uvx is None:
+        pytest.fail("checkov runs through uvx (pip install uv): the dev environment's checkov cannot import hcl2")
+    return [uvx, "--from", f"checkov=={CHECKOV_VERSION}", "checkov"]
+
+
+def run_checkov(folder: Path) -> dict[str, Any]:
+    env = {**os.environ, "BC_SKIP_MAPPING": "TRUE", "CHECKOV_RUN_SCA_PACKAGE_SCAN_V2": "false"}
+    result = subprocess.run(
+        [
+            *checkov_command(),
+            "-d",
+            str(folder),
+            "--framework",
+            "terraform",
+            "--compact",  # not --quiet: the JSON must list the passed checks too
+            "--skip-download",
+            "-o",
+            "json",
+            "--external-checks-dir",
+            str(POLICIES),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert result.stdout.strip(), f"checkov printed nothing (exit {result.returncode}):\n{result.stderr[-3000:]}"
+    report = json.loads(result.stdout)
+    reports = report if isinstance(report, list) else [report]
+    merged: dict[str, Any] = {"failed": [], "passed": [], "skipped": [], "parsing_errors": 0}
+    for item in reports:
+        results = item.get("results", {})
+        merged["failed"] += results.get("failed_checks", [])
+        merged["passed"] += results.get("passed_checks", [])
+        merged["skipped"] += results.get("skipped_checks", [])
+        merged["parsing_errors"] += item.get("summary", {}).get("parsing_errors", 0)
+    return merged
+
+
+# ---------------------------------------------------------------- the module library
+
+
+def test_modules_have_the_standard_files() -> None:
+    for module in (*PROVIDER_FREE, *CLOUD_MODULES):
+        folder = MODULES / module
+        for name in ("main.tf", "variables.tf", "outputs.tf", "versions.tf", "README.md"):
+            assert (folder / name).is_file(), f"{module}: {name} is missing"
+        assert list((folder / "tests").glob("*.tftest.hcl")), f"{module}: no tests/*.tftest.hcl"
+
+
+@needs_terraform
+def test_fmt() -> None:
+    result = subprocess.run(
+        [TERRAFORM or "terraform", "fmt", "-check", "-recursive", "-diff", str(REPO / "terraform")],
+        capture_output=True,
+        text=True,
+        env=tf_env(),
+    )
+    assert result.returncode == 0, f"terraform fmt would change:\n{result.stdout}{result.stderr}"
+
+
+@needs_terraform
+@pytest.mark.parametrize("module", PROVIDER_FREE)
+def test_provider_free_module_tests_pass_offline(module: str, tmp_path: Path) -> None:
+    work = tmp_path / module
+    shutil.copytree(MODULES / module, work)
+    for args in (["init", "-input=false", "-no-color"], ["test", "-no-color"]):
+        result = subprocess.run(
+            [TERRAFORM or "terraform", *args], cwd=work, capture_output=True, text=True, env=tf_env()
+        )
+        assert result.returncode == 0, f"terraform {args[0]} failed:\n{result.stdout}\n{result.stderr}"
+    summary = re.search(r"(\d+) passed, (\d+) failed", result.stdout)
+    assert summary and int(summary.group(1)) >= 5 and summary.group(2) == "0", result.stdout
+    assert "expect_failures" in "".join(p.read_text() for p in (work / "tests").glob("*.tftest.hcl")), (
+        "the tests must include rejected inputs"
+    )
+
+
+def test_every_resource_type_is_classified_for_the_tag_policy() -> None:
+    data = policy_data()
+    used = set()
+    for module in CLOUD_MODULES:
+        used |= resource_types(parse_tf(MODULES / module))
+    unknown = sorted(used - set(data.TAGGABLE) - set(data.NOT_TAGGABLE))
+    assert not unknown, f"classify in terraform/policies/cost_tags_data.py (TAGGABLE or NOT_TAGGABLE): {unknown}"
+    assert not set(data.TAGGABLE) & set(data.NOT_TAGGABLE)
+    assert data.REQUIRED_KEYS == ("project", "environment", "owner", "cost-center", "managed-by", "model")
+
+
+def test_gpu_node_pools_use_the_sizing_and_its_taint() -> None:
+    """Each cloud module takes the GPU pool's taint/labels/min/max as inputs (from gpu_node_pool_sizing)."""
+    expectations = {
+        "aws": ("aws_eks_node_group", "gpu", ["taint", "scaling_config", "labels"]),
+        "gcp": ("google_container_node_pool", "this", ["autoscaling", "node_config"]),
+        "azure": (
+            "azurerm_kubernetes_cluster_node_pool",
+            "gpu",
+            ["node_taints", "min_count", "max_count", "node_labels"],
+        ),
+    }
+    for cloud, (rtype, name, keys) in expectations.items():
+        text = "\n".join(p.read_text(encoding="utf-8") for p in (MODULES / cloud).glob("*.tf"))
+        parsed = parse_tf(MODULES / cloud)
+        blocks = [
+            b[rtype][name] for doc in parsed.values() for b in doc.get("resource", []) if name in b.get(rtype, {})
+        ]
+        assert blocks, f"{cloud}: no {rtype}.{name}"
+        for key in keys:
+            assert key in blocks[0], f"{cloud}: {rtype}.{name} sets no {key}"
+        assert "var.gpu_node_pool.min_nodes" in text and "var.gpu_node_pool.max_nodes" in text
+        assert "var.gpu_node_pool.taint" in text and "var.gpu_node_pool.labels" in text
+
+
+def test_budgets_alert_at_80_and_100_percent() -> None:
+    for cloud in CLOUD_MODULES:
+        text = (MODULES / cloud / "budget.tf").read_text(encoding="utf-8")
+        assert "monthly_budget_usd" in text
+        assert re.search(r"toset\(\[0?\.?8\d?,\s*1(\.0)?\]\)|toset\(\[80,\s*100\]\)", text), f"{cloud}: thresholds"
+
+
+# ---------------------------------------------------------------- rendered projects, per cloud
+
+
+@pytest.fixture(scope="module")
+def projects(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    return {
+        cloud: render_project(tmp_path_factory.mktemp(f"tf-{cloud}"), **answers)
+        for cloud, answers in CLOUD_ANSWERS.items()
+    }
+
+
+@pytest.fixture(scope="module")
+def checkov_reports(projects: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """One checkov run (its start-up is the slow part) over every cloud's rendered infra/ and an
+    untagged probe, side by side in one folder; the results are split by top folder."""
+    scan = tmp_path_factory.mktemp("checkov")
+    for cloud, project in projects.items():
+        shutil.copytree(project / "infra", scan / cloud)
+    probe = scan / "probe"
+    probe.mkdir()
+    (probe / "main.tf").write_text(
+        'resource "aws_s3_bucket" "untagged" {\n  bucket = "x"\n}\n'
+        'resource "google_storage_bucket" "partly" {\n  name = "x"\n  location = "EU"\n'
+        '  labels = { project = "p", owner = "o" }\n}\n'
+        'resource "azurerm_resource_group" "tagged" {\n  name = "x"\n  location = "eastus"\n'
+        '  tags = { project = "p", environment = "dev", owner = "o", "cost-center" = "c", "managed-by" = "t",'
+        ' model = "m" }\n}\n',
+        encoding="utf-8",
+    )
+    report = run_checkov(scan)
+    split: dict[str, Any] = {
+        name: {"failed": [], "passed": [], "skipped": [], "parsing_errors": report["parsing_errors"]}
+        for name in (*projects, "probe")
+    }
+    for outcome in ("failed", "passed", "skipped"):
+        for check in report[outcome]:
+            top = check["file_path"].lstrip("/").split("/")[0]
+            split[top][outcome].append(check)
+    return split
+
+
+@pytest.mark.parametrize("cloud", CLOUD_MODULES)
+def test_rendered_infra_parses_and_holds_only_what_the_answers_ask(cloud: str, projects: dict[str, Path]) -> None:
+    project = projects[cloud]
+    platform = yaml.safe_load((project / "platform.yaml").read_text(encoding="utf-8"))
+    environments = platform["project"]["environments"]
+    parsed = parse_tf(project / "infra")
+    assert parsed, "no .tf files rendered"
+    assert sorted(p.name for p in (project / "infra" / "envs").iterdir()) == sorted(environments)
+    assert sorted(p.name for p in (project / "infra" / "modules").iterdir()) == sorted([*PROVIDER_FREE, cloud])
+    for env in environments:
+        main = parsed[f"envs/{env}/main.tf"]
+        modules = {name: block for entry in main["module"] for name, block in entry.items()}
+        assert modules["platform"]["source"] == f"../../modules/{cloud}"
+        backend = parsed[f"envs/{env}/backend.tf"]["terraform"][0]["backend"][0]
+        assert set(backend) == {{"aws": "s3", "gcp": "gcs", "azure": "azurerm"}[cloud]}
+        outputs = {name for entry in parsed[f"envs/{env}/outputs.tf"]["output"] for name in entry}
+        assert {
+            "cluster_endpoint",
+            "artifact_bucket",
+            "postgres_endpoint",
+            "postgres_secret_ref",
+            "redis_endpoint",
+            "registry_url",
+            "gpu_node_pool",
+        } <= outputs
+        assert not any("password" in name or name.endswith("_key") for name in outputs)
+
+
+@pytest.mark.parametrize("cloud", CLOUD_MODULES)
+def test_tfvars_carry_the_engine_decisions(cloud: str, projects: dict[str, Path]) -> None:
+    project = projects[cloud]
+    platform = yaml.safe_load((project / "platform.yaml").read_text(encoding="utf-8"))
+    decisions = platform["decisions"]
+    for env in platform["project"]["environments"]:
+        tfvars = json.loads((project / "infra" / "envs" / env / "terraform.tfvars.json").read_text(encoding="utf-8"))
+        pool = decisions["gpu"]["environments"][env]
+        assert tfvars["environment"] == env
+        assert tfvars["monthly_budget_usd"] == decisions["cost"]["environments"][env]["total"]
+        assert tfvars["expected_gpu_pool"] == {
+            k: pool[k] for k in ("instance_type", "gpus_per_node", "min_nodes", "max_nodes")
+        }
+        inputs = {k: v for k, v in decisions["gpu"]["inputs"][env].items() if k != "cloud"}
+        assert tfvars["gpu_sizing"] == inputs
+        assert (tfvars["owner"], tfvars["cost_center"]) == (
+            platform["project"]["owner"],
+            platform["project"]["cost_center"],
+        )
+
+
+@needs_terraform
+def test_rendered_infra_is_formatted(projects: dict[str, Path]) -> None:
+    for project in projects.values():
+        result = subprocess.run(
+            [TERRAFORM or "terraform", "fmt", "-check", "-recursive", "-diff", "infra"],
+            cwd=project,
+            capture_output=True,
+            text=True,
+            env=tf_env(),
+        )
+        assert result.returncode == 0, f"{project}: terraform fmt would change:\n{result.stdout}"
+
+
+@pytest.mark.parametrize("cloud", CLOUD_MODULES)
+def test_checkov_passes_with_the_cost_tag_policy(cloud: str, checkov_reports: dict[str, Any]) -> None:
+    report = checkov_reports[cloud]
+    assert report["parsing_errors"] == 0
+    failed = [f"{c['check_id']} {c['resource']} ({c['file_path']}): {c['check_name']}" for c in report["failed"]]
+    assert not failed, "checkov failures:\n" + "\n".join(failed)
+    tag_checks = [c for c in report["passed"] if c["check_id"] == COST_TAG_CHECK]
+    assert len(tag_checks) >= 5, f"the cost-tag policy ran on only {len(tag_checks)} resources"
+    for skipped in report["skipped"]:
+        assert skipped["check_id"] != COST_TAG_CHECK, f"the cost-tag policy may not be skipped: {skipped['resource']}"
+        reason = (skipped.get("check_result") or {}).get("suppress_comment") or ""
+        assert len(reason) > 20, f"{skipped['check_id']} on {skipped['resource']} is skipped without a justification"
+
+
+def test_cost_tag_policy_fails_untagged_resources(checkov_reports: dict[str, Any]) -> None:
+    report = checkov_reports["probe"]
+    failed = {c["resource"] for c in report["failed"] if c["check_id"] == COST_TAG_CHECK}
+    passed = {c["resource"] for c in report["passed"] if c["check_id"] == COST_TAG_CHECK}
+    assert failed == {"aws_s3_bucket.untagged", "google_storage_bucket.partly"}
+    assert passed == {"azurerm_resource_group.tagged"}
+
+
+def test_github_terraform_workflow_passes_actionlint(projects: dict[str, Path]) -> None:
+    workflow = projects["aws"] / ".github" / "workflows" / "terraform.yml"
+    assert workflow.is_file()
+    assert not (projects["gcp"] / ".github").exists(), "a GitLab project must not get GitHub workflows"
+    actionlint = shutil.which("actionlint") or str(Path(sys.executable).parent / "actionlint")
+    result = subprocess.run([actionlint, str(workflow)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    text = workflow.read_text(encoding="utf-8")
+    for action in re.findall(r"uses:\s*(\S+)", text):
+        assert re.search(r"@v\d+\.\d+\.\d+$", action), f"{action} is not pinned to a version"
+    assert "id-token: write" in text and "terraform validate" in text and "terraform plan" in text
+
+
+def test_gitlab_terraform_jobs_render(projects: dict[str, Path]) -> None:
+    ci = yaml.safe_load((projects["gcp"] / ".gitlab-ci.yml").read_text(encoding="utf-8"))
+    assert {"terraform-static", "terraform-plan"} <= set(ci)
+    assert ci["terraform-plan"]["parallel"]["matrix"][0]["ENV"] == ["dev", "prod"]
+    assert any("terraform plan" in line for line in ci["terraform-plan"]["script"])
+
+
+# ---------------------------------------------------------------- the cost chart at generation
+
+# The exact command of the copier.yml `_tasks` entry (with {{ _copier_python }} and {{ package_name }}
+# filled in), so this test proves what generation runs. It runs on copy and on update (where Copier
+# also renders the old version, which may predate the chart module: hence the isfile guard).
+CHART_TASK = (
+    "import os, runpy, sys; sys.path.insert(0, 'src'); "
+    "os.path.isfile('src/{package}/infra/chart.py') and runpy.run_module('{package}.infra.chart', run_name='__main__')"
+)
+
+
+@pytest.mark.parametrize("cloud", ["aws", "azure"])
+def test_cost_chart_task_writes_the_png_idempotently(cloud: str, projects: dict[str, Path]) -> None:
+    project = projects[cloud]
+    package = yaml.safe_load((project / "platform.yaml").read_text(encoding="utf-8"))["project"]["package"]
+    command = [sys.executable, "-c", CHART_TASK.format(package=package)]
+    for _ in range(2):
+        result = subprocess.run(command, cwd=project, capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+    png = project / "docs" / "cost.png"
+    data = png.read_bytes()
+    assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 2000
+    subprocess.run(command, cwd=project, check=True, capture_output=True)
+    assert png.read_bytes() == data, "the chart must be byte-identical when regenerated"
+    cost_md = (project / "docs" / "cost.md").read_text(encoding="utf-8")
+    assert "](cost.png)" in cost_md and "Monthly estimate per environment" in cost_md
+
+
+@pytest.mark.parametrize("cloud", CLOUD_MODULES)
+def test_module_calls_match_module_interfaces(cloud: str, projects: dict[str, Path]) -> None:
+    """A static stand-in for part of `terraform validate` (which needs providers): every module call in
+    the rendered roots passes only declared variables and every required one, and every
+    `module.<name>.<output>` it reads is an output of that module."""
+    project = projects[cloud]
+    infra = project / "infra"
+    parsed = parse_tf(infra)
+    for env in yaml.safe_load((project / "platform.yaml").read_text(encoding="utf-8"))["project"]["environments"]:
+        root_text = "\n".join(p.read_text(encoding="utf-8") for p in (infra / "envs" / env).glob("*.tf"))
+        calls = {name: block for entry in parsed[f"envs/{env}/main.tf"]["module"] for name, block in entry.items()}
+        for name, call in calls.items():
+            module_dir = (infra / "envs" / env / call["source"]).resolve()
+            module = {k: v for k, v in parse_tf(module_dir).items() if not k.startswith("tests")}
+            variables = {n: v for doc in module.values() for entry in doc.get("variable", []) for n, v in entry.items()}
+            outputs = {n for doc in module.values() for entry in doc.get("output", []) for n in entry}
+            passed = {
+                k
+                for k in call
+                if not k.startswith("__") and k not in ("source", "version", "providers", "count", "for_each")
+            }
+            assert passed <= set(variables), f"{env}/{name}: undeclared {sorted(passed - set(variables))}"
+            required = {n for n, v in variables.items() if "default" not in v}
+            assert required <= passed, f"{env}/{name}: missing required {sorted(required - passed)}"
+            used = set(re.findall(rf"module\.{name}\.(\w+)", root_text))
+            assert used <= outputs, f"{env}/{name}: reads undeclared outputs {sorted(used - outputs)}"
+
+
+@needs_terraform
+@pytest.mark.parametrize("cloud", CLOUD_MODULES)
+def test_terraform_loads_the_rendered_configuration(cloud: str, projects: dict[str, Path], tmp_path: Path) -> None:
+    """`terraform init -backend=false` reads every root and module before it looks for providers, so
+    syntax and structure errors surface here. Provider installation points at an empty mirror, so it
+    fails fast and offline; this is not `terraform validate`, which needs the providers."""
+    mirror = tmp_path / "empty-mirror"
+    mirror.mkdir()
+    cli_config = tmp_path / "terraformrc"
+    cli_config.write_text(
+        f'provider_installation {{\n  filesystem_mirror {{\n    path = "{mirror.as_posix()}"\n  }}\n}}\n'
+    )
+    infra = tmp_path / "infra"
+    shutil.copytree(projects[cloud] / "infra", infra)
+    env = {**tf_env(), "TF_CLI_CONFIG_FILE": str(cli_config)}
+    for root in sorted((infra / "envs").iterdir()):
+        result = subprocess.run(
+            [TERRAFORM or "terraform", "init", "-backend=false", "-input=false", "-no-color"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+        output = result.stdout + result.stderr
+        assert f"- platform in ../../modules/{cloud}" in output, output
+        errors = re.findall(r"^Error: (.+)$", output, flags=re.MULTILINE)
+        assert errors and set(errors) == {"Failed to query available provider packages"}, output
