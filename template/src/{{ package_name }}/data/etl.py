@@ -1,0 +1,244 @@
+"""The ETL steps the Airflow DAG runs, as plain functions (testable without Airflow).
+
+extract -> validate -> transform -> load_offline; then features.store.apply and materialize.
+Every step works on one data interval [start, end) and writes files named by it, so re-running an
+interval replaces its partition instead of adding to it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as pads
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+from .families import CREATED_TIMESTAMP, EVENT_TIMESTAMP
+from .sample import generate
+from .settings import DataSettings, load_settings, profile
+from .validate import REASON, ValidationError, ValidationResult, validate
+
+OFFLINE_URI_ENV = "FEAST_OFFLINE_URI"
+
+
+def as_utc(moment: datetime) -> datetime:
+    """Airflow passes pendulum datetimes; keep plain, timezone-aware UTC datetimes."""
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return datetime.fromtimestamp(aware.timestamp(), tz=UTC)
+
+
+def interval_key(start: datetime) -> str:
+    """The partition name of an interval: its start day (`2026-03-01`), or day and time when not midnight."""
+    moment = as_utc(start)
+    if (moment.hour, moment.minute, moment.second) == (0, 0, 0):
+        return moment.strftime("%Y-%m-%d")
+    return moment.strftime("%Y-%m-%dT%H%M%S")
+
+
+def offline_root(settings: DataSettings) -> str:
+    """Where the family's partitions live: a local folder, or an object-storage URI in the cloud profile."""
+    if profile() == "cloud":
+        variable = str(settings.feature_store["cloud"].get("offline_uri_env") or OFFLINE_URI_ENV)
+        base = os.environ.get(variable, "").strip()
+        if not base:
+            raise ValueError(
+                f"${variable} is not set: the cloud offline store is <object storage>/offline, "
+                "e.g. s3://<terraform output offline_store_bucket>/offline (docs/data.md)"
+            )
+        return base.rstrip("/") + "/" + settings.family.name
+    return str(settings.offline_dir)
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """A Parquet or CSV file as a frame; an empty (0-byte) file is an empty frame."""
+    target = Path(path)
+    if target.stat().st_size == 0:
+        return pd.DataFrame()
+    if target.suffix == ".csv":
+        frame = pd.read_csv(target)
+        if EVENT_TIMESTAMP in frame.columns:
+            frame[EVENT_TIMESTAMP] = pd.to_datetime(frame[EVENT_TIMESTAMP], utc=True, errors="coerce")
+        return frame
+    return pd.read_parquet(target)
+
+
+def _write_parquet(frame: pd.DataFrame, target: Path) -> Path:
+    """Write atomically: a half-written file never replaces a good one."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".{target.name}.tmp")  # dot files are invisible to Parquet dataset readers
+    frame.to_parquet(temporary, index=False)
+    os.replace(temporary, target)
+    return target
+
+
+def _read_source(settings: DataSettings, start: datetime, end: datetime, dsn: str | None) -> pd.DataFrame:
+    if profile() == "local":
+        return generate(
+            settings.family,
+            start,
+            end,
+            rows=settings.sample_rows,
+            entities=settings.sample_entities,
+            seed=settings.seed,
+            dirty_share=settings.dirty_share,
+        )
+    source = settings.source["cloud"]
+    if source["kind"] == "parquet":
+        if not source.get("parquet_uri"):
+            raise ValueError(
+                "data.source.cloud.parquet_uri is empty in platform.yaml (e.g. s3://bucket/raw/{ds}.parquet)"
+            )
+        return pd.read_parquet(str(source["parquet_uri"]).format(ds=interval_key(start)))
+    if not dsn:
+        raise ValueError(f"the cloud source needs the Airflow connection {source['conn_id']!r} (a PostgreSQL URI)")
+    import sqlalchemy  # installed with Airflow; only the cloud profile reads PostgreSQL
+
+    engine = sqlalchemy.create_engine(dsn.replace("postgres://", "postgresql://", 1))
+    query = sqlalchemy.text(
+        f'SELECT * FROM "{source["table"]}" WHERE "{source["timestamp_column"]}" >= :start '
+        f'AND "{source["timestamp_column"]}" < :end'
+    )
+    try:
+        with engine.connect() as connection:
+            frame = pd.read_sql(query, connection, params={"start": start, "end": end})
+    finally:
+        engine.dispose()
+    if EVENT_TIMESTAMP in frame.columns:
+        frame[EVENT_TIMESTAMP] = pd.to_datetime(frame[EVENT_TIMESTAMP], utc=True)
+    return frame
+
+
+def extract(
+    start: datetime,
+    end: datetime,
+    *,
+    settings: DataSettings | None = None,
+    source_file: str | None = None,
+    dsn: str | None = None,
+) -> str:
+    """Fetch the interval's raw rows into the raw folder; return the file's path.
+
+    The source is the sample generator (local), the cloud source of platform.yaml, or `source_file`
+    (a Parquet/CSV file given explicitly, e.g. a backfill or a test's planted file; copied as is).
+    """
+    current = settings or load_settings()
+    start, end = as_utc(start), as_utc(end)
+    key = interval_key(start)
+    current.raw_dir.mkdir(parents=True, exist_ok=True)
+    if source_file:
+        suffix = Path(source_file).suffix or ".parquet"
+        target = current.raw_dir / f"{key}{suffix}"
+        shutil.copyfile(source_file, target)
+        return str(target)
+    return str(_write_parquet(_read_source(current, start, end, dsn), current.raw_dir / f"{key}.parquet"))
+
+
+def _report(current: DataSettings, key: str, body: dict[str, Any]) -> Path:
+    target = current.quarantine_dir / f"{key}.report.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(body, indent=2, default=str), encoding="utf-8")
+    return target
+
+
+def validate_file(raw_path: str, start: datetime, end: datetime, *, settings: DataSettings | None = None) -> str:
+    """Validate the raw file; quarantine bad rows; write the valid rows to staging; return that path.
+
+    Raises ValidationError (and writes the report) when the data is unusable.
+    """
+    current = settings or load_settings()
+    start, end = as_utc(start), as_utc(end)
+    key = interval_key(start)
+    quarantine = current.quarantine_dir / f"{key}.parquet"
+    quarantine.unlink(missing_ok=True)
+    try:
+        result: ValidationResult = validate(
+            read_table(raw_path),
+            current.family,
+            start,
+            end,
+            threshold=current.anomaly_threshold,
+            max_clock_skew=timedelta(minutes=current.max_clock_skew_minutes),
+        )
+    except (ValidationError, pa.ArrowInvalid) as error:
+        _report(current, key, {"interval": [start, end], "status": "failed", "error": str(error)})
+        raise ValidationError(f"{key}: {error}") from error
+    if len(result.quarantined):
+        _write_parquet(result.quarantined.astype({REASON: "string"}), quarantine)
+    _report(current, key, {"interval": [start, end], "status": "passed", **result.summary()})
+    return str(_write_parquet(result.valid, current.staging_dir / f"{key}.valid.parquet"))
+
+
+def transform(valid_path: str, start: datetime, end: datetime, *, settings: DataSettings | None = None) -> str:
+    """Shape validated rows for the feature store: contract columns, types, order, created time."""
+    current = settings or load_settings()
+    family = current.family
+    frame = pd.read_parquet(valid_path)
+    frame = frame.loc[:, list(family.columns)].sort_values([EVENT_TIMESTAMP, family.entity], kind="stable")
+    frame[CREATED_TIMESTAMP] = pd.Timestamp(as_utc(end))
+    key = interval_key(as_utc(start))
+    return str(_write_parquet(frame.reset_index(drop=True), current.staging_dir / f"{key}.features.parquet"))
+
+
+def partition_uri(start: datetime, settings: DataSettings | None = None) -> str:
+    """The offline-store file of an interval (one file per interval: re-running replaces it)."""
+    current = settings or load_settings()
+    return f"{offline_root(current)}/{interval_key(as_utc(start))}.parquet"
+
+
+def load_offline(features_path: str, start: datetime, *, settings: DataSettings | None = None) -> int:
+    """Replace the interval's partition in the offline store; return its row count."""
+    current = settings or load_settings()
+    frame = pd.read_parquet(features_path)
+    target = partition_uri(start, current)
+    if "://" in target:
+        filesystem, path = pafs.FileSystem.from_uri(target)
+        with filesystem.open_output_stream(path) as stream:
+            pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), stream)
+    else:
+        _write_parquet(frame, Path(target))
+    return len(frame)
+
+
+def offline_partitions(settings: DataSettings | None = None) -> dict[str, int]:
+    """Row count per partition of the local offline store (empty when none)."""
+    current = settings or load_settings()
+    folder = Path(offline_root(current))
+    if not folder.is_dir():
+        return {}
+    return {path.stem: pq.read_metadata(path).num_rows for path in sorted(folder.glob("*.parquet"))}
+
+
+def latest_event_time(settings: DataSettings | None = None) -> datetime | None:
+    """The newest event_timestamp in the offline store (None when it holds nothing)."""
+    current = settings or load_settings()
+    root = offline_root(current)
+    if "://" not in root and not any(Path(root).glob("*.parquet")):
+        return None
+    try:
+        dataset = pads.dataset(root, format="parquet")
+    except (FileNotFoundError, pa.ArrowInvalid):
+        return None
+    newest = pc.max(dataset.to_table(columns=[EVENT_TIMESTAMP])[EVENT_TIMESTAMP]).as_py()
+    return None if newest is None else as_utc(newest)
+
+
+def run_interval(start: datetime, end: datetime, *, source_file: str | None = None) -> dict[str, Any]:
+    """The whole DAG for one interval without Airflow (`make etl`): extract .. materialize."""
+    from ..features import store  # Feast loads only when needed
+
+    current = load_settings()
+    raw = extract(start, end, settings=current, source_file=source_file)
+    valid = validate_file(raw, start, end, settings=current)
+    features = transform(valid, start, end, settings=current)
+    rows = load_offline(features, start, settings=current)
+    applied = store.apply()
+    store.materialize(start, end)
+    return {"interval": interval_key(as_utc(start)), "rows": rows, "applied": applied}

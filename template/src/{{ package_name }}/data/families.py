@@ -1,0 +1,90 @@
+"""The feature contract per use-case family (families.yaml), as typed objects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+FAMILIES_FILE = Path(__file__).with_name("families.yaml")
+EVENT_TIMESTAMP = "event_timestamp"
+CREATED_TIMESTAMP = "created_timestamp"
+
+
+@dataclass(frozen=True)
+class Family:
+    """One row of families.yaml: what the data holds and what the model learns."""
+
+    name: str
+    description: str
+    entity: str
+    features: tuple[str, ...]
+    label: str
+    task: str
+    classes: tuple[str, ...]
+    primary_metric: str
+    higher_is_better: bool
+    baseline: str
+    ttl_days: int
+    value_range: tuple[float, float]
+    ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
+    label_range: tuple[float, float] | None = None
+
+    @property
+    def is_classification(self) -> bool:
+        return self.task in ("binary", "multiclass")
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """Every column of a clean row: entity, event time, features, label."""
+        return (self.entity, EVENT_TIMESTAMP, *self.features, self.label)
+
+    def range_of(self, column: str) -> tuple[float, float]:
+        """The allowed [low, high] of a feature (or of the label)."""
+        if column == self.label:
+            if self.is_classification:
+                return (0.0, float(len(self.classes) - 1))
+            return self.label_range or self.value_range
+        return self.ranges.get(column, self.value_range)
+
+
+def _pair(value: Any) -> tuple[float, float]:
+    low, high = value
+    return (float(low), float(high))
+
+
+def _parse(name: str, raw: dict[str, Any]) -> Family:
+    return Family(
+        name=name,
+        description=str(raw["description"]),
+        entity=str(raw["entity"]),
+        features=tuple(str(column) for column in raw["features"]),
+        label=str(raw["label"]),
+        task=str(raw["task"]),
+        classes=tuple(str(item) for item in raw.get("classes", [])),
+        primary_metric=str(raw["primary_metric"]),
+        higher_is_better=bool(raw["higher_is_better"]),
+        baseline=str(raw["baseline"]),
+        ttl_days=int(raw.get("ttl_days", 30)),
+        value_range=_pair(raw.get("value_range", [float("-inf"), float("inf")])),
+        ranges={str(key): _pair(value) for key, value in (raw.get("ranges") or {}).items()},
+        label_range=_pair(raw["label_range"]) if "label_range" in raw else None,
+    )
+
+
+@cache
+def families() -> dict[str, Family]:
+    """Every family of families.yaml by name."""
+    raw = yaml.safe_load(FAMILIES_FILE.read_text(encoding="utf-8"))
+    return {name: _parse(name, entry) for name, entry in raw["families"].items()}
+
+
+def get_family(name: str) -> Family:
+    """A family by name; KeyError names the known ones."""
+    known = families()
+    if name not in known:
+        raise KeyError(f"unknown family {name!r}; families.yaml has {sorted(known)}")
+    return known[name]

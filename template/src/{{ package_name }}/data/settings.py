@@ -1,0 +1,113 @@
+"""The data layer's settings: platform.yaml's `data:` section and `local:` paths, typed."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ..config import Platform, local_path, platform
+from .families import Family, get_family
+
+PROFILE_ENV = "PLATFORM_PROFILE"
+PROFILES = ("local", "cloud")
+
+
+def profile() -> str:
+    """`local` (embedded engines, the default) or `cloud` ($PLATFORM_PROFILE=cloud)."""
+    value = os.environ.get(PROFILE_ENV, "local").strip() or "local"
+    if value not in PROFILES:
+        raise ValueError(f"${PROFILE_ENV}={value!r}; expected one of {PROFILES}")
+    return value
+
+
+@dataclass(frozen=True)
+class DataSettings:
+    """Everything the ETL reads from platform.yaml."""
+
+    root: Path
+    family: Family
+    owner: str
+    dag_id: str
+    schedule: str
+    start_date: datetime
+    catchup: bool
+    retries: int
+    retry_delay_minutes: int
+    task_timeout_minutes: int
+    dagrun_timeout_minutes: int
+    tags: tuple[str, ...]
+    anomaly_threshold: float
+    max_clock_skew_minutes: int
+    sample_rows: int
+    sample_entities: int
+    seed: int
+    dirty_share: float
+    bench_sizes: tuple[int, ...]
+    raw_dir: Path
+    staging_dir: Path
+    quarantine_dir: Path
+    offline_store: Path
+    online_store: Path
+    feast_registry: Path
+    feast_repo: Path
+    feast_project: str
+    source: dict[str, Any]
+    feature_store: dict[str, Any]
+
+    @property
+    def offline_dir(self) -> Path:
+        """The family's folder in the offline store: one Parquet file per data interval."""
+        return self.offline_store / self.family.name
+
+
+def _path(root: Path, value: str) -> Path:
+    path = Path(value)
+    return path if path.is_absolute() else root / path
+
+
+def load_settings(platform_: Platform | None = None) -> DataSettings:
+    """Read the data settings from platform.yaml (the project's one source of settings)."""
+    current = platform_ or platform()
+    root = current.path.parent
+    data = current.section("data")
+    etl = data["etl"]
+    validation = data["validation"]
+    sample = data["sample"]
+    paths = data["paths"]
+    feature_store = data["feature_store"]
+    family_name = str(data.get("family") or current.decision("model")["family"])
+    start = datetime.fromisoformat(str(etl["start_date"]))
+    return DataSettings(
+        root=root,
+        family=get_family(family_name),
+        owner=str(current.project["owner"]),
+        dag_id=str(etl["dag_id"]),
+        schedule=str(etl["schedule"]),
+        start_date=start if start.tzinfo else start.replace(tzinfo=UTC),
+        catchup=bool(etl["catchup"]),
+        retries=int(etl["retries"]),
+        retry_delay_minutes=int(etl["retry_delay_minutes"]),
+        task_timeout_minutes=int(etl["task_timeout_minutes"]),
+        dagrun_timeout_minutes=int(etl["dagrun_timeout_minutes"]),
+        tags=tuple(str(tag) for tag in etl["tags"]),
+        anomaly_threshold=float(validation["anomaly_threshold"]),
+        max_clock_skew_minutes=int(validation["max_clock_skew_minutes"]),
+        sample_rows=int(sample["rows_per_interval"]),
+        sample_entities=int(sample["entities"]),
+        seed=int(sample["seed"]),
+        dirty_share=float(sample["dirty_share"]),
+        bench_sizes=tuple(int(size) for size in data["bench"]["sizes"]),
+        raw_dir=_path(root, str(paths["raw"])),
+        staging_dir=_path(root, str(paths["staging"])),
+        quarantine_dir=_path(root, str(paths["quarantine"])),
+        offline_store=local_path("offline_store", current),
+        online_store=local_path("online_store", current),
+        feast_registry=local_path("feast_registry", current),
+        feast_repo=_path(root, str(feature_store.get("repo", "feature_repo"))),
+        feast_project=str(feature_store["project"]),
+        source=dict(data["source"]),
+        feature_store=dict(feature_store),
+    )
