@@ -1,0 +1,1 @@
+"""Monitoring: the inference log, the PSI drift job, alerts and metrics for Prometheus."""

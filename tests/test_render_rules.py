@@ -1,0 +1,105 @@
+"""Tier 2: the monitoring layer's rendered files: Prometheus alert rules (promtool check + unit tests),
+the PrometheusRule object, the drift CronJob, the Grafana dashboard and the monitoring kustomization.
+
+promtool comes with Debian's `prometheus` package (`apt-get install prometheus`); without it these
+tests fail with a message that says so (never skip).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+from conftest import answer_sets, render_project
+
+pytestmark = pytest.mark.render
+K8S_VERSION = "1.30.0"
+# Beyond the representative sets: tuned thresholds and an hourly schedule, so no number is hard-wired.
+EXTRA: dict[str, dict[str, Any]] = {
+    "tuned_thresholds": {
+        "use_case": "tabular",
+        "cloud": "gcp",
+        "tune": True,
+        "drift_threshold": 0.35,
+        "drift_schedule": "@hourly",
+        "latency_p95_ms": 150,
+    },
+}
+SETS = {**answer_sets("representative"), **EXTRA}
+
+
+def promtool() -> str:
+    found = shutil.which("promtool")
+    if found is None:
+        pytest.fail("promtool is not installed: apt-get install prometheus (Debian/Ubuntu) brings it", pytrace=False)
+    return found
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    return {name: render_project(tmp_path_factory.mktemp(name), **answers) for name, answers in SETS.items()}
+
+
+def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(list(args), cwd=cwd, capture_output=True, text=True, timeout=120, check=False)
+
+
+@pytest.mark.parametrize("name", list(SETS))
+def test_alert_rules_pass_promtool(name: str, rendered: dict[str, Path]) -> None:
+    tool = promtool()
+    rules = rendered[name] / "deploy" / "k8s" / "monitoring" / "rules"
+    checked = run(tool, "check", "rules", "alerts.rules.yml", cwd=rules)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "SUCCESS: 6 rules found" in checked.stdout
+    tested = run(tool, "test", "rules", "alerts.test.yml", cwd=rules)
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+
+
+def test_rule_unit_tests_catch_a_wrong_threshold(rendered: dict[str, Path], tmp_path: Path) -> None:
+    """The unit tests are not vacuous: a PSI rule a hair above its threshold, or `>` for `>=`, fails them."""
+    tool = promtool()
+    source = rendered["tuned_thresholds"] / "deploy" / "k8s" / "monitoring" / "rules"
+    for broken in (">= 0.36", "> 0.35"):
+        shutil.copytree(source, tmp_path / broken, dirs_exist_ok=True)
+        target = tmp_path / broken / "alerts.rules.yml"
+        text = target.read_text(encoding="utf-8")
+        assert ">= 0.35" in text
+        target.write_text(text.replace(">= 0.35", broken), encoding="utf-8")
+        tested = run(tool, "test", "rules", "alerts.test.yml", cwd=tmp_path / broken)
+        assert tested.returncode != 0, f"promtool tests passed with the PSI rule `{broken}`"
+        assert "ModelFeatureDrift" in tested.stdout + tested.stderr
+
+
+@pytest.mark.parametrize("name", list(SETS))
+def test_monitoring_manifests(name: str, rendered: dict[str, Path]) -> None:
+    project = rendered[name]
+    platform = yaml.safe_load((project / "platform.yaml").read_text(encoding="utf-8"))
+    decided = platform["decisions"]["monitoring"]
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.fail("kubectl is not installed (kustomize renders with `kubectl kustomize`)", pytrace=False)
+    built = run(kubectl, "kustomize", "deploy/k8s/monitoring", cwd=project)
+    assert built.returncode == 0, built.stderr
+    docs = {doc["kind"]: doc for doc in yaml.safe_load_all(built.stdout) if doc}
+    assert set(docs) == {"ServiceAccount", "ConfigMap", "CronJob", "PrometheusRule"}
+    for kind in ("ServiceAccount", "ConfigMap", "CronJob"):
+        kubernetes_validate.validate(docs[kind], K8S_VERSION, strict=True)
+    assert docs["CronJob"]["spec"]["schedule"] == decided["drift_cron"]
+    assert all(doc["metadata"]["namespace"] == platform["project"]["slug"] for doc in docs.values())
+    # the PrometheusRule carries exactly the groups promtool checked
+    plain = yaml.safe_load((project / "deploy/k8s/monitoring/rules/alerts.rules.yml").read_text(encoding="utf-8"))
+    assert docs["PrometheusRule"]["spec"]["groups"] == plain["groups"]
+    exprs = {rule["alert"]: " ".join(rule["expr"].split()) for group in plain["groups"] for rule in group["rules"]}
+    assert exprs["ModelFeatureDrift"].endswith(f">= {decided['psi_threshold']}")
+    assert re.search(rf"> {re.escape(str(decided['latency_p95_alert_ms']))}$", exprs["ServingLatencyP95High"])
+    dashboard = json.loads(docs["ConfigMap"]["data"]["dashboard.json"])
+    assert len(dashboard["uid"]) <= 40
+    titles = " ".join(panel["title"] for panel in dashboard["panels"])
+    assert f"drift at >= {decided['psi_threshold']}" in titles
