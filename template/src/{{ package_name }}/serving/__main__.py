@@ -1,0 +1,127 @@
+"""`python -m <package>.serving build|serve|stop|status|predict|bench` (the make targets call these)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .errors import ServingError
+from .settings import ServingSettings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="serving", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    build = commands.add_parser("build", help="build the Triton model repository from the champion")
+    build.add_argument("--model-uri", default=None, help="models:/<name>@<alias> (default: platform.yaml)")
+    build.add_argument("--profile", choices=["local", "cloud", "cluster-cpu"], default="local")
+    build.add_argument("--out", type=Path, default=None)
+    serve = commands.add_parser("serve", help="start the local Triton server in the background")
+    serve.add_argument("--repository", type=Path, default=None)
+    serve.add_argument("--build-if-missing", action="store_true", help="build the repository first when it is missing")
+    commands.add_parser("stop", help="stop the server `serve` started")
+    commands.add_parser("status", help="is the local server up, and on which ports")
+    predict = commands.add_parser("predict", help="send JSON rows ([[...], ...] or [{feature: value}, ...]) from stdin")
+    predict.add_argument("--protocol", choices=["http", "grpc"], default=None)
+    commands.add_parser("worker", help="batch pattern: consume the Redis request queue, score on Triton")
+    export = commands.add_parser("edge-export", help="edge pattern: write the ONNX bundle for devices")
+    export.add_argument("--model-uri", default=None)
+    export.add_argument("--out", type=Path, default=None)
+    export.add_argument("--publish", action="store_true", help="also upload it to serving.edge.sync_uri")
+    bench = commands.add_parser("bench", help="Triton vs mlflow models serve vs in-process predict")
+    bench.add_argument("--model-uri", default=None)
+    bench.add_argument("--duration", type=float, default=None)
+    bench.add_argument("--rows-per-request", type=int, default=None, help="default: serving.bench.rows_per_request")
+    bench.add_argument("--json", type=Path, default=None, help="also write the results here")
+    args = parser.parse_args(argv)
+    settings = ServingSettings.from_platform()
+    try:
+        return run(args, settings)
+    except ServingError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+
+
+def run(args: argparse.Namespace, settings: ServingSettings) -> int:
+    if args.command == "build":
+        from .repository import build_repository
+
+        path = build_repository(settings, model_uri=args.model_uri, out=args.out, profile=args.profile)
+        print(f"model repository ({args.profile}): {path}")
+    elif args.command == "serve":
+        from .server import LocalTriton, read_record
+
+        record = read_record(settings.state_dir)
+        if record is not None:
+            from .server import is_running
+
+            if is_running(int(record["pid"])):
+                print(f"already running (pid {record['pid']}, ports {record['ports']}); make serve-stop first")
+                return 0
+        repository = args.repository or settings.repository
+        if args.build_if_missing and not repository.is_dir():
+            from .repository import build_repository
+
+            print(f"{repository} is missing: building it from {settings.model_uri}")
+            build_repository(settings, out=repository)
+        server = LocalTriton(
+            repository,
+            state_dir=settings.state_dir,
+            host=settings.host,
+            http_port=settings.ports["http"],
+            grpc_port=settings.ports["grpc"],
+            metrics_port=settings.ports["metrics"],
+            startup_timeout=settings.startup_timeout_seconds,
+        ).start(detach=True)
+        print(f"Triton ready: http {server.http_url}  grpc {server.grpc_url}  metrics {server.metrics_url}")
+        print(f"log: {server.log_file}; stop with `make serve-stop`")
+    elif args.command == "stop":
+        from .server import stop_recorded
+
+        print("stopped" if stop_recorded(settings.state_dir) else "no server was running")
+    elif args.command == "status":
+        from .server import is_running, read_record
+
+        record = read_record(settings.state_dir)
+        running = record is not None and is_running(int(record["pid"]))
+        print(json.dumps({"running": running, **(record or {})}, indent=2))
+        return 0 if running else 3
+    elif args.command == "predict":
+        from .client import TritonClient
+
+        rows = json.load(sys.stdin)
+        client = TritonClient.from_settings(settings, protocol=args.protocol)
+        if rows and isinstance(rows[0], dict):
+            import pandas as pd
+
+            scores = client.predict_many(pd.DataFrame(rows))
+        else:
+            scores = client.predict_many(rows)
+        print(json.dumps(scores.tolist()))
+    elif args.command == "worker":
+        from .batch import BatchQueue, BatchWorker
+        from .client import TritonClient
+
+        worker = BatchWorker(BatchQueue.from_settings(settings), TritonClient.from_settings(settings))
+        print(f"batch worker: {settings.batch.redis_url} {settings.batch.request_queue} -> Triton {settings.url()}")
+        worker.run()
+    elif args.command == "edge-export":
+        from .edge import export_bundle, publish_bundle
+
+        bundle = export_bundle(settings, model_uri=args.model_uri, out=args.out)
+        print(f"edge bundle: {bundle}")
+        if args.publish:
+            print(f"published version {publish_bundle(bundle, settings.edge_sync_uri)} to {settings.edge_sync_uri}")
+    elif args.command == "bench":
+        from .bench import main as bench_main
+
+        return bench_main(
+            settings, model_uri=args.model_uri, duration=args.duration, rows=args.rows_per_request, json_path=args.json
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,336 @@
+"""Build the Triton model repository from the champion model in MLflow.
+
+    <repository>/<model_name>/config.pbtxt     generated from platform.yaml (see `ModelConfig`)
+    <repository>/<model_name>/1/model.onnx     the champion's ONNX export (input `features`, output `scores`)
+    <repository>/<model_name>/1/model.py       local profile only: the python-backend model (triton_model.py)
+    <repository>/<model_name>/serving.json     what was built from what (model URI, version, sha256)
+
+Profiles: `local` runs on the wheel-bundled Triton, which has only the python backend, on CPU
+instances (`decisions.batching.cpu_instance_count`); `cloud` uses the onnxruntime backend on GPU
+instances (`decisions.batching.instance_count`) with TensorRT where `decisions.precision` asks for
+FP16/INT8 and the model's operators allow it (tree ensembles use ai.onnx.ml operators, which
+TensorRT does not run); `cluster-cpu` is the stock Triton image on a CPU-only cluster (the local
+Kubernetes overlay). Everything else is identical in all of them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import tempfile
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from .errors import RepositoryError
+from .settings import ServingSettings
+
+INPUT_NAME = "features"
+OUTPUT_NAME = "scores"
+MODEL_FILE = "model.onnx"
+ONNX_ARTIFACT = "onnx/model.onnx"
+PROFILES = ("local", "cloud", "cluster-cpu")
+TENSORRT_MODES = ("FP16", "INT8")
+TENSORRT_WORKSPACE_BYTES = 1 << 30
+PYTHON_MODEL = Path(__file__).with_name("triton_model.py")
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    """The champion's ONNX file on disk and where it came from."""
+
+    onnx_path: Path
+    uri: str
+    version: str
+    run_id: str = ""
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """One model's config.pbtxt, as data; `render()` writes the protobuf text."""
+
+    name: str
+    backend: str
+    max_batch_size: int
+    n_features: int
+    n_outputs: int
+    max_queue_delay_microseconds: int
+    instance_kind: str
+    instance_count: int
+    tensorrt_precision_mode: str | None = None
+    warmup: bool = True
+    parameters: dict[str, str] = field(default_factory=dict)
+
+    def render(self) -> str:
+        lines = [
+            f'name: "{self.name}"',
+            f'backend: "{self.backend}"',
+            f"max_batch_size: {self.max_batch_size}",
+            f'input [ {{ name: "{INPUT_NAME}" data_type: TYPE_FP32 dims: [ {self.n_features} ] }} ]',
+            f'output [ {{ name: "{OUTPUT_NAME}" data_type: TYPE_FP32 dims: [ {self.n_outputs} ] }} ]',
+            f"dynamic_batching {{ max_queue_delay_microseconds: {self.max_queue_delay_microseconds} }}",
+            f"instance_group [ {{ count: {self.instance_count} kind: {self.instance_kind} }} ]",
+        ]
+        if self.tensorrt_precision_mode:
+            lines += [
+                "optimization { execution_accelerators { gpu_execution_accelerator: [ {",
+                '  name: "tensorrt"',
+                f'  parameters {{ key: "precision_mode" value: "{self.tensorrt_precision_mode}" }}',
+                f'  parameters {{ key: "max_workspace_size_bytes" value: "{TENSORRT_WORKSPACE_BYTES}" }}',
+                "} ] } }",
+            ]
+        if self.warmup:
+            lines += [
+                "model_warmup [ {",
+                '  name: "zeros"',
+                f"  batch_size: {self.max_batch_size}",
+                f'  inputs {{ key: "{INPUT_NAME}" value: {{ data_type: TYPE_FP32 '
+                f"dims: [ {self.n_features} ] zero_data: true }} }}",
+                "} ]",
+            ]
+        for key, value in sorted(self.parameters.items()):
+            lines.append(f'parameters {{ key: "{key}" value: {{ string_value: "{value}" }} }}')
+        return "\n".join(lines) + "\n"
+
+
+def model_config(
+    settings: ServingSettings,
+    profile: str,
+    *,
+    n_features: int | None = None,
+    n_outputs: int | None = None,
+    tensorrt_ok: bool = True,
+    parameters: dict[str, str] | None = None,
+) -> ModelConfig:
+    """The config for `profile` (local | cloud) from the decisions in platform.yaml."""
+    if profile not in PROFILES:
+        raise ValueError(f"profile {profile!r} is not one of {PROFILES}")
+    contract = settings.contract
+    local = ModelConfig(
+        name=settings.model_name,
+        backend="python",
+        max_batch_size=settings.max_batch_size,
+        n_features=n_features or contract.n_features,
+        n_outputs=n_outputs or contract.n_outputs,
+        max_queue_delay_microseconds=settings.max_queue_delay_microseconds,
+        instance_kind="KIND_CPU",
+        instance_count=settings.cpu_instance_count,
+        parameters={"intra_op_thread_count": "1", **(parameters or {})},
+    )
+    if profile == "local":
+        return local
+    if profile == "cluster-cpu":  # the stock Triton image on a CPU-only cluster (deploy/k8s/overlays/local)
+        return replace(local, backend="onnxruntime")
+    mode = (settings.tensorrt_precision_mode or "").upper()
+    return replace(
+        local,
+        backend="onnxruntime",
+        instance_kind="KIND_GPU",
+        instance_count=settings.gpu_instance_count,
+        tensorrt_precision_mode=mode if mode in TENSORRT_MODES and tensorrt_ok else None,
+    )
+
+
+# -- the champion --------------------------------------------------------------------------------
+
+
+def _tracking_setup() -> None:
+    import mlflow
+
+    from ..config import mlflow_tracking_uri
+
+    uri = mlflow_tracking_uri()
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+
+
+def _find_onnx(folder: Path) -> Path | None:
+    preferred = folder / ONNX_ARTIFACT
+    if preferred.is_file():
+        return preferred
+    found = sorted(folder.rglob("*.onnx"))
+    return found[0] if found else None
+
+
+def resolve_model(model_uri: str, dst: Path) -> ResolvedModel:
+    """Download the ONNX export of `model_uri` (models:/name@alias, models:/name/version, or an .onnx path)."""
+    local = Path(model_uri)
+    if model_uri.endswith(".onnx") and local.is_file():
+        return ResolvedModel(onnx_path=local, uri=str(local.resolve()), version="local")
+    if not model_uri.startswith("models:/"):
+        raise RepositoryError(
+            f"model URI {model_uri!r}: expected models:/<name>@<alias>, models:/<name>/<version> or a .onnx file"
+        )
+    import mlflow
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    _tracking_setup()
+    client = MlflowClient()
+    name, _, ref = model_uri.removeprefix("models:/").partition("@")
+    try:
+        if ref:
+            version = client.get_model_version_by_alias(name, ref)
+        else:
+            name, _, number = model_uri.removeprefix("models:/").partition("/")
+            version = client.get_model_version(name, number)
+    except MlflowException as error:
+        raise RepositoryError(
+            f"{model_uri} not found in the MLflow registry at {mlflow.get_tracking_uri()}: {error.message}. "
+            "Train and promote a champion first (make train), or set serving.model_uri / $SERVING_MODEL_URI"
+        ) from error
+    dst.mkdir(parents=True, exist_ok=True)
+    attempts: list[str] = []
+    sources: list[tuple[str, dict[str, Any]]] = []
+    if version.run_id:
+        sources.append(
+            (
+                f"run {version.run_id} artifact {ONNX_ARTIFACT}",
+                {"run_id": version.run_id, "artifact_path": ONNX_ARTIFACT},
+            )
+        )
+    if version.source:
+        sources.append((f"model version source {version.source}", {"artifact_uri": version.source}))
+    model_id = getattr(version, "model_id", None)
+    if model_id:
+        sources.append((f"logged model {model_id}", {"artifact_uri": f"models:/{model_id}"}))
+    if version.run_id:
+        sources.append((f"run {version.run_id} artifacts", {"run_id": version.run_id, "artifact_path": ""}))
+    for index, (label, kwargs) in enumerate(sources):
+        target = dst / f"source{index}"
+        try:
+            downloaded = Path(mlflow.artifacts.download_artifacts(dst_path=str(target), **kwargs))
+        except Exception as error:
+            attempts.append(f"{label}: {error}")
+            continue
+        onnx = downloaded if downloaded.suffix == ".onnx" else _find_onnx(downloaded)
+        if onnx is not None:
+            return ResolvedModel(
+                onnx_path=onnx, uri=model_uri, version=str(version.version), run_id=version.run_id or ""
+            )
+        attempts.append(f"{label}: no .onnx file")
+    raise RepositoryError(
+        f"{model_uri} (version {version.version}) has no ONNX export; the training layer must log "
+        f"`{ONNX_ARTIFACT}` (input `{INPUT_NAME}` FP32 [None, n], output `{OUTPUT_NAME}`). Looked at: "
+        + "; ".join(attempts)
+    )
+
+
+@dataclass(frozen=True)
+class OnnxSignature:
+    input_name: str
+    output_name: str
+    n_features: int | None
+    n_outputs: int | None
+    ml_operators: bool
+
+
+def inspect_onnx(path: Path) -> OnnxSignature:
+    """Input/output names and widths of an ONNX model, and whether it uses ai.onnx.ml operators."""
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)
+    graph = model.graph
+    initializers = {init.name for init in graph.initializer}
+    inputs = [value for value in graph.input if value.name not in initializers]
+    if len(inputs) != 1:
+        raise RepositoryError(f"{path}: expected one input `{INPUT_NAME}`, found {[value.name for value in inputs]}")
+    outputs = list(graph.output)
+    output = next((value for value in outputs if value.name == OUTPUT_NAME), None)
+    if output is None:
+        raise RepositoryError(f"{path}: no output named `{OUTPUT_NAME}` (outputs: {[value.name for value in outputs]})")
+
+    def width(value: Any) -> int | None:
+        dims = value.type.tensor_type.shape.dim
+        if len(dims) == 1:
+            return 1
+        return int(dims[1].dim_value) if len(dims) == 2 and dims[1].HasField("dim_value") else None
+
+    return OnnxSignature(
+        input_name=inputs[0].name,
+        output_name=output.name,
+        n_features=width(inputs[0]),
+        n_outputs=width(output),
+        ml_operators=any(node.domain == "ai.onnx.ml" for node in graph.node),
+    )
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def build_repository(
+    settings: ServingSettings,
+    *,
+    model_uri: str | None = None,
+    out: Path | None = None,
+    profile: str = "local",
+) -> Path:
+    """Build (or rebuild) the model repository for `profile`; returns the repository folder."""
+    default = (
+        settings.repository
+        if profile == "local"
+        else settings.repository.with_name(f"{settings.repository.name}_{profile}")
+    )
+    repository = out or default
+    uri = model_uri or settings.model_uri
+    repository.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=repository.parent, prefix=".build-") as scratch_name:
+        scratch = Path(scratch_name)
+        resolved = resolve_model(uri, scratch / "download")
+        signature = inspect_onnx(resolved.onnx_path)
+        contract = settings.contract
+        if signature.input_name != INPUT_NAME:
+            raise RepositoryError(
+                f"{uri}: the ONNX input is `{signature.input_name}`, the contract says `{INPUT_NAME}`"
+            )
+        if signature.n_features not in (None, contract.n_features):
+            raise RepositoryError(
+                f"{uri}: the model takes {signature.n_features} features, the {contract.family} contract has "
+                f"{contract.n_features} ({list(contract.features)})"
+            )
+        config = model_config(
+            settings,
+            profile,
+            n_features=contract.n_features,
+            n_outputs=signature.n_outputs or contract.n_outputs,
+            tensorrt_ok=not signature.ml_operators,
+            parameters={"mlflow_model_uri": uri, "mlflow_model_version": resolved.version},
+        )
+        staged = scratch / "repository"
+        model_dir = staged / settings.model_name
+        (model_dir / "1").mkdir(parents=True)
+        shutil.copyfile(resolved.onnx_path, model_dir / "1" / MODEL_FILE)
+        if config.backend == "python":
+            shutil.copyfile(PYTHON_MODEL, model_dir / "1" / "model.py")
+        (model_dir / "config.pbtxt").write_text(config.render(), encoding="utf-8")
+        manifest = {
+            "model_name": settings.model_name,
+            "model_uri": uri,
+            "model_version": resolved.version,
+            "run_id": resolved.run_id,
+            "profile": profile,
+            "backend": config.backend,
+            "features": list(contract.features),
+            "n_outputs": config.n_outputs,
+            "sha256": _sha256(model_dir / "1" / MODEL_FILE),
+            "tensorrt_precision_mode": config.tensorrt_precision_mode,
+        }
+        (model_dir / "serving.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        if repository.exists():
+            shutil.rmtree(repository)
+        shutil.move(str(staged), str(repository))
+    return repository
+
+
+def read_manifest(repository: Path, model_name: str) -> dict[str, Any]:
+    path = repository / model_name / "serving.json"
+    if not path.is_file():
+        raise RepositoryError(f"{path} is missing; build the model repository first (make build-serving)")
+    loaded: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return loaded

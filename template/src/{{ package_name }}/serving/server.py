@@ -1,0 +1,315 @@
+"""The local Triton server: the real `tritonserver` bundled in the nvidia-pytriton wheel, on CPU.
+
+`LocalTriton(repository).start()` prepares the python backend folder (library, utils and the stub
+for this interpreter's version), starts `tritonserver` with free or configured ports, and waits for
+`/v2/health/ready`. `make serve` starts it detached and records it in `<state_dir>/server.json`;
+`make serve-stop` (`stop_recorded`) stops it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import sysconfig
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from .errors import RepositoryError, ServingError
+
+RECORD_FILE = "server.json"
+
+
+@dataclass(frozen=True)
+class TritonInstall:
+    """Where the wheel keeps the server, the python backend, the stubs and the shared libraries."""
+
+    binary: Path
+    python_backend: Path
+    stub: Path
+    libs: Path
+
+    @classmethod
+    def find(cls) -> TritonInstall:
+        spec = importlib.util.find_spec("pytriton")
+        if spec is None or spec.origin is None:
+            raise ServingError("nvidia-pytriton is not installed; run `make setup-all` (serve group)")
+        root = Path(spec.origin).resolve().parent
+        version = f"{sys.version_info.major}.{sys.version_info.minor}"
+        install = cls(
+            binary=root / "tritonserver" / "bin" / "tritonserver",
+            python_backend=root / "tritonserver" / "backends" / "python",
+            stub=root / "tritonserver" / "python_backend_stubs" / version / "triton_python_backend_stub",
+            libs=root.parent / "nvidia_pytriton.libs",
+        )
+        for path in (install.binary, install.python_backend, install.stub):
+            if not path.exists():
+                raise ServingError(f"{path} is missing from the nvidia-pytriton wheel (Python {version})")
+        return install
+
+    def backend_directory(self, state_dir: Path) -> Path:
+        """`<state_dir>/backends` with python/{libtriton_python.so, utils, stub} (copied once)."""
+        target = state_dir / "backends" / "python"
+        target.mkdir(parents=True, exist_ok=True)
+        files = [
+            self.python_backend / "libtriton_python.so",
+            self.python_backend / "triton_python_backend_utils.py",
+            self.stub,
+        ]
+        for source in files:
+            copy = target / source.name
+            if not copy.exists() or copy.stat().st_size != source.stat().st_size:
+                shutil.copy2(source, copy)
+        return target.parent
+
+    def environment(self) -> dict[str, str]:
+        env = dict(os.environ)
+        libdir = str(sysconfig.get_config_var("LIBDIR") or "")
+        env["LD_LIBRARY_PATH"] = ":".join(p for p in (str(self.libs), libdir, env.get("LD_LIBRARY_PATH", "")) if p)
+        env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"
+        env.setdefault("OMP_NUM_THREADS", "1")
+        return env
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def port_taken(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return True
+        return False
+
+
+def check_repository(repository: Path) -> list[str]:
+    """The model names in `repository`; raises RepositoryError when it is missing or empty."""
+    if not repository.is_dir():
+        raise RepositoryError(f"model repository {repository} does not exist; build it first (make build-serving)")
+    models = sorted(p.name for p in repository.iterdir() if (p / "config.pbtxt").is_file())
+    if not models:
+        raise RepositoryError(
+            f"model repository {repository} holds no model (no */config.pbtxt); run make build-serving"
+        )
+    return models
+
+
+def http_get(url: str, timeout: float = 2.0) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return int(response.status), response.read().decode("utf-8", errors="replace")
+    except urllib.error.HTTPError as error:
+        return int(error.code), error.read().decode("utf-8", errors="replace")
+    except (urllib.error.URLError, OSError) as error:
+        return 0, str(error)
+
+
+class LocalTriton:
+    """A `tritonserver` process over one model repository; a context manager that always stops it."""
+
+    def __init__(
+        self,
+        repository: Path,
+        *,
+        state_dir: Path,
+        host: str = "127.0.0.1",
+        http_port: int = 0,
+        grpc_port: int = 0,
+        metrics_port: int = 0,
+        startup_timeout: float = 120.0,
+        log_file: Path | None = None,
+        extra_args: tuple[str, ...] = (),
+    ) -> None:
+        self.repository = repository.resolve()
+        self.state_dir = state_dir.resolve()
+        self.host = host
+        self.requested_ports = {"http": http_port, "grpc": grpc_port, "metrics": metrics_port}
+        self.ports: dict[str, int] = {}
+        self.startup_timeout = startup_timeout
+        self.log_file = (log_file or self.state_dir / "tritonserver.log").resolve()
+        self.extra_args = extra_args
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def http_url(self) -> str:
+        return f"{self.host}:{self.ports['http']}"
+
+    @property
+    def grpc_url(self) -> str:
+        return f"{self.host}:{self.ports['grpc']}"
+
+    @property
+    def metrics_url(self) -> str:
+        return f"http://{self.host}:{self.ports['metrics']}/metrics"
+
+    def _resolve_ports(self) -> dict[str, int]:
+        ports: dict[str, int] = {}
+        for kind, port in self.requested_ports.items():
+            if port == 0:
+                candidate = free_port(self.host)
+                while candidate in ports.values():
+                    candidate = free_port(self.host)
+                ports[kind] = candidate
+            elif port_taken(self.host, port):
+                raise ServingError(
+                    f"{kind} port {port} on {self.host} is taken (another Triton? `make serve-stop`); "
+                    f"choose another with serving.ports.{kind} in platform.yaml or $SERVING_{kind.upper()}_PORT "
+                    "(0 = a free one)"
+                )
+            else:
+                ports[kind] = port
+        return ports
+
+    def command(self, install: TritonInstall) -> list[str]:
+        return [
+            str(install.binary),
+            f"--model-repository={self.repository}",
+            f"--backend-directory={install.backend_directory(self.state_dir)}",
+            f"--http-address={self.host}",
+            f"--http-port={self.ports['http']}",
+            f"--grpc-address={self.host}",
+            f"--grpc-port={self.ports['grpc']}",
+            f"--metrics-port={self.ports['metrics']}",
+            "--allow-metrics=true",
+            "--allow-gpu-metrics=false",
+            "--strict-readiness=true",
+            "--log-verbose=0",
+            *self.extra_args,
+        ]
+
+    def start(self, *, detach: bool = False) -> LocalTriton:
+        check_repository(self.repository)
+        install = TritonInstall.find()
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.ports = self._resolve_ports()
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_file.open("wb") as log:
+            self.process = subprocess.Popen(
+                self.command(install),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=install.environment(),
+                start_new_session=True,
+            )
+        try:
+            self.wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+        if detach:
+            self.record()
+        return self
+
+    def wait_ready(self) -> None:
+        deadline = time.monotonic() + self.startup_timeout
+        url = f"http://{self.http_url}/v2/health/ready"
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise ServingError(f"tritonserver exited with code {self.process.returncode}:\n{self.log_tail()}")
+            status, _ = http_get(url, timeout=1.0)
+            if status == 200:
+                return
+            time.sleep(0.2)
+        raise ServingError(f"tritonserver not ready on {url} after {self.startup_timeout:.0f} s:\n{self.log_tail()}")
+
+    def log_tail(self, lines: int = 40) -> str:
+        if not self.log_file.is_file():
+            return "(no log)"
+        return "\n".join(self.log_file.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
+
+    def metrics(self) -> str:
+        status, body = http_get(self.metrics_url)
+        if status != 200:
+            raise ServingError(f"metrics endpoint {self.metrics_url} answered {status}: {body[:200]}")
+        return body
+
+    def record(self) -> Path:
+        assert self.process is not None
+        path = self.state_dir / RECORD_FILE
+        payload = {
+            "pid": self.process.pid,
+            "host": self.host,
+            "ports": self.ports,
+            "repository": str(self.repository),
+            "log": str(self.log_file),
+        }
+        path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+        return path
+
+    def stop(self, timeout: float = 30.0) -> None:
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        _terminate(process.pid, timeout, wait=process.wait)
+
+    def __enter__(self) -> LocalTriton:
+        return self.start() if self.process is None else self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
+        self.stop()
+
+
+def is_running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _terminate(pid: int, timeout: float, wait: Any = None) -> None:
+    """SIGTERM the server's process group (server + python backend stubs), SIGKILL after `timeout`."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(pid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if wait is not None:
+                try:
+                    wait(timeout=0.2)
+                    return
+                except subprocess.TimeoutExpired:
+                    continue
+            if not is_running(pid):
+                return
+            time.sleep(0.2)
+
+
+def read_record(state_dir: Path) -> dict[str, Any] | None:
+    path = state_dir / RECORD_FILE
+    if not path.is_file():
+        return None
+    loaded: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return loaded
+
+
+def stop_recorded(state_dir: Path, timeout: float = 30.0) -> bool:
+    """Stop the server `make serve` started; False when none was running."""
+    record = read_record(state_dir)
+    if record is None:
+        return False
+    pid = int(record["pid"])
+    running = is_running(pid)
+    if running:
+        _terminate(pid, timeout)
+    (state_dir / RECORD_FILE).unlink(missing_ok=True)
+    return running

@@ -1,0 +1,173 @@
+"""The serving settings: platform.yaml's `serving:` section plus the decisions it depends on."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..config import Platform, local_path, platform
+
+FAMILIES_FILE = Path(__file__).resolve().parents[1] / "data" / "families.yaml"
+MODEL_URI_ENV = "SERVING_MODEL_URI"
+REPOSITORY_ENV = "SERVING_REPOSITORY"
+HOST_ENV = "SERVING_HOST"
+STATE_DIR_ENV = "SERVING_STATE_DIR"
+PORT_ENVS = {"http": "SERVING_HTTP_PORT", "grpc": "SERVING_GRPC_PORT", "metrics": "SERVING_METRICS_PORT"}
+
+
+@dataclass(frozen=True)
+class FeatureContract:
+    """What Triton receives for this project's family: FP32 [batch, len(features)]."""
+
+    family: str
+    features: tuple[str, ...]
+    task: str
+    classes: tuple[str, ...]
+
+    @property
+    def n_features(self) -> int:
+        return len(self.features)
+
+    @property
+    def n_outputs(self) -> int:
+        """Scores per row: one per class for classifiers, one for regression."""
+        return len(self.classes) if self.classes else 1
+
+
+def families() -> dict[str, dict[str, Any]]:
+    loaded = yaml.safe_load(FAMILIES_FILE.read_text(encoding="utf-8"))
+    return dict(loaded["families"])
+
+
+def feature_contract(family: str) -> FeatureContract:
+    entry = families().get(family)
+    if entry is None:
+        raise KeyError(f"family {family!r} is not in {FAMILIES_FILE}")
+    return FeatureContract(
+        family=family,
+        features=tuple(str(name) for name in entry["features"]),
+        task=str(entry["task"]),
+        classes=tuple(str(name) for name in entry.get("classes") or ()),
+    )
+
+
+@dataclass(frozen=True)
+class ClientSettings:
+    protocol: str = "http"
+    timeout_seconds: float = 10.0
+    retries: int = 3
+    backoff_seconds: float = 0.2
+    log_inferences: bool = True
+
+
+@dataclass(frozen=True)
+class BatchSettings:
+    redis_url: str = "redis://localhost:6379/0"
+    request_queue: str = "serving:requests"
+    result_prefix: str = "serving:results:"
+    result_ttl_seconds: int = 86400
+    max_wait_ms: float = 20.0
+
+
+@dataclass(frozen=True)
+class ServingSettings:
+    """Everything the serving code needs, read once from platform.yaml."""
+
+    model_name: str
+    model_uri: str
+    host: str
+    ports: dict[str, int]
+    startup_timeout_seconds: float
+    repository: Path
+    state_dir: Path
+    pattern: str
+    family: str
+    max_batch_size: int
+    max_queue_delay_microseconds: int
+    gpu_instance_count: int
+    cpu_instance_count: int
+    tensorrt_precision_mode: str | None
+    latency_p95_target_ms: float
+    edge_bundle_dir: Path = Path(".local/edge")
+    edge_sync_uri: str = ""
+    client: ClientSettings = field(default_factory=ClientSettings)
+    batch: BatchSettings = field(default_factory=BatchSettings)
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def contract(self) -> FeatureContract:
+        return feature_contract(self.family)
+
+    def url(self, protocol: str | None = None) -> str:
+        kind = protocol or self.client.protocol
+        return f"{self.host}:{self.ports['grpc' if kind == 'grpc' else 'http']}"
+
+    @classmethod
+    def from_platform(cls, platform_: Platform | None = None) -> ServingSettings:
+        current = platform_ or platform()
+        section = current.section("serving")
+        batching = current.decision("batching")
+        precision = current.decision("precision")
+        ports = {
+            key: int(os.environ.get(env) or section.get("ports", {}).get(key, 0)) for key, env in PORT_ENVS.items()
+        }
+        client = dict(section.get("client") or {})
+        batch = dict(section.get("batch") or {})
+        monitoring = current.decision("monitoring")
+        edge = dict(section.get("edge") or {})
+        bundle_dir = Path(str(edge.get("bundle_dir") or ".local/edge"))
+        return cls(
+            model_name=str(section["model_name"]),
+            model_uri=os.environ.get(MODEL_URI_ENV) or champion_uri(current),
+            host=os.environ.get(HOST_ENV) or str(section.get("host", "127.0.0.1")),
+            ports=ports,
+            startup_timeout_seconds=float(section.get("startup_timeout_seconds", 120)),
+            repository=Path(os.environ.get(REPOSITORY_ENV) or local_path("model_repository", current)),
+            state_dir=Path(os.environ.get(STATE_DIR_ENV) or local_path("state_dir", current) / "triton"),
+            pattern=str(current.decision("serving_pattern")["choice"]),
+            family=str(current.decision("model")["family"]),
+            max_batch_size=int(batching["max_batch_size"]),
+            max_queue_delay_microseconds=int(batching["max_queue_delay_microseconds"]),
+            gpu_instance_count=int(batching["instance_count"]),
+            cpu_instance_count=int(batching["cpu_instance_count"]),
+            tensorrt_precision_mode=precision.get("tensorrt_precision_mode") or None,
+            latency_p95_target_ms=float(monitoring.get("latency_p95_target_ms") or current.answers["latency_p95_ms"]),
+            edge_bundle_dir=bundle_dir if bundle_dir.is_absolute() else current.path.parent / bundle_dir,
+            edge_sync_uri=os.environ.get("EDGE_SYNC_URI") or str(edge.get("sync_uri") or ""),
+            client=ClientSettings(
+                protocol=str(client.get("protocol", "http")),
+                timeout_seconds=float(client.get("timeout_seconds", 10.0)),
+                retries=int(client.get("retries", 3)),
+                backoff_seconds=float(client.get("backoff_seconds", 0.2)),
+                log_inferences=bool(client.get("log_inferences", True)),
+            ),
+            batch=BatchSettings(
+                redis_url=os.environ.get("REDIS_URL") or str(batch.get("redis_url", BatchSettings.redis_url)),
+                request_queue=str(batch.get("request_queue", BatchSettings.request_queue)),
+                result_prefix=str(batch.get("result_prefix", BatchSettings.result_prefix)),
+                result_ttl_seconds=int(batch.get("result_ttl_seconds", BatchSettings.result_ttl_seconds)),
+                max_wait_ms=float(batch.get("max_wait_ms", BatchSettings.max_wait_ms)),
+            ),
+            raw=section,
+        )
+
+
+def champion_uri(platform_: Platform) -> str:
+    """`serving.model_uri`, else `models:/<training's registered model>@champion`."""
+    serving = platform_.section("serving")
+    if serving.get("model_uri"):
+        return str(serving["model_uri"])
+    training: dict[str, Any] = platform_.raw.get("training") or {}
+    registered = (
+        training.get("registered_model_name")
+        or training.get("registered_model")
+        or training.get("model_name")
+        or (training.get("registry") or {}).get("model_name")
+        or serving["model_name"]
+    )
+    alias = (training.get("registry") or {}).get("champion_alias") or training.get("champion_alias") or "champion"
+    return f"models:/{registered}@{alias}"

@@ -1,0 +1,148 @@
+"""Serving's Kubernetes manifests: every overlay renders with kustomize and validates offline, and the
+Triton Deployment lands on the GPU pool that Terraform creates (same labels and taint)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import hcl2
+import kubernetes_validate
+import pytest
+import yaml
+from conftest import REPO, answer_sets, render_project
+
+pytestmark = pytest.mark.render
+K8S_VERSION = "1.30.0"
+CATALOG = REPO / "terraform" / "modules" / "gpu_node_pool_sizing" / "catalog.tf"
+# Answer sets beyond the representative ones: each cloud, one environment only, each pattern.
+EXTRA: dict[str, dict[str, Any]] = {
+    "azure_prod_only": {"use_case": "tabular", "cloud": "azure", "tune": True, "environments": ["prod"]},
+    "gcp_text_realtime": {"use_case": "text_classification", "cloud": "gcp"},
+}
+
+
+def kustomize(overlay: Path) -> list[dict[str, Any]]:
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.fail("kubectl is not installed (kustomize renders with `kubectl kustomize`)")
+    result = subprocess.run([kubectl, "kustomize", str(overlay)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, f"kustomize {overlay}: {result.stderr}"
+    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+
+
+def validate(doc: dict[str, Any]) -> None:
+    if doc["apiVersion"] == "monitoring.coreos.com/v1":
+        # CRD: no schema offline; check what the Prometheus Operator needs.
+        assert doc["kind"] == "ServiceMonitor"
+        assert doc["spec"]["selector"]["matchLabels"]
+        assert all(endpoint["port"] == "metrics" for endpoint in doc["spec"]["endpoints"])
+        return
+    kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
+
+
+def unquote(value: Any) -> Any:
+    """python-hcl2 (v5+) keeps the quotes of HCL strings and keys."""
+    if isinstance(value, str):
+        return value[1:-1] if len(value) >= 2 and value[0] == value[-1] == '"' else value
+    if isinstance(value, dict):
+        return {unquote(key): unquote(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [unquote(item) for item in value]
+    return value
+
+
+def terraform_node_pool(cloud: str) -> dict[str, Any]:
+    """taint and labels for `cloud` as the Terraform GPU node-pool module applies them."""
+    with CATALOG.open(encoding="utf-8") as handle:
+        parsed = hcl2.load(handle)
+    locals_ = unquote({key: value for block in parsed["locals"] for key, value in block.items()})
+    pool = locals_["node_pools"][cloud]
+    return {"taint": pool["taint"], "labels": pool["labels"]}
+
+
+def by_kind(docs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The serving objects by kind (the Triton ones where several share a kind)."""
+    found: dict[str, dict[str, Any]] = {}
+    for doc in docs:
+        if doc["kind"] not in found or doc["metadata"]["name"] == "triton":
+            found[doc["kind"]] = doc
+    return found
+
+
+CASES = {**answer_sets(), **EXTRA}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_overlays_render_validate_and_match_the_gpu_pool(name: str, tmp_path: Path) -> None:
+    project = render_project(tmp_path / name, **CASES[name])
+    platform = yaml.safe_load((project / "platform.yaml").read_text(encoding="utf-8"))
+    decisions = platform["decisions"]
+    gpu = decisions["gpu"]
+    environments = list(platform["project"]["environments"])
+    overlays = sorted(p.name for p in (project / "deploy" / "k8s" / "overlays").iterdir())
+    assert overlays == sorted(["local", *environments])
+    realtime = decisions["serving_pattern"]["choice"] == "realtime"
+    pool = terraform_node_pool(platform["project"]["cloud"])
+    assert gpu["taint"] == pool["taint"] and gpu["labels"] == pool["labels"], "decisions differ from Terraform"
+
+    for overlay in overlays:
+        docs = kustomize(project / "deploy" / "k8s" / "overlays" / overlay)
+        for doc in docs:
+            validate(doc)
+        kinds = by_kind(docs)
+        names = {(doc["kind"], doc["metadata"]["name"]) for doc in docs}
+        batch = decisions["serving_pattern"]["choice"] == "batch"
+        assert (("Deployment", "batch-worker") in names) == batch, "the batch worker belongs to the batch pattern"
+        assert {"Deployment", "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget", "ServiceMonitor"} <= set(
+            kinds
+        )
+        deployment = kinds["Deployment"]
+        pod = deployment["spec"]["template"]["spec"]
+        container = pod["containers"][0]
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        assert container["securityContext"]["allowPrivilegeEscalation"] is False
+        assert container["resources"]["requests"] and container["resources"]["limits"]
+        assert container["startupProbe"]["httpGet"]["path"] == "/v2/health/ready"
+        assert container["readinessProbe"]["httpGet"]["path"] == "/v2/health/ready"
+        assert container["livenessProbe"]["httpGet"]["path"] == "/v2/health/live"
+        assert {port["containerPort"] for port in container["ports"]} == {8000, 8001, 8002}
+        assert {port["port"] for port in kinds["Service"]["spec"]["ports"]} == {8000, 8001, 8002}
+        hpa = kinds["HorizontalPodAutoscaler"]["spec"]
+        assert 1 <= hpa["minReplicas"] <= hpa["maxReplicas"]
+        if overlay == "local":
+            assert "nodeSelector" not in pod and "tolerations" not in pod
+            assert "nvidia.com/gpu" not in container["resources"]["limits"]
+            continue
+        sizing = gpu["environments"][overlay]
+        # pinned to the GPU pool exactly as Terraform labels and taints it
+        assert pod["nodeSelector"] == {key: str(value) for key, value in pool["labels"].items()}
+        assert pod["tolerations"] == [
+            {
+                "key": pool["taint"]["key"],
+                "operator": "Equal",
+                "value": str(pool["taint"]["value"]),
+                "effect": pool["taint"]["effect"],
+            }
+        ]
+        assert int(container["resources"]["limits"]["nvidia.com/gpu"]) == sizing["gpus_per_replica"]
+        assert deployment["spec"]["replicas"] == sizing["replicas"] == hpa["minReplicas"]
+        assert deployment["metadata"]["namespace"] == f"{platform['project']['slug']}-{overlay}"
+        ingress = kinds.get("Ingress")
+        if realtime:
+            assert ingress is not None, "real-time pattern needs the gateway"
+            annotations = ingress["metadata"]["annotations"]
+            assert annotations["nginx.ingress.kubernetes.io/auth-type"] == "basic"
+            assert int(annotations["nginx.ingress.kubernetes.io/limit-rps"]) >= 1
+            paths = [p["path"] for rule in ingress["spec"]["rules"] for p in rule["http"]["paths"]]
+            assert all(not re.search(r"repository|logging|trace", path) for path in paths)
+        else:
+            assert ingress is None
+
+    infra = project / "infra"
+    if infra.is_dir():  # the rendered Terraform must carry the same taint/labels
+        text = "\n".join(path.read_text(encoding="utf-8") for path in infra.rglob("*.tf*") if path.is_file())
+        assert pool["taint"]["key"] in text or "gpu_node_pool_sizing" in text
