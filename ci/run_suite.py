@@ -34,7 +34,8 @@ def run_tier(key: str) -> tuple[str, float, dict[str, int], int]:
     print(f"\n=== tier {key}: {name} ===", flush=True)
     started = time.monotonic()
     process = subprocess.Popen(
-        [sys.executable, "-m", "pytest", "-q", *args],
+        # a basetemp per tier: parallel pytest runs on one machine must not prune each other's folders
+        [sys.executable, "-m", "pytest", "-q", f"--basetemp={REPO / 'build' / 'pytest' / f'tier{key}'}", *args],
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
