@@ -8,7 +8,7 @@ UV := uv
 DEMO ?= build/demo
 TIERS ?=
 
-.PHONY: help bootstrap system-deps env demo test test-fast lint bench-render clean
+.PHONY: help bootstrap system-deps env demo test test-fast lint bench-render bench-smoke clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -40,6 +40,9 @@ lint: env ## ruff + mypy on the generator's own code
 
 bench-render: env ## Time `copier copy --defaults` (target: under 5 s)
 	$(UV) run python ci/bench_render.py
+
+bench-smoke: env system-deps ## Time copier copy + make smoke, stage by stage, warm and cold uv cache
+	$(UV) run python ci/bench_smoke.py
 
 clean: ## Remove build output
 	rm -rf build .pytest_cache .ruff_cache .mypy_cache .hypothesis

@@ -101,6 +101,7 @@ class TritonClient:
         self._local = threading.local()
         self._logger: Any = None
         self._logger_ready = False
+        self._logger_lock = threading.Lock()
         self._version: str | None = None
 
     @classmethod
@@ -272,16 +273,25 @@ class TritonClient:
     # -- inference log ----------------------------------------------------------------------------
 
     def _inference_logger(self) -> Any:
-        if not self._logger_ready:
-            self._logger_ready = True
-            package = __name__.rsplit(".", 2)[0]
-            try:
-                module = importlib.import_module(f"{package}.monitoring.inference_log")
-                self._logger = module.InferenceLogger()
-            except Exception as error:  # the monitoring layer is optional for serving
-                LOGGER.warning("inference log disabled: %s", error)
-                self._logger = None
+        # Requests arrive on many threads: create the logger once, and let no thread see "ready"
+        # before it exists (that silently dropped the first rows of a burst).
+        with self._logger_lock:
+            if not self._logger_ready:
+                package = __name__.rsplit(".", 2)[0]
+                try:
+                    module = importlib.import_module(f"{package}.monitoring.inference_log")
+                    self._logger = module.InferenceLogger()
+                except Exception as error:  # the monitoring layer is optional for serving
+                    LOGGER.warning("inference log disabled: %s", error)
+                    self._logger = None
+                self._logger_ready = True
         return self._logger
+
+    def flush_inference_log(self) -> None:
+        """Write the rows logged so far (before reading the log back, e.g. for a drift check)."""
+        logger = self._inference_logger() if self.log_inferences else None
+        if logger is not None:
+            logger.flush()
 
     def _log(self, batch: np.ndarray[Any, Any], scores: np.ndarray[Any, Any], latency_ms: float) -> None:
         if not self.log_inferences:

@@ -1,0 +1,38 @@
+"""`python -m <package>.smoke` (`make smoke`): the whole local stack end to end, stage by stage.
+
+Exit status 0 when every stage passed; 1 when one failed (the message names the stage and its
+log); every process a stage started is stopped either way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from types import FrameType
+
+from ..config import platform
+from .runner import run_stages
+from .stages import STAGES, prepare
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="smoke", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--list", action="store_true", help="list the stages and exit")
+    args = parser.parse_args(argv)
+    if args.list:
+        for stage in STAGES:
+            print(f"{stage.name:<14} {stage.description}")
+        return 0
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill` cleans up like Ctrl-C does
+    current = platform()
+    print(f"smoke: {current.project['name']} ({current.answers['use_case']}), local profile; logs in .local/logs")
+    return run_stages(STAGES, prepare(current), sys.stdout)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

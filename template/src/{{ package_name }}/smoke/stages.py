@@ -1,0 +1,254 @@
+"""The stages of `make smoke` on the local profile, in order.
+
+Each stage drives the same entry points a person would (the ETL DAG, the training pipeline, the
+serving CLI, the client, the drift job) and returns the key figure for the summary table. Stages
+that run a whole layer run it as a subprocess with its output in `.local/logs/smoke-<stage>.out`,
+so a failure shows that layer's own messages.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..config import Platform, local_path, platform
+from .runner import SmokeContext, Stage
+
+PREDICT_ROWS = int(os.environ.get("SMOKE_PREDICT_ROWS", "1000"))
+CONCURRENCY = int(os.environ.get("SMOKE_CONCURRENCY", "8"))
+# Served scores must equal the champion's own scores on the same rows (FP32 arithmetic).
+SCORE_TOLERANCE = 1e-4
+
+
+class StageError(RuntimeError):
+    """A stage failed; the message says what and where to look."""
+
+
+def _package() -> str:
+    return __name__.rsplit(".", 2)[0]
+
+
+def run_logged(ctx: SmokeContext, stage: str, command: list[str]) -> str:
+    """Run a layer's command with its output in the smoke log folder; raise with the tail on failure."""
+    log = ctx.log_dir / f"smoke-{stage}.out"
+    env = {**os.environ, "PLATFORM_CONFIG": str(platform().path), "FEAST_USAGE": "False", "PYTHONUNBUFFERED": "1"}
+    with log.open("w", encoding="utf-8") as handle:
+        result = subprocess.run(
+            command, cwd=platform().path.parent, env=env, stdout=handle, stderr=subprocess.STDOUT, check=False
+        )
+    output = log.read_text(encoding="utf-8", errors="replace")
+    if result.returncode != 0:
+        tail = "\n".join(output.splitlines()[-15:])
+        raise StageError(f"`{' '.join(command[1:])}` exited {result.returncode}; log {log}\n{tail}")
+    return output
+
+
+def _python(*args: str) -> list[str]:
+    return [sys.executable, *args]
+
+
+# ---------------------------------------------------------------- data
+
+
+def etl(ctx: SmokeContext) -> str:
+    """The Airflow ETL DAG with dag.test(): extract, validate, transform, load, feast apply, materialize."""
+    day = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
+    ctx.values["etl_day"] = day
+    run_logged(ctx, "etl", _python("-m", f"{_package()}.data.cli", "etl", "--date", day))
+    from ..data.etl import offline_partitions
+
+    partitions = offline_partitions()
+    rows = sum(partitions.values())
+    if rows == 0:
+        raise StageError("the ETL DAG finished but the offline store holds no rows")
+    return f"{rows:,} rows in {len(partitions)} partition(s) for {day}"
+
+
+def feature_store(ctx: SmokeContext) -> str:
+    """Feast: the training frame (point in time) and online reads for known entities."""
+    from ..data.families import get_family
+    from ..features.store import online_features, training_frame
+
+    family = get_family(str(platform().decision("model")["family"]))
+    frame = training_frame()
+    if frame.empty:
+        raise StageError("Feast returned an empty training frame")
+    ids = [int(i) for i in frame[family.entity].drop_duplicates().head(50)]
+    online = online_features(ids)
+    served = int(online[list(family.features)].notna().all(axis=1).sum())
+    if served == 0:
+        raise StageError(f"Feast online store returned no features for {len(ids)} known {family.entity}s")
+    ctx.values["training_frame"] = frame
+    ctx.values["features"] = list(family.features)
+    return f"{len(frame):,} training rows; online features for {served}/{len(ids)} entities"
+
+
+# ---------------------------------------------------------------- training
+
+
+def train(ctx: SmokeContext) -> str:
+    """The Kubeflow pipeline on kfp.local: build set, train, evaluate, register, promote."""
+    run_logged(ctx, "train", _python("pipelines/training_pipeline.py", "run"))
+    from ..training.registry import champion
+
+    info = champion()
+    ctx.values["champion"] = info
+    metric = f"{info.primary_metric} {info.score:.3f}" if info.score is not None else info.primary_metric
+    return f"{info.family} model trained, {metric}"
+
+
+def registry(ctx: SmokeContext) -> str:
+    """MLflow registry: the champion alias points at a version with an ONNX export."""
+    info = ctx.values["champion"]
+    if info.onnx_path is None:
+        return f"{info.name} v{info.version} @champion (pyfunc, no ONNX export)"
+    return f"{info.name} v{info.version} @champion, ONNX export"
+
+
+# ---------------------------------------------------------------- serving
+
+
+def build_serving(ctx: SmokeContext) -> str:
+    """The Triton model repository from models:/<name>@champion."""
+    output = run_logged(ctx, "build-serving", _python("-m", f"{_package()}.serving", "build"))
+    batching = platform().decision("batching")
+    return f"{output.strip().splitlines()[-1].split(': ', 1)[-1]}; max batch {batching['max_batch_size']}"
+
+
+def serve(ctx: SmokeContext) -> str:
+    """A real Triton server (from the nvidia-pytriton wheel), waited on until /v2/health/ready."""
+    from ..serving.server import read_record, stop_recorded
+    from ..serving.settings import ServingSettings
+
+    settings = ServingSettings.from_platform()
+    ctx.on_exit("Triton server", lambda: _stop_triton(settings.state_dir, stop_recorded))
+    started = time.monotonic()
+    run_logged(ctx, "serve", _python("-m", f"{_package()}.serving", "serve"))
+    record = read_record(settings.state_dir)
+    if record is None:
+        raise StageError(f"`serving serve` returned but left no server record in {settings.state_dir}")
+    ctx.values["triton"] = record
+    ports = record["ports"]
+    seconds = time.monotonic() - started
+    return f"ready in {seconds:.1f} s (http {ports['http']}, grpc {ports['grpc']}, metrics {ports['metrics']})"
+
+
+def _stop_triton(state_dir: Path, stop_recorded: Any) -> None:
+    stop_recorded(state_dir)
+
+
+def predict(ctx: SmokeContext) -> str:
+    """Requests through the client, `CONCURRENCY` at a time; scores checked against the champion."""
+    from ..serving.client import TritonClient
+    from ..serving.settings import ServingSettings
+    from ..training.registry import load_champion_predict_fn
+
+    settings = ServingSettings.from_platform()
+    record = ctx.values["triton"]
+    client = TritonClient.from_settings(settings, url=f"{settings.host}:{record['ports']['http']}", retries=1)
+    features = ctx.values["features"]
+    frame = ctx.values["training_frame"]
+    rows = frame[features].sample(n=min(PREDICT_ROWS, len(frame)), random_state=7, replace=len(frame) < PREDICT_ROWS)
+    batch = rows.to_numpy(dtype=np.float32)
+    latencies: list[float] = []
+
+    def one(index: int) -> np.ndarray[Any, Any]:
+        started = time.perf_counter()
+        scores = client.predict(batch[index : index + 1])
+        latencies.append((time.perf_counter() - started) * 1000.0)
+        return scores
+
+    pool = ThreadPoolExecutor(max_workers=CONCURRENCY)
+    try:
+        served = np.concatenate(list(pool.map(one, range(len(batch)))))
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)  # after a failure, send nothing more
+    expected = load_champion_predict_fn(info=ctx.values["champion"])(batch)
+    difference = float(np.max(np.abs(served - expected)))
+    if difference > SCORE_TOLERANCE:
+        raise StageError(f"Triton's scores differ from the champion's by {difference:.2e} (> {SCORE_TOLERANCE})")
+    client.flush_inference_log()
+    client.close()
+    p95 = float(np.percentile(latencies, 95))
+    target = float(platform().answers["latency_p95_ms"])
+    ctx.values["p95_ms"] = p95
+    ctx.values["served_rows"] = len(batch)
+    verdict = "within" if p95 <= target else "OVER"
+    return f"{len(batch)} requests, p95 {p95:.1f} ms ({verdict} the {target:g} ms target), max |diff| {difference:.1e}"
+
+
+# ---------------------------------------------------------------- monitoring
+
+
+def inference_log(ctx: SmokeContext) -> str:
+    """The requests just served, read back from the Parquet inference log."""
+    from ..monitoring.inference_log import read_window
+
+    start = ctx.values["started_at"]
+    window = read_window(start, datetime.now(UTC) + timedelta(minutes=1))
+    if window.empty:
+        raise StageError(f"no rows in the inference log {local_path('inference_log')} since {start:%H:%M:%S}")
+    served = int(ctx.values.get("served_rows", 0))
+    rate = float(platform().section("monitoring")["inference_log"]["sample_rate"])
+    expected = served if rate >= 1.0 else int(served * rate * 0.8)  # sampling below 1 is random
+    if len(window) < expected:
+        raise StageError(f"only {len(window)} of {served} served rows reached the inference log (rate {rate})")
+    return f"{len(window):,} rows logged under {local_path('inference_log').relative_to(platform().path.parent)}"
+
+
+def drift(ctx: SmokeContext) -> str:
+    """Evidently PSI of the served window against the champion's training snapshot."""
+    from ..monitoring import drift as drift_job
+
+    outcome = drift_job.run(
+        platform(), start=ctx.values["started_at"], end=datetime.now(UTC) + timedelta(minutes=1), send_alerts=False
+    )
+    psi = outcome.summary.get("psi", {}) if outcome.summary else {}
+    psi_max = max(psi.values()) if psi else float("nan")
+    ctx.values["psi_max"] = psi_max
+    if outcome.status not in (drift_job.EXIT_OK, drift_job.EXIT_DRIFT):
+        raise StageError(f"the drift job exited {outcome.status}: {outcome.message}")
+    verdict = "drift" if outcome.status == drift_job.EXIT_DRIFT else "no drift"
+    return f"PSI max {psi_max:.3f}: {verdict} (threshold {platform().decision('monitoring')['psi_threshold']})"
+
+
+def stop(ctx: SmokeContext) -> str:
+    """Stop Triton and check that its ports are free again."""
+    from ..serving.server import port_taken
+
+    record = ctx.values.get("triton")
+    ctx.clean_up(sys.stdout)
+    if record is None:
+        return "nothing was running"
+    busy = [port for port in record["ports"].values() if port_taken("127.0.0.1", int(port))]
+    if busy:
+        raise StageError(f"ports still bound after stopping Triton: {busy}")
+    return "Triton stopped, ports free"
+
+
+STAGES: tuple[Stage, ...] = (
+    Stage("etl", "Airflow ETL DAG (dag.test) into Feast", etl),
+    Stage("features", "Feast offline (point in time) and online reads", feature_store),
+    Stage("train", "Kubeflow pipeline on kfp.local, tracked in MLflow", train),
+    Stage("registry", "MLflow registry champion alias", registry),
+    Stage("build-serving", "Triton model repository from the champion", build_serving),
+    Stage("serve", "start the local Triton server", serve),
+    Stage("predict", "client requests, checked against the champion", predict),
+    Stage("inference-log", "read the inference log back", inference_log),
+    Stage("drift", "Evidently PSI drift job", drift),
+    Stage("stop", "stop everything", stop),
+)
+
+
+def prepare(current: Platform) -> SmokeContext:
+    ctx = SmokeContext(log_dir=local_path("logs", current))
+    ctx.values["started_at"] = datetime.now(UTC) - timedelta(seconds=5)
+    return ctx

@@ -1,0 +1,103 @@
+"""Tier 4: `make smoke` end to end on real engines, for the representative answer sets.
+
+Each run renders the project from the working tree (once per session, shared with tier 3 when they
+run in one process), installs every layer, and runs the whole local stack: Airflow ETL -> Feast ->
+kfp training -> MLflow promotion -> Triton -> client -> inference log -> Evidently drift. A second
+test kills the Triton server in the middle of the predict stage and checks the failure message and
+that nothing is left running.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+SMOKE_SETS = ["tabular_aws_realtime", "image_gcp_batch", "timeseries_azure_realtime", "llm_api_pii"]
+STAGES = ["etl", "features", "train", "registry", "build-serving", "serve", "predict", "inference-log", "drift", "stop"]
+
+
+def _tritons_under(project: Path) -> list[int]:
+    """PIDs of tritonserver processes serving this project's model repository."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if "tritonserver" in command and str(project) in command:
+            pids.append(int(entry.name))
+    return pids
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) != 0
+
+
+def _server_ports(output: str) -> list[int]:
+    """The ports the serve stage reported ("ready in 2.4 s (http 8000, grpc 8001, metrics 8002)")."""
+    found = re.search(r"\(http (\d+), grpc (\d+), metrics (\d+)\)", output)
+    assert found, "the serve stage did not report its ports"
+    return [int(port) for port in found.groups()]
+
+
+@pytest.mark.parametrize("name", SMOKE_SETS)
+def test_make_smoke_is_green(stack_project: Callable[[str], Path], name: str) -> None:
+    project = stack_project(name)
+    started = time.monotonic()
+    result = subprocess.run(["make", "smoke"], cwd=project, capture_output=True, text=True, timeout=900)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-6000:]
+    assert "smoke: OK" in output
+    for stage in STAGES:
+        assert f"| {stage} " in output, f"summary table lacks {stage}"
+    for figure in ("rows in", "@champion", "p95", "PSI max"):
+        assert figure in output
+    assert not _tritons_under(project), "make smoke left a Triton server running"
+    for port in _server_ports(output):
+        assert _port_free(port), f"port {port} still bound after make smoke"
+    print(f"{name}: make smoke took {time.monotonic() - started:.0f} s")
+
+
+def test_smoke_cleans_up_when_triton_dies(stack_project: Callable[[str], Path]) -> None:
+    project = stack_project("tabular_aws_realtime")
+    env = {**os.environ, "SMOKE_PREDICT_ROWS": "200000", "SMOKE_CONCURRENCY": "4"}
+    process = subprocess.Popen(
+        ["make", "smoke"], cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    assert process.stdout is not None
+    lines: list[str] = []
+    killed = False
+    deadline = time.monotonic() + 900
+    for line in process.stdout:
+        lines.append(line)
+        if not killed and "predict:" in line and line.lstrip().startswith("["):
+            time.sleep(3)  # well inside the 200K requests
+            pids = _tritons_under(project)
+            assert pids, "no Triton server found to kill"
+            for pid in pids:
+                os.kill(pid, signal.SIGKILL)
+            killed = True
+        if time.monotonic() > deadline:
+            process.kill()
+            pytest.fail("make smoke did not finish")
+    code = process.wait()
+    output = "".join(lines)
+    assert killed, output[-4000:]
+    assert code != 0
+    assert "stage 'predict' failed" in output, output[-4000:]
+    assert "logs:" in output and ".local/logs" in output
+    assert "smoke: FAILED" in output
+    assert not _tritons_under(project), "a Triton server is still running after the failure"
+    for port in _server_ports(output):
+        assert _port_free(port), f"port {port} still bound after the failure"
