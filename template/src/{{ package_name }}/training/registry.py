@@ -1,0 +1,149 @@
+"""The registered champion, for the serving and monitoring layers.
+
+    info = champion()                    # ChampionInfo of models:/<name>@champion
+    predict = load_champion_predict_fn() # FP32 [n, n_features] -> FP32 scores, exactly as served
+
+The ONNX export (`onnx/model.onnx` of the champion's run) is what serving runs; a champion without
+one (an export that failed its check) falls back to the MLflow pyfunc model.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ..config import Platform, local_path
+from .errors import NoChampionError, TrainingError
+from .settings import TrainingSettings, load_settings
+from .tracking import check_tracking_uri
+
+ONNX_ARTIFACT = "onnx/model.onnx"
+REFERENCE_ARTIFACT = "reference/features.parquet"
+
+PredictFn = Callable[[npt.NDArray[np.float32]], npt.NDArray[np.float32]]
+
+
+@dataclass(frozen=True)
+class ChampionInfo:
+    """The version behind models:/<name>@champion and its serving contract."""
+
+    name: str
+    version: str
+    run_id: str
+    model_uri: str  # models:/<name>/<version>: pinned, unlike the alias
+    onnx_path: Path | None  # local copy of onnx/model.onnx, None when the export is unavailable
+    features: tuple[str, ...]  # the input columns, in order (FP32 [n, len(features)], input `features`)
+    task: str  # binary | multiclass | regression
+    classes: tuple[str, ...]  # output `scores` columns for classifiers (empty for regression)
+    primary_metric: str
+    score: float | None
+    family: str
+    tracking_uri: str
+
+    @property
+    def alias_uri(self) -> str:
+        return f"models:/{self.name}@champion"
+
+    @property
+    def reference_features_uri(self) -> str:
+        """The drift reference: a sample of the champion's training features (Parquet)."""
+        return f"runs:/{self.run_id}/{REFERENCE_ARTIFACT}"
+
+    @property
+    def n_outputs(self) -> int:
+        return len(self.classes) if self.task != "regression" else 1
+
+
+def _client(settings: TrainingSettings, tracking_uri: str | None) -> tuple[str, Any]:
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    uri = tracking_uri or settings.tracking_uri()
+    check_tracking_uri(uri)
+    mlflow.set_tracking_uri(uri)
+    return uri, MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def champion(
+    platform_: Platform | None = None, *, tracking_uri: str | None = None, download_dir: Path | None = None
+) -> ChampionInfo:
+    """The champion of this project's registered model; NoChampionError before the first promotion.
+
+    The ONNX file is downloaded to `download_dir` (default .local/champion/<version>/).
+    """
+    from mlflow.exceptions import MlflowException
+
+    settings = load_settings(platform_)
+    uri, client = _client(settings, tracking_uri)
+    name = settings.registered_model_name
+    try:
+        version = client.get_model_version_by_alias(name, settings.champion_alias)
+    except MlflowException as error:
+        raise NoChampionError(
+            f"registered model '{name}' has no '{settings.champion_alias}' version in {uri}; run `make train`"
+        ) from error
+    run = client.get_run(version.run_id)
+    params = run.data.params
+    artifacts = {item.path for item in client.list_artifacts(version.run_id, str(Path(ONNX_ARTIFACT).parent))}
+    onnx_path: Path | None = None
+    if ONNX_ARTIFACT in artifacts:
+        target = download_dir or local_path("state_dir", settings.platform) / "champion" / str(version.version)
+        target.mkdir(parents=True, exist_ok=True)
+        onnx_path = Path(client.download_artifacts(version.run_id, ONNX_ARTIFACT, str(target)))
+    contract = settings.contract
+    return ChampionInfo(
+        name=name,
+        version=str(version.version),
+        run_id=str(version.run_id),
+        model_uri=f"models:/{name}/{version.version}",
+        onnx_path=onnx_path,
+        features=tuple(json.loads(params["features"])) if "features" in params else contract.features,
+        task=str(params.get("task", contract.task)),
+        classes=tuple(json.loads(params["classes"])) if "classes" in params else contract.classes,
+        primary_metric=contract.primary_metric,
+        score=run.data.metrics.get(contract.primary_metric),
+        family=str(params.get("family", contract.family)),
+        tracking_uri=uri,
+    )
+
+
+def load_champion_predict_fn(
+    platform_: Platform | None = None, *, tracking_uri: str | None = None, info: ChampionInfo | None = None
+) -> PredictFn:
+    """A callable mapping FP32 features [n, n_features] to FP32 `scores` [n, n_classes] (or [n, 1]),
+    computed the way serving computes them: onnxruntime on the exported ONNX model, or the MLflow
+    pyfunc model when the champion has no ONNX export."""
+    current = info or champion(platform_, tracking_uri=tracking_uri)
+    n_features, n_outputs = len(current.features), current.n_outputs
+
+    def check(x: npt.NDArray[Any]) -> npt.NDArray[np.float32]:
+        array = np.ascontiguousarray(x, dtype=np.float32)
+        if array.ndim != 2 or array.shape[1] != n_features:
+            raise TrainingError(f"expected features of shape [n, {n_features}], got {list(array.shape)}")
+        return array
+
+    if current.onnx_path is not None:
+        import onnxruntime  # type: ignore[import-untyped]
+
+        session = onnxruntime.InferenceSession(str(current.onnx_path), providers=["CPUExecutionProvider"])
+
+        def predict_onnx(x: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+            (scores,) = session.run(["scores"], {"features": check(x)})
+            return np.asarray(scores, dtype=np.float32).reshape(len(x), n_outputs)
+
+        return predict_onnx
+
+    import mlflow
+
+    model = mlflow.pyfunc.load_model(current.model_uri)
+
+    def predict_pyfunc(x: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        return np.asarray(model.predict(check(x)), dtype=np.float32).reshape(len(x), n_outputs)
+
+    return predict_pyfunc

@@ -1,0 +1,254 @@
+"""The `training:` section of platform.yaml and the family's feature contract (data/families.yaml)."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..config import Platform, local_path, mlflow_tracking_uri, platform
+from .errors import TrainingError
+
+FAMILIES_FILE = Path(__file__).resolve().parents[1] / "data" / "families.yaml"
+TASKS = ("binary", "multiclass", "regression")
+GATE_KEYS = ("min", "max", "min_lift_over_baseline", "max_ratio_to_baseline")
+
+
+@dataclass(frozen=True)
+class FamilyContract:
+    """One row of data/families.yaml: what the model reads and predicts."""
+
+    family: str
+    entity: str
+    features: tuple[str, ...]
+    label: str
+    task: str
+    classes: tuple[str, ...]
+    primary_metric: str
+    higher_is_better: bool
+    baseline: str
+
+    @property
+    def is_classifier(self) -> bool:
+        return self.task != "regression"
+
+    @property
+    def n_outputs(self) -> int:
+        """Width of the served `scores` output: one probability per class, or 1 for regression."""
+        return len(self.classes) if self.is_classifier else 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "family": self.family,
+            "entity": self.entity,
+            "features": list(self.features),
+            "label": self.label,
+            "task": self.task,
+            "classes": list(self.classes),
+            "primary_metric": self.primary_metric,
+            "higher_is_better": self.higher_is_better,
+            "baseline": self.baseline,
+        }
+
+
+def load_contract(family: str, path: Path = FAMILIES_FILE) -> FamilyContract:
+    """The feature contract of `family`; TrainingError when the family or a field is missing."""
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    families: dict[str, Any] = raw.get("families", {}) if isinstance(raw, dict) else {}
+    if family not in families:
+        raise TrainingError(f"{path}: no family '{family}' (known: {', '.join(sorted(families))})")
+    row: dict[str, Any] = families[family]
+    try:
+        contract = FamilyContract(
+            family=family,
+            entity=str(row["entity"]),
+            features=tuple(str(name) for name in row["features"]),
+            label=str(row["label"]),
+            task=str(row["task"]),
+            classes=tuple(str(name) for name in row.get("classes") or ()),
+            primary_metric=str(row["primary_metric"]),
+            higher_is_better=bool(row["higher_is_better"]),
+            baseline=str(row["baseline"]),
+        )
+    except KeyError as missing:
+        raise TrainingError(f"{path}: family '{family}' has no {missing}") from missing
+    if contract.task not in TASKS:
+        raise TrainingError(f"{path}: family '{family}' has task '{contract.task}', expected one of {TASKS}")
+    if contract.is_classifier and len(contract.classes) < 2:
+        raise TrainingError(f"{path}: family '{family}' is a {contract.task} task but lists fewer than 2 classes")
+    return contract
+
+
+@dataclass(frozen=True)
+class QualityGate:
+    """What a new version must reach before it may become champion (on the primary metric)."""
+
+    metric: str
+    higher_is_better: bool
+    min: float | None = None
+    max: float | None = None
+    min_lift_over_baseline: float | None = None
+    max_ratio_to_baseline: float | None = None
+
+    def check(self, score: float, baseline: float) -> tuple[bool, list[str]]:
+        """(passed, one line per rule with its outcome)."""
+        lines: list[str] = []
+        passed = True
+
+        def rule(ok: bool, text: str) -> None:
+            nonlocal passed
+            passed = passed and ok
+            lines.append(f"{'pass' if ok else 'FAIL'}: {text}")
+
+        name = self.metric
+        if self.min is not None:
+            rule(score >= self.min, f"{name} {score:.4f} >= {self.min}")
+        if self.max is not None:
+            rule(score <= self.max, f"{name} {score:.4f} <= {self.max}")
+        if self.min_lift_over_baseline is not None:
+            lift = score - baseline if self.higher_is_better else baseline - score
+            rule(
+                lift >= self.min_lift_over_baseline,
+                f"{name} {score:.4f} beats the baseline {baseline:.4f} by {lift:.4f} >= {self.min_lift_over_baseline}",
+            )
+        if self.max_ratio_to_baseline is not None:
+            limit = self.max_ratio_to_baseline * baseline
+            rule(
+                score <= limit,
+                f"{name} {score:.4f} <= {self.max_ratio_to_baseline} x baseline {baseline:.4f} = {limit:.4f}",
+            )
+        if not lines:
+            lines.append("pass: no rule set for this family")
+        return passed, lines
+
+    def to_dict(self) -> dict[str, Any]:
+        rules = {key: getattr(self, key) for key in GATE_KEYS if getattr(self, key) is not None}
+        return {"metric": self.metric, "higher_is_better": self.higher_is_better, **rules}
+
+
+@dataclass(frozen=True)
+class RemoteSettings:
+    """Kubeflow Pipelines on the cluster (`make train-remote`)."""
+
+    kfp_endpoint: str
+    namespace: str
+    image: str
+    config_path: str
+    tracking_uri: str
+    experiment: str
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    """Everything the training pipeline reads from platform.yaml."""
+
+    platform: Platform
+    contract: FamilyContract
+    registered_model_name: str
+    experiment: str
+    smoke_model: str
+    production_model: str
+    challenger_alias: str
+    champion_alias: str
+    test_fraction: float
+    seed: int
+    reference_rows: int
+    min_rows: int
+    model_params: dict[str, Any]
+    gate: QualityGate
+    pipeline_name: str
+    pipeline_root: Path
+    remote: RemoteSettings
+    raw: dict[str, Any] = field(repr=False, default_factory=dict)
+
+    @property
+    def family(self) -> str:
+        return self.contract.family
+
+    @property
+    def package(self) -> str:
+        return str(self.platform.project["package"])
+
+    def tracking_uri(self) -> str:
+        """$MLFLOW_TRACKING_URI, else the local SQLite tracking database of platform.yaml."""
+        return mlflow_tracking_uri(self.platform)
+
+    def artifact_root(self) -> Path:
+        """Where a new local experiment keeps its artifacts; $MLFLOW_ARTIFACT_ROOT wins."""
+        override = os.environ.get("MLFLOW_ARTIFACT_ROOT")
+        return Path(override) if override else local_path("mlflow_artifact_root", self.platform)
+
+    def pipeline_parameters(self, model_params: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The pipeline's arguments for a local run (every value from platform.yaml)."""
+        params = {**self.model_params, **(model_params or {})}
+        return {
+            "package": self.package,
+            "config_path": str(self.platform.path),
+            "tracking_uri": self.tracking_uri(),
+            "model_params": json.dumps(params, sort_keys=True),
+        }
+
+
+def _gate(raw: dict[str, Any], contract: FamilyContract, where: str) -> QualityGate:
+    table: dict[str, Any] = raw.get("quality_gate") or {}
+    row: dict[str, Any] = dict(table.get(contract.family) or {})
+    metric = str(row.pop("metric", contract.primary_metric))
+    if metric != contract.primary_metric:
+        raise TrainingError(
+            f"{where}: training.quality_gate.{contract.family}.metric is '{metric}', but the family's "
+            f"primary metric (data/families.yaml) is '{contract.primary_metric}'"
+        )
+    unknown = sorted(set(row) - set(GATE_KEYS))
+    if unknown:
+        raise TrainingError(f"{where}: training.quality_gate.{contract.family} has unknown keys {unknown}")
+    values = {key: float(row[key]) for key in GATE_KEYS if row.get(key) is not None}
+    return QualityGate(metric=metric, higher_is_better=contract.higher_is_better, **values)
+
+
+def load_settings(platform_: Platform | None = None) -> TrainingSettings:
+    """The training settings of this project (platform.yaml) with the family's contract."""
+    current = platform_ or platform()
+    raw = current.section("training")
+    where = str(current.path)
+    family = str(raw.get("family") or current.decision("model").get("family") or "")
+    contract = load_contract(family)
+    registry: dict[str, Any] = raw.get("registry") or {}
+    dataset: dict[str, Any] = raw.get("dataset") or {}
+    pipeline: dict[str, Any] = raw.get("pipeline") or {}
+    remote: dict[str, Any] = raw.get("remote") or {}
+    test_fraction = float(dataset.get("test_fraction", 0.25))
+    if not 0.05 <= test_fraction <= 0.5:
+        raise TrainingError(f"{where}: training.dataset.test_fraction {test_fraction} is outside 0.05..0.5")
+    root = Path(str(pipeline.get("local_root", ".local/kfp")))
+    slug = str(current.project["slug"])
+    return TrainingSettings(
+        platform=current,
+        contract=contract,
+        registered_model_name=str(raw.get("registered_model_name") or slug),
+        experiment=str(raw.get("experiment") or slug),
+        smoke_model=str(raw.get("smoke_model") or current.decision("model").get("smoke_model", "")),
+        production_model=str(current.decision("model").get("choice", "")),
+        challenger_alias=str(registry.get("challenger_alias", "challenger")),
+        champion_alias=str(registry.get("champion_alias", "champion")),
+        test_fraction=test_fraction,
+        seed=int(dataset.get("seed", 42)),
+        reference_rows=int(dataset.get("reference_rows", 2000)),
+        min_rows=int(dataset.get("min_rows", 50)),
+        model_params=dict(raw.get("model_params") or {}),
+        gate=_gate(raw, contract, where),
+        pipeline_name=str(pipeline.get("name") or f"{slug}-training"),
+        pipeline_root=root if root.is_absolute() else current.path.parent / root,
+        remote=RemoteSettings(
+            kfp_endpoint=os.environ.get("KFP_ENDPOINT") or str(remote.get("kfp_endpoint") or ""),
+            namespace=str(remote.get("namespace") or "kubeflow"),
+            image=str(remote.get("image") or ""),
+            config_path=str(remote.get("config_path") or "/app/platform.yaml"),
+            tracking_uri=str(remote.get("tracking_uri") or ""),
+            experiment=str(remote.get("experiment") or slug),
+        ),
+        raw=raw,
+    )

@@ -1,0 +1,51 @@
+"""MLflow connection: fail fast and clearly when the tracking server cannot be reached."""
+
+from __future__ import annotations
+
+import socket
+import urllib.error
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlparse
+
+from .errors import TrainingError
+
+CONNECT_TIMEOUT_SECONDS = 5.0
+
+
+def check_tracking_uri(uri: str, timeout: float = CONNECT_TIMEOUT_SECONDS) -> None:
+    """TrainingError unless the tracking backend answers: a server's /health, or a SQLite file's folder.
+
+    MLflow's own client retries for minutes against a dead server; this check answers in seconds.
+    """
+    parsed = urlparse(uri)
+    if parsed.scheme in ("http", "https"):
+        health = uri.rstrip("/") + "/health"
+        try:
+            with urllib.request.urlopen(health, timeout=timeout) as response:
+                if response.status != 200:
+                    raise TrainingError(f"MLflow tracking server {uri} answered {response.status} on /health")
+        except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
+            raise TrainingError(
+                f"MLflow tracking server {uri} is unreachable ({error}); start it or set "
+                "MLFLOW_TRACKING_URI (the local profile needs no server: sqlite:///.local/mlflow.db)"
+            ) from error
+        return
+    if parsed.scheme == "sqlite":
+        database = Path(uri.removeprefix("sqlite:///"))
+        try:
+            database.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise TrainingError(f"MLflow tracking database {database}: cannot create its folder ({error})") from error
+        return
+    if parsed.scheme in ("postgresql", "mysql", "mssql") or parsed.scheme.startswith(("postgresql+", "mysql+")):
+        host, port = parsed.hostname or "localhost", parsed.port or 5432
+        try:
+            socket.create_connection((host, port), timeout=timeout).close()
+        except OSError as error:
+            raise TrainingError(f"MLflow backend database {host}:{port} is unreachable ({error})") from error
+        return
+    if parsed.scheme in ("", "file"):
+        raise TrainingError(
+            f"MLflow tracking URI {uri!r} is a file store, which MLflow 3 refuses; use sqlite:///<path>.db"
+        )

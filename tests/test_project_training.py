@@ -1,0 +1,46 @@
+"""Tier 3: the training layer of representative generated projects trains, registers and promotes.
+
+For each answer set the project is rendered once and every layer installed (`stack_project`), then the
+project's own training tests run in its environment:
+- tests/test_training.py: settings, quality gate, manifests (dev deps only);
+- tests/stack/test_training_models.py: every family's model beats its trivial baseline, its ONNX
+  export keeps the serving contract, bad training sets are refused, the pipeline compiles to KFP v2
+  YAML for every family;
+- tests/stack/test_training_stack.py: the ETL DAG fills Feast, `make train` (kfp.local + MLflow)
+  promotes a champion, a worse configuration stays challenger, bad input and an unreachable tracking
+  server stop the pipeline with nothing registered, and the champion API predicts like the registry.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.project
+
+SETS = ["tabular_aws_realtime", "image_gcp_batch"]
+TESTS = ["tests/test_training.py", "tests/stack/test_training_models.py", "tests/stack/test_training_stack.py"]
+
+
+@pytest.mark.parametrize("name", SETS)
+def test_generated_training_layer_trains_and_promotes(name: str, stack_project: Callable[[str], Path]) -> None:
+    project = stack_project(name)
+    started = time.monotonic()
+    result = subprocess.run(
+        ["uv", "run", "--frozen", "pytest", "-q", "-p", "no:cacheprovider", *TESTS],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        check=False,
+    )
+    elapsed = time.monotonic() - started
+    tail = (result.stdout + result.stderr)[-6000:]
+    assert result.returncode == 0, f"{name}: the project's training tests failed after {elapsed:.0f} s:\n{tail}"
+    summary = result.stdout.strip().splitlines()[-1]
+    assert " passed" in summary and "skipped" not in summary and "deselected" not in summary, tail
+    print(f"{name}: training tests {elapsed:.0f} s: {summary}")
