@@ -33,6 +33,7 @@ def run_tier(key: str) -> tuple[str, float, dict[str, int], int]:
     name, args = TIERS[key]
     print(f"\n=== tier {key}: {name} ===", flush=True)
     started = time.monotonic()
+    (REPO / "build" / "pytest").mkdir(parents=True, exist_ok=True)
     process = subprocess.Popen(
         # a basetemp per tier: parallel pytest runs on one machine must not prune each other's folders
         [sys.executable, "-m", "pytest", "-q", f"--basetemp={REPO / 'build' / 'pytest' / f'tier{key}'}", *args],
