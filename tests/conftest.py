@@ -53,21 +53,51 @@ def answer_sets(kind: str = "representative") -> dict[str, dict[str, Any]]:
     return dict(loaded.get(kind) or {})
 
 
-@pytest.fixture(scope="session")
-def stack_project(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
-    """`stack_project(name)`: a representative project rendered once per session, every layer installed.
+TEMPLATE_INPUTS = ("copier.yml", "modules", "partials", "template", "terraform", "ci/matrix.yaml")
+STACK_DIR = REPO / "build" / "stack"
 
-    Rendered from the working tree, committed to a fresh git repo (like a user's project), and
-    `make setup-all` run once; later calls with the same name return the same folder.
+
+def template_fingerprint() -> str:
+    """A hash of everything that shapes a rendered project (file names and contents)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for top in TEMPLATE_INPUTS:
+        root = REPO / top
+        paths = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file() or p.is_symlink())
+        for path in paths:
+            if "__pycache__" in path.parts:
+                continue
+            digest.update(str(path.relative_to(REPO)).encode())
+            digest.update(path.read_bytes() if path.is_file() else str(path.readlink()).encode())
+    return digest.hexdigest()[:16]
+
+
+@pytest.fixture(scope="session")
+def stack_project() -> Callable[[str], Path]:
+    """`stack_project(name)`: a representative project rendered with every layer installed.
+
+    Rendered from the working tree into build/stack/<name>, committed to a fresh git repo (like a
+    user's project), and `make setup-all` run once. The folder is reused by later test runs (tiers
+    3 and 4 run in separate processes) while the template's fingerprint is unchanged; any change to
+    the template renders it anew.
     """
+    import shutil
     import subprocess
 
+    fingerprint = template_fingerprint()
     cache: dict[str, Path] = {}
 
     def _get(name: str) -> Path:
-        if name not in cache:
-            answers = answer_sets()[name]
-            dst = render_project(tmp_path_factory.mktemp(f"stack-{name}"), **answers)
+        if name in cache:
+            return cache[name]
+        dst = STACK_DIR / name
+        marker = STACK_DIR / f"{name}.ready"
+        if not (marker.is_file() and marker.read_text() == fingerprint):
+            marker.unlink(missing_ok=True)
+            shutil.rmtree(dst, ignore_errors=True)
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            render_project(dst, **answer_sets()[name])
             git = ["git", "-c", "user.email=ci@example.com", "-c", "user.name=ci"]
             subprocess.run([*git, "init", "-q"], cwd=dst, check=True)
             subprocess.run([*git, "add", "-A"], cwd=dst, check=True)
@@ -75,8 +105,9 @@ def stack_project(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], P
             result = subprocess.run(["make", "setup-all"], cwd=dst, capture_output=True, text=True)
             if result.returncode != 0:
                 pytest.fail(f"make setup-all failed in {dst}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
-            cache[name] = dst
-        return cache[name]
+            marker.write_text(fingerprint)
+        cache[name] = dst
+        return dst
 
     return _get
 

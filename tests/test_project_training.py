@@ -22,7 +22,7 @@ import pytest
 
 pytestmark = pytest.mark.project
 
-SETS = ["tabular_aws_realtime", "image_gcp_batch"]
+SETS = ["tabular_aws_realtime"]  # image_gcp_batch runs end to end in the smoke tier
 TESTS = ["tests/test_training.py", "tests/stack/test_training_models.py", "tests/stack/test_training_stack.py"]
 
 

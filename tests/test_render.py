@@ -179,9 +179,7 @@ def check_kubernetes(project: Path) -> None:
     checked through the overlays that include it)."""
     overlays = sorted(p.parent for p in project.glob("deploy/k8s/**/kustomization.yaml") if "base" not in p.parts)
     for overlay in overlays:
-        rendered = subprocess.run(
-            [_tool("kubectl"), "kustomize", str(overlay)], capture_output=True, text=True
-        )
+        rendered = subprocess.run([_tool("kubectl"), "kustomize", str(overlay)], capture_output=True, text=True)
         assert rendered.returncode == 0, f"kustomize {overlay}: {rendered.stderr}"
         manifest = project / ".local-rendered.yaml"
         manifest.write_text(rendered.stdout)

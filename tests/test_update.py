@@ -400,8 +400,6 @@ def test_project_tests_pass_after_a_traffic_answer_change(template: Template, pr
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
 
-
-
 @pytest.mark.render
 def test_changing_traffic_answers_from_the_command_line(project: Path) -> None:
     before = _decisions(project)
