@@ -186,6 +186,7 @@ class LocalTriton:
             f"--grpc-port={self.ports['grpc']}",
             f"--metrics-port={self.ports['metrics']}",
             "--allow-metrics=true",
+            "--metrics-config=summary_latencies=true",  # p95/p99 latency for the alert rules
             "--allow-gpu-metrics=false",
             "--strict-readiness=true",
             "--log-verbose=0",
