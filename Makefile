@@ -24,7 +24,7 @@ env: bootstrap ## The generator's Python environment (uv sync)
 
 demo: env system-deps ## Render a default-answers project into build/demo and run its smoke deploy
 	rm -rf $(DEMO)
-	$(UV) run copier copy --trust --defaults --quiet . $(DEMO)
+	$(UV) run copier copy --trust --defaults --quiet --vcs-ref HEAD . $(DEMO)
 	$(MAKE) -C $(DEMO) smoke
 
 test: env system-deps ## The whole test suite, tier by tier, with the time per tier

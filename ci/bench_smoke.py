@@ -38,7 +38,8 @@ def run_path(label: str, workdir: Path, env: dict[str, str]) -> list[tuple[str, 
     rows: list[tuple[str, float]] = []
     project = workdir / "project"
     copier = str(Path(sys.executable).parent / "copier")
-    seconds, _ = _timed([copier, "copy", "--trust", "--defaults", "--quiet", str(REPO), str(project)], workdir, env)
+    command = [copier, "copy", "--trust", "--defaults", "--quiet", "--vcs-ref", "HEAD", str(REPO), str(project)]
+    seconds, _ = _timed(command, workdir, env)
     rows.append(("copier copy --defaults", seconds))
     seconds, _ = _timed(["make", "setup"], project, env)
     rows.append(("make setup (uv lock + sync, every layer)", seconds))

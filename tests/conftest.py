@@ -15,8 +15,12 @@ REPO = Path(__file__).resolve().parents[1]
 RenderFn = Callable[..., Path]
 
 
-def render_project(dst: Path, *, vcs_ref: str | None = None, **answers: Any) -> Path:
-    """Render the template (working tree by default) into `dst` with `answers`, non-interactively."""
+def render_project(dst: Path, *, vcs_ref: str | None = "HEAD", **answers: Any) -> Path:
+    """Render the template into `dst` with `answers`, non-interactively.
+
+    `vcs_ref="HEAD"` renders the working tree, uncommitted changes included; without it Copier
+    would render the newest release tag, and tests would check an old version.
+    """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # DirtyLocalWarning: tests render the working tree on purpose
         copier.run_copy(

@@ -258,6 +258,8 @@ def test_copy_prints_the_decisions_and_warnings(tmp_path: Path) -> None:
             "copy",
             "--trust",
             "--defaults",
+            "--vcs-ref",
+            "HEAD",
             "--data",
             "use_case=text_generation",
             "--data",
