@@ -246,10 +246,7 @@ def field_error(name: str, value: Any, context: dict[str, Any] | None = None) ->
             return "drift_schedule must not be empty; use a cron expression or @hourly/@daily/@weekly"
         presets = table("monitoring")["cron_presets"]
         if text not in presets and len(text.split()) != 5:
-            return (
-                f"drift_schedule={value!r} is not a cron expression (5 fields) or one of "
-                f"{', '.join(presets)}"
-            )
+            return f"drift_schedule={value!r} is not a cron expression (5 fields) or one of {', '.join(presets)}"
         return ""
     return ""
 
