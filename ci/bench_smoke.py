@@ -46,6 +46,7 @@ def run_path(label: str, workdir: Path, env: dict[str, str]) -> list[tuple[str, 
     seconds, output = _timed(["make", "smoke"], project, env)
     stages = [(m.group(1), float(m.group(3))) for line in output.splitlines() if (m := STAGE_ROW.match(line))]
     overhead = seconds - sum(s for _, s in stages)
+    rows.append(("make smoke", seconds))
     rows += [(f"  smoke stage {name}", s) for name, s in stages]
     rows.append(("  smoke start-up (uv run, imports)", overhead))
     print(f"\n{label}: {project}")
