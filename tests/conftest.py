@@ -116,6 +116,23 @@ def stack_project() -> Callable[[str], Path]:
     return _get
 
 
+def run_project_tests(project: Path, command: list[str], what: str, timeout: int) -> str:
+    """Run a generated project's own test command; fail with its output's tail unless every test
+    ran and passed (no skips, no deselection). Returns pytest's summary line."""
+    import subprocess
+    import time
+
+    started = time.monotonic()
+    result = subprocess.run(command, cwd=project, capture_output=True, text=True, timeout=timeout, check=False)
+    elapsed = time.monotonic() - started
+    tail = (result.stdout + result.stderr)[-6000:]
+    assert result.returncode == 0, f"{project.name}: the project's {what} tests failed after {elapsed:.0f} s:\n{tail}"
+    summary = result.stdout.strip().splitlines()[-1]
+    assert " passed" in summary and "skipped" not in summary and "deselected" not in summary, tail
+    print(f"{project.name}: {what} tests {elapsed:.0f} s: {summary}")
+    return summary
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tier markers from file names, so `ci/run_suite.py` can run the tiers one by one.
 

@@ -10,12 +10,11 @@ cloud wiring against a real PostgreSQL and Redis (started by the project's tests
 from __future__ import annotations
 
 import shutil
-import subprocess
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from conftest import run_project_tests
 
 pytestmark = pytest.mark.project
 
@@ -27,18 +26,4 @@ def test_generated_data_layer_runs_on_real_engines(name: str, stack_project: Cal
     for binary in ("initdb", "postgres", "redis-server"):
         assert shutil.which(binary), f"`{binary}` is not on PATH; .ci/run installs PostgreSQL and redis-server"
     project = stack_project(name)
-    started = time.monotonic()
-    result = subprocess.run(
-        ["make", "test-data"],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-    elapsed = time.monotonic() - started
-    tail = (result.stdout + result.stderr)[-6000:]
-    assert result.returncode == 0, f"{name}: the project's data tests failed after {elapsed:.0f} s:\n{tail}"
-    summary = result.stdout.strip().splitlines()[-1]
-    assert " passed" in summary and "skipped" not in summary and "deselected" not in summary, tail
-    print(f"{name}: data tests {elapsed:.0f} s: {summary}")
+    run_project_tests(project, ["make", "test-data"], "data", timeout=900)

@@ -13,12 +13,11 @@ project's own training tests run in its environment:
 
 from __future__ import annotations
 
-import subprocess
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from conftest import run_project_tests
 
 pytestmark = pytest.mark.project
 
@@ -29,18 +28,6 @@ TESTS = ["tests/test_training.py", "tests/stack/test_training_models.py", "tests
 @pytest.mark.parametrize("name", SETS)
 def test_generated_training_layer_trains_and_promotes(name: str, stack_project: Callable[[str], Path]) -> None:
     project = stack_project(name)
-    started = time.monotonic()
-    result = subprocess.run(
-        ["uv", "run", "--frozen", "pytest", "-q", "-p", "no:cacheprovider", *TESTS],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        timeout=1800,
-        check=False,
+    run_project_tests(
+        project, ["uv", "run", "--frozen", "pytest", "-q", "-p", "no:cacheprovider", *TESTS], "training", 1800
     )
-    elapsed = time.monotonic() - started
-    tail = (result.stdout + result.stderr)[-6000:]
-    assert result.returncode == 0, f"{name}: the project's training tests failed after {elapsed:.0f} s:\n{tail}"
-    summary = result.stdout.strip().splitlines()[-1]
-    assert " passed" in summary and "skipped" not in summary and "deselected" not in summary, tail
-    print(f"{name}: training tests {elapsed:.0f} s: {summary}")
