@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -11,6 +13,12 @@ import copier
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+
+# The suite runs under `make test` inside this repository's uv environment. Generated projects run
+# their own make and uv: they must not inherit our make level (it adds "Entering directory" lines
+# to their output) or our virtual environment (uv warns and ignores it).
+for _inherited in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS", "VIRTUAL_ENV"):
+    os.environ.pop(_inherited, None)
 
 RenderFn = Callable[..., Path]
 
@@ -127,7 +135,9 @@ def run_project_tests(project: Path, command: list[str], what: str, timeout: int
     elapsed = time.monotonic() - started
     tail = (result.stdout + result.stderr)[-6000:]
     assert result.returncode == 0, f"{project.name}: the project's {what} tests failed after {elapsed:.0f} s:\n{tail}"
-    summary = result.stdout.strip().splitlines()[-1]
+    # pytest's summary is its last line, but make may print "Leaving directory" after it.
+    summaries = [line for line in result.stdout.splitlines() if re.search(r"\d+ passed", line)]
+    summary = summaries[-1] if summaries else "(no pytest summary line)"
     assert " passed" in summary and "skipped" not in summary and "deselected" not in summary, tail
     print(f"{project.name}: {what} tests {elapsed:.0f} s: {summary}")
     return summary
