@@ -7,6 +7,8 @@ export PATH := $(HOME)/.local/bin:$(PATH)
 UV := uv
 DEMO ?= build/demo
 TIERS ?=
+# Python may cache bytecode: the suite starts hundreds of processes that import the same libraries.
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: help bootstrap system-deps env demo test test-fast lint bench-render bench-smoke clean
 

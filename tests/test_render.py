@@ -172,6 +172,31 @@ def check_ci_files(project: Path) -> None:
         _run([_tool("actionlint"), *map(str, workflows)], project)
     if gitlab.is_file():
         _run([_tool("check-jsonschema"), "--builtin-schema", "vendor.gitlab-ci", str(gitlab)], project)
+    check_kind_deploy(project)
+
+
+def check_kind_deploy(project: Path) -> None:
+    """Either provider's CI runs `make smoke`, then deploys the local overlay on kind and checks
+    Triton's health through the Service."""
+    if (project / ".gitlab-ci.yml").is_file():
+        jobs = yaml.safe_load((project / ".gitlab-ci.yml").read_text())
+        smoke, kind = "\n".join(jobs["smoke"]["script"]), "\n".join(jobs["kind"]["script"])
+        assert jobs["kind"]["needs"] == ["smoke"]
+        assert any(s["name"].endswith("-dind") for s in jobs["kind"]["services"])
+    else:
+        workflow = yaml.safe_load((project / ".github" / "workflows" / "smoke.yml").read_text())
+        steps = {
+            name: "\n".join(str(step.get("run", "")) for step in job["steps"]) for name, job in workflow["jobs"].items()
+        }
+        smoke, kind = steps["smoke"], steps["kind"]
+        assert workflow["jobs"]["kind"]["needs"] == "smoke"
+    assert "make smoke" in smoke and "PROFILE=cluster-cpu" in smoke
+    for expected in (
+        "kubectl apply -k deploy/k8s/overlays/local",
+        "rollout status deployment/triton",
+        "/v2/health/ready",
+    ):
+        assert expected in kind, f"the kind job lacks `{expected}`"
 
 
 def check_kubernetes(project: Path) -> None:

@@ -104,11 +104,19 @@ dag_object = etl_dag()
 
 
 def main(argv: list[str] | None = None) -> Any:
-    """Run one interval with dag.test() (needs `airflow db migrate` in $AIRFLOW_HOME first)."""
+    """Run one interval with dag.test() (after `airflow db migrate` in $AIRFLOW_HOME, or with --migrate-db)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--date", required=True, help="the day to load, e.g. 2026-03-01 (its interval's start)")
     parser.add_argument("--source-file", default=None, help="a Parquet/CSV file to load instead of the source")
+    parser.add_argument(
+        "--migrate-db", action="store_true", help="create or upgrade the metadata database first (`airflow db migrate`)"
+    )
     args = parser.parse_args(argv)
+    if args.migrate_db:
+        # In this process rather than the `airflow` CLI: Airflow is imported once (~5 s saved).
+        from airflow.utils.db import upgradedb
+
+        upgradedb()
     # A manual run covers the schedule interval that ends at its logical date: pass the day after.
     logical_date = datetime.fromisoformat(args.date).replace(tzinfo=SETTINGS.start_date.tzinfo) + timedelta(days=1)
     run = dag_object.test(logical_date=logical_date, run_conf={"source_file": args.source_file})

@@ -73,9 +73,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "airflow-init":
         return airflow_init(env)
     if args.command == "etl":
-        if not (Path(env["AIRFLOW_HOME"]) / "airflow.db").is_file() and airflow_init(env) != 0:
-            return 1
         command = [sys.executable, str(settings.root / "dags" / "etl_dag.py"), "--date", args.date]
+        if not (Path(env["AIRFLOW_HOME"]) / "airflow.db").is_file():
+            Path(env["AIRFLOW_HOME"]).mkdir(parents=True, exist_ok=True)
+            command.append("--migrate-db")
         if args.source_file:
             command += ["--source-file", str(Path(args.source_file).resolve())]
         return _run(command, env)

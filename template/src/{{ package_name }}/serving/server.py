@@ -272,7 +272,12 @@ def is_running(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    # A detached server that exited stays a zombie until init reaps it (a second or more).
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8").rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state != "Z"
 
 
 def _terminate(pid: int, timeout: float, wait: Any = None) -> None:

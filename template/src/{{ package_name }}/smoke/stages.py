@@ -8,9 +8,11 @@ so a failure shows that layer's own messages.
 
 from __future__ import annotations
 
+import importlib
 import os
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -57,6 +59,46 @@ def _python(*args: str) -> list[str]:
     return [sys.executable, *args]
 
 
+# Modules the later stages import in this process. The ETL stage runs Airflow in a subprocess on
+# one core; importing these on the other core meanwhile takes ~15 s off the later stages.
+WARM_MODULES = (
+    "feast",
+    "mlflow",
+    "mlflow.tracking",
+    "mlflow.pyfunc",
+    "onnxruntime",
+    "tritonclient.http",
+    "tritonclient.grpc",
+    "evidently",
+    "evidently.presets",
+    ".features.store",
+    ".training.registry",
+    ".serving.client",
+    ".monitoring.drift",
+)
+
+
+def _warm_imports() -> None:
+    for name in WARM_MODULES:
+        try:
+            importlib.import_module(name, package=_package())
+        except Exception:  # noqa: S112 - a stage that needs the module reports the real error
+            continue
+
+
+def start_warm_imports(ctx: SmokeContext) -> None:
+    thread = threading.Thread(target=_warm_imports, name="warm-imports", daemon=True)
+    thread.start()
+    ctx.values["warm_imports"] = thread
+
+
+def finish_warm_imports(ctx: SmokeContext) -> None:
+    """Wait for the background imports, so no module is ever imported from two threads at once."""
+    thread = ctx.values.pop("warm_imports", None)
+    if thread is not None:
+        thread.join()
+
+
 # ---------------------------------------------------------------- data
 
 
@@ -65,6 +107,7 @@ def etl(ctx: SmokeContext) -> str:
     day = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
     ctx.values["etl_day"] = day
     run_logged(ctx, "etl", _python("-m", f"{_package()}.data.cli", "etl", "--date", day))
+    finish_warm_imports(ctx)
     from ..data.etl import offline_partitions
 
     partitions = offline_partitions()
@@ -256,4 +299,5 @@ STAGES: tuple[Stage, ...] = (
 def prepare(current: Platform) -> SmokeContext:
     ctx = SmokeContext(log_dir=local_path("logs", current))
     ctx.values["started_at"] = datetime.now(UTC) - timedelta(seconds=5)
+    start_warm_imports(ctx)
     return ctx

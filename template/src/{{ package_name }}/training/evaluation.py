@@ -6,7 +6,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sklearn import metrics as skm  # type: ignore[import-untyped]
 
 from .settings import FamilyContract, QualityGate
 
@@ -24,6 +23,9 @@ def baseline_scores(contract: FamilyContract, y_train: npt.NDArray[Any], rows: i
 
 def score(contract: FamilyContract, y_true: npt.NDArray[Any], scores: FloatArray) -> dict[str, float]:
     """Every metric of the task, computed from served-style `scores`."""
+    # Imported here: the register and promote steps use this module without scikit-learn (~2 s).
+    from sklearn import metrics as skm  # type: ignore[import-untyped]
+
     if not contract.is_classifier:
         predicted = scores[:, 0].astype(np.float64)
         truth = y_true.astype(np.float64)

@@ -26,7 +26,6 @@ from ..config import Platform
 from . import evaluation
 from .dataset import LABEL, TRAIN_FILE, TrainingSet, build_training_set, features_array, read_training_set
 from .errors import TrainingError
-from .models import SMOKE_MODELS, build_estimator, fit, model_params, onnx_scores, predict_scores, to_onnx
 from .registry import ONNX_ARTIFACT, REFERENCE_ARTIFACT
 from .settings import TrainingSettings, load_settings
 from .tracking import check_tracking_uri
@@ -35,6 +34,8 @@ MODEL_NAME = "model"
 TRUSTED_PREFIXES = ("sklearn.", "lightgbm.", "numpy.", "scipy.", "collections.OrderedDict", "builtins.")
 ONNX_TOLERANCE = 1e-3
 
+# `.models` (scikit-learn, ~2.6 s to import) is imported inside the steps that fit or export, so
+# the register step's process starts without it.
 __all__ = ["build_training_set", "evaluate", "promote", "register", "train"]
 
 
@@ -74,6 +75,8 @@ def _trusted_types(model: Any, package: str) -> list[str]:
 
 
 def _flat_params(settings: TrainingSettings, params: dict[str, Any], training_set: TrainingSet) -> dict[str, str]:
+    from .models import SMOKE_MODELS
+
     snapshot = training_set.snapshot
     flat = {
         "family": settings.family,
@@ -127,6 +130,8 @@ def train(
     Logs params, the training-set snapshot reference, a reference sample of the training features
     (reference/features.parquet, the drift reference), and the model with signature and example.
     """
+    from .models import build_estimator, fit, model_params, predict_scores
+
     settings = load_settings(platform_)
     uri, _ = _connect(settings, tracking_uri)
     training_set = read_training_set(training_set_dir, settings.contract)
@@ -254,6 +259,8 @@ def export_onnx(
     settings: TrainingSettings, client: MlflowClient, run_id: str, x_check: npt.NDArray[np.float32]
 ) -> OnnxExport:
     """Export the run's model to ONNX, check it against the logged model, log onnx/model.onnx."""
+    from .models import onnx_scores, predict_scores, to_onnx
+
     contract = settings.contract
     model = mlflow.sklearn.load_model(_model_uri(client, run_id))
     try:
@@ -328,6 +335,7 @@ def promote(
     decision: dict[str, Any] = {
         "registered_model": name,
         "version": version,
+        "run_id": run_id,
         "decision": "promoted" if promoted else "kept_challenger",
         "alias": settings.champion_alias if promoted else settings.challenger_alias,
         "reason": reason,
