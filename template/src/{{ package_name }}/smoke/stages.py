@@ -82,7 +82,7 @@ def _warm_imports() -> None:
     for name in WARM_MODULES:
         try:
             importlib.import_module(name, package=_package())
-        except Exception:  # noqa: S112 - a stage that needs the module reports the real error
+        except Exception:  # a stage that needs the module reports the real error
             continue
 
 

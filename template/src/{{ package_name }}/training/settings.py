@@ -8,12 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ..config import Platform, local_path, mlflow_tracking_uri, platform
+from ..data.families import FAMILIES_FILE, families
 from .errors import TrainingError
 
-FAMILIES_FILE = Path(__file__).resolve().parents[1] / "data" / "families.yaml"
 TASKS = ("binary", "multiclass", "regression")
 GATE_KEYS = ("min", "max", "min_lift_over_baseline", "max_ratio_to_baseline")
 
@@ -55,31 +53,32 @@ class FamilyContract:
         }
 
 
-def load_contract(family: str, path: Path = FAMILIES_FILE) -> FamilyContract:
-    """The feature contract of `family`; TrainingError when the family or a field is missing."""
-    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    families: dict[str, Any] = raw.get("families", {}) if isinstance(raw, dict) else {}
-    if family not in families:
-        raise TrainingError(f"{path}: no family '{family}' (known: {', '.join(sorted(families))})")
-    row: dict[str, Any] = families[family]
+def load_contract(family: str) -> FamilyContract:
+    """The training view of `family` in data/families.yaml; TrainingError when it is missing or invalid."""
     try:
-        contract = FamilyContract(
-            family=family,
-            entity=str(row["entity"]),
-            features=tuple(str(name) for name in row["features"]),
-            label=str(row["label"]),
-            task=str(row["task"]),
-            classes=tuple(str(name) for name in row.get("classes") or ()),
-            primary_metric=str(row["primary_metric"]),
-            higher_is_better=bool(row["higher_is_better"]),
-            baseline=str(row["baseline"]),
-        )
+        known = families()
     except KeyError as missing:
-        raise TrainingError(f"{path}: family '{family}' has no {missing}") from missing
+        raise TrainingError(f"{FAMILIES_FILE}: a family has no {missing}") from missing
+    if family not in known:
+        raise TrainingError(f"{FAMILIES_FILE}: no family '{family}' (known: {', '.join(sorted(known))})")
+    row = known[family]
+    contract = FamilyContract(
+        family=row.name,
+        entity=row.entity,
+        features=row.features,
+        label=row.label,
+        task=row.task,
+        classes=row.classes,
+        primary_metric=row.primary_metric,
+        higher_is_better=row.higher_is_better,
+        baseline=row.baseline,
+    )
     if contract.task not in TASKS:
-        raise TrainingError(f"{path}: family '{family}' has task '{contract.task}', expected one of {TASKS}")
+        raise TrainingError(f"{FAMILIES_FILE}: family '{family}' has task '{contract.task}', expected one of {TASKS}")
     if contract.is_classifier and len(contract.classes) < 2:
-        raise TrainingError(f"{path}: family '{family}' is a {contract.task} task but lists fewer than 2 classes")
+        raise TrainingError(
+            f"{FAMILIES_FILE}: family '{family}' is a {contract.task} task but lists fewer than 2 classes"
+        )
     return contract
 
 
