@@ -61,12 +61,15 @@ def commit_all(cwd: Path, message: str) -> None:
     git(cwd, "commit", "-qm", message, "--no-verify")
 
 
+IGNORED_PARTS = {".git", "__pycache__"}  # git's folder, and bytecode the cost-chart task's Python caches
+
+
 def tree(root: Path) -> dict[str, bytes]:
-    """Every file under `root` except the git folder, as relative path -> content."""
+    """Every file under `root` except git's folder and bytecode caches, as relative path -> content."""
     return {
         p.relative_to(root).as_posix(): p.read_bytes()
         for p in sorted(root.rglob("*"))
-        if p.is_file() and ".git" not in p.relative_to(root).parts
+        if p.is_file() and not IGNORED_PARTS & set(p.relative_to(root).parts)
     }
 
 
