@@ -13,7 +13,7 @@ from types import FrameType
 
 from ..config import platform
 from .runner import run_stages
-from .stages import STAGES, prepare
+from .stages import STAGES, finish_warm_imports, prepare
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
@@ -31,7 +31,11 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _interrupt)  # `kill` cleans up like Ctrl-C does
     current = platform()
     print(f"smoke: {current.project['name']} ({current.answers['use_case']}), local profile; logs in .local/logs")
-    return run_stages(STAGES, prepare(current), sys.stdout)
+    ctx = prepare(current)
+    try:
+        return run_stages(STAGES, ctx, sys.stdout)
+    finally:
+        finish_warm_imports(ctx)  # after an early failure: no import left running at exit
 
 
 if __name__ == "__main__":
