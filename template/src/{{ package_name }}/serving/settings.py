@@ -7,11 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ..config import Platform, local_path, platform
+from ..data.families import get_family
 
-FAMILIES_FILE = Path(__file__).resolve().parents[1] / "data" / "families.yaml"
 MODEL_URI_ENV = "SERVING_MODEL_URI"
 REPOSITORY_ENV = "SERVING_REPOSITORY"
 HOST_ENV = "SERVING_HOST"
@@ -38,21 +36,10 @@ class FeatureContract:
         return len(self.classes) if self.classes else 1
 
 
-def families() -> dict[str, dict[str, Any]]:
-    loaded = yaml.safe_load(FAMILIES_FILE.read_text(encoding="utf-8"))
-    return dict(loaded["families"])
-
-
 def feature_contract(family: str) -> FeatureContract:
-    entry = families().get(family)
-    if entry is None:
-        raise KeyError(f"family {family!r} is not in {FAMILIES_FILE}")
-    return FeatureContract(
-        family=family,
-        features=tuple(str(name) for name in entry["features"]),
-        task=str(entry["task"]),
-        classes=tuple(str(name) for name in entry.get("classes") or ()),
-    )
+    """The serving view of `family` in data/families.yaml; KeyError names the known families."""
+    row = get_family(family)
+    return FeatureContract(family=row.name, features=row.features, task=row.task, classes=row.classes)
 
 
 @dataclass(frozen=True)
