@@ -30,19 +30,11 @@ import pyarrow.fs as pafs
 
 from .errors import RepositoryError
 from .inputs import InputData, to_batch
-from .repository import INPUT_NAME, MODEL_FILE, OUTPUT_NAME, resolve_model
+from .repository import INPUT_NAME, MODEL_FILE, OUTPUT_NAME, resolve_model, sha256_file
 from .settings import ServingSettings
 
 MANIFEST = "manifest.json"
 SYNCED = ".synced.json"
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def read_manifest(bundle: Path) -> dict[str, Any]:
@@ -66,7 +58,7 @@ def export_bundle(settings: ServingSettings, *, model_uri: str | None = None, ou
         "model_version": resolved.version,
         "features": list(settings.contract.features),
         "max_batch_size": settings.max_batch_size,
-        "sha256": _sha256(bundle / MODEL_FILE),
+        "sha256": sha256_file(bundle / MODEL_FILE),
         "exported_at": time.time(),
     }
     (bundle / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
@@ -94,7 +86,7 @@ class EdgeRunner:
     @classmethod
     def from_bundle(cls, bundle: Path) -> EdgeRunner:
         manifest = read_manifest(bundle)
-        if _sha256(bundle / MODEL_FILE) != manifest["sha256"]:
+        if sha256_file(bundle / MODEL_FILE) != manifest["sha256"]:
             raise RepositoryError(f"{bundle / MODEL_FILE} does not match its manifest's sha256; sync again")
         return cls(
             bundle / MODEL_FILE,

@@ -256,7 +256,8 @@ def inspect_onnx(path: Path) -> OnnxSignature:
     )
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB chunks (models can be large)."""
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
@@ -318,7 +319,7 @@ def build_repository(
             "backend": config.backend,
             "features": list(contract.features),
             "n_outputs": config.n_outputs,
-            "sha256": _sha256(model_dir / "1" / MODEL_FILE),
+            "sha256": sha256_file(model_dir / "1" / MODEL_FILE),
             "tensorrt_precision_mode": config.tensorrt_precision_mode,
         }
         (model_dir / "serving.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
