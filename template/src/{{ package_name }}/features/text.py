@@ -1,30 +1,11 @@
 """Hashed token counts: how the text and generation families turn a text into features.
 
-Serving uses the same function on a request's text, so training and serving features match.
+The functions live in tasks/heads/text.py, which Triton's python models also load (they run
+without this package installed); this module keeps the import path the data layer uses.
 """
 
 from __future__ import annotations
 
-import re
-import zlib
+from ..tasks.heads.text import BUCKETS, bucket, hashed_counts, tokens
 
-BUCKETS = 32
-_TOKEN = re.compile(r"[a-z0-9']+")
-
-
-def tokens(text: str) -> list[str]:
-    """Lower-cased word tokens."""
-    return _TOKEN.findall(text.lower())
-
-
-def bucket(token: str, buckets: int = BUCKETS) -> int:
-    """A token's bucket: CRC32 modulo the bucket count (stable across processes, unlike hash())."""
-    return zlib.crc32(token.encode("utf-8")) % buckets
-
-
-def hashed_counts(text: str, buckets: int = BUCKETS) -> list[float]:
-    """Token counts per bucket: the h_00..h_31 features of a text."""
-    counts = [0.0] * buckets
-    for token in tokens(text):
-        counts[bucket(token, buckets)] += 1.0
-    return counts
+__all__ = ["BUCKETS", "bucket", "hashed_counts", "tokens"]

@@ -25,6 +25,8 @@ import tritonclient.grpc as grpcclient  # type: ignore[import-untyped]
 import tritonclient.http as httpclient  # type: ignore[import-untyped]
 from tritonclient.utils import InferenceServerException, np_to_triton_dtype  # type: ignore[import-untyped]
 
+from ..tasks.contract import TaskContract, TensorSpec
+from ..tasks.heads import decode_text, encode_text
 from .errors import BadInputError, ModelNotReadyError, ServerUnavailableError, ServingError
 from .inputs import InputData, to_batch, to_frame
 from .repository import INPUT_NAME, OUTPUT_NAME
@@ -86,6 +88,8 @@ class TritonClient:
         retries: int = 3,
         backoff_seconds: float = 0.2,
         log_inferences: bool = False,
+        task: TaskContract | None = None,
+        task_max_batch_size: int = 1,
     ) -> None:
         if protocol not in PROTOCOLS:
             raise ValueError(f"protocol {protocol!r} is not one of {PROTOCOLS}")
@@ -103,6 +107,8 @@ class TritonClient:
         self._logger_ready = False
         self._logger_lock = threading.Lock()
         self._version: str | None = None
+        self.task = task
+        self.task_max_batch_size = task_max_batch_size
 
     @classmethod
     def from_settings(
@@ -124,6 +130,8 @@ class TritonClient:
             "retries": current.client.retries,
             "backoff_seconds": current.client.backoff_seconds,
             "log_inferences": current.client.log_inferences,
+            "task": current.production_contract,
+            "task_max_batch_size": current.task_max_batch_size,
         }
         options.update(overrides)
         return cls(url or current.url(kind), **options)
@@ -269,6 +277,63 @@ class TritonClient:
             for start in range(0, len(batch), self.max_batch_size)
         ]
         return np.concatenate(parts)
+
+    # -- the production contract (tasks.yaml) ------------------------------------------------------
+
+    def _task_tensor(self, spec: TensorSpec, value: Any) -> np.ndarray[Any, Any]:
+        """A request tensor for `spec`, checked like Triton would (text: a list of str, encoded)."""
+        if spec.is_text:
+            texts = [value] if isinstance(value, str) else list(value)
+            if not all(isinstance(text, str) for text in texts):
+                raise BadInputError(f"input {spec.name!r} takes texts (str), got {type(value).__name__}")
+            return encode_text(texts, spec.dims[0])
+        array = np.asarray(value)
+        if array.dtype.kind not in "fiu":
+            raise BadInputError(f"input {spec.name!r} must be numeric ({spec.dtype}), got {array.dtype}")
+        if tuple(array.shape[1:]) != spec.dims:
+            expected = ["batch", *spec.dims]
+            raise BadInputError(f"input {spec.name!r} has shape {list(array.shape)}; the contract says {expected}")
+        return np.ascontiguousarray(array, dtype=spec.numpy_type)
+
+    def infer_task(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        """The use case's production contract (tasks/tasks.yaml) on the task model, e.g.
+        `{"image": images}` -> `{"boxes": ..., "scores": ..., "classes": ...}`. Text tensors take
+        and return lists of str. BadInputError for a missing input or a wrong shape or type."""
+        task = self.task
+        if task is None:
+            raise ServingError(f"{self.model_name} serves the flat feature contract only (no tasks.yaml entry)")
+        model = task.triton_model_name(self.model_name)
+        missing = [spec.name for spec in task.inputs if spec.name not in inputs]
+        if missing:
+            raise BadInputError(f"missing input(s) {missing} for {model}; it takes {[s.name for s in task.inputs]}")
+        arrays = {spec.name: self._task_tensor(spec, inputs[spec.name]) for spec in task.inputs}
+        sizes = {len(array) for array in arrays.values()}
+        if len(sizes) != 1 or 0 in sizes:
+            raise BadInputError(f"the inputs of {model} need the same, non-zero batch size; got {sorted(sizes)}")
+        if sizes.pop() > self.task_max_batch_size:
+            raise BadInputError(f"batch larger than {model}'s max_batch_size {self.task_max_batch_size}")
+        module = httpclient if self.protocol == "http" else grpcclient
+
+        def action() -> dict[str, Any]:
+            tensors = []
+            for spec in task.inputs:
+                array = arrays[spec.name]
+                tensor = module.InferInput(spec.name, list(array.shape), spec.client_type)
+                tensor.set_data_from_numpy(array, **({"binary_data": True} if self.protocol == "http" else {}))
+                tensors.append(tensor)
+            options = {"binary_data": True} if self.protocol == "http" else {}
+            requested = [module.InferRequestedOutput(spec.name, **options) for spec in task.outputs]
+            extra = {} if self.protocol == "http" else {"client_timeout": self.timeout_seconds}
+            result = self._client.infer(model, tensors, outputs=requested, **extra)
+            outputs: dict[str, Any] = {}
+            for spec in task.outputs:
+                value = result.as_numpy(spec.name)
+                if value is None:
+                    raise ServingError(f"the response of {model!r} has no output {spec.name!r}")
+                outputs[spec.name] = decode_text(value) if spec.is_text else np.asarray(value)
+            return outputs
+
+        return self._call(f"inference on {model!r}", action)
 
     # -- inference log ----------------------------------------------------------------------------
 

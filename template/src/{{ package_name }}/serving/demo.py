@@ -4,7 +4,9 @@
 features, logs it to MLflow (sklearn flavour, pyfunc predicting scores) with the ONNX export the
 serving contract expects (`onnx/model.onnx`: input `features` FP32 [None, n], output `scores`),
 registers it and points the `champion` alias at it. The training layer's real champion follows
-the same contract, so everything built on this one works on that one.
+the same contract, so everything built on this one works on that one. For a use case with a
+production contract (tasks/tasks.yaml) it also fits the task head on the family's sample rows around
+the demo model and logs `task/params.npz`, as the training pipeline does.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from ..tasks.contract import TaskContract, save_params
 from .repository import INPUT_NAME, OUTPUT_NAME
 from .settings import FeatureContract
 
@@ -73,8 +76,36 @@ def model_scores(model: Any, rows: Any) -> np.ndarray[Any, Any]:
     return np.asarray(model.predict(rows), dtype=np.float64).reshape(-1, 1)
 
 
+def fit_demo_head(model: Any, contract: FeatureContract, task: TaskContract, seed: int = 0) -> dict[str, Any]:
+    """The task head fitted on the family's sample rows (realistic inputs) around `model`."""
+    from datetime import UTC, datetime
+
+    from ..data.families import get_family
+    from ..data.sample import generate
+
+    family = get_family(contract.family)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    sample = generate(family, start, start.replace(day=2), rows=1000, seed=seed)
+    x = sample[list(contract.features)].to_numpy(dtype=np.float32)
+    y = sample[family.label].to_numpy(dtype=np.int64)
+    pandas = importlib.import_module("pandas")
+
+    def core(rows: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        if len(rows) == 0:
+            return np.zeros((0, contract.n_outputs), dtype=np.float32)
+        return model_scores(model, pandas.DataFrame(rows, columns=list(contract.features))).astype(np.float32)
+
+    head = task.build_head(contract.classes)
+    return head.fit(core, x, y, np.random.default_rng(seed))
+
+
 def register_demo_champion(
-    contract: FeatureContract, name: str, *, tracking_uri: str | None = None, seed: int = 0
+    contract: FeatureContract,
+    name: str,
+    *,
+    tracking_uri: str | None = None,
+    seed: int = 0,
+    task: TaskContract | None = None,
 ) -> str:
     """Train, log and register the demo model; returns `models:/<name>@champion`."""
     import mlflow
@@ -98,6 +129,10 @@ def register_demo_champion(
         )
         onnx_path = export_onnx(model, contract.n_features, Path(scratch) / "model.onnx")
         mlflow.log_artifact(str(onnx_path), artifact_path="onnx")
+        if task is not None:
+            params_path = Path(scratch) / "params.npz"
+            params_path.write_bytes(save_params(fit_demo_head(model, contract, task, seed)))
+            mlflow.log_artifact(str(params_path), artifact_path="task")
         version = mlflow.register_model(f"runs:/{run.info.run_id}/model", name)
     MlflowClient().set_registered_model_alias(name, "champion", version.version)
     return f"models:/{name}@champion"

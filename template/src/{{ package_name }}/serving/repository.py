@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from ..tasks.contract import HEADS_DIR, TASK_PARAMS_ARTIFACT, TaskContract
 from .errors import RepositoryError
 from .settings import ServingSettings
 
@@ -34,6 +35,8 @@ PROFILES = ("local", "cloud", "cluster-cpu")
 TENSORRT_MODES = ("FP16", "INT8")
 TENSORRT_WORKSPACE_BYTES = 1 << 30
 PYTHON_MODEL = Path(__file__).with_name("triton_model.py")
+TASK_MODEL = Path(__file__).with_name("triton_task_model.py")
+TASK_PARAMS_FILE = "params.npz"
 
 
 @dataclass(frozen=True)
@@ -130,6 +133,79 @@ def model_config(
         instance_count=settings.gpu_instance_count,
         tensorrt_precision_mode=mode if mode in TENSORRT_MODES and tensorrt_ok else None,
     )
+
+
+def task_model_config(settings: ServingSettings, task: TaskContract, core: ModelConfig) -> str:
+    """config.pbtxt of the model serving the production contract (a python model in every profile:
+    it pre/post-processes on CPU and sends the core model's work to `core` through BLS)."""
+
+    def tensors(specs: tuple[Any, ...]) -> str:
+        return ", ".join(
+            f'{{ name: "{spec.name}" data_type: {spec.triton_type} dims: [ {", ".join(map(str, spec.dims))} ] }}'
+            for spec in specs
+        )
+
+    parameters = {
+        "core_model": core.name,
+        "core_max_batch_size": str(core.max_batch_size),
+        "core_input": INPUT_NAME,
+        "core_output": OUTPUT_NAME,
+        "head": task.head,
+        "classes": json.dumps(list(settings.contract.classes)),
+        "options": json.dumps(task.options, sort_keys=True),
+        "use_case": task.use_case,
+    }
+    lines = [
+        f'name: "{task.triton_model_name(core.name)}"',
+        'backend: "python"',
+        f"max_batch_size: {settings.task_max_batch_size}",
+        f"input [ {tensors(task.inputs)} ]",
+        f"output [ {tensors(task.outputs)} ]",
+        f"dynamic_batching {{ max_queue_delay_microseconds: {core.max_queue_delay_microseconds} }}",
+        f"instance_group [ {{ count: {settings.cpu_instance_count} kind: KIND_CPU }} ]",
+    ]
+    for key, value in sorted(parameters.items()):
+        escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+        lines.append(f'parameters {{ key: "{key}" value: {{ string_value: "{escaped}" }} }}')
+    return "\n".join(lines) + "\n"
+
+
+def _stage_task_model(
+    settings: ServingSettings, task: TaskContract, core: ModelConfig, resolved: ResolvedModel, staged: Path
+) -> dict[str, Any]:
+    """<repository>/<model>_<head>/: model.py, its helpers, the heads package and the fitted params."""
+    if not resolved.run_id:
+        raise RepositoryError(
+            f"{resolved.uri} has no MLflow run, so no fitted {task.head} head ({TASK_PARAMS_ARTIFACT}); the "
+            f"{task.use_case} contract needs a champion trained by `make train`"
+        )
+    import mlflow
+
+    name = task.triton_model_name(core.name)
+    version_dir = staged / name / "1"
+    version_dir.mkdir(parents=True)
+    try:
+        params = mlflow.artifacts.download_artifacts(
+            run_id=resolved.run_id, artifact_path=TASK_PARAMS_ARTIFACT, dst_path=str(staged.parent / "task")
+        )
+    except Exception as error:
+        raise RepositoryError(
+            f"{resolved.uri}: run {resolved.run_id} has no {TASK_PARAMS_ARTIFACT} (the {task.head} head); "
+            f"retrain with this version of the template (make train): {error}"
+        ) from error
+    shutil.copyfile(params, version_dir / TASK_PARAMS_FILE)
+    shutil.copyfile(TASK_MODEL, version_dir / "model.py")
+    shutil.copyfile(PYTHON_MODEL, version_dir / PYTHON_MODEL.name)
+    shutil.copytree(HEADS_DIR, version_dir / "task_heads", ignore=shutil.ignore_patterns("__pycache__"))
+    (staged / name / "config.pbtxt").write_text(task_model_config(settings, task, core), encoding="utf-8")
+    return {
+        "model_name": name,
+        "use_case": task.use_case,
+        "head": task.head,
+        "inputs": [spec.to_dict() for spec in task.inputs],
+        "outputs": [spec.to_dict() for spec in task.outputs],
+        "params_sha256": sha256_file(version_dir / TASK_PARAMS_FILE),
+    }
 
 
 # -- the champion --------------------------------------------------------------------------------
@@ -321,7 +397,10 @@ def build_repository(
             "n_outputs": config.n_outputs,
             "sha256": sha256_file(model_dir / "1" / MODEL_FILE),
             "tensorrt_precision_mode": config.tensorrt_precision_mode,
+            "task_model": None,
         }
+        if settings.production_contract is not None:
+            manifest["task_model"] = _stage_task_model(settings, settings.production_contract, config, resolved, staged)
         (model_dir / "serving.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
         if repository.exists():
             shutil.rmtree(repository)

@@ -9,11 +9,13 @@ from typing import Any
 
 from ..config import Platform, local_path, platform
 from ..data.families import get_family
+from ..tasks.contract import TaskContract, project_task
 
 MODEL_URI_ENV = "SERVING_MODEL_URI"
 REPOSITORY_ENV = "SERVING_REPOSITORY"
 HOST_ENV = "SERVING_HOST"
 STATE_DIR_ENV = "SERVING_STATE_DIR"
+TASK_MAX_BATCH_SIZE = 8
 PORT_ENVS = {"http": "SERVING_HTTP_PORT", "grpc": "SERVING_GRPC_PORT", "metrics": "SERVING_METRICS_PORT"}
 
 
@@ -83,11 +85,25 @@ class ServingSettings:
     edge_sync_uri: str = ""
     client: ClientSettings = field(default_factory=ClientSettings)
     batch: BatchSettings = field(default_factory=BatchSettings)
+    # The use case's production contract (tasks/tasks.yaml), served by a second Triton model.
+    production_contract: TaskContract | None = None
     raw: dict[str, Any] = field(default_factory=dict)
 
     @property
     def contract(self) -> FeatureContract:
         return feature_contract(self.family)
+
+    @property
+    def task_model_name(self) -> str | None:
+        """The Triton model serving the production contract, or None (flat contract only)."""
+        task = self.production_contract
+        return None if task is None else task.triton_model_name(self.model_name)
+
+    @property
+    def task_max_batch_size(self) -> int:
+        """Production requests per task-model execution. Each can fan out to many core rows (a
+        32x32 image is 625 windows), so fewer than the core's `max_batch_size`."""
+        return max(1, min(self.max_batch_size, TASK_MAX_BATCH_SIZE))
 
     def url(self, protocol: str | None = None) -> str:
         kind = protocol or self.client.protocol
@@ -139,6 +155,7 @@ class ServingSettings:
                 result_ttl_seconds=int(batch.get("result_ttl_seconds", BatchSettings.result_ttl_seconds)),
                 max_wait_ms=float(batch.get("max_wait_ms", BatchSettings.max_wait_ms)),
             ),
+            production_contract=project_task(current),
             raw=section,
         )
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from ..tasks.heads import TaskEvaluation
 from .settings import FamilyContract, QualityGate
 
 FloatArray = npt.NDArray[np.float32]
@@ -62,13 +64,36 @@ def report(
     model_metrics: dict[str, float],
     baseline_metrics: dict[str, float],
     snapshot: dict[str, Any],
+    *,
+    task: TaskEvaluation | None = None,
 ) -> dict[str, Any]:
-    """The evaluation report logged with the run (evaluation/report.json and .md)."""
+    """The evaluation report logged with the run (evaluation/report.json and .md).
+
+    With a task head (tasks.yaml), the gate also asks the head to beat its own baseline on
+    production-shaped requests: a core model that passes but a head that finds nothing fails.
+    """
     metric = contract.primary_metric
     if metric not in model_metrics:
         passed, lines = False, [f"FAIL: {metric} could not be computed on the held-out set (a class is missing)"]
     else:
         passed, lines = gate.check(model_metrics[metric], baseline_metrics.get(metric, float("nan")))
+    task_section: dict[str, Any] | None = None
+    if task is not None:
+        score, base = task.metrics[task.primary], task.baseline[task.primary]
+        ok = task.beats_baseline
+        passed = passed and ok
+        lines.append(
+            f"{'pass' if ok else 'FAIL'}: task head {task.primary} {score:.4f} beats its baseline {base:.4f} "
+            f"on {task.examples} production-shaped requests"
+        )
+        task_section = {
+            "primary": task.primary,
+            "metrics": task.metrics,
+            "baseline_metrics": task.baseline,
+            "examples": task.examples,
+            "beats_baseline": ok,
+            "notes": task.notes,
+        }
     return {
         "family": contract.family,
         "task": contract.task,
@@ -82,7 +107,15 @@ def report(
         "quality_gate": {**gate.to_dict(), "passed": passed, "checks": lines},
         "held_out_rows": snapshot.get("test_rows"),
         "split": snapshot.get("split"),
+        "task_head": task_section,
     }
+
+
+def task_metrics(task: TaskEvaluation) -> dict[str, float]:
+    """The head's metrics as MLflow metrics: task.<name> and task.baseline_<name>."""
+    named = {f"task.{name}": value for name, value in task.metrics.items()}
+    named.update({f"task.baseline_{name}": value for name, value in task.baseline.items()})
+    return {name: float(value) for name, value in named.items() if math.isfinite(float(value))}
 
 
 def report_markdown(data: dict[str, Any]) -> str:
@@ -91,11 +124,22 @@ def report_markdown(data: dict[str, Any]) -> str:
         for name, value in sorted(data["metrics"].items())
     )
     checks = "\n".join(f"- {line}" for line in data["quality_gate"]["checks"])
+    task = data.get("task_head")
+    task_part = ""
+    if task:
+        task_rows = "\n".join(
+            f"| {name} | {value:.4f} | {task['baseline_metrics'].get(name, float('nan')):.4f} |"
+            for name, value in sorted(task["metrics"].items())
+        )
+        task_part = (
+            f"\n## Task head ({task['examples']} production-shaped requests)\n\n"
+            f"| metric | head | baseline |\n|---|---|---|\n{task_rows}\n"
+        )
     verdict = "passed" if data["quality_gate"]["passed"] else "FAILED"
     return (
         f"# Evaluation: {data['family']} ({data['task']})\n\n"
         f"Held-out rows: {data['held_out_rows']} (split: {data['split']}). "
         f"Baseline: {data['baseline']}.\n\n"
         f"| metric | model | baseline |\n|---|---|---|\n{rows}\n\n"
-        f"## Quality gate on {data['primary_metric']}: {verdict}\n\n{checks}\n"
+        f"## Quality gate on {data['primary_metric']}: {verdict}\n\n{checks}\n{task_part}"
     )

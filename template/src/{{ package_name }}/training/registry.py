@@ -19,6 +19,8 @@ import numpy as np
 import numpy.typing as npt
 
 from ..config import Platform, local_path
+from ..tasks.contract import TASK_PARAMS_ARTIFACT, TaskContract, load_params
+from ..tasks.heads import Arrays, Head
 from .errors import NoChampionError, TrainingError
 from .settings import TrainingSettings, load_settings
 from .tracking import check_tracking_uri
@@ -113,6 +115,17 @@ def champion(
     )
 
 
+def guarded_core(predict: PredictFn, n_outputs: int) -> PredictFn:
+    """`predict` made safe for the task heads, which may ask for zero rows (scikit-learn refuses)."""
+
+    def core(x: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        if len(x) == 0:
+            return np.zeros((0, n_outputs), dtype=np.float32)
+        return np.asarray(predict(np.ascontiguousarray(x, dtype=np.float32)), dtype=np.float32)
+
+    return core
+
+
 def load_champion_predict_fn(
     platform_: Platform | None = None, *, tracking_uri: str | None = None, info: ChampionInfo | None = None
 ) -> PredictFn:
@@ -147,3 +160,39 @@ def load_champion_predict_fn(
         return np.asarray(model.predict(check(x)), dtype=np.float32).reshape(len(x), n_outputs)
 
     return predict_pyfunc
+
+
+@dataclass(frozen=True)
+class ChampionTask:
+    """The champion's task head (tasks.yaml) around its core model, computed in-process: what the
+    Triton task model serves."""
+
+    contract: TaskContract
+    head: Head
+    params: Arrays
+    core: PredictFn
+
+    def infer(self, inputs: Arrays) -> Arrays:
+        return self.head.infer(self.core, self.params, inputs)
+
+
+def load_champion_task(
+    platform_: Platform | None = None, *, tracking_uri: str | None = None, info: ChampionInfo | None = None
+) -> ChampionTask | None:
+    """The champion's head with its fitted params (task/params.npz), or None for a flat contract."""
+    settings = load_settings(platform_)
+    task = settings.production_contract
+    if task is None:
+        return None
+    current = info or champion(platform_, tracking_uri=tracking_uri)
+    _, client = _client(settings, tracking_uri or current.tracking_uri)
+    target = local_path("state_dir", settings.platform) / "champion" / current.version
+    target.mkdir(parents=True, exist_ok=True)
+    try:
+        path = Path(client.download_artifacts(current.run_id, TASK_PARAMS_ARTIFACT, str(target)))
+    except Exception as error:
+        raise TrainingError(
+            f"champion version {current.version} has no {TASK_PARAMS_ARTIFACT}; retrain it (make train)"
+        ) from error
+    core = guarded_core(load_champion_predict_fn(info=current), current.n_outputs)
+    return ChampionTask(task, task.build_head(settings.contract.classes), load_params(path), core)

@@ -10,6 +10,7 @@ from typing import Any
 
 from ..config import Platform, local_path, mlflow_tracking_uri, platform
 from ..data.families import FAMILIES_FILE, families
+from ..tasks.contract import TaskContract, project_task
 from .errors import TrainingError
 
 TASKS = ("binary", "multiclass", "regression")
@@ -162,6 +163,8 @@ class TrainingSettings:
     pipeline_name: str
     pipeline_root: Path
     remote: RemoteSettings
+    # The use case's production contract (tasks/tasks.yaml), None for the flat family contract.
+    production_contract: TaskContract | None = None
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
 
     @property
@@ -249,5 +252,6 @@ def load_settings(platform_: Platform | None = None) -> TrainingSettings:
             tracking_uri=str(remote.get("tracking_uri") or ""),
             experiment=str(remote.get("experiment") or slug),
         ),
+        production_contract=project_task(current),
         raw=raw,
     )

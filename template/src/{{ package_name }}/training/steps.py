@@ -23,10 +23,12 @@ from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 
 from ..config import Platform
+from ..tasks.contract import TASK_CONTRACT_ARTIFACT, TASK_PARAMS_ARTIFACT, load_params, save_params
+from ..tasks.heads import TaskEvaluation
 from . import evaluation
 from .dataset import LABEL, TRAIN_FILE, TrainingSet, build_training_set, features_array, read_training_set
 from .errors import TrainingError
-from .registry import ONNX_ARTIFACT, REFERENCE_ARTIFACT
+from .registry import ONNX_ARTIFACT, REFERENCE_ARTIFACT, guarded_core
 from .settings import TrainingSettings, load_settings
 from .tracking import check_tracking_uri
 
@@ -176,7 +178,36 @@ def train(
             skops_trusted_types=_trusted_types(model, settings.package),
         )
         mlflow.set_tag("model_uri", info.model_uri)
+        if settings.production_contract is not None:
+            _fit_task_head(settings, model, x_train, y_train)
         return str(run.info.run_id)
+
+
+def _fit_task_head(
+    settings: TrainingSettings, model: Any, x_train: npt.NDArray[np.float32], y_train: npt.NDArray[Any]
+) -> None:
+    """Fit the use case's head (tasks.yaml) on the training rows around the just-fitted core model;
+    log its params and contract with the run, so serving builds the production model from them."""
+    from .models import predict_scores
+
+    task = settings.production_contract
+    assert task is not None
+    contract = settings.contract
+    head = task.build_head(contract.classes)
+    core = guarded_core(lambda rows: predict_scores(model, rows, contract), contract.n_outputs)
+    started = time.perf_counter()
+    try:
+        params = head.fit(core, x_train, y_train.astype(np.int64), np.random.default_rng(settings.seed))
+    except ValueError as error:
+        raise TrainingError(f"the {task.use_case} head ({task.head}) could not be fitted: {error}") from error
+    mlflow.log_metric("task.fit_seconds", time.perf_counter() - started)
+    mlflow.log_params({"task.use_case": task.use_case, "task.head": task.head, "task.smoke": task.smoke[:500]})
+    mlflow.set_tag("task.head", task.head)
+    mlflow.log_dict(task.to_dict(), TASK_CONTRACT_ARTIFACT)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / Path(TASK_PARAMS_ARTIFACT).name
+        path.write_bytes(save_params(params))
+        mlflow.log_artifact(str(path), artifact_path=str(Path(TASK_PARAMS_ARTIFACT).parent))
 
 
 # ---------------------------------------------------------------------------------------- evaluate
@@ -186,11 +217,34 @@ def _model_uri(client: MlflowClient, run_id: str) -> str:
     return str(client.get_run(run_id).data.tags.get("model_uri") or f"runs:/{run_id}/{MODEL_NAME}")
 
 
-def _served_scores(model_uri: str, x: npt.NDArray[np.float32], classifier: bool) -> npt.NDArray[np.float32]:
+def _served_scores(pyfunc: Any, x: npt.NDArray[np.float32], classifier: bool) -> npt.NDArray[np.float32]:
     """The logged pyfunc model's output, shaped like the served `scores`."""
-    predicted = mlflow.pyfunc.load_model(model_uri).predict(x)
+    predicted = pyfunc.predict(x)
     scores = np.asarray(predicted, dtype=np.float32)
     return scores if classifier and scores.ndim == 2 else scores.reshape(len(x), -1)
+
+
+def _evaluate_task_head(
+    settings: TrainingSettings,
+    client: MlflowClient,
+    run_id: str,
+    pyfunc: Any,
+    x_test: npt.NDArray[np.float32],
+    y_test: npt.NDArray[Any],
+) -> TaskEvaluation:
+    """The head's metrics on production-shaped requests built from the held-out rows."""
+    task = settings.production_contract
+    assert task is not None
+    contract = settings.contract
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            path = client.download_artifacts(run_id, TASK_PARAMS_ARTIFACT, tmp)
+        except MlflowException as error:
+            raise TrainingError(f"run {run_id} has no {TASK_PARAMS_ARTIFACT}; the train step fits the head") from error
+        params = load_params(Path(path))
+    head = task.build_head(contract.classes)
+    core = guarded_core(lambda rows: _served_scores(pyfunc, rows, contract.is_classifier), contract.n_outputs)
+    return head.evaluate(core, params, x_test, y_test.astype(np.int64), np.random.default_rng(settings.seed + 1))
 
 
 def evaluate(
@@ -202,16 +256,24 @@ def evaluate(
     contract = settings.contract
     training_set = read_training_set(training_set_dir, contract)
     x_test, y_test = training_set.x_test(), training_set.y_test()
-    scores = _served_scores(_model_uri(client, run_id), x_test, contract.is_classifier)
+    pyfunc = mlflow.pyfunc.load_model(_model_uri(client, run_id))
+    scores = _served_scores(pyfunc, x_test, contract.is_classifier)
     model_metrics = evaluation.score(contract, y_test, scores)
     baseline = evaluation.baseline_scores(contract, training_set.y_train(), len(y_test))
     baseline_metrics = evaluation.score(contract, y_test, baseline)
-    result = evaluation.report(contract, settings.gate, model_metrics, baseline_metrics, training_set.snapshot)
+    task_result = None
+    if settings.production_contract is not None:
+        task_result = _evaluate_task_head(settings, client, run_id, pyfunc, x_test, y_test)
+    result = evaluation.report(
+        contract, settings.gate, model_metrics, baseline_metrics, training_set.snapshot, task=task_result
+    )
     with mlflow.start_run(run_id=run_id):
         mlflow.log_metrics({name: value for name, value in model_metrics.items() if math.isfinite(value)})
         mlflow.log_metrics(
             {f"baseline_{name}": value for name, value in baseline_metrics.items() if math.isfinite(value)}
         )
+        if task_result is not None:
+            mlflow.log_metrics(evaluation.task_metrics(task_result))
         mlflow.log_dict(result, "evaluation/report.json")
         mlflow.log_text(evaluation.report_markdown(result), "evaluation/report.md")
         mlflow.set_tag("quality_gate", "passed" if result["quality_gate"]["passed"] else "failed")

@@ -1,0 +1,151 @@
+"""tasks.yaml as typed objects: which head a use case gets and the Triton tensors it serves."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from ..config import Platform, platform
+from .heads import Arrays, Head, get_head
+
+TASKS_FILE = Path(__file__).with_name("tasks.yaml")
+HEADS_DIR = Path(__file__).with_name("heads")
+# Where a training run keeps its fitted head: the params and the contract they were fitted for.
+TASK_PARAMS_ARTIFACT = "task/params.npz"
+TASK_CONTRACT_ARTIFACT = "task/contract.json"
+DTYPES = ("FP32", "INT32", "UTF8")
+# The NumPy dtype kind of each, and its Triton type (UTF8: text as zero-padded UTF-8 bytes).
+NUMPY_KINDS = {"FP32": "f", "INT32": "i", "UTF8": "u"}
+TRITON_TYPES = {"FP32": "TYPE_FP32", "INT32": "TYPE_INT32", "UTF8": "TYPE_UINT8"}
+CLIENT_TYPES = {"FP32": "FP32", "INT32": "INT32", "UTF8": "UINT8"}
+NUMPY_TYPES = {"FP32": "float32", "INT32": "int32", "UTF8": "uint8"}
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """One Triton input or output: name, data type and dims after the batch axis."""
+
+    name: str
+    dtype: str
+    dims: tuple[int, ...]
+
+    @property
+    def is_text(self) -> bool:
+        return self.dtype == "UTF8"
+
+    @property
+    def triton_type(self) -> str:
+        return TRITON_TYPES[self.dtype]
+
+    @property
+    def client_type(self) -> str:
+        """The tritonclient data type name (InferInput)."""
+        return CLIENT_TYPES[self.dtype]
+
+    @property
+    def numpy_type(self) -> str:
+        return NUMPY_TYPES[self.dtype]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "dtype": self.dtype, "dims": list(self.dims)}
+
+
+@dataclass(frozen=True)
+class TaskContract:
+    """The production contract of one use case and the smoke head that serves it."""
+
+    use_case: str
+    head: str
+    options: dict[str, Any]
+    inputs: tuple[TensorSpec, ...]
+    outputs: tuple[TensorSpec, ...]
+    smoke: str
+    production: str
+
+    def build_head(self, classes: tuple[str, ...]) -> Head:
+        return get_head(self.head, classes, self.options)
+
+    def triton_model_name(self, core_model: str) -> str:
+        """The second Triton model that serves this contract beside the core model."""
+        return f"{core_model}_{self.head}"
+
+    def check_outputs(self, outputs: Arrays, batch: int) -> list[str]:
+        """Problems with a head's outputs against the specs (empty when they match)."""
+        problems = []
+        for spec in self.outputs:
+            array = outputs.get(spec.name)
+            if array is None:
+                problems.append(f"output {spec.name!r} is missing")
+                continue
+            expected = (batch, *spec.dims)
+            if tuple(array.shape) != expected:
+                problems.append(f"output {spec.name!r} has shape {tuple(array.shape)}, the contract says {expected}")
+            if array.dtype.kind != NUMPY_KINDS[spec.dtype]:
+                problems.append(f"output {spec.name!r} has dtype {array.dtype}, the contract says {spec.dtype}")
+        return problems
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "use_case": self.use_case,
+            "head": self.head,
+            "options": self.options,
+            "inputs": [spec.to_dict() for spec in self.inputs],
+            "outputs": [spec.to_dict() for spec in self.outputs],
+            "smoke": self.smoke,
+            "production": self.production,
+        }
+
+
+def _spec(raw: dict[str, Any], where: str) -> TensorSpec:
+    dtype = str(raw["dtype"])
+    if dtype not in DTYPES:
+        raise ValueError(f"{TASKS_FILE}: {where} {raw.get('name')!r} has dtype {dtype}, expected one of {DTYPES}")
+    return TensorSpec(name=str(raw["name"]), dtype=dtype, dims=tuple(int(d) for d in raw["dims"]))
+
+
+def _parse(use_case: str, raw: dict[str, Any]) -> TaskContract:
+    return TaskContract(
+        use_case=use_case,
+        head=str(raw["head"]),
+        options=dict(raw.get("options") or {}),
+        inputs=tuple(_spec(item, f"{use_case} input") for item in raw["inputs"]),
+        outputs=tuple(_spec(item, f"{use_case} output") for item in raw["outputs"]),
+        smoke=" ".join(str(raw["smoke"]).split()),
+        production=" ".join(str(raw["production"]).split()),
+    )
+
+
+@cache
+def contracts() -> dict[str, TaskContract]:
+    """Every use case of tasks.yaml with its contract."""
+    raw = yaml.safe_load(TASKS_FILE.read_text(encoding="utf-8"))
+    return {name: _parse(name, entry) for name, entry in (raw.get("tasks") or {}).items()}
+
+
+def task_for(use_case: str) -> TaskContract | None:
+    """The production contract of `use_case`, or None when it serves the family's flat contract."""
+    return contracts().get(use_case)
+
+
+def project_task(platform_: Platform | None = None) -> TaskContract | None:
+    """This project's production contract (platform.yaml answers.use_case), or None."""
+    plat = platform_ or platform()
+    return task_for(str(plat.answers.get("use_case", "")))
+
+
+def save_params(params: Arrays) -> bytes:
+    """A head's params as .npz bytes (arrays only: loading never unpickles)."""
+    buffer = io.BytesIO()
+    np.savez(buffer, **params)  # type: ignore[arg-type]  # (NumPy stubs type **kwds as the flags)
+    return buffer.getvalue()
+
+
+def load_params(path: Path) -> Arrays:
+    with np.load(path, allow_pickle=False) as loaded:
+        return {name: loaded[name] for name in loaded.files}
