@@ -281,8 +281,9 @@ class TritonClient:
     # -- the production contract (tasks.yaml) ------------------------------------------------------
 
     def _task_tensor(self, spec: TensorSpec, value: Any) -> np.ndarray[Any, Any]:
-        """A request tensor for `spec`, checked like Triton would (text: a list of str, encoded)."""
-        if spec.is_text:
+        """A request tensor for `spec`, checked like Triton would (text: a list of str, encoded here,
+        or an already encoded uint8 [n, width] tensor)."""
+        if spec.is_text and not (isinstance(value, np.ndarray) and value.dtype == np.uint8):
             texts = [value] if isinstance(value, str) else list(value)
             if not all(isinstance(text, str) for text in texts):
                 raise BadInputError(f"input {spec.name!r} takes texts (str), got {type(value).__name__}")

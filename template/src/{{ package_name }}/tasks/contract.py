@@ -61,6 +61,7 @@ class TaskContract:
     """The production contract of one use case and the smoke head that serves it."""
 
     use_case: str
+    family: str
     head: str
     options: dict[str, Any]
     inputs: tuple[TensorSpec, ...]
@@ -93,6 +94,7 @@ class TaskContract:
     def to_dict(self) -> dict[str, Any]:
         return {
             "use_case": self.use_case,
+            "family": self.family,
             "head": self.head,
             "options": self.options,
             "inputs": [spec.to_dict() for spec in self.inputs],
@@ -112,6 +114,7 @@ def _spec(raw: dict[str, Any], where: str) -> TensorSpec:
 def _parse(use_case: str, raw: dict[str, Any]) -> TaskContract:
     return TaskContract(
         use_case=use_case,
+        family=str(raw["family"]),
         head=str(raw["head"]),
         options=dict(raw.get("options") or {}),
         inputs=tuple(_spec(item, f"{use_case} input") for item in raw["inputs"]),
@@ -136,7 +139,15 @@ def task_for(use_case: str) -> TaskContract | None:
 def project_task(platform_: Platform | None = None) -> TaskContract | None:
     """This project's production contract (platform.yaml answers.use_case), or None."""
     plat = platform_ or platform()
-    return task_for(str(plat.answers.get("use_case", "")))
+    use_case = str(plat.answers.get("use_case", ""))
+    task = task_for(use_case)
+    family = str(plat.decision("model").get("family", ""))
+    if task is not None and family and task.family != family:
+        raise ValueError(
+            f"{TASKS_FILE}: {use_case} wraps the {task.family} family, but {plat.path} says "
+            f"decisions.model.family: {family}; make them agree"
+        )
+    return task
 
 
 def save_params(params: Arrays) -> bytes:

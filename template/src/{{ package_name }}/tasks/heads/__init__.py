@@ -151,11 +151,3 @@ def l2_normalise(vectors: npt.NDArray[np.floating[Any]]) -> FloatArray:
     """Rows scaled to unit length (zero rows stay zero)."""
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     return np.asarray(vectors / np.where(norms > 0, norms, 1.0), dtype=np.float32)
-
-
-def to_bytes_column(texts: list[str]) -> npt.NDArray[np.uint8]:  # TEMPORARY alias while vision.py moves over
-    return encode_text(texts, 32)
-
-
-def from_bytes_column(array: npt.NDArray[Any]) -> list[str]:  # TEMPORARY
-    return decode_text(array)
