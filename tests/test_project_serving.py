@@ -1,10 +1,12 @@
 """Tier 3/4: the serving layer of rendered projects on a real Triton server.
 
-For `tabular_aws_realtime` and `image_gcp_batch` (ci/matrix.yaml): the project's own serving stack
-tests (predictions, dynamic batching, every family's config, bad input, make serve, the batch
-worker on Redis, the edge runner), then `make build-serving` + `make serve` on the champion that
-the training layer registered (`make etl` + `make train`), whose predictions must equal the training layer's
-own `load_champion_predict_fn()`; and a short `make bench-serve`.
+For `tabular_aws_realtime`, `image_gcp_batch` and `detection_edge_gcp` (ci/matrix.yaml): the
+project's own serving stack tests (predictions, dynamic batching, every family's config, bad input,
+make serve, the batch worker on Redis, the edge runner, the production contracts of tasks.yaml),
+then `make build-serving` + `make serve` on the champion that the training layer registered
+(`make etl` + `make train`), whose predictions must equal the training layer's own
+`load_champion_predict_fn()`; for object detection the task model's boxes must also equal
+`load_champion_task()` in process. And a short `make bench-serve`.
 """
 
 from __future__ import annotations
@@ -19,7 +21,14 @@ import pytest
 import yaml
 
 pytestmark = pytest.mark.project
-SETS = ["tabular_aws_realtime", "image_gcp_batch"]
+SETS = ["tabular_aws_realtime", "image_gcp_batch", "detection_edge_gcp"]
+# What each set runs of the project's stack tests. Every family's config and every production
+# contract of tasks.yaml are checked in each project alike, so one set runs them (CI time).
+STACK_TESTS = {
+    "tabular_aws_realtime": ["tests/stack/test_serving_stack.py", "tests/stack/test_task_stack.py"],
+    "image_gcp_batch": ["tests/stack/test_serving_stack.py", "-k", "not every_family and not make_serve"],
+    "detection_edge_gcp": ["tests/stack/test_task_stack.py", "-k", "not every_production_contract"],
+}
 
 CHECK_CHAMPION = """
 import sys
@@ -39,6 +48,46 @@ for protocol in ("http", "grpc"):
     client = TritonClient.from_settings(settings, protocol=protocol, url=url, log_inferences=False)
     np.testing.assert_allclose(client.predict(rows), expected, atol=1e-5)
 print("champion predictions match over http and grpc; model version", client.model_version())
+"""
+
+CHECK_TASK = """
+import time
+from datetime import UTC, datetime
+import numpy as np
+from mlflow import MlflowClient
+from {package}.data.families import get_family
+from {package}.data.sample import generate
+from {package}.serving.client import TritonClient
+from {package}.serving.server import read_record
+from {package}.serving.settings import ServingSettings
+from {package}.training.registry import champion, load_champion_task
+
+settings = ServingSettings.from_platform()
+record = read_record(settings.state_dir)
+task = load_champion_task()
+assert task is not None, "object_detection must have a production contract"
+info = champion()
+metrics = MlflowClient(info.tracking_uri).get_run(info.run_id).data.metrics
+assert metrics["task.f1"] > metrics["task.baseline_f1"], metrics
+family = get_family(task.contract.family)
+start = datetime(2026, 5, 1, tzinfo=UTC)
+sample = generate(family, start, start.replace(day=2), rows=400, seed=9)
+x = sample[list(family.features)].to_numpy(dtype=np.float32)
+y = sample[family.label].to_numpy(dtype=np.int64)
+inputs, truth = task.head.examples(x, y, np.random.default_rng(9), settings.task_max_batch_size)
+expected = task.infer(inputs)
+found = sum(int((expected["classes"][i] >= 0).sum()) for i in range(len(truth)))
+assert found >= sum(len(classes) for _, classes in truth) // 2, (found, truth)
+for protocol in ("http", "grpc"):
+    url = f"{{record['host']}}:{{record['ports'][protocol]}}"
+    client = TritonClient.from_settings(settings, protocol=protocol, url=url, log_inferences=False)
+    started = time.perf_counter()
+    served = client.infer_task(inputs)
+    took = (time.perf_counter() - started) * 1000
+    for name in ("boxes", "scores", "classes"):
+        np.testing.assert_allclose(served[name], expected[name], atol=1e-4)
+    print(f"{{protocol}}: {{len(truth)}} images -> boxes equal the head in process ({{took:.0f}} ms)")
+print("task f1", metrics["task.f1"], "baseline", metrics["task.baseline_f1"])
 """
 
 
@@ -72,11 +121,8 @@ def _ensure_champion(project: Path, env: dict[str, str]) -> None:
 def test_project_serving_stack_tests(stack_project: Callable[[str], Path], name: str) -> None:
     _need("redis-server", "apt-get install redis-server")
     project = stack_project(name)
-    # Every family's config is checked in each project alike, and make serve runs on the trained
-    # champion below: the second set runs the rest only (keeps CI time down).
-    only = [] if name == SETS[0] else ["-k", "not every_family and not make_serve"]
     result = subprocess.run(
-        ["uv", "run", "--frozen", "pytest", "-q", "-p", "no:cacheprovider", "tests/stack/test_serving_stack.py", *only],
+        ["uv", "run", "--frozen", "pytest", "-q", "-p", "no:cacheprovider", *STACK_TESTS[name]],
         cwd=project,
         capture_output=True,
         text=True,
@@ -108,6 +154,13 @@ def test_make_serve_serves_the_trained_champion(
             ["uv", "run", "--frozen", "python", "-c", script], cwd=project, env=env, capture_output=True, text=True
         )
         assert checked.returncode == 0, checked.stdout[-3000:] + checked.stderr[-3000:]
+        if name == "detection_edge_gcp":
+            script = CHECK_TASK.format(package=_package(project))
+            checked = subprocess.run(
+                ["uv", "run", "--frozen", "python", "-c", script], cwd=project, env=env, capture_output=True, text=True
+            )
+            assert checked.returncode == 0, checked.stdout[-3000:] + checked.stderr[-3000:]
+            print(checked.stdout)
     finally:
         stopped = subprocess.run(["make", "serve-stop"], cwd=project, env=env, capture_output=True, text=True)
     assert stopped.returncode == 0 and "stopped" in stopped.stdout
