@@ -25,8 +25,7 @@ import tritonclient.grpc as grpcclient  # type: ignore[import-untyped]
 import tritonclient.http as httpclient  # type: ignore[import-untyped]
 from tritonclient.utils import InferenceServerException, np_to_triton_dtype  # type: ignore[import-untyped]
 
-from ..tasks.contract import TaskContract, TensorSpec
-from ..tasks.heads import decode_text, encode_text
+from ..tasks.contract import TaskContract
 from .errors import BadInputError, ModelNotReadyError, ServerUnavailableError, ServingError
 from .inputs import InputData, to_batch, to_frame
 from .repository import INPUT_NAME, OUTPUT_NAME
@@ -280,22 +279,6 @@ class TritonClient:
 
     # -- the production contract (tasks.yaml) ------------------------------------------------------
 
-    def _task_tensor(self, spec: TensorSpec, value: Any) -> np.ndarray[Any, Any]:
-        """A request tensor for `spec`, checked like Triton would (text: a list of str, encoded here,
-        or an already encoded uint8 [n, width] tensor)."""
-        if spec.is_text and not (isinstance(value, np.ndarray) and value.dtype == np.uint8):
-            texts = [value] if isinstance(value, str) else list(value)
-            if not all(isinstance(text, str) for text in texts):
-                raise BadInputError(f"input {spec.name!r} takes texts (str), got {type(value).__name__}")
-            return encode_text(texts, spec.dims[0])
-        array = np.asarray(value)
-        if array.dtype.kind not in "fiu":
-            raise BadInputError(f"input {spec.name!r} must be numeric ({spec.dtype}), got {array.dtype}")
-        if tuple(array.shape[1:]) != spec.dims:
-            expected = ["batch", *spec.dims]
-            raise BadInputError(f"input {spec.name!r} has shape {list(array.shape)}; the contract says {expected}")
-        return np.ascontiguousarray(array, dtype=spec.numpy_type)
-
     def infer_task(self, inputs: dict[str, Any]) -> dict[str, Any]:
         """The use case's production contract (tasks/tasks.yaml) on the task model, e.g.
         `{"image": images}` -> `{"boxes": ..., "scores": ..., "classes": ...}`. Text tensors take
@@ -304,15 +287,10 @@ class TritonClient:
         if task is None:
             raise ServingError(f"{self.model_name} serves the flat feature contract only (no tasks.yaml entry)")
         model = task.triton_model_name(self.model_name)
-        missing = [spec.name for spec in task.inputs if spec.name not in inputs]
-        if missing:
-            raise BadInputError(f"missing input(s) {missing} for {model}; it takes {[s.name for s in task.inputs]}")
-        arrays = {spec.name: self._task_tensor(spec, inputs[spec.name]) for spec in task.inputs}
-        sizes = {len(array) for array in arrays.values()}
-        if len(sizes) != 1 or 0 in sizes:
-            raise BadInputError(f"the inputs of {model} need the same, non-zero batch size; got {sorted(sizes)}")
-        if sizes.pop() > self.task_max_batch_size:
-            raise BadInputError(f"batch larger than {model}'s max_batch_size {self.task_max_batch_size}")
+        try:
+            arrays = task.encode_inputs(inputs, self.task_max_batch_size)
+        except ValueError as error:
+            raise BadInputError(f"{model}: {error}") from error
         module = httpclient if self.protocol == "http" else grpcclient
 
         def action() -> dict[str, Any]:
@@ -331,8 +309,8 @@ class TritonClient:
                 value = result.as_numpy(spec.name)
                 if value is None:
                     raise ServingError(f"the response of {model!r} has no output {spec.name!r}")
-                outputs[spec.name] = decode_text(value) if spec.is_text else np.asarray(value)
-            return outputs
+                outputs[spec.name] = np.asarray(value)
+            return task.decode_outputs(outputs)
 
         return self._call(f"inference on {model!r}", action)
 

@@ -5,6 +5,7 @@
     publish_bundle(bundle, settings.edge_sync_uri)   # cloud side (CI): <sync_uri>/latest/
     runner = EdgeRunner.from_bundle(bundle)          # device side
     scores = runner.predict(frame)
+    boxes = runner.infer_task({"image": images})     # use cases with a production contract (tasks.yaml)
     report = sync_to_cloud(bundle, sync_uri, logs_dir=".local/inference_log", device_id="store-42")
 
 `sync_to_cloud` pulls a newer published model (checked against its sha256, swapped in atomically)
@@ -28,13 +29,16 @@ import numpy as np
 import onnxruntime as ort  # type: ignore[import-untyped]
 import pyarrow.fs as pafs
 
-from .errors import RepositoryError
+from ..tasks.contract import TASK_PARAMS_ARTIFACT, TaskContract, load_params, task_for
+from ..tasks.heads import Head
+from .errors import BadInputError, RepositoryError
 from .inputs import InputData, to_batch
 from .repository import INPUT_NAME, MODEL_FILE, OUTPUT_NAME, resolve_model, sha256_file
 from .settings import ServingSettings
 
 MANIFEST = "manifest.json"
 SYNCED = ".synced.json"
+TASK_PARAMS = "task_params.npz"  # the fitted task head, for use cases with a production contract
 
 
 def read_manifest(bundle: Path) -> dict[str, Any]:
@@ -50,19 +54,39 @@ def export_bundle(settings: ServingSettings, *, model_uri: str | None = None, ou
     uri = model_uri or settings.model_uri
     bundle = out or settings.edge_bundle_dir
     bundle.mkdir(parents=True, exist_ok=True)
+    task = settings.production_contract
     with tempfile.TemporaryDirectory() as scratch:
         resolved = resolve_model(uri, Path(scratch))
         shutil.copyfile(resolved.onnx_path, bundle / MODEL_FILE)
+        if task is not None:
+            _download_task_params(resolved.run_id, uri, Path(scratch), bundle / TASK_PARAMS)
     manifest = {
         "model_uri": uri,
         "model_version": resolved.version,
         "features": list(settings.contract.features),
+        "classes": list(settings.contract.classes),
         "max_batch_size": settings.max_batch_size,
         "sha256": sha256_file(bundle / MODEL_FILE),
+        "use_case": None if task is None else task.use_case,
+        "task_sha256": None if task is None else sha256_file(bundle / TASK_PARAMS),
         "exported_at": time.time(),
     }
     (bundle / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return bundle
+
+
+def _download_task_params(run_id: str, uri: str, scratch: Path, target: Path) -> None:
+    if not run_id:
+        raise RepositoryError(f"{uri} has no MLflow run, so no fitted task head ({TASK_PARAMS_ARTIFACT})")
+    import mlflow
+
+    try:
+        path = mlflow.artifacts.download_artifacts(
+            run_id=run_id, artifact_path=TASK_PARAMS_ARTIFACT, dst_path=str(scratch / "task")
+        )
+    except Exception as error:
+        raise RepositoryError(f"{uri}: run {run_id} has no {TASK_PARAMS_ARTIFACT}; retrain (make train)") from error
+    shutil.copyfile(path, target)
 
 
 class EdgeRunner:
@@ -82,18 +106,47 @@ class EdgeRunner:
         self.features = tuple(features)
         self.max_batch_size = max_batch_size
         self.version = version
+        self.task: TaskContract | None = None
+        self.head: Head | None = None
+        self.params: dict[str, Any] = {}
 
     @classmethod
     def from_bundle(cls, bundle: Path) -> EdgeRunner:
         manifest = read_manifest(bundle)
         if sha256_file(bundle / MODEL_FILE) != manifest["sha256"]:
             raise RepositoryError(f"{bundle / MODEL_FILE} does not match its manifest's sha256; sync again")
-        return cls(
+        runner = cls(
             bundle / MODEL_FILE,
             manifest["features"],
             max_batch_size=manifest.get("max_batch_size"),
             version=str(manifest["model_version"]),
         )
+        use_case = manifest.get("use_case")
+        task = task_for(str(use_case)) if use_case else None
+        if task is not None:
+            if sha256_file(bundle / TASK_PARAMS) != manifest.get("task_sha256"):
+                raise RepositoryError(f"{bundle / TASK_PARAMS} does not match its manifest's task_sha256; sync again")
+            runner.task = task
+            runner.head = task.build_head(tuple(manifest["classes"]))
+            runner.params = load_params(bundle / TASK_PARAMS)
+        return runner
+
+    def _core(self, rows: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        if len(rows) == 0:
+            (output,) = self.session.get_outputs()
+            return np.zeros((0, int(output.shape[1] or 1)), dtype=np.float32)
+        (scores,) = self.session.run([OUTPUT_NAME], {INPUT_NAME: np.ascontiguousarray(rows, dtype=np.float32)})
+        return np.asarray(scores, dtype=np.float32).reshape(len(rows), -1)
+
+    def infer_task(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        """The production contract on the device: takes and returns what TritonClient.infer_task() does."""
+        if self.task is None or self.head is None:
+            raise RepositoryError("this bundle serves the flat feature contract only (no tasks.yaml entry)")
+        try:
+            arrays = self.task.encode_inputs(inputs)
+        except ValueError as error:
+            raise BadInputError(str(error)) from error
+        return self.task.decode_outputs(self.head.infer(self._core, self.params, arrays))
 
     def predict(self, data: InputData) -> np.ndarray[Any, Any]:
         batch = to_batch(data, self.features, self.max_batch_size)
@@ -127,6 +180,8 @@ def publish_bundle(bundle: Path, remote_uri: str) -> str:
     filesystem, root = _remote(remote_uri)
     manifest = read_manifest(bundle)
     _write(filesystem, f"{root}/latest/{MODEL_FILE}", (bundle / MODEL_FILE).read_bytes())
+    if manifest.get("task_sha256"):
+        _write(filesystem, f"{root}/latest/{TASK_PARAMS}", (bundle / TASK_PARAMS).read_bytes())
     _write(filesystem, f"{root}/latest/{MANIFEST}", json.dumps(manifest, indent=2).encode())
     return str(manifest["model_version"])
 
@@ -149,13 +204,20 @@ def sync_to_cloud(
     raw = _read(filesystem, f"{root}/latest/{MANIFEST}")
     if raw is not None:
         published = json.loads(raw)
-        if published.get("sha256") != local.get("sha256"):
+        if published.get("sha256") != local.get("sha256") or published.get("task_sha256") != local.get("task_sha256"):
             model = _read(filesystem, f"{root}/latest/{MODEL_FILE}")
             if model is None or hashlib.sha256(model).hexdigest() != published["sha256"]:
                 raise RepositoryError(f"{remote_uri}/latest: the model does not match its manifest; not installed")
-            staged = bundle / f".{MODEL_FILE}.new"
-            staged.write_bytes(model)
-            os.replace(staged, bundle / MODEL_FILE)
+            files = {MODEL_FILE: model}
+            if published.get("task_sha256"):
+                params = _read(filesystem, f"{root}/latest/{TASK_PARAMS}")
+                if params is None or hashlib.sha256(params).hexdigest() != published["task_sha256"]:
+                    raise RepositoryError(f"{remote_uri}/latest: the task head does not match its manifest")
+                files[TASK_PARAMS] = params
+            for name, data in files.items():  # each file swapped in atomically, the manifest last
+                staged = bundle / f".{name}.new"
+                staged.write_bytes(data)
+                os.replace(staged, bundle / name)
             (bundle / MANIFEST).write_text(json.dumps(published, indent=2) + "\n", encoding="utf-8")
             report.pulled_version = str(published["model_version"])
             local = published

@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import yaml
 
 from ..config import Platform, platform
-from .heads import Arrays, Head, get_head
+from .heads import Arrays, Head, decode_text, encode_text, get_head
 
 TASKS_FILE = Path(__file__).with_name("tasks.yaml")
 HEADS_DIR = Path(__file__).with_name("heads")
@@ -91,6 +92,26 @@ class TaskContract:
                 problems.append(f"output {spec.name!r} has dtype {array.dtype}, the contract says {spec.dtype}")
         return problems
 
+    def encode_inputs(self, inputs: dict[str, Any], max_batch_size: int | None = None) -> Arrays:
+        """Request tensors from caller values (text: str or a list of str; arrays as they are),
+        checked against the contract; ValueError names the tensor and what it expects."""
+        missing = [spec.name for spec in self.inputs if spec.name not in inputs]
+        if missing:
+            raise ValueError(f"missing input(s) {missing}; {self.use_case} takes {[s.name for s in self.inputs]}")
+        arrays = {spec.name: _encode(spec, inputs[spec.name]) for spec in self.inputs}
+        sizes = {len(array) for array in arrays.values()}
+        if len(sizes) != 1 or 0 in sizes:
+            raise ValueError(f"the inputs of {self.use_case} need the same, non-zero batch size; got {sorted(sizes)}")
+        if max_batch_size is not None and sizes.pop() > max_batch_size:
+            raise ValueError(f"batch larger than the task model's max_batch_size {max_batch_size}")
+        return arrays
+
+    def decode_outputs(self, outputs: Arrays) -> dict[str, Any]:
+        """Response tensors for callers: text outputs as lists of str, the rest as arrays."""
+        return {
+            spec.name: decode_text(outputs[spec.name]) if spec.is_text else outputs[spec.name] for spec in self.outputs
+        }
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "use_case": self.use_case,
@@ -102,6 +123,22 @@ class TaskContract:
             "smoke": self.smoke,
             "production": self.production,
         }
+
+
+def _encode(spec: TensorSpec, value: Any) -> npt.NDArray[Any]:
+    """One request tensor: text encoded to zero-padded UTF-8, arrays checked for kind and dims."""
+    if spec.is_text and not (isinstance(value, np.ndarray) and value.dtype == np.uint8):
+        texts = [value] if isinstance(value, str) else list(value)
+        if not all(isinstance(text, str) for text in texts):
+            raise ValueError(f"input {spec.name!r} takes texts (str), got {type(value).__name__}")
+        return encode_text(texts, spec.dims[0])
+    array = np.asarray(value)
+    if array.dtype.kind not in "fiu":
+        raise ValueError(f"input {spec.name!r} must be numeric ({spec.dtype}), got {array.dtype}")
+    if tuple(array.shape[1:]) != spec.dims:
+        expected = ["batch", *spec.dims]
+        raise ValueError(f"input {spec.name!r} has shape {list(array.shape)}; the contract says {expected}")
+    return np.ascontiguousarray(array, dtype=spec.numpy_type)
 
 
 def _spec(raw: dict[str, Any], where: str) -> TensorSpec:
