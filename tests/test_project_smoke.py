@@ -21,7 +21,19 @@ from pathlib import Path
 import pytest
 
 SMOKE_SETS = ["tabular_aws_realtime", "image_gcp_batch", "timeseries_azure_realtime", "llm_api_pii"]
-STAGES = ["etl", "features", "train", "registry", "build-serving", "serve", "predict", "inference-log", "drift", "stop"]
+STAGES = [
+    "etl",
+    "features",
+    "train",
+    "registry",
+    "build-serving",
+    "serve",
+    "predict",
+    "task",
+    "inference-log",
+    "drift",
+    "stop",
+]
 
 
 def _tritons_under(project: Path) -> list[int]:

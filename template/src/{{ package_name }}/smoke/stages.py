@@ -233,6 +233,41 @@ def predict(ctx: SmokeContext) -> str:
     return f"{len(batch)} requests, p95 {p95:.1f} ms ({verdict} the {target:g} ms target), max |diff| {difference:.1e}"
 
 
+def task(ctx: SmokeContext) -> str:
+    """The use case's production contract (tasks.yaml) through the task model, checked against the
+    champion's head in process; a flat-contract project has no task model and says so."""
+    from ..data.families import get_family
+    from ..serving.client import TritonClient
+    from ..serving.settings import ServingSettings
+    from ..training.registry import load_champion_task
+
+    settings = ServingSettings.from_platform()
+    contract = settings.production_contract
+    if contract is None:
+        return "flat contract (features -> scores): no task model"
+    champion_task = load_champion_task(info=ctx.values["champion"])
+    if champion_task is None:
+        raise StageError(f"{contract.use_case} has a production contract but the champion has no task head")
+    family = get_family(contract.family)
+    frame = ctx.values["training_frame"]
+    x = frame[list(family.features)].to_numpy(dtype=np.float32)
+    y = frame[family.label].to_numpy(dtype=np.int64)
+    inputs, _ = champion_task.head.examples(x, y, np.random.default_rng(7), settings.task_max_batch_size)
+    record = ctx.values["triton"]
+    client = TritonClient.from_settings(settings, url=f"{settings.host}:{record['ports']['http']}", retries=1)
+    started = time.perf_counter()
+    served = client.infer_task(inputs)
+    took = (time.perf_counter() - started) * 1000.0
+    client.close()
+    expected = contract.decode_outputs(champion_task.infer(inputs))
+    for name, value in expected.items():
+        same = served[name] == value if isinstance(value, list) else np.allclose(served[name], value, atol=1e-4)
+        if not same:
+            raise StageError(f"{settings.task_model_name} output {name!r} differs from the champion's head in process")
+    size = settings.task_max_batch_size
+    return f"{size} {contract.use_case} requests on {settings.task_model_name} in {took:.0f} ms, equal to the head"
+
+
 # ---------------------------------------------------------------- monitoring
 
 
@@ -290,6 +325,7 @@ STAGES: tuple[Stage, ...] = (
     Stage("build-serving", "Triton model repository from the champion", build_serving),
     Stage("serve", "start the local Triton server", serve),
     Stage("predict", "client requests, checked against the champion", predict),
+    Stage("task", "production contract (tasks.yaml) on the task model", task),
     Stage("inference-log", "read the inference log back", inference_log),
     Stage("drift", "Evidently PSI drift job", drift),
     Stage("stop", "stop everything", stop),
