@@ -101,7 +101,7 @@ def get_head(name: str, classes: tuple[str, ...], options: dict[str, Any]) -> He
 
 def _load_all() -> None:
     # Imported for their @register side effect; relative so the copy inside Triton works too.
-    from . import embedding, sequence, vision  # noqa: F401
+    from . import embedding, generation, sequence, speech, vision  # noqa: F401
 
 
 FLOAT_KINDS = "f"
