@@ -15,100 +15,12 @@ import numpy as np
 import pandas as pd
 
 from ..features.text import BUCKETS, bucket
+from ..tasks.heads.vocabulary import COMMON_WORDS, TOPIC_WORDS
 from .families import EVENT_TIMESTAMP, Family
 
 Array = np.ndarray[Any, Any]
 ENTITY_OFFSET = 1000
 Generator = Callable[[Family, np.random.Generator, datetime, datetime, int, int, int], pd.DataFrame]
-
-_TOPIC_WORDS: dict[str, list[str]] = {
-    "billing": [
-        "invoice",
-        "charge",
-        "refund",
-        "payment",
-        "bill",
-        "price",
-        "overcharged",
-        "card",
-        "credit",
-        "discount",
-        "fee",
-        "paid",
-    ],
-    "shipping": [
-        "delivery",
-        "package",
-        "shipped",
-        "tracking",
-        "courier",
-        "arrived",
-        "late",
-        "address",
-        "parcel",
-        "box",
-        "warehouse",
-        "lost",
-    ],
-    "technical": [
-        "error",
-        "crash",
-        "bug",
-        "login",
-        "app",
-        "install",
-        "update",
-        "slow",
-        "server",
-        "timeout",
-        "broken",
-        "reset",
-    ],
-    "account": [
-        "password",
-        "email",
-        "profile",
-        "username",
-        "settings",
-        "close",
-        "account",
-        "verify",
-        "subscription",
-        "plan",
-        "name",
-    ],
-    "question": ["what", "why", "how", "when", "where", "which", "explain", "who", "does", "is", "tell", "meaning"],
-    "summarize": [
-        "summarize",
-        "summary",
-        "shorten",
-        "tldr",
-        "condense",
-        "brief",
-        "outline",
-        "key",
-        "points",
-        "recap",
-        "abstract",
-        "gist",
-    ],
-    "draft": [
-        "write",
-        "draft",
-        "compose",
-        "letter",
-        "email",
-        "essay",
-        "post",
-        "reply",
-        "announcement",
-        "story",
-        "poem",
-        "memo",
-    ],
-    "chat": ["hello", "hi", "thanks", "nice", "chat", "feel", "weekend", "fun", "joke", "great", "lol", "buddy"],
-}
-_COMMON = ["the", "a", "to", "my", "i", "please", "can", "you", "me", "it", "for", "on", "and", "this", "with", "of"]
 
 
 def _sigmoid(x: Array) -> Array:
@@ -238,15 +150,15 @@ def _hashed_text(
 ) -> pd.DataFrame:
     del entities, seed
     classes = list(family.classes)
-    per_class = min(len(_TOPIC_WORDS[name]) for name in classes)
-    vocab = [word for name in classes for word in _TOPIC_WORDS[name][:per_class]] + _COMMON
+    per_class = min(len(TOPIC_WORDS[name]) for name in classes)
+    vocab = [word for name in classes for word in TOPIC_WORDS[name][:per_class]] + list(COMMON_WORDS)
     buckets = np.array([bucket(word) for word in vocab])
     label = rng.integers(0, len(classes), rows)
     length = rng.integers(6, 21, rows)
     width = 20
     topical = rng.random((rows, width)) < 0.6
     own = label[:, None] * per_class + rng.integers(0, per_class, (rows, width))
-    common = len(classes) * per_class + rng.integers(0, len(_COMMON), (rows, width))
+    common = len(classes) * per_class + rng.integers(0, len(COMMON_WORDS), (rows, width))
     token = np.where(topical, own, common)
     used = np.arange(width)[None, :] < length[:, None]
     row_index = np.broadcast_to(np.arange(rows)[:, None], (rows, width))[used]

@@ -30,26 +30,13 @@ from . import (
     require_input,
 )
 from .text import hashed_counts
+from .vocabulary import COMMON_WORDS, TOPIC_WORDS
 
 # Retrieval protocol: per identity / topic a few enrolled gallery items, every other row a probe,
 # averaged over a few random enrolments (one enrolment is noisy with only a handful per class).
 GALLERY_PER_CLASS = 5
 ROUNDS = 20
 Float64Array = npt.NDArray[np.float64]
-
-# A few topic words per sample topic (copied from data/sample.py, which Triton does not have):
-# the embeddings head builds example texts from them, as the held-out rows are counts, not texts.
-TOPIC_WORDS: dict[str, tuple[str, ...]] = {
-    "billing": ("invoice", "charge", "refund", "payment", "bill", "price", "overcharged", "card", "credit", "fee"),
-    "shipping": ("delivery", "package", "shipped", "tracking", "courier", "arrived", "late", "address", "parcel"),
-    "technical": ("error", "crash", "bug", "login", "app", "install", "update", "slow", "server", "timeout"),
-    "account": ("password", "email", "profile", "username", "settings", "close", "account", "verify", "plan"),
-    "question": ("what", "why", "how", "when", "where", "which", "explain", "who", "does", "tell"),
-    "summarize": ("summarize", "summary", "shorten", "tldr", "condense", "brief", "outline", "recap", "gist"),
-    "draft": ("write", "draft", "compose", "letter", "essay", "post", "reply", "announcement", "story", "memo"),
-    "chat": ("hello", "hi", "thanks", "nice", "chat", "feel", "weekend", "fun", "joke", "great"),
-}
-COMMON_WORDS = ("the", "a", "to", "my", "i", "please", "can", "you", "me", "it", "for", "on", "and", "this", "with")
 
 
 def top_components(matrix: npt.NDArray[np.floating[Any]], dims: int) -> tuple[Float64Array, Float64Array]:

@@ -45,61 +45,16 @@ from . import (
 )
 from .embedding import TextEmbedding
 from .text import hashed_counts, tokens
+from .vocabulary import COMMON_WORDS, TOPIC_WORDS
 
 IntArray = npt.NDArray[np.int64]
 
-# The generation family's intent word lists and common words (copied from data/sample.py, which
-# Triton does not have). The vocabulary is a module constant because params hold arrays only.
+# The generation family's intent words and the common words (vocabulary.py, which data/sample.py
+# writes the sample prompts from). The vocabulary is a module constant because params hold arrays only.
 INTENT_WORDS: dict[str, tuple[str, ...]] = {
-    "question": ("what", "why", "how", "when", "where", "which", "explain", "who", "does", "is", "tell", "meaning"),
-    "summarize": (
-        "summarize",
-        "summary",
-        "shorten",
-        "tldr",
-        "condense",
-        "brief",
-        "outline",
-        "key",
-        "points",
-        "recap",
-        "abstract",
-        "gist",
-    ),
-    "draft": (
-        "write",
-        "draft",
-        "compose",
-        "letter",
-        "email",
-        "essay",
-        "post",
-        "reply",
-        "announcement",
-        "story",
-        "poem",
-        "memo",
-    ),
-    "chat": ("hello", "hi", "thanks", "nice", "chat", "feel", "weekend", "fun", "joke", "great", "lol", "buddy"),
+    name: TOPIC_WORDS[name] for name in ("question", "summarize", "draft", "chat")
 }
-COMMON: tuple[str, ...] = (
-    "the",
-    "a",
-    "to",
-    "my",
-    "i",
-    "please",
-    "can",
-    "you",
-    "me",
-    "it",
-    "for",
-    "on",
-    "and",
-    "this",
-    "with",
-    "of",
-)
+COMMON: tuple[str, ...] = COMMON_WORDS
 VOCABULARY: tuple[str, ...] = tuple(dict.fromkeys([*(w for words in INTENT_WORDS.values() for w in words), *COMMON]))
 WORD_INDEX: dict[str, int] = {word: index for index, word in enumerate(VOCABULARY)}
 START = len(VOCABULARY)  # the start token: row START of a bigram table is the first word's distribution
