@@ -293,14 +293,15 @@ class TritonClient:
             raise BadInputError(f"{model}: {error}") from error
         module = httpclient if self.protocol == "http" else grpcclient
 
+        options = {"binary_data": True} if self.protocol == "http" else {}
+
         def action() -> dict[str, Any]:
             tensors = []
             for spec in task.inputs:
                 array = arrays[spec.name]
                 tensor = module.InferInput(spec.name, list(array.shape), spec.client_type)
-                tensor.set_data_from_numpy(array, **({"binary_data": True} if self.protocol == "http" else {}))
+                tensor.set_data_from_numpy(array, **options)
                 tensors.append(tensor)
-            options = {"binary_data": True} if self.protocol == "http" else {}
             requested = [module.InferRequestedOutput(spec.name, **options) for spec in task.outputs]
             extra = {} if self.protocol == "http" else {"client_timeout": self.timeout_seconds}
             result = self._client.infer(model, tensors, outputs=requested, **extra)

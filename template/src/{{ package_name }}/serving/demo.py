@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..tasks.contract import TaskContract, save_params
+from ..tasks.heads import guarded_core
 from .repository import INPUT_NAME, OUTPUT_NAME
 from .settings import FeatureContract
 
@@ -89,12 +90,9 @@ def fit_demo_head(model: Any, contract: FeatureContract, task: TaskContract, see
     x = sample[list(contract.features)].to_numpy(dtype=np.float32)
     y = sample[family.label].to_numpy(dtype=np.int64)
     pandas = importlib.import_module("pandas")
-
-    def core(rows: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-        if len(rows) == 0:
-            return np.zeros((0, contract.n_outputs), dtype=np.float32)
-        return model_scores(model, pandas.DataFrame(rows, columns=list(contract.features))).astype(np.float32)
-
+    core = guarded_core(
+        lambda rows: model_scores(model, pandas.DataFrame(rows, columns=list(contract.features))), contract.n_outputs
+    )
     head = task.build_head(contract.classes)
     return head.fit(core, x, y, np.random.default_rng(seed))
 

@@ -29,11 +29,11 @@ import numpy as np
 import onnxruntime as ort  # type: ignore[import-untyped]
 import pyarrow.fs as pafs
 
-from ..tasks.contract import TASK_PARAMS_ARTIFACT, TaskContract, load_params, task_for
-from ..tasks.heads import Head
+from ..tasks.contract import TaskContract, load_params, task_for
+from ..tasks.heads import Head, guarded_core
 from .errors import BadInputError, RepositoryError
 from .inputs import InputData, to_batch
-from .repository import INPUT_NAME, MODEL_FILE, OUTPUT_NAME, resolve_model, sha256_file
+from .repository import INPUT_NAME, MODEL_FILE, OUTPUT_NAME, download_task_params, resolve_model, sha256_file
 from .settings import ServingSettings
 
 MANIFEST = "manifest.json"
@@ -59,7 +59,7 @@ def export_bundle(settings: ServingSettings, *, model_uri: str | None = None, ou
         resolved = resolve_model(uri, Path(scratch))
         shutil.copyfile(resolved.onnx_path, bundle / MODEL_FILE)
         if task is not None:
-            _download_task_params(resolved.run_id, uri, Path(scratch), bundle / TASK_PARAMS)
+            download_task_params(resolved, task, Path(scratch), bundle / TASK_PARAMS)
     manifest = {
         "model_uri": uri,
         "model_version": resolved.version,
@@ -73,20 +73,6 @@ def export_bundle(settings: ServingSettings, *, model_uri: str | None = None, ou
     }
     (bundle / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return bundle
-
-
-def _download_task_params(run_id: str, uri: str, scratch: Path, target: Path) -> None:
-    if not run_id:
-        raise RepositoryError(f"{uri} has no MLflow run, so no fitted task head ({TASK_PARAMS_ARTIFACT})")
-    import mlflow
-
-    try:
-        path = mlflow.artifacts.download_artifacts(
-            run_id=run_id, artifact_path=TASK_PARAMS_ARTIFACT, dst_path=str(scratch / "task")
-        )
-    except Exception as error:
-        raise RepositoryError(f"{uri}: run {run_id} has no {TASK_PARAMS_ARTIFACT}; retrain (make train)") from error
-    shutil.copyfile(path, target)
 
 
 class EdgeRunner:
@@ -131,11 +117,8 @@ class EdgeRunner:
             runner.params = load_params(bundle / TASK_PARAMS)
         return runner
 
-    def _core(self, rows: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-        if len(rows) == 0:
-            (output,) = self.session.get_outputs()
-            return np.zeros((0, int(output.shape[1] or 1)), dtype=np.float32)
-        (scores,) = self.session.run([OUTPUT_NAME], {INPUT_NAME: np.ascontiguousarray(rows, dtype=np.float32)})
+    def _scores(self, rows: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        (scores,) = self.session.run([OUTPUT_NAME], {INPUT_NAME: rows})
         return np.asarray(scores, dtype=np.float32).reshape(len(rows), -1)
 
     def infer_task(self, inputs: dict[str, Any]) -> dict[str, Any]:
@@ -146,7 +129,8 @@ class EdgeRunner:
             arrays = self.task.encode_inputs(inputs)
         except ValueError as error:
             raise BadInputError(str(error)) from error
-        return self.task.decode_outputs(self.head.infer(self._core, self.params, arrays))
+        core = guarded_core(self._scores, max(1, len(self.head.classes)))  # one score per class
+        return self.task.decode_outputs(self.head.infer(core, self.params, arrays))
 
     def predict(self, data: InputData) -> np.ndarray[Any, Any]:
         batch = to_batch(data, self.features, self.max_batch_size)

@@ -170,10 +170,8 @@ def task_model_config(settings: ServingSettings, task: TaskContract, core: Model
     return "\n".join(lines) + "\n"
 
 
-def _stage_task_model(
-    settings: ServingSettings, task: TaskContract, core: ModelConfig, resolved: ResolvedModel, staged: Path
-) -> dict[str, Any]:
-    """<repository>/<model>_<head>/: model.py, its helpers, the heads package and the fitted params."""
+def download_task_params(resolved: ResolvedModel, task: TaskContract, scratch: Path, target: Path) -> None:
+    """Copy the head fitted by the champion's training run (task/params.npz) to `target`."""
     if not resolved.run_id:
         raise RepositoryError(
             f"{resolved.uri} has no MLflow run, so no fitted {task.head} head ({TASK_PARAMS_ARTIFACT}); the "
@@ -181,19 +179,26 @@ def _stage_task_model(
         )
     import mlflow
 
-    name = task.triton_model_name(core.name)
-    version_dir = staged / name / "1"
-    version_dir.mkdir(parents=True)
     try:
         params = mlflow.artifacts.download_artifacts(
-            run_id=resolved.run_id, artifact_path=TASK_PARAMS_ARTIFACT, dst_path=str(staged.parent / "task")
+            run_id=resolved.run_id, artifact_path=TASK_PARAMS_ARTIFACT, dst_path=str(scratch / "task")
         )
     except Exception as error:
         raise RepositoryError(
             f"{resolved.uri}: run {resolved.run_id} has no {TASK_PARAMS_ARTIFACT} (the {task.head} head); "
             f"retrain with this version of the template (make train): {error}"
         ) from error
-    shutil.copyfile(params, version_dir / TASK_PARAMS_FILE)
+    shutil.copyfile(params, target)
+
+
+def _stage_task_model(
+    settings: ServingSettings, task: TaskContract, core: ModelConfig, resolved: ResolvedModel, staged: Path
+) -> dict[str, Any]:
+    """<repository>/<model>_<head>/: model.py, its helpers, the heads package and the fitted params."""
+    name = task.triton_model_name(core.name)
+    version_dir = staged / name / "1"
+    version_dir.mkdir(parents=True)
+    download_task_params(resolved, task, staged.parent, version_dir / TASK_PARAMS_FILE)
     shutil.copyfile(TASK_MODEL, version_dir / "model.py")
     shutil.copyfile(PYTHON_MODEL, version_dir / PYTHON_MODEL.name)
     shutil.copytree(HEADS_DIR, version_dir / "task_heads", ignore=shutil.ignore_patterns("__pycache__"))

@@ -20,7 +20,7 @@ import numpy.typing as npt
 
 from ..config import Platform, local_path
 from ..tasks.contract import TASK_PARAMS_ARTIFACT, TaskContract, load_params
-from ..tasks.heads import Arrays, Head
+from ..tasks.heads import Arrays, Head, guarded_core
 from .errors import NoChampionError, TrainingError
 from .settings import TrainingSettings, load_settings
 from .tracking import check_tracking_uri
@@ -113,17 +113,6 @@ def champion(
         family=str(params.get("family", contract.family)),
         tracking_uri=uri,
     )
-
-
-def guarded_core(predict: PredictFn, n_outputs: int) -> PredictFn:
-    """`predict` made safe for the task heads, which may ask for zero rows (scikit-learn refuses)."""
-
-    def core(x: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-        if len(x) == 0:
-            return np.zeros((0, n_outputs), dtype=np.float32)
-        return np.asarray(predict(np.ascontiguousarray(x, dtype=np.float32)), dtype=np.float32)
-
-    return core
 
 
 def load_champion_predict_fn(

@@ -24,11 +24,11 @@ from mlflow.tracking import MlflowClient
 
 from ..config import Platform
 from ..tasks.contract import TASK_CONTRACT_ARTIFACT, TASK_PARAMS_ARTIFACT, load_params, save_params
-from ..tasks.heads import TaskEvaluation
+from ..tasks.heads import TaskEvaluation, guarded_core
 from . import evaluation
 from .dataset import LABEL, TRAIN_FILE, TrainingSet, build_training_set, features_array, read_training_set
 from .errors import TrainingError
-from .registry import ONNX_ARTIFACT, REFERENCE_ARTIFACT, guarded_core
+from .registry import ONNX_ARTIFACT, REFERENCE_ARTIFACT
 from .settings import TrainingSettings, load_settings
 from .tracking import check_tracking_uri
 

@@ -147,6 +147,18 @@ def require_input(inputs: Arrays, name: str, dims: tuple[int, ...], kinds: str) 
     return array
 
 
+def guarded_core(predict: Callable[[FloatArray], Any], n_outputs: int) -> Core:
+    """`predict` as a head's core: FP32 in and out, and zero rows answered without calling it (the
+    heads may ask for zero rows, which scikit-learn and some runtimes refuse)."""
+
+    def core(x: FloatArray) -> FloatArray:
+        if len(x) == 0:
+            return np.zeros((0, n_outputs), dtype=np.float32)
+        return np.asarray(predict(np.ascontiguousarray(x, dtype=np.float32)), dtype=np.float32)
+
+    return core
+
+
 def l2_normalise(vectors: npt.NDArray[np.floating[Any]]) -> FloatArray:
     """Rows scaled to unit length (zero rows stay zero)."""
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)

@@ -112,10 +112,10 @@ def _pick_rows(count: int, available: int, rng: np.random.Generator) -> npt.NDAr
     return np.asarray(rng.choice(available, size=count, replace=count > available), dtype=np.int64)
 
 
-def _counts(texts: list[str], buckets: int) -> npt.NDArray[np.float64]:
-    """Hashed token counts [n, buckets] of texts: the text family's features (text.py)."""
+def hashed(texts: list[str], buckets: int) -> FloatArray:
+    """Hashed token counts [n, buckets] of texts: the text and generation families' features (text.py)."""
     rows = [hashed_counts(text, buckets) for text in texts]
-    return np.asarray(rows, dtype=np.float64).reshape(len(texts), buckets)
+    return np.asarray(rows, dtype=np.float32).reshape(len(texts), buckets)
 
 
 @register
@@ -235,7 +235,7 @@ class TextEmbedding(Head):
 
     def embed_texts(self, params: Arrays, texts: list[str]) -> FloatArray:
         """Embeddings [n, dims] of texts: hashed like the features, then embed_counts."""
-        return self.embed_counts(params, _counts(texts, int(params["idf"].size)))
+        return self.embed_counts(params, hashed(texts, int(params["idf"].size)))
 
     def infer(self, core: Core, params: Arrays, inputs: Arrays) -> Arrays:
         del core
@@ -279,7 +279,7 @@ class TextEmbedding(Head):
         count = min(len(x), 400)
         requests, topics = self.examples(x, y, rng, count)
         texts = self.infer(core, params, requests)["embedding"]
-        text_counts = _counts(decode_text(requests["text"]), int(params["idf"].size))
+        text_counts = hashed(decode_text(requests["text"]), int(params["idf"].size))
         unlearned = random_projection(text_counts, self.dims, rng)
         metrics["text_recall_at_1"] = retrieval_metrics(texts, topics, rng)["recall_at_1"]
         baseline["text_recall_at_1"] = retrieval_metrics(unlearned, topics, rng)["recall_at_1"]

@@ -43,8 +43,8 @@ from . import (
     register,
     require_input,
 )
-from .embedding import TextEmbedding
-from .text import hashed_counts, tokens
+from .embedding import TextEmbedding, hashed
+from .text import tokens
 from .vocabulary import COMMON_WORDS, TOPIC_WORDS
 
 IntArray = npt.NDArray[np.int64]
@@ -222,12 +222,6 @@ def topic_metrics(
 def uniform_words(count: int, length: int, rng: np.random.Generator) -> list[list[str]]:
     """The baseline generator: words drawn uniformly from the whole vocabulary."""
     return [[VOCABULARY[i] for i in row] for row in rng.integers(0, START, (count, length)).tolist()]
-
-
-def hashed(texts: list[str], buckets: int) -> FloatArray:
-    """Hashed token counts [n, buckets] of texts: the generation family's features (text.py)."""
-    rows = [hashed_counts(text, buckets) for text in texts]
-    return np.asarray(rows, dtype=np.float32).reshape(len(texts), buckets)
 
 
 def route(core: Core, counts: FloatArray, classes: int) -> IntArray:
