@@ -173,5 +173,9 @@ def test_bench_serve_prints_the_comparison(stack_project: Callable[[str], Path])
     env.pop("VIRTUAL_ENV", None)
     _ensure_champion(project, env)
     result = _make(project, "bench-serve", env, timeout=1200)
-    for needle in ("a: triton", "b: mlflow models serve", "c: in-process predict()", "a/b =", "a/c ="):
+    needles = ("a: triton", "a0: triton, no-op model", "b: mlflow models serve", "c: in-process predict()")
+    for needle in (*needles, "a/b =", "a/c =", "ceiling: "):
         assert needle in result.stdout, result.stdout[-3000:]
+    # every load level, the no-op ceiling included, served without errors
+    rows = [line for line in result.stdout.splitlines() if line.startswith(needles[:3])]
+    assert rows and all(line.split()[-1] == "0" for line in rows), "\n".join(rows)

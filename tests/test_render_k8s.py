@@ -113,6 +113,11 @@ def test_overlays_render_validate_and_match_the_gpu_pool(name: str, tmp_path: Pa
         assert {port["port"] for port in kinds["Service"]["spec"]["ports"]} == {8000, 8001, 8002}
         hpa = kinds["HorizontalPodAutoscaler"]["spec"]
         assert 1 <= hpa["minReplicas"] <= hpa["maxReplicas"]
+        # scales once queueing eats a tenth of the p95 budget, far above the batcher's own wait
+        queue_target = int(hpa["metrics"][0]["pods"]["target"]["averageValue"])
+        assert queue_target == decisions["batching"]["hpa_queue_target_us"]
+        assert queue_target == platform["answers"]["latency_p95_ms"] * 100
+        assert queue_target > 10 * decisions["batching"]["max_queue_delay_microseconds"]
         if overlay == "local":
             assert "nodeSelector" not in pod and "tolerations" not in pod
             assert "nvidia.com/gpu" not in container["resources"]["limits"]

@@ -78,7 +78,7 @@ def decide_precision(answers: Answers, pattern: str) -> Decision:
 
 
 def queue_delay_ms(latency_p95_ms: float) -> float:
-    """Queueing may take at most a tenth of the latency budget, capped at the reference's 50 ms."""
+    """The batcher's wait for company: a thousandth of the latency budget, 0.1 ms to 50 ms."""
     rule = table("batching")
     share = latency_p95_ms * rule["queue_delay_share_of_target"]
     return float(max(rule["min_queue_delay_ms"], min(rule["defaults"]["max_queue_delay_ms"], share)))
@@ -110,8 +110,8 @@ def decide_batching(answers: Answers, pattern: str, pool: GpuSizing) -> Decision
     spanning = gpus_per_replica(pool.model_memory_gb, pool.gpu_memory_gb) > 1
     instance_count = 1 if spanning else per_gpu
     reason = (
-        f"because a p95 target of {answers.latency_p95_ms} ms allows {delay_ms:g} ms of queueing "
-        f"and batches up to {batch}"
+        f"because a p95 target of {answers.latency_p95_ms} ms allows batches up to {batch}, and a request "
+        f"waits at most {delay_ms:g} ms for company (every request pays that wait when traffic is light)"
     )
     return Decision(
         key="batching",
@@ -123,6 +123,7 @@ def decide_batching(answers: Answers, pattern: str, pool: GpuSizing) -> Decision
             "max_batch_size": batch,
             "max_queue_delay_ms": delay_ms,
             "max_queue_delay_microseconds": round(delay_ms * 1000),
+            "hpa_queue_target_us": round(answers.latency_p95_ms * 1000 * table("batching")["hpa_queue_share_of_target"]),
             "instance_count": instance_count,
             "cpu_instance_count": 2,
             "client_concurrency_for_max_throughput": 2 * batch * instance_count,

@@ -6,7 +6,8 @@ each in its own JSON format (Triton's KServe v2 body, MLflow's `dataframe_split`
 concurrency in `serving.bench.concurrency` it reports requests/s, rows/s and p50/p95/p99 latency;
 then the ratios a/b and a/c at the highest concurrency, against the targets (a/b >= 10 with p95
 inside the latency target, a/c >= 0.3). Before timing, both servers' answers are checked against
-the in-process scores.
+the in-process scores. c runs right after a (before MLflow starts), since a shared machine's
+speed drifts over a run and a/c compares the two.
 """
 
 from __future__ import annotations
@@ -28,9 +29,11 @@ from .errors import ServingError
 from .server import LocalTriton, free_port, http_get
 from .settings import ServingSettings
 
+NOOP_MODEL = Path(__file__).with_name("triton_noop_model.py")
 TARGET_SPEEDUP_VS_MLFLOW = 10.0
 TARGET_SHARE_OF_IN_PROCESS = 0.3
 IN_PROCESS_BATCH = 32
+NOOP_TARGET = "a0: triton, no-op model"
 WRK_SCRIPT = """
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
@@ -127,6 +130,44 @@ def in_process(predict: Any, frame: Any, duration: float, target: str) -> Result
         pct(0.99),
         0,
     )
+
+
+def add_noop_model(repository: Path, model_name: str) -> str:
+    """Serve a no-op twin of the champion's Triton model (same config, no inference) beside it."""
+    from .repository import PYTHON_MODEL
+
+    name = f"{model_name}_noop"
+    config = (repository / model_name / "config.pbtxt").read_text(encoding="utf-8")
+    version_dir = repository / name / "1"
+    version_dir.mkdir(parents=True)
+    (repository / name / "config.pbtxt").write_text(
+        config.replace(f'name: "{model_name}"', f'name: "{name}"', 1), encoding="utf-8"
+    )
+    shutil.copyfile(NOOP_MODEL, version_dir / "model.py")
+    shutil.copyfile(PYTHON_MODEL, version_dir / PYTHON_MODEL.name)
+    return name
+
+
+def in_process_limits(model: Any, batch: Any, uri: str, seconds: float) -> list[Result]:
+    """c: the champion's own `predict()`; c': its ONNX export in onnxruntime (informative only)."""
+    results = [in_process(model.predict, batch, seconds, "c: in-process predict()")]
+    try:
+        import onnxruntime as ort  # type: ignore[import-untyped]
+
+        from .repository import resolve_model
+
+        with tempfile.TemporaryDirectory() as onnx_dir:
+            onnx = resolve_model(uri, Path(onnx_dir)).onnx_path
+            session = ort.InferenceSession(str(onnx), providers=["CPUExecutionProvider"])
+            array = batch.to_numpy(dtype=np.float32)
+
+            def onnx_predict(_: Any) -> Any:
+                return session.run(None, {"features": array})
+
+            results.append(in_process(onnx_predict, batch, seconds, "c': onnxruntime in-process"))
+    except Exception as error:  # informative only
+        print(f"(onnxruntime in-process skipped: {error})")
+    return results
 
 
 def start_mlflow(
@@ -253,6 +294,7 @@ def main(
     with tempfile.TemporaryDirectory(prefix="bench-serve-") as scratch_name:
         scratch = Path(scratch_name)
         repository = build_repository(settings, model_uri=uri, out=scratch / "repository")
+        noop_name = add_noop_model(repository, settings.model_name)
         with LocalTriton(
             repository, state_dir=scratch / "triton", startup_timeout=settings.startup_timeout_seconds
         ) as triton:
@@ -264,6 +306,12 @@ def main(
             for level in levels:
                 results.append(run_wrk(url, triton_body, level, seconds, rows, "a: triton (local stack)", scratch))
                 print(table(results[-1:]).splitlines()[-1], flush=True)
+            noop_url = f"http://{triton.http_url}/v2/models/{noop_name}/infer"
+            results.append(run_wrk(noop_url, triton_body, max(levels), seconds, rows, NOOP_TARGET, scratch))
+            print(table(results[-1:]).splitlines()[-1], flush=True)
+        for result in in_process_limits(model, frame.iloc[:IN_PROCESS_BATCH], uri, seconds / 2):
+            results.append(result)
+            print(table([result]).splitlines()[-1], flush=True)
         process, port = start_mlflow(uri, workers, scratch)
         try:
             url = f"http://127.0.0.1:{port}/invocations"
@@ -277,24 +325,6 @@ def main(
                 print(table(results[-1:]).splitlines()[-1], flush=True)
         finally:
             stop_process(process)
-    batch = frame.iloc[:IN_PROCESS_BATCH]
-    results.append(in_process(model.predict, batch, seconds / 2, "c: in-process predict()"))
-    try:
-        import onnxruntime as ort  # type: ignore[import-untyped]
-
-        from .repository import resolve_model
-
-        with tempfile.TemporaryDirectory() as onnx_dir:
-            onnx = resolve_model(uri, Path(onnx_dir)).onnx_path
-            session = ort.InferenceSession(str(onnx), providers=["CPUExecutionProvider"])
-            array = batch.to_numpy(dtype=np.float32)
-            results.append(
-                in_process(
-                    lambda _: session.run(None, {"features": array}), batch, seconds / 2, "c': onnxruntime in-process"
-                )
-            )
-    except Exception as error:  # informative only
-        print(f"(onnxruntime in-process skipped: {error})")
     print()
     print(table(results))
     top = max(levels)
@@ -315,12 +345,19 @@ def main(
         f"  a/c = {a_c:.2f} of in-process predict() on batches of {IN_PROCESS_BATCH} "
         f"(target >= {TARGET_SHARE_OF_IN_PROCESS}): {verdict[a_c >= TARGET_SHARE_OF_IN_PROCESS]}"
     )
+    noop = next(r for r in results if r.target == NOOP_TARGET)
+    ceiling = noop.rows_per_s / max(c.rows_per_s, 1e-9)
+    print(
+        f"  ceiling: Triton serving a model that does nothing reaches a0/c = {ceiling:.2f} on this machine "
+        f"({noop.requests_per_s:.0f} req/s); the champion runs at a/a0 = {a.rows_per_s / noop.rows_per_s:.2f} of it"
+    )
     print(f"  p50: Triton {a.p50_ms:.1f} ms, mlflow {b.p50_ms:.1f} ms, in-process call {c.p50_ms:.2f} ms")
     if json_path is not None:
         summary = {
             "results": [asdict(r) for r in results],
             "a_over_b": a_b,
             "a_over_c": a_c,
+            "a0_over_c": ceiling,
             "p95_target_ms": settings.latency_p95_target_ms,
         }
         json_path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")

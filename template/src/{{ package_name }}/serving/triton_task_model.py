@@ -21,7 +21,7 @@ import triton_python_backend_utils as pb_utils  # type: ignore[import-not-found]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from task_heads import get_head  # type: ignore[import-not-found]
-from triton_model import input_array, output_tensor  # type: ignore[import-not-found]
+from triton_model import as_array, input_array, output_tensor  # type: ignore[import-not-found]
 
 
 class TritonPythonModel:
@@ -57,7 +57,7 @@ class TritonPythonModel:
             if response.has_error():
                 raise RuntimeError(f"core model {self.core_model}: {response.error().message()}")
             scores = pb_utils.get_output_tensor_by_name(response, self.core_output)
-            parts.append(np.array(np.from_dlpack(scores), dtype=np.float32))  # copy: the response is freed
+            parts.append(np.array(as_array(scores), dtype=np.float32))  # copy: the response is freed
         if not parts:
             return np.zeros((0, 0), dtype=np.float32)
         return np.concatenate(parts)
