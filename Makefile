@@ -18,7 +18,7 @@ help: ## List the targets
 bootstrap: ## Install uv if it is missing
 	@command -v $(UV) >/dev/null 2>&1 || python3 -m pip install --quiet --user uv || python3 -m pip install --quiet uv
 
-system-deps: ## Debian packages the stack tests use (redis-server, promtool, wrk); needs root
+system-deps: ## Debian packages the stack tests use (redis-server, promtool, wrk, libjemalloc2); needs root
 	@bash ci/system-deps.sh
 
 env: bootstrap ## The generator's Python environment (uv sync)

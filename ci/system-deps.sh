@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Debian packages the generated stacks' tests start for real: Redis (Feast online store, batch
-# queue), promtool (alert rules), wrk (serving benchmark). PostgreSQL comes with the machine.
+# queue), promtool (alert rules), wrk (serving benchmark), jemalloc (the local Triton's malloc).
+# PostgreSQL comes with the machine.
 set -euo pipefail
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+ldconfig -p 2>/dev/null | grep 'libjemalloc\.so' >/dev/null || missing+=(libjemalloc2)  # no -q: pipefail + SIGPIPE
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi

@@ -74,8 +74,11 @@ def run(args: argparse.Namespace, settings: ServingSettings) -> int:
             grpc_port=settings.ports["grpc"],
             metrics_port=settings.ports["metrics"],
             startup_timeout=settings.startup_timeout_seconds,
+            allocator=settings.allocator,
         ).start(detach=True)
         print(f"Triton ready: http {server.http_url}  grpc {server.grpc_url}  metrics {server.metrics_url}")
+        hint = " (jemalloc not installed: apt-get install libjemalloc2)"
+        print(f"malloc: {server.allocator}" + (hint if server.allocator != settings.allocator else ""))
         print(f"log: {server.log_file}; stop with `make serve-stop`")
     elif args.command == "stop":
         from .server import stop_recorded

@@ -296,8 +296,12 @@ def main(
         repository = build_repository(settings, model_uri=uri, out=scratch / "repository")
         noop_name = add_noop_model(repository, settings.model_name)
         with LocalTriton(
-            repository, state_dir=scratch / "triton", startup_timeout=settings.startup_timeout_seconds
+            repository,
+            state_dir=scratch / "triton",
+            startup_timeout=settings.startup_timeout_seconds,
+            allocator=settings.allocator,
         ) as triton:
+            print(f"Triton malloc: {triton.allocator}", flush=True)
             url = f"http://{triton.http_url}/v2/models/{settings.model_name}/infer"
             served = post_json(url, triton_body)["outputs"][0]["data"]
             triton_scores = np.asarray(served, dtype=np.float64).reshape(rows, -1)

@@ -71,6 +71,7 @@ class ServingSettings:
     host: str
     ports: dict[str, int]
     startup_timeout_seconds: float
+    allocator: str
     repository: Path
     state_dir: Path
     pattern: str
@@ -129,6 +130,7 @@ class ServingSettings:
             host=os.environ.get(HOST_ENV) or str(section.get("host", "127.0.0.1")),
             ports=ports,
             startup_timeout_seconds=float(section.get("startup_timeout_seconds", 120)),
+            allocator=str(section.get("allocator", "jemalloc")),
             repository=Path(os.environ.get(REPOSITORY_ENV) or local_path("model_repository", current)),
             state_dir=Path(os.environ.get(STATE_DIR_ENV) or local_path("state_dir", current) / "triton"),
             pattern=str(current.decision("serving_pattern")["choice"]),
