@@ -110,6 +110,8 @@ def test_overlays_render_validate_and_match_the_gpu_pool(name: str, tmp_path: Pa
         assert container["readinessProbe"]["httpGet"]["path"] == "/v2/health/ready"
         assert container["livenessProbe"]["httpGet"]["path"] == "/v2/health/live"
         assert {port["containerPort"] for port in container["ports"]} == {8000, 8001, 8002}
+        # the image's jemalloc, as the local server runs
+        assert {"name": "LD_PRELOAD", "value": "/usr/lib/x86_64-linux-gnu/libjemalloc.so"} in container["env"]
         assert {port["port"] for port in kinds["Service"]["spec"]["ports"]} == {8000, 8001, 8002}
         hpa = kinds["HorizontalPodAutoscaler"]["spec"]
         assert 1 <= hpa["minReplicas"] <= hpa["maxReplicas"]
