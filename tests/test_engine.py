@@ -9,7 +9,7 @@ from platform_engine import AnswerError, Answers, decide, field_error
 from platform_engine.cost import api_cost_per_request, break_even_requests, self_hosted_cost_per_request
 from platform_engine.hosting import factor_votes, recommended_hosting
 from platform_engine.model_choice import recommend_model
-from platform_engine.serving import max_batch_size, queue_delay_ms, recommended_pattern
+from platform_engine.serving import hpa_queue_target_us, max_batch_size, queue_delay_ms, recommended_pattern
 from platform_engine.sizing import gpus_per_replica, model_memory_gb, size_node_pool, tier_for_throughput
 from platform_engine.tables import prices, table, use_cases
 
@@ -258,6 +258,8 @@ def test_tight_latency_shrinks_batch_and_wait() -> None:
     # Triton's tuning starting point is the floor
     assert queue_delay_ms(40) == pytest.approx(0.1)
     assert queue_delay_ms(200) == pytest.approx(0.2)
+    # the HPA scales on queueing that takes a tenth of the budget, far above the batcher's wait
+    assert hpa_queue_target_us(200) == 20_000
     assert max_batch_size(90, "realtime", generation=False) == 16
 
 

@@ -84,6 +84,11 @@ def queue_delay_ms(latency_p95_ms: float) -> float:
     return float(max(rule["min_queue_delay_ms"], min(rule["defaults"]["max_queue_delay_ms"], share)))
 
 
+def hpa_queue_target_us(latency_p95_ms: float) -> int:
+    """The HPA scales out once the average queue time per request takes this share of the budget."""
+    return round(latency_p95_ms * 1000 * float(table("batching")["hpa_queue_share_of_target"]))
+
+
 def max_batch_size(latency_p95_ms: float, pattern: str, generation: bool) -> int:
     rule = table("batching")
     if generation:
@@ -123,7 +128,7 @@ def decide_batching(answers: Answers, pattern: str, pool: GpuSizing) -> Decision
             "max_batch_size": batch,
             "max_queue_delay_ms": delay_ms,
             "max_queue_delay_microseconds": round(delay_ms * 1000),
-            "hpa_queue_target_us": round(answers.latency_p95_ms * 1000 * table("batching")["hpa_queue_share_of_target"]),
+            "hpa_queue_target_us": hpa_queue_target_us(answers.latency_p95_ms),
             "instance_count": instance_count,
             "cpu_instance_count": 2,
             "client_concurrency_for_max_throughput": 2 * batch * instance_count,

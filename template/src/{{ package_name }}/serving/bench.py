@@ -148,6 +148,12 @@ def add_noop_model(repository: Path, model_name: str) -> str:
     return name
 
 
+def record(results: list[Result], result: Result) -> None:
+    """Keep a result and print its table row at once (a full run takes minutes)."""
+    results.append(result)
+    print(table([result]).splitlines()[-1], flush=True)
+
+
 def in_process_limits(model: Any, batch: Any, uri: str, seconds: float) -> list[Result]:
     """c: the champion's own `predict()`; c': its ONNX export in onnxruntime (informative only)."""
     results = [in_process(model.predict, batch, seconds, "c: in-process predict()")]
@@ -308,14 +314,11 @@ def main(
             if triton_scores.shape == expected.shape and not np.allclose(triton_scores, expected, atol=1e-4):
                 raise ServingError("Triton's scores differ from the champion's own; not benchmarking a different model")
             for level in levels:
-                results.append(run_wrk(url, triton_body, level, seconds, rows, "a: triton (local stack)", scratch))
-                print(table(results[-1:]).splitlines()[-1], flush=True)
+                record(results, run_wrk(url, triton_body, level, seconds, rows, "a: triton (local stack)", scratch))
             noop_url = f"http://{triton.http_url}/v2/models/{noop_name}/infer"
-            results.append(run_wrk(noop_url, triton_body, max(levels), seconds, rows, NOOP_TARGET, scratch))
-            print(table(results[-1:]).splitlines()[-1], flush=True)
+            record(results, run_wrk(noop_url, triton_body, max(levels), seconds, rows, NOOP_TARGET, scratch))
         for result in in_process_limits(model, frame.iloc[:IN_PROCESS_BATCH], uri, seconds / 2):
-            results.append(result)
-            print(table([result]).splitlines()[-1], flush=True)
+            record(results, result)
         process, port = start_mlflow(uri, workers, scratch)
         try:
             url = f"http://127.0.0.1:{port}/invocations"
@@ -323,10 +326,8 @@ def main(
             if answer.shape != expected.shape or not np.allclose(answer, expected, atol=1e-6):
                 raise ServingError("mlflow models serve answered differently from the in-process model")
             for level in levels:
-                results.append(
-                    run_wrk(url, mlflow_body, level, seconds, rows, f"b: mlflow models serve -w{workers}", scratch)
-                )
-                print(table(results[-1:]).splitlines()[-1], flush=True)
+                target = f"b: mlflow models serve -w{workers}"
+                record(results, run_wrk(url, mlflow_body, level, seconds, rows, target, scratch))
         finally:
             stop_process(process)
     print()
