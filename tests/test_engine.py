@@ -9,6 +9,7 @@ from platform_engine import AnswerError, Answers, decide, field_error
 from platform_engine.cost import api_cost_per_request, break_even_requests, self_hosted_cost_per_request
 from platform_engine.hosting import factor_votes, recommended_hosting
 from platform_engine.model_choice import recommend_model
+from platform_engine.monitoring import summary_quantiles
 from platform_engine.serving import hpa_queue_target_us, max_batch_size, queue_delay_ms, recommended_pattern
 from platform_engine.sizing import gpus_per_replica, model_memory_gb, size_node_pool, tier_for_throughput
 from platform_engine.tables import prices, table, use_cases
@@ -283,6 +284,15 @@ def test_monitoring_thresholds_follow_the_reference() -> None:
     assert numbers["throughput_min_share_of_capacity"] == 0.8
     assert numbers["data_anomaly_max_share"] == 0.05
     assert numbers["psi_threshold"] == 0.2
+    # Triton summarises only the quantile the p95 rule reads (see the data file for the cost)
+    assert numbers["latency_summary_quantiles"] == "0.95:0.02"
+
+
+def test_summary_quantiles_are_checked() -> None:
+    assert summary_quantiles(0.99, 0.001) == "0.99:0.001"
+    for quantile, error in [(1.0, 0.01), (0.0, 0.01), (0.95, 0.0), (0.95, 0.06)]:
+        with pytest.raises(ValueError, match="not a valid target"):
+            summary_quantiles(quantile, error)
 
 
 # ---------------------------------------------------------------- design review

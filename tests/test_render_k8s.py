@@ -112,6 +112,10 @@ def test_overlays_render_validate_and_match_the_gpu_pool(name: str, tmp_path: Pa
         assert {port["containerPort"] for port in container["ports"]} == {8000, 8001, 8002}
         # the image's jemalloc, as the local server runs
         assert {"name": "LD_PRELOAD", "value": "/usr/lib/x86_64-linux-gnu/libjemalloc.so"} in container["env"]
+        # the p95 alert's summary, with only the engine's quantile (as the local server runs it)
+        quantiles = decisions["monitoring"]["latency_summary_quantiles"]
+        assert "--metrics-config=summary_latencies=true" in container["args"]
+        assert f"--metrics-config=summary_quantiles={quantiles}" in container["args"]
         assert {port["port"] for port in kinds["Service"]["spec"]["ports"]} == {8000, 8001, 8002}
         hpa = kinds["HorizontalPodAutoscaler"]["spec"]
         assert 1 <= hpa["minReplicas"] <= hpa["maxReplicas"]

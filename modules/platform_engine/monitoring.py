@@ -14,6 +14,13 @@ def schedule_as_cron(schedule: str) -> str:
     return presets.get(schedule.strip(), schedule.strip())
 
 
+def summary_quantiles(quantile: float, rank_error: float) -> str:
+    """Triton's `--metrics-config summary_quantiles=` value: `<quantile>:<error>`."""
+    if not 0.0 < quantile < 1.0 or not 0.0 < rank_error < min(quantile, 1.0 - quantile):
+        raise ValueError(f"summary quantile {quantile:g} with rank error {rank_error:g} is not a valid target")
+    return f"{quantile:g}:{rank_error:g}"
+
+
 def decide_monitoring(answers: Answers, pool: GpuSizing) -> Decision:
     rule = table("monitoring")
     baseline_ms = float(model_option(answers)["latency_ms"])
@@ -35,6 +42,9 @@ def decide_monitoring(answers: Answers, pool: GpuSizing) -> Decision:
             "latency_p95_baseline_ms": baseline_ms,
             "latency_p95_alert_ms": baseline_ms * rule["latency_p95_multiple_of_baseline"],
             "latency_p95_target_ms": float(answers.latency_p95_ms),
+            "latency_summary_quantiles": summary_quantiles(
+                float(rule["latency_summary_quantile"]), float(rule["latency_summary_rank_error"])
+            ),
             "error_rate_max": rule["error_rate_max"],
             "throughput_capacity_rps": round(capacity_rps, 3),
             "throughput_alert_below_rps": round(capacity_rps * rule["throughput_min_share_of_capacity"], 3),

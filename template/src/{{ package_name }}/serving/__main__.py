@@ -75,6 +75,7 @@ def run(args: argparse.Namespace, settings: ServingSettings) -> int:
             metrics_port=settings.ports["metrics"],
             startup_timeout=settings.startup_timeout_seconds,
             allocator=settings.allocator,
+            summary_quantiles=settings.latency_summary_quantiles,
         ).start(detach=True)
         print(f"Triton ready: http {server.http_url}  grpc {server.grpc_url}  metrics {server.metrics_url}")
         hint = " (jemalloc not installed: apt-get install libjemalloc2)"

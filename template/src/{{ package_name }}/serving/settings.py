@@ -84,6 +84,7 @@ class ServingSettings:
     latency_p95_target_ms: float
     edge_bundle_dir: Path = Path(".local/edge")
     edge_sync_uri: str = ""
+    latency_summary_quantiles: str = "0.95:0.02"
     client: ClientSettings = field(default_factory=ClientSettings)
     batch: BatchSettings = field(default_factory=BatchSettings)
     # The use case's production contract (tasks/tasks.yaml), served by a second Triton model.
@@ -143,6 +144,9 @@ class ServingSettings:
             latency_p95_target_ms=float(monitoring.get("latency_p95_target_ms") or current.answers["latency_p95_ms"]),
             edge_bundle_dir=bundle_dir if bundle_dir.is_absolute() else current.path.parent / bundle_dir,
             edge_sync_uri=os.environ.get("EDGE_SYNC_URI") or str(edge.get("sync_uri") or ""),
+            latency_summary_quantiles=str(
+                monitoring.get("latency_summary_quantiles") or ServingSettings.latency_summary_quantiles
+            ),
             client=ClientSettings(
                 protocol=str(client.get("protocol", "http")),
                 timeout_seconds=float(client.get("timeout_seconds", 10.0)),
