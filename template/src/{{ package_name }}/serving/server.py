@@ -37,6 +37,8 @@ from typing import Any
 from .errors import RepositoryError, ServingError
 
 RECORD_FILE = "server.json"
+# The python backend's shared memory, one region per model instance (`/dev/shm/<prefix><uuid>`)
+SHM_REGION_PREFIX = "/dev/shm/triton_python_backend_shm_region_"
 ALLOCATORS = ("jemalloc", "system")
 SUMMARY_QUANTILES = "0.95:0.02"  # the engine's default; platform.yaml's decision is passed in
 
@@ -172,6 +174,7 @@ class LocalTriton:
         # what the server really runs on: jemalloc falls back to glibc's malloc when not installed
         self.allocator = "jemalloc" if self.preload else "system"
         self.process: subprocess.Popen[bytes] | None = None
+        self.released_regions: set[Path] = set()  # the shared memory the last stop removed
 
     @property
     def http_url(self) -> str:
@@ -286,7 +289,7 @@ class LocalTriton:
         process, self.process = self.process, None
         if process is None or process.poll() is not None:
             return
-        _terminate(process.pid, timeout, wait=process.wait)
+        self.released_regions = _terminate(process.pid, timeout, wait=process.wait)
 
     def __enter__(self) -> LocalTriton:
         return self.start() if self.process is None else self
@@ -310,8 +313,34 @@ def is_running(pid: int) -> bool:
     return state != "Z"
 
 
-def _terminate(pid: int, timeout: float, wait: Any = None) -> None:
-    """SIGTERM the server's process group (server + python backend stubs), SIGKILL after `timeout`."""
+def shm_regions(pid: int) -> set[Path]:
+    """The python backend's shared-memory regions that process `pid` maps (none if it is gone)."""
+    try:
+        maps = Path(f"/proc/{pid}/maps").read_text(encoding="utf-8")
+    except OSError:
+        return set()
+    regions = set()
+    for line in maps.splitlines():
+        start = line.find(SHM_REGION_PREFIX)
+        if start >= 0:
+            regions.add(Path(line[start:].removesuffix(" (deleted)")))
+    return regions
+
+
+def _terminate(pid: int, timeout: float, wait: Any = None) -> set[Path]:
+    """SIGTERM the server's process group (server + python backend stubs), SIGKILL after `timeout`;
+    then remove the server's shared-memory regions, which it leaves behind whenever a client still
+    holds a connection (it then exits without unloading its models). Returns the regions removed."""
+    regions = shm_regions(pid)
+    try:
+        _signal_until_gone(pid, timeout, wait)
+    finally:
+        for region in regions:
+            region.unlink(missing_ok=True)
+    return regions
+
+
+def _signal_until_gone(pid: int, timeout: float, wait: Any) -> None:
     for sig in (signal.SIGTERM, signal.SIGKILL):
         try:
             os.killpg(pid, sig)
