@@ -377,12 +377,15 @@ def main(
         f"{verdict[a_b >= TARGET_SPEEDUP_VS_MLFLOW]}"
     )
     print(f"  Triton p95 {a.p95_ms:.1f} ms (target {settings.latency_p95_target_ms:.0f} ms): {verdict[p95_ok]}")
-    paired = statistics.median(pair_a / max(pair_c, 1e-9) for pair_a, pair_c in pairs)
+    ratios = [pair_a / max(pair_c, 1e-9) for pair_a, pair_c in pairs]
+    paired = statistics.median(ratios)
     print(
         f"  a/c = {paired:.2f} of in-process predict() on batches of {IN_PROCESS_BATCH} "
         f"(target >= {TARGET_SHARE_OF_IN_PROCESS}): {verdict[paired >= TARGET_SHARE_OF_IN_PROCESS]}"
     )
-    listed = ", ".join(f"{pair_a:.0f}/{pair_c:.0f} = {pair_a / max(pair_c, 1e-9):.2f}" for pair_a, pair_c in pairs)
+    listed = ", ".join(
+        f"{pair_a:.0f}/{pair_c:.0f} = {ratio:.2f}" for (pair_a, pair_c), ratio in zip(pairs, ratios, strict=True)
+    )
     print(f"    median of {len(pairs)} back-to-back pairs of rows/s, a/c: {listed}; the table's rows give {a_c:.2f}")
     noop = next(r for r in results if r.target == NOOP_TARGET)
     ceiling = noop.rows_per_s / max(c.rows_per_s, 1e-9)

@@ -10,6 +10,7 @@ from typing import Any
 from ..config import Platform, local_path, platform
 from ..data.families import get_family
 from ..tasks.contract import TaskContract, project_task
+from .server import SUMMARY_QUANTILES
 
 MODEL_URI_ENV = "SERVING_MODEL_URI"
 REPOSITORY_ENV = "SERVING_REPOSITORY"
@@ -84,7 +85,7 @@ class ServingSettings:
     latency_p95_target_ms: float
     edge_bundle_dir: Path = Path(".local/edge")
     edge_sync_uri: str = ""
-    latency_summary_quantiles: str = "0.95:0.02"
+    latency_summary_quantiles: str = SUMMARY_QUANTILES
     client: ClientSettings = field(default_factory=ClientSettings)
     batch: BatchSettings = field(default_factory=BatchSettings)
     # The use case's production contract (tasks/tasks.yaml), served by a second Triton model.
@@ -144,9 +145,7 @@ class ServingSettings:
             latency_p95_target_ms=float(monitoring.get("latency_p95_target_ms") or current.answers["latency_p95_ms"]),
             edge_bundle_dir=bundle_dir if bundle_dir.is_absolute() else current.path.parent / bundle_dir,
             edge_sync_uri=os.environ.get("EDGE_SYNC_URI") or str(edge.get("sync_uri") or ""),
-            latency_summary_quantiles=str(
-                monitoring.get("latency_summary_quantiles") or ServingSettings.latency_summary_quantiles
-            ),
+            latency_summary_quantiles=str(monitoring.get("latency_summary_quantiles") or SUMMARY_QUANTILES),
             client=ClientSettings(
                 protocol=str(client.get("protocol", "http")),
                 timeout_seconds=float(client.get("timeout_seconds", 10.0)),
