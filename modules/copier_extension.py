@@ -7,30 +7,82 @@ functions. No decision logic lives in Jinja.
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
 import sys
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from copier_template_extensions import ContextHook
 from jinja2 import pass_context
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+ENGINE_DIR = Path(__file__).resolve().parent / "platform_engine"
 
-from platform_engine import (
-    ENGINE_VERSION,
-    AnswerError,
-    Answers,
-    decide,
-    field_error,
-    package_from_slug,
-    recommended_hosting,
-    recommended_pattern,
-    recommended_precision,
-    slugify,
-)
-from platform_engine.model_choice import offers_choice
+
+def _engine_fingerprint(folder: Path) -> str:
+    """A hash of the engine's code and tables: two checkouts with equal engines share one module."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+        digest.update(path.relative_to(folder).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def load_engine(folder: Path = ENGINE_DIR) -> ModuleType:
+    """The decision engine of *this* template checkout, as its own package.
+
+    `copier update` renders the old and the new release in one process. A plain
+    `import platform_engine` would hand the second render the first release's engine (and its
+    cached tables) from `sys.modules`, so each checkout's engine is loaded under a name derived from
+    its contents (`platform_engine_<hash>`). The engine imports its own modules relatively.
+    """
+    name = f"platform_engine_{_engine_fingerprint(folder)}"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(
+        name, folder / "__init__.py", submodule_search_locations=[str(folder)]
+    )
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load the decision engine from {folder}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(name, None)
+        raise
+    return module
+
+
+if TYPE_CHECKING:  # the checker reads the engine as the plain package
+    from platform_engine import (
+        ENGINE_VERSION,
+        AnswerError,
+        Answers,
+        decide,
+        field_error,
+        package_from_slug,
+        recommended_hosting,
+        recommended_pattern,
+        recommended_precision,
+        slugify,
+    )
+    from platform_engine.model_choice import offers_choice
+else:
+    engine = load_engine()
+    ENGINE_VERSION = engine.ENGINE_VERSION
+    AnswerError = engine.AnswerError
+    Answers = engine.Answers
+    decide = engine.decide
+    field_error = engine.field_error
+    package_from_slug = engine.package_from_slug
+    recommended_hosting = engine.recommended_hosting
+    recommended_pattern = engine.recommended_pattern
+    recommended_precision = engine.recommended_precision
+    slugify = engine.slugify
+    offers_choice = sys.modules[f"{engine.__name__}.model_choice"].offers_choice
 
 ANSWER_KEYS = tuple(Answers.field_names())
 REQUIRED_FOR_DECISIONS = ("project_name", "use_case", "monthly_requests", "peak_rps", "latency_p95_ms", "cloud")

@@ -1,0 +1,47 @@
+"""Tier 2: replay the real releases (CHANGELOG.md names each one's commit) up to the working tree.
+
+Each release is rendered, edited as a user would (a setting in platform.yaml, custom code, a
+Makefile target, a deleted docs page) and updated to the working tree through the copier CLI:
+the update exits 0, every edit survives, the project equals a fresh render of the working tree
+with the same answers apart from the user's lines and files, and a second update is a no-op.
+`uv run python ci/replay_releases.py` prints the same replay as a table.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import REPO
+
+sys.path.insert(0, str(REPO / "ci"))
+from releases import History, build_history, changelog_releases
+from replay_releases import replay, table
+
+RELEASES = [r for r in changelog_releases((REPO / "CHANGELOG.md").read_text(encoding="utf-8")) if r.commit]
+
+
+@pytest.fixture(scope="session")
+def history(tmp_path_factory: pytest.TempPathFactory) -> History:
+    return build_history(tmp_path_factory.mktemp("releases") / "history")
+
+
+def test_the_changelog_names_a_commit_for_every_release_but_the_one_in_preparation() -> None:
+    releases = changelog_releases((REPO / "CHANGELOG.md").read_text(encoding="utf-8"))
+    assert len(RELEASES) >= 5, releases
+    assert all(r.commit for r in releases[1:]), "only the newest section may lack its release commit"
+
+
+@pytest.mark.render
+@pytest.mark.parametrize("version", [r.version for r in RELEASES])
+def test_a_real_release_updates_to_the_working_tree_keeping_user_edits(
+    history: History, version: str, tmp_path: Path
+) -> None:
+    release = next(r for r in history.releases if r.version == version)
+    outcome = replay(history, release, tmp_path)
+    print(table([outcome]))
+    assert outcome.exit_code == 0, outcome.output
+    assert outcome.lost_edits == [], f"user edits lost: {outcome.lost_edits}"
+    assert outcome.not_landed == [], f"differ from a fresh render of {history.current}: {outcome.not_landed}"
+    assert outcome.noop_changes == [], f"a second update changed: {outcome.noop_changes}"
