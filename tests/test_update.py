@@ -6,7 +6,10 @@ The tests build a temporary git copy of this template with four tags, like a rea
     v0.1.0       the working tree as it is
     v0.2.0       a later release: changed lines in README, platform.yaml, config.py and the layer files
                  (DAG, Feast, Terraform variables: those that exist), a new docs page, a removed docs
-                 page, a changed test, a changed user-owned file (`_skip_if_exists`)
+                 page, a renamed docs page, a changed test, a changed user-owned file (`_skip_if_exists`);
+                 and in the decision engine: a changed table value (`error_rate_max`), a new decision
+                 key that the new docs page reads, and a changed question default (`drift_schedule`)
+    v0.3.0       the engine's table value changed again (old -> new -> newer in one process)
 
 and render projects from it into temporary folders that are committed like a user's repository.
 """
@@ -34,7 +37,12 @@ V_DEV, V1, V2 = "v0.1.0.dev1", "v0.1.0", "v0.2.0"
 DEV_TRAFFIC = 2_000_000
 TRAFFIC_CHANGE = {"monthly_requests": 5_000_000, "peak_rps": 200.0, "latency_p95_ms": 50}
 
+V3 = "v0.3.0"
 V2_TITLE_SUFFIX = ": an ML platform"
+ERROR_RATE = {V1: 0.01, V2: 0.02, V3: 0.03}  # monitoring.yaml's error_rate_max per release
+V2_DECISION_KEY = "release_check"  # a decision key v2's engine adds and v2's new docs page reads
+V2_DRIFT_SCHEDULE = "@hourly"  # v2's default for the (advanced) drift_schedule question
+RENAMED_IN_V2 = ("docs/training.md", "docs/training-guide.md")
 V2_LINE = "template 0.2.0 changed this line"
 NEW_IN_V2 = "docs/upgrade-notes.md"
 REMOVED_IN_V2 = "docs/architecture.md"
@@ -171,6 +179,13 @@ class Template:
             )
 
 
+def _set_error_rate(src: Path, value: float) -> None:
+    table = src / "modules" / "platform_engine" / "data" / "monitoring.yaml"
+    text, count = re.subn(r"(?m)^error_rate_max: .*$", f"error_rate_max: {value}", table.read_text(encoding="utf-8"))
+    assert count == 1, "monitoring.yaml has no error_rate_max"
+    table.write_text(text, encoding="utf-8")
+
+
 @pytest.fixture(scope="session")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Template:
     src = tmp_path_factory.mktemp("template") / "mlops-template"
@@ -211,10 +226,28 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Template:
         if editable:
             _prepend(sources[editable[0]], comment(editable[0], V2_LINE))
             layer_files[kind] = editable[0]
-    (src / "template" / (NEW_IN_V2 + ".jinja")).write_text("# Upgrade notes for {{ project_name }}\n")
+    (src / "template" / (NEW_IN_V2 + ".jinja")).write_text(
+        "# Upgrade notes for {{ project_name }}\n\nEngine check: {{ decisions.monitoring." + V2_DECISION_KEY + " }}\n"
+    )
     sources[REMOVED_IN_V2].unlink()
+    old_name, new_name = RENAMED_IN_V2
+    sources[old_name].rename(sources[old_name].with_name(Path(new_name).name + ".jinja"))
+    _set_error_rate(src, ERROR_RATE[V2])
+    monitoring = src / "modules" / "platform_engine" / "monitoring.py"
+    code = monitoring.read_text(encoding="utf-8")
+    anchor = '            "error_rate_max": rule["error_rate_max"],\n'
+    assert anchor in code, "monitoring.py changed: update the v2 fixture"
+    monitoring.write_text(code.replace(anchor, anchor + f'            "{V2_DECISION_KEY}": "engine 0.2.0",\n'))
+    config = src / "copier.yml"
+    text = config.read_text(encoding="utf-8")
+    assert 'default: "@daily"' in text
+    config.write_text(text.replace('default: "@daily"', f'default: "{V2_DRIFT_SCHEDULE}"', 1))
     commit_all(src, "0.2.0")
     git(src, "tag", V2)
+
+    _set_error_rate(src, ERROR_RATE[V3])
+    commit_all(src, "0.3.0")
+    git(src, "tag", V3)
     return Template(src=src, package=package, layer_files=layer_files)
 
 
@@ -248,6 +281,67 @@ def test_update_without_edits_equals_a_fresh_render(template: Template, project:
     assert (project / NEW_IN_V2).read_text().startswith("# Upgrade notes for")
     assert not (project / REMOVED_IN_V2).exists()
     assert leftovers(project).returncode == 0
+    # the engine's changes landed: v2's table value, v2's new decision key, v2's question default
+    platform = yaml.safe_load((project / "platform.yaml").read_text())
+    assert platform["decisions"]["monitoring"]["error_rate_max"] == ERROR_RATE[V2]
+    assert platform["decisions"]["monitoring"][V2_DECISION_KEY] == "engine 0.2.0"
+    assert "Engine check: engine 0.2.0" in (project / NEW_IN_V2).read_text()
+    assert platform["answers"]["drift_schedule"] == V2_DRIFT_SCHEDULE
+    old_name, new_name = RENAMED_IN_V2
+    assert not (project / old_name).exists() and (project / new_name).is_file()
+
+
+def _same_as_fresh(project: Path, fresh: Path) -> list[str]:
+    """Paths whose content differs between two projects (answers compared without `_commit`)."""
+    got, expected = tree(project), tree(fresh)
+    for side in (got, expected):
+        side[".copier-answers.yml"] = without_commit(side[".copier-answers.yml"])
+    return sorted(path for path in set(got) | set(expected) if got.get(path) != expected.get(path))
+
+
+@pytest.mark.render
+def test_every_render_in_one_process_uses_its_own_releases_engine(
+    template: Template, project: Path, tmp_path: Path
+) -> None:
+    """copy, update and recopy in one process, the newest engine loaded first: no render sees
+    another release's engine (a cached import once handed v2's render v1's engine)."""
+    fresh = {ref: template.copy(tmp_path / f"fresh-{ref}", ref=ref) for ref in (V3, V1, V2)}
+    for ref, folder in fresh.items():
+        rate = yaml.safe_load((folder / "platform.yaml").read_text())["decisions"]["monitoring"]["error_rate_max"]
+        assert rate == ERROR_RATE[ref], f"a fresh {ref} render used another release's engine"
+
+    user_owned = USER_OWNED.format(pkg=template.package)  # never updated once it exists (`_skip_if_exists`)
+    template.update(project, ref=V2)  # old -> new
+    assert _same_as_fresh(project, fresh[V2]) == [user_owned]
+    commit_all(project, "update to v2")
+    template.update(project, ref=V3)  # new -> newer
+    assert _same_as_fresh(project, fresh[V3]) == [user_owned]
+    commit_all(project, "update to v3")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        copier.run_recopy(str(project), vcs_ref=V1, defaults=True, overwrite=True, unsafe=True, quiet=True)
+    # recopy overwrites every file v1 renders (and leaves files it does not render, as Copier does)
+    assert [p for p in _same_as_fresh(project, fresh[V1]) if (fresh[V1] / p).exists()] == []
+
+
+@pytest.mark.engine
+def test_the_extension_loads_one_engine_per_checkout_contents(tmp_path: Path) -> None:
+    import copier_extension
+
+    copies = {}
+    for name, rate in (("a", 0.01), ("b", 0.05), ("c", 0.01)):
+        folder = tmp_path / name / "platform_engine"
+        shutil.copytree(copier_extension.ENGINE_DIR, folder, ignore=shutil.ignore_patterns("__pycache__"))
+        table_file = folder / "data" / "monitoring.yaml"
+        table_file.write_text(
+            re.sub(r"(?m)^error_rate_max: .*$", f"error_rate_max: {rate}", table_file.read_text()), encoding="utf-8"
+        )
+        copies[name] = copier_extension.load_engine(folder)
+    rates = {
+        name: engine.decide(engine.Answers()).monitoring.numbers["error_rate_max"] for name, engine in copies.items()
+    }
+    assert rates == {"a": 0.01, "b": 0.05, "c": 0.01}
+    assert copies["a"] is copies["c"] and copies["a"] is not copies["b"]  # equal contents share one module
 
 
 @pytest.mark.render
