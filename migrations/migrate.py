@@ -5,12 +5,22 @@ Copier decides *whether* a step runs (the migration's `version` and `when`); thi
 step, idempotently, and prints what it did:
 
     migrate.py rename-answer OLD NEW [--answers-file F]   stage before, declared with a `version`
+    migrate.py preflight --template SRC [--ref REF] [--data JSON] [--answers-file F]
+                                                          stage before, every update, last
     migrate.py keep-changed [--answers-file F]            stage after, every update
 
 rename-answer
     Renames a top-level key of the answers file, so the new version renders with the value the
     user gave under the old name (Copier reloads the answers file after the `before` stage).
     When NEW is already set, OLD is dropped; when OLD is missing, nothing changes.
+
+preflight
+    Copier writes the new version straight into the project: a render that fails half-way leaves
+    files rewritten and the answers file claiming the new version. So before Copier touches the
+    project, `preflight` renders the new version with the project's answers (and the update's
+    `--data`) into a temporary folder, in a process of its own, and stops the update with the error
+    and the way back when that render fails. Nothing in the project has changed at that point
+    except what earlier `before` migrations wrote to the answers file.
 
 keep-changed
     Copier deletes every file that the new version no longer renders (a file the template removed,
@@ -26,6 +36,7 @@ $VERSION_PEP440_TO and, for a migration declared with a `version`, $VERSION_PEP4
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import subprocess
@@ -34,6 +45,7 @@ import tempfile
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 ANSWERS_FILE = Path(".copier-answers.yml")
 
@@ -161,6 +173,57 @@ def cmd_keep_changed(answers_file: Path) -> int:
     return 0
 
 
+# ----------------------------------------------------------------------------------- preflight
+RECOVERY = (
+    "Your project is as it was before the update (apart from the answers file, if a migration renamed "
+    "an answer): `git status` shows it, `git checkout -- .` undoes any change. If an update ever stops "
+    "half-way, `git reset --hard HEAD && git clean -fd` brings back your last commit (Copier only updates "
+    "a clean working tree, so nothing of yours is lost)."
+)
+
+
+def render_new(template: str, ref: str | None, answers: dict[str, Any], destination: Path) -> None:
+    import copier  # this runs in Copier's own interpreter
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        copier.run_copy(
+            template,
+            str(destination),
+            data=answers,
+            vcs_ref=ref or None,
+            defaults=True,
+            unsafe=True,
+            quiet=True,
+            skip_tasks=True,
+        )
+
+
+def preflight_answers(answers_text: str, data_json: str) -> dict[str, Any]:
+    """The answers the new version renders with: the answers file's, then the update's `--data`."""
+    import yaml  # a Copier dependency
+
+    answers = {k: v for k, v in (yaml.safe_load(answers_text) or {}).items() if not str(k).startswith("_")}
+    return answers | (json.loads(data_json) if data_json else {})
+
+
+def cmd_preflight(template: str, ref: str | None, data_json: str, answers_file: Path) -> int:
+    answers = preflight_answers(answers_file.read_text(encoding="utf-8"), data_json)
+    with tempfile.TemporaryDirectory(prefix="copier-preflight-") as folder:
+        try:
+            render_new(template, ref, answers, Path(folder) / "project")
+        except Exception as error:
+            kind = type(error).__name__
+            _say(
+                f"the new version does not render with this project's answers ({kind}: {error}). "
+                f"The update stopped before writing any file. {RECOVERY}",
+                error=True,
+            )
+            return 1
+    _say("the new version renders with this project's answers")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Update-time migrations of a generated project.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -168,12 +231,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     rename.add_argument("old")
     rename.add_argument("new")
     rename.add_argument("--answers-file", type=Path, default=ANSWERS_FILE)
+    check = commands.add_parser("preflight", help="before: render the new version first; stop if it fails")
+    check.add_argument("--template", required=True)
+    check.add_argument("--ref", default="")
+    check.add_argument("--data", default="")
+    check.add_argument("--answers-file", type=Path, default=ANSWERS_FILE)
     keep = commands.add_parser("keep-changed", help="after: restore removed files that the user had changed")
     keep.add_argument("--answers-file", type=Path, default=ANSWERS_FILE)
     args = parser.parse_args(argv)
 
     if args.command == "rename-answer":
         return cmd_rename_answer(args.old, args.new, args.answers_file)
+    if args.command == "preflight":
+        return cmd_preflight(args.template, args.ref, args.data, args.answers_file)
     return cmd_keep_changed(args.answers_file)
 
 

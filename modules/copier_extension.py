@@ -23,8 +23,8 @@ ENGINE_DIR = Path(__file__).resolve().parent / "platform_engine"
 
 
 def _engine_fingerprint(folder: Path) -> str:
-    """A hash of the engine's code and tables: two checkouts with equal engines share one module."""
-    digest = hashlib.sha256()
+    """A hash of the engine's folder and of its code and tables."""
+    digest = hashlib.sha256(str(folder).encode() + b"\0")
     for path in sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
         digest.update(path.relative_to(folder).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:16]
@@ -36,7 +36,9 @@ def load_engine(folder: Path = ENGINE_DIR) -> ModuleType:
     `copier update` renders the old and the new release in one process. A plain
     `import platform_engine` would hand the second render the first release's engine (and its
     cached tables) from `sys.modules`, so each checkout's engine is loaded under a name derived from
-    its contents (`platform_engine_<hash>`). The engine imports its own modules relatively.
+    its folder and contents (`platform_engine_<hash>`); the engine imports its own modules
+    relatively. The folder counts too: Copier deletes a checkout after rendering it, and the engine
+    reads its tables lazily from its own folder.
     """
     name = f"platform_engine_{_engine_fingerprint(folder)}"
     if name in sys.modules:

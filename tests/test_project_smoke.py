@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import time
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
@@ -81,9 +82,28 @@ def test_make_smoke_is_green(stack_project: Callable[[str], Path], name: str) ->
     print(f"{name}: make smoke took {time.monotonic() - started:.0f} s")
 
 
+IN_FLIGHT_BEFORE_KILL = 200  # requests Triton has answered in the predict stage before the kill
+KILL_PREDICT_ROWS = 200_000  # far more than the stage can send before the kill
+
+
+def _inference_count(metrics_port: int) -> int:
+    """Successful inferences so far, from Triton's Prometheus metrics (all models summed)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    return int(sum(float(v) for v in re.findall(r"(?m)^nv_inference_request_success\{[^}]*\} (\S+)$", text)))
+
+
+def _wait_for_requests(metrics_port: int, more_than: int, timeout_s: float = 120) -> None:
+    start = _inference_count(metrics_port)
+    deadline = time.monotonic() + timeout_s
+    while (count := _inference_count(metrics_port)) - start <= more_than:
+        assert time.monotonic() < deadline, f"the predict stage sent only {count - start} requests in {timeout_s:.0f} s"
+        time.sleep(0.05)
+
+
 def test_smoke_cleans_up_when_triton_dies(stack_project: Callable[[str], Path]) -> None:
     project = stack_project("tabular_aws_realtime")
-    env = {**os.environ, "SMOKE_PREDICT_ROWS": "200000", "SMOKE_CONCURRENCY": "4"}
+    env = {**os.environ, "SMOKE_PREDICT_ROWS": str(KILL_PREDICT_ROWS), "SMOKE_CONCURRENCY": "4"}
     process = subprocess.Popen(
         ["make", "smoke"], cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
@@ -94,7 +114,8 @@ def test_smoke_cleans_up_when_triton_dies(stack_project: Callable[[str], Path]) 
     for line in process.stdout:
         lines.append(line)
         if not killed and "predict:" in line and line.lstrip().startswith("["):
-            time.sleep(3)  # well inside the 200K requests
+            # kill only once requests are in flight, so the test fails only when cleanup is wrong
+            _wait_for_requests(_server_ports("".join(lines))[2], more_than=IN_FLIGHT_BEFORE_KILL)
             pids = _tritons_under(project)
             assert pids, "no Triton server found to kill"
             for pid in pids:

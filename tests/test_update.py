@@ -10,6 +10,7 @@ The tests build a temporary git copy of this template with four tags, like a rea
                  and in the decision engine: a changed table value (`error_rate_max`), a new decision
                  key that the new docs page reads, and a changed question default (`drift_schedule`)
     v0.3.0       the engine's table value changed again (old -> new -> newer in one process)
+    v0.3.1       a broken release: a new page reads a decision its engine does not make
 
 and render projects from it into temporary folders that are committed like a user's repository.
 """
@@ -38,6 +39,7 @@ DEV_TRAFFIC = 2_000_000
 TRAFFIC_CHANGE = {"monthly_requests": 5_000_000, "peak_rps": 200.0, "latency_p95_ms": 50}
 
 V3 = "v0.3.0"
+V_BROKEN = "v0.3.1"
 V2_TITLE_SUFFIX = ": an ML platform"
 ERROR_RATE = {V1: 0.01, V2: 0.02, V3: 0.03}  # monitoring.yaml's error_rate_max per release
 V2_DECISION_KEY = "release_check"  # a decision key v2's engine adds and v2's new docs page reads
@@ -248,6 +250,11 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Template:
     _set_error_rate(src, ERROR_RATE[V3])
     commit_all(src, "0.3.0")
     git(src, "tag", V3)
+
+    (src / "template" / "docs" / "broken.md.jinja").write_text("{{ decisions.monitoring.not_decided_yet }}\n")
+    commit_all(src, "0.3.1, broken")
+    git(src, "tag", V_BROKEN)
+    git(src, "checkout", "-q", V3)  # the broken release stays a tag
     return Template(src=src, package=package, layer_files=layer_files)
 
 
@@ -325,23 +332,26 @@ def test_every_render_in_one_process_uses_its_own_releases_engine(
 
 
 @pytest.mark.engine
-def test_the_extension_loads_one_engine_per_checkout_contents(tmp_path: Path) -> None:
+def test_the_extension_loads_one_engine_per_checkout(tmp_path: Path) -> None:
     import copier_extension
 
-    copies = {}
-    for name, rate in (("a", 0.01), ("b", 0.05), ("c", 0.01)):
+    engines = {}
+    for name, rate in (("a", 0.01), ("b", 0.05)):
         folder = tmp_path / name / "platform_engine"
         shutil.copytree(copier_extension.ENGINE_DIR, folder, ignore=shutil.ignore_patterns("__pycache__"))
         table_file = folder / "data" / "monitoring.yaml"
         table_file.write_text(
             re.sub(r"(?m)^error_rate_max: .*$", f"error_rate_max: {rate}", table_file.read_text()), encoding="utf-8"
         )
-        copies[name] = copier_extension.load_engine(folder)
-    rates = {
-        name: engine.decide(engine.Answers()).monitoring.numbers["error_rate_max"] for name, engine in copies.items()
-    }
-    assert rates == {"a": 0.01, "b": 0.05, "c": 0.01}
-    assert copies["a"] is copies["c"] and copies["a"] is not copies["b"]  # equal contents share one module
+        engines[name] = copier_extension.load_engine(folder)
+    rates = {name: e.decide(e.Answers()).monitoring.numbers["error_rate_max"] for name, e in engines.items()}
+    assert rates == {"a": 0.01, "b": 0.05}
+    assert copier_extension.load_engine(tmp_path / "a" / "platform_engine") is engines["a"]  # loaded once
+    # a checkout whose contents change (the same temporary path reused) gets its engine anew
+    table_file = tmp_path / "a" / "platform_engine" / "data" / "monitoring.yaml"
+    table_file.write_text(table_file.read_text().replace("error_rate_max: 0.01", "error_rate_max: 0.07"))
+    again = copier_extension.load_engine(tmp_path / "a" / "platform_engine")
+    assert again.decide(again.Answers()).monitoring.numbers["error_rate_max"] == 0.07
 
 
 @pytest.mark.render
@@ -416,7 +426,13 @@ def test_edits_to_the_same_lines_conflict_and_the_check_fails(template: Template
         assert re.search(r"(?m)^README\.md:1: leftover conflict marker", check.stdout), check.stdout
         assert re.search(r"(?m)^platform\.yaml:\d+: leftover conflict marker", check.stdout), check.stdout
     else:
-        assert (project / "README.md.rej").is_file()
+        # --conflict rej: the file gets the template's new version; the user's change waits in the .rej
+        assert readme.read_text().splitlines()[0].endswith(V2_TITLE_SUFFIX)
+        assert "(fraud team)" not in readme.read_text()
+        rejected = (project / "README.md.rej").read_text()
+        assert re.search(r"(?m)^\+.*\(fraud team\)$", rejected), rejected
+        assert platform_yaml.read_text().startswith(f"# {V2_LINE}\n")
+        assert "# our platform file, edited by hand" in (project / "platform.yaml.rej").read_text()
         assert re.search(r"(?m)^README\.md\.rej: rejected update hunks for README\.md", check.stdout), check.stdout
     # the same checker as a module, as the docs tell users to run it
     module = subprocess.run(
@@ -447,6 +463,25 @@ def test_a_dirty_working_tree_is_refused_and_nothing_changes(template: Template,
     with pytest.raises(UserMessageError, match="Destination repository is dirty"):
         template.update(project)
     assert tree(project) == before
+
+
+@pytest.mark.render
+def test_an_update_to_a_release_that_cannot_render_stops_before_writing(template: Template, project: Path) -> None:
+    _append(project / "README.md", "Team notes.")
+    commit_all(project, "team edits")
+    before, head = tree(project), git(project, "rev-parse", "HEAD")
+    result = subprocess.run(
+        [sys.executable, "-m", "copier", "update", "--trust", "--defaults", "--vcs-ref", V_BROKEN],
+        cwd=project,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode != 0
+    assert "not_decided_yet" in result.stderr and "stopped before writing any file" in result.stderr
+    assert "git reset --hard HEAD && git clean -fd" in result.stderr  # the way back, in the error itself
+    assert tree(project) == before, "a failed update changed the project"
+    assert git(project, "status", "--porcelain") == "" and git(project, "rev-parse", "HEAD") == head
+    assert f"_commit: {V1}" in (project / ".copier-answers.yml").read_text()
 
 
 def _decisions(project: Path) -> dict[str, Any]:

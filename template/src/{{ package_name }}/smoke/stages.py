@@ -201,7 +201,8 @@ def predict(ctx: SmokeContext) -> str:
     client = TritonClient.from_settings(settings, url=f"{settings.host}:{record['ports']['http']}", retries=1)
     features = ctx.values["features"]
     frame = ctx.values["training_frame"]
-    rows = frame[features].sample(n=min(PREDICT_ROWS, len(frame)), random_state=7, replace=len(frame) < PREDICT_ROWS)
+    # exactly PREDICT_ROWS requests: rows are drawn again when the frame has fewer
+    rows = frame[features].sample(n=PREDICT_ROWS, random_state=7, replace=len(frame) < PREDICT_ROWS)
     batch = rows.to_numpy(dtype=np.float32)
     latencies: list[float] = []
 

@@ -112,7 +112,8 @@ def check_file(path: Path, root: Path) -> list[Problem]:
             Problem(
                 shown,
                 0,
-                f"rejected update hunks for {target}: apply them to {target} by hand, then delete this file",
+                f"rejected update hunks for {target} (your change; {target} has the template's new version): "
+                "re-apply what you still want by hand, then delete this file",
             )
         ]
     text = _read_text(path)
