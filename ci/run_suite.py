@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 WORKERS = os.environ.get("TEST_WORKERS", "2")
 
 TIERS: dict[str, tuple[str, list[str]]] = {
-    "1": ("engine", ["tests/test_engine.py", "tests/test_engine_properties.py", "-p", "no:cacheprovider"]),
+    "1": ("engine", ["tests", "-m", "engine", "-p", "no:cacheprovider"]),
     "2": ("render + static checks", ["tests", "-m", "render or static", "-n", WORKERS]),
     "3": ("generated projects' tests", ["tests", "-m", "project and not smoke"]),
     "4": ("smoke runs", ["tests", "-m", "smoke"]),

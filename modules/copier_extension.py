@@ -64,6 +64,7 @@ if TYPE_CHECKING:  # the checker reads the engine as the plain package
         AnswerError,
         Answers,
         decide,
+        default_drift_threshold,
         field_error,
         package_from_slug,
         recommended_hosting,
@@ -78,6 +79,7 @@ else:
     AnswerError = engine.AnswerError
     Answers = engine.Answers
     decide = engine.decide
+    default_drift_threshold = engine.default_drift_threshold
     field_error = engine.field_error
     package_from_slug = engine.package_from_slug
     recommended_hosting = engine.recommended_hosting
@@ -194,6 +196,7 @@ class DecisionEngine(ContextHook):
             slugify=slugify,
             package_from_slug=package_from_slug,
             engine_version=ENGINE_VERSION,
+            default_drift_threshold=default_drift_threshold,
         )
         environment.filters["to_nice_yaml_block"] = lambda value: yaml.safe_dump(
             value, sort_keys=False, default_flow_style=False, allow_unicode=True, width=100

@@ -1,6 +1,15 @@
 """The decision engine: selection answers -> decisions with reasons, from data tables."""
 
-from .answers import AnswerError, Answers, field_error, package_from_slug, slugify, validate
+from .answers import (
+    AnswerError,
+    Answers,
+    default_drift_threshold,
+    derived_description,
+    field_error,
+    package_from_slug,
+    slugify,
+    validate,
+)
 from .engine import ENGINE_VERSION, Decisions, decide, decide_from_mapping
 from .hosting import recommended_hosting
 from .records import Decision, GpuSizing, Warning_
@@ -16,6 +25,8 @@ __all__ = [
     "Warning_",
     "decide",
     "decide_from_mapping",
+    "default_drift_threshold",
+    "derived_description",
     "field_error",
     "package_from_slug",
     "recommended_hosting",

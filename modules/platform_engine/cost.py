@@ -156,6 +156,8 @@ def decide_cost(answers: Answers, hosting: str, pools: dict[str, GpuSizing], sel
             ),
             "price_table_as_of": table_["as_of"],
             "price_source": table_["source"].strip(),
+            "api_price_source": api_pricing["source"] if api_pricing else None,
+            "gpu_price_note": table_["gpu"][answers.cloud][prod.tier].get("note", ""),
             "currency": table_["currency"],
         },
     )

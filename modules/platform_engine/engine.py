@@ -56,6 +56,7 @@ class Decisions:
             }
         out["warnings"] = [w.to_dict() for w in self.warnings]
         out["cloud"] = dict(table("clouds")[self.answers.cloud])
+        out["project"] = {"description": self.answers.described}
         return out
 
 

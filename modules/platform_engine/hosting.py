@@ -31,16 +31,29 @@ def _latency(answers: Answers, rule: dict[str, Any]) -> FactorVote:
     return FactorVote("latency", rule["label"], 0, f"p95 {ms} ms is between the API and self-hosted bands")
 
 
+def _side(value: str, rule: dict[str, Any]) -> int:
+    """+1 when the table lists `value` on the self-hosted side, -1 on the API side, 0 on neither."""
+
+    def listed(side: str) -> bool:
+        entry = rule[side]
+        return value in entry if isinstance(entry, list) else value == entry
+
+    return 1 if listed("self_hosted") else -1 if listed("api") else 0
+
+
 def _customization(answers: Answers, rule: dict[str, Any]) -> FactorVote:
-    if answers.customization == rule["self_hosted"]:
-        return FactorVote("customization", rule["label"], 1, "domain-specific fine-tuning: self-hosted")
-    return FactorVote("customization", rule["label"], -1, "a general use case: an API model fits")
+    vote = _side(answers.customization, rule)
+    why = {1: "domain-specific fine-tuning: self-hosted", -1: "a general use case: an API model fits"}
+    return FactorVote("customization", rule["label"], vote, why.get(vote, f"{answers.customization}: no preference"))
 
 
 def _privacy(answers: Answers, rule: dict[str, Any]) -> FactorVote:
-    if answers.data_sensitivity in rule["self_hosted"]:
-        return FactorVote("privacy", rule["label"], 1, f"{answers.data_sensitivity.upper()} data stays in your cloud")
-    return FactorVote("privacy", rule["label"], -1, f"{answers.data_sensitivity} data may go to an external API")
+    vote = _side(answers.data_sensitivity, rule)
+    why = {
+        1: f"{answers.data_sensitivity.upper()} data stays in your cloud",
+        -1: f"{answers.data_sensitivity} data may go to an external API",
+    }
+    return FactorVote("privacy", rule["label"], vote, why.get(vote, f"{answers.data_sensitivity}: no preference"))
 
 
 def _team(answers: Answers, rule: dict[str, Any]) -> FactorVote:
@@ -50,9 +63,9 @@ def _team(answers: Answers, rule: dict[str, Any]) -> FactorVote:
 
 
 def _budget(answers: Answers, rule: dict[str, Any]) -> FactorVote:
-    if answers.budget_style == rule["self_hosted"]:
-        return FactorVote("budget", rule["label"], 1, "high volume justifies fixed infrastructure")
-    return FactorVote("budget", rule["label"], -1, "predictable per-call costs preferred")
+    vote = _side(answers.budget_style, rule)
+    why = {1: "high volume justifies fixed infrastructure", -1: "predictable per-call costs preferred"}
+    return FactorVote("budget", rule["label"], vote, why.get(vote, f"{answers.budget_style}: no preference"))
 
 
 _FACTOR_FUNCTIONS = {

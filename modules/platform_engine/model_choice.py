@@ -58,6 +58,7 @@ def recommend_model(answers: Answers) -> Decision:
             "params_b": model_params_b(answers),
             "latency_is_estimate": bool(option.get("estimate", False)),
             "family": entry["family"],
+            "modality": entry["modality"],
             "smoke_model": entry["smoke_model"],
         },
     )

@@ -48,10 +48,8 @@ locals {
   # Larger shapes of the same GPU (GPU count => instance), for replicas that span several GPUs.
   multi_gpu_shapes = {
     aws = {
-      t4        = { "4" = "g4dn.12xlarge", "8" = "g4dn.metal" }
-      a10g      = { "4" = "g5.12xlarge", "8" = "g5.48xlarge" }
-      a100_40gb = { "8" = "p4d.24xlarge" }
-      a100_80gb = { "8" = "p4de.24xlarge" }
+      t4   = { "4" = "g4dn.12xlarge", "8" = "g4dn.metal" }
+      a10g = { "4" = "g5.12xlarge", "8" = "g5.48xlarge" }
     }
     gcp = {
       t4        = { "2" = "n1-standard-8", "4" = "n1-standard-16" }
