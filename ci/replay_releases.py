@@ -153,11 +153,12 @@ def without_user_edits(updated: dict[str, bytes], package: str) -> dict[str, byt
     return result
 
 
-def replay(history: History, release: Release, workdir: Path) -> Replay:
+def replay(history: History, release: Release, workdir: Path, answers: dict[str, Any] | None = None) -> Replay:
+    """Render `release` (with `answers`, defaults otherwise), edit, update to the current version, check."""
     started = time.monotonic()
     outcome = Replay(release=release.version, current=history.current)
-    project = render(history, release.tag, workdir / "project")
-    before = tree(render(history, release.tag, workdir / "old-fresh"))
+    project = render(history, release.tag, workdir / "project", answers)
+    before = tree(render(history, release.tag, workdir / "old-fresh", answers))
     edit_like_a_user(project)
 
     result = _copier("update", "--trust", "--defaults", "--vcs-ref", history.current, cwd=project)

@@ -7,6 +7,7 @@ step, idempotently, and prints what it did:
     migrate.py rename-answer OLD NEW [--answers-file F]   stage before, declared with a `version`
     migrate.py forget-derived-description [--answers-file F]
                                                           stage before, declared for 0.6.0
+    migrate.py pin-old-slug [--answers-file F]           stage before, declared for 0.6.0
     migrate.py preflight --template SRC [--ref REF] [--data JSON] [--answers-file F]
                                                           stage before, every update, last
     migrate.py keep-changed [--answers-file F]            stage after, every update
@@ -21,6 +22,13 @@ forget-derived-description
     ("X: an ML platform on AWS, ...") and stored in the answers of tuned projects, so a later
     `--data cloud=gcp` kept "on AWS". Since 0.6.0 an empty answer means "derive it"; this step empties
     a stored description that is exactly the old derived text, and leaves a written one alone.
+
+pin-old-slug
+    0.6.0 transliterates accents when it derives the slug (`Café` -> `cafe`, before: `caf`). A
+    project whose name has such letters and whose slug was derived would be renamed by the update:
+    its package folder and every cloud resource name. This step keeps the old names: it stores the
+    old slug and package in the answers file and sets `tune: true` (Copier only keeps answers to
+    questions that are asked; `tune` asks the advanced ones, whose defaults are unchanged).
 
 preflight
     Copier writes the new version straight into the project: a render that fails half-way leaves
@@ -208,6 +216,43 @@ def cmd_forget_derived_description(answers_file: Path) -> int:
     return 0
 
 
+# -------------------------------------------------------------------------------- pin-old-slug
+def old_slugify(name: str) -> str:
+    """The slug up to 0.5.0: non-ASCII letters were dropped, not transliterated."""
+    return re.sub(r"-+", "-", re.sub(r"[^a-z0-9]+", "-", name.lower())).strip("-")
+
+
+def new_slugify(name: str) -> str:
+    import unicodedata
+
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+    return old_slugify(ascii_name)
+
+
+def pin_old_slug(text: str) -> tuple[str, str | None]:
+    """The answers text with the old slug and package pinned when 0.6.0 would derive new ones."""
+    import yaml  # a Copier dependency
+
+    answers = yaml.safe_load(text) or {}
+    name = str(answers.get("project_name", ""))
+    if answers.get("project_slug") or old_slugify(name) == new_slugify(name):
+        return text, None
+    slug = old_slugify(name)
+    lines = [line for line in text.splitlines(keepends=True) if not re.match(r"^(tune|package_name)\s*:", line)]
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    lines += ["tune: true\n", f"project_slug: {slug}\n", f"package_name: {slug.replace('-', '_')}\n"]
+    return "".join(lines), slug
+
+
+def cmd_pin_old_slug(answers_file: Path) -> int:
+    text, slug = pin_old_slug(answers_file.read_text(encoding="utf-8"))
+    if slug:
+        answers_file.write_text(text, encoding="utf-8")
+        _say(f"kept project_slug {slug!r} (0.6.0 would derive another from the accented name); tune is now true")
+    return 0
+
+
 # ----------------------------------------------------------------------------------- preflight
 RECOVERY = (
     "Your project is as it was before the update (apart from the answers file, if a migration renamed "
@@ -268,6 +313,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     rename.add_argument("--answers-file", type=Path, default=ANSWERS_FILE)
     forget = commands.add_parser("forget-derived-description", help="before: empty a derived description")
     forget.add_argument("--answers-file", type=Path, default=ANSWERS_FILE)
+    pin = commands.add_parser("pin-old-slug", help="before: keep a derived slug that 0.6.0 would change")
+    pin.add_argument("--answers-file", type=Path, default=ANSWERS_FILE)
     check = commands.add_parser("preflight", help="before: render the new version first; stop if it fails")
     check.add_argument("--template", required=True)
     check.add_argument("--ref", default="")
@@ -281,6 +328,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cmd_rename_answer(args.old, args.new, args.answers_file)
     if args.command == "forget-derived-description":
         return cmd_forget_derived_description(args.answers_file)
+    if args.command == "pin-old-slug":
+        return cmd_pin_old_slug(args.answers_file)
     if args.command == "preflight":
         return cmd_preflight(args.template, args.ref, args.data, args.answers_file)
     return cmd_keep_changed(args.answers_file)

@@ -361,12 +361,31 @@ def test_every_decision_has_a_reason() -> None:
         ("hosting", "api", {"use_case": "tabular"}, "no hosted API"),
         ("drift_schedule", "daily", {}, "cron"),
         ("environments", [], {}, "at least one"),
+        ("latency_p95_ms", "abc", {}, "1 to 3,600,000 milliseconds"),
+        ("monthly_requests", "lots", {}, "must be a number"),
+        ("monthly_requests", 10**13, {}, "outside 1 to 1,000,000,000,000"),
+        ("peak_rps", 5e6, {}, "outside"),
+        ("latency_p95_ms", 10**8, {}, "outside"),
+        ("latency_p95_ms", True, {}, "must be a number"),
+        ("project_name", "123 Fraud", {}, "must start with a letter"),
+        ("project_name", "class", {}, "Python package 'class'"),
+        ("project_name", "Tests", {}, "Python package 'tests'"),
+        ("project_name", "a very long project name for a platform team of twenty", {}, "slug"),
     ],
 )
 def test_bad_answers_name_the_field_and_the_fix(field: str, value: object, context: dict, needle: str) -> None:
     message = field_error(field, value, context)
     assert needle in message
     assert field in message or needle == "reserved"
+
+
+def test_derived_names_transliterate_and_given_names_win() -> None:
+    from platform_engine import slugify
+
+    assert slugify("Café Crème") == "cafe-creme"
+    assert Answers(project_name="Café Crème").package == "cafe_creme"
+    # a name whose derived slug is invalid is fine when the slug and package are given
+    assert field_error("project_name", "123 Fraud", {"project_slug": "fraud", "package_name": "fraud"}) == ""
 
 
 def test_answers_from_mapping_rejects_all_errors_at_once() -> None:

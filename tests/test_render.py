@@ -83,6 +83,11 @@ BAD_ANSWERS = [
     ({"cloud": "ibm"}, "cloud"),
     ({"use_case": "astrology"}, "use_case"),
     ({"tune": True, "hosting": "api", "use_case": "tabular"}, "hosting"),
+    ({"latency_p95_ms": "abc"}, "latency_p95_ms"),  # not a number: the question and its range
+    ({"monthly_requests": 10**13}, "monthly_requests"),  # past the upper bound
+    ({"project_name": "123 Fraud"}, "project_name"),  # derives a slug with a leading digit
+    ({"project_name": "Lambda"}, "project_name"),  # derives a keyword as the package
+    ({"project_name": "Customer churn prediction for the retail banking team"}, "project_name"),  # too long
 ]
 
 
@@ -95,6 +100,16 @@ def test_bad_answer_is_rejected_and_renders_nothing(tmp_path: Path, answers: dic
     message = str(error.value)
     assert question in message, message
     assert not dst.exists() or not any(dst.iterdir()), "a rejected answer must render nothing"
+
+
+@pytest.mark.render
+def test_a_rejected_answer_leaves_an_existing_destination_as_it_was(tmp_path: Path) -> None:
+    dst = tmp_path / "project"
+    dst.mkdir()
+    (dst / "NOTES.md").write_text("ours\n")
+    with pytest.raises(ValueError, match="project_name"):
+        render_project(dst, project_name="123 Fraud")
+    assert sorted(p.name for p in dst.iterdir()) == ["NOTES.md"]
 
 
 # ---------------------------------------------------------------- every answer set renders clean

@@ -45,3 +45,17 @@ def test_a_real_release_updates_to_the_working_tree_keeping_user_edits(
     assert outcome.lost_edits == [], f"user edits lost: {outcome.lost_edits}"
     assert outcome.not_landed == [], f"differ from a fresh render of {history.current}: {outcome.not_landed}"
     assert outcome.noop_changes == [], f"a second update changed: {outcome.noop_changes}"
+
+
+@pytest.mark.render
+def test_an_accented_project_keeps_its_names_across_the_slug_change(history: History, tmp_path: Path) -> None:
+    """0.6.0 transliterates accents in derived slugs; a 0.5.0 project named with them keeps its old
+    slug and package (the pin-old-slug migration), so nothing is renamed."""
+    import yaml
+
+    release = next(r for r in history.releases if r.version == "0.5.0")
+    outcome = replay(history, release, tmp_path, {"project_name": "Café Crème"})
+    assert outcome.ok, (outcome.output, outcome.lost_edits, outcome.not_landed, outcome.noop_changes)
+    platform = yaml.safe_load((tmp_path / "project" / "platform.yaml").read_text())
+    assert (platform["project"]["slug"], platform["project"]["package"]) == ("caf-cr-me", "caf_cr_me")
+    assert "kept project_slug 'caf-cr-me'" in outcome.output

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import keyword
 import re
+import unicodedata
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -29,15 +30,25 @@ GPU_CHOICES = ("auto", "t4", "a10g", "a100_40gb", "a100_80gb")
 GENERATION_USE_CASES = ("text_generation", "search_rag")
 SECONDS_PER_MONTH = 30 * 24 * 3600
 MODEL_SIZE_RANGE_B = (0.01, 2000.0)
+SLUG_MAX_LENGTH = 40  # it prefixes cloud resource names, which have their own limits
+# Numeric questions: (lowest, highest, unit). The upper bounds are far past any real platform and
+# catch typos (an extra zero group) and unit mix-ups (seconds typed as milliseconds are fine).
+NUMERIC_RANGES: dict[str, tuple[float, float, str]] = {
+    "monthly_requests": (1, 1e12, "requests per month"),
+    "peak_rps": (0.001, 1e6, "requests per second"),
+    "latency_p95_ms": (1, 3_600_000, "milliseconds"),
+}
 
+RESERVED_NAMES = {"test", "tests", "src"}
 SLUG_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 PACKAGE_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
 LABEL_VALUE_RE = re.compile(r"^[a-z0-9]([a-z0-9_-]{0,61}[a-z0-9])?$")
 
 
 def slugify(name: str) -> str:
-    """`My Fraud Model!` -> `my-fraud-model`."""
-    return re.sub(r"-+", "-", re.sub(r"[^a-z0-9]+", "-", name.lower())).strip("-")
+    """`My Fraud Model!` -> `my-fraud-model`; accents are transliterated (`Café` -> `cafe`)."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+    return re.sub(r"-+", "-", re.sub(r"[^a-z0-9]+", "-", ascii_name.lower())).strip("-")
 
 
 def default_drift_threshold() -> float:
@@ -140,20 +151,49 @@ def _choice_error(name: str, value: Any, choices: tuple[str, ...] | list[str]) -
     return ""
 
 
-def _positive_number(name: str, value: Any, unit: str) -> str:
+def _number_error(name: str, value: Any) -> str:
+    """A number within the question's range, or a message that names the question and the range."""
+    low, high, unit = NUMERIC_RANGES[name]
+    accepted = f"{low:,g} to {high:,.0f} {unit}"
+    if isinstance(value, bool):
+        return f"{name} must be a number ({accepted}); got {value!r}"
     try:
         number = float(value)
     except (TypeError, ValueError):
-        return f"{name} must be a number ({unit}); got {value!r}"
+        return f"{name} must be a number ({accepted}); got {value!r}"
     if number <= 0:
-        return f"{name} must be greater than 0 ({unit}); got {value!r}"
+        return f"{name} must be greater than 0 ({accepted}); got {value!r}"
+    if not low <= number <= high:
+        return f"{name}={value!r} is outside {accepted}"
+    return ""
+
+
+def _derived_name_error(project_name: str, ctx: dict[str, Any]) -> str:
+    """The slug and package a project name derives must be valid, unless they are given."""
+    slug = str(ctx.get("project_slug") or "") or slugify(project_name)
+    package = str(ctx.get("package_name") or "") or package_from_slug(slug)
+    fix = "rename the project, or give project_slug and package_name (--data tune=true)"
+    if not ctx.get("project_slug"):
+        if not SLUG_RE.match(slug):
+            return f"project_name={project_name!r} derives the slug {slug!r}, which must start with a letter; {fix}"
+        if len(slug) > SLUG_MAX_LENGTH:
+            return (
+                f"project_name={project_name!r} derives a {len(slug)}-character slug; names up to "
+                f"{SLUG_MAX_LENGTH} characters fit cloud resource names; {fix}"
+            )
+    if not ctx.get("package_name") and (
+        not PACKAGE_RE.match(package) or keyword.iskeyword(package) or package in RESERVED_NAMES
+    ):
+        return (
+            f"project_name={project_name!r} derives the Python package {package!r}, which is reserved or invalid; {fix}"
+        )
     return ""
 
 
 def _identifier_error(name: str, value: str, pattern: re.Pattern[str], example: str) -> str:
     if not pattern.match(value or ""):
         return f"{name}={value!r} is not valid; use lowercase letters, digits and {example}"
-    if keyword.iskeyword(value.replace("-", "_")) or value in {"test", "tests", "src"}:
+    if keyword.iskeyword(value.replace("-", "_")) or value in RESERVED_NAMES:
         return f"{name}={value!r} is a reserved word; pick another name, e.g. {value}_ml"
     return ""
 
@@ -175,11 +215,15 @@ def field_error(name: str, value: Any, context: dict[str, Any] | None = None) ->
             )
         if name == "project_name" and not slugify(str(value)):
             return "project_name needs at least one letter or digit"
+        if name == "project_name":
+            return _derived_name_error(str(value), ctx)
         return ""
     if name == "project_slug":
         error = _identifier_error(name, str(value), SLUG_RE, "single hyphens (e.g. churn-model)")
-        if not error and len(str(value)) > 40:
-            error = f"project_slug is {len(str(value))} characters; keep it to 40 (it names cloud resources)"
+        if not error and len(str(value)) > SLUG_MAX_LENGTH:
+            error = (
+                f"project_slug is {len(str(value))} characters; keep it to {SLUG_MAX_LENGTH} (it names cloud resources)"
+            )
         return error
     if name == "package_name":
         return _identifier_error(name, str(value), PACKAGE_RE, "underscores (e.g. churn_model)")
@@ -189,13 +233,11 @@ def field_error(name: str, value: Any, context: dict[str, Any] | None = None) ->
         return _choice_error(name, value, CLOUDS)
     if name == "data_sensitivity":
         return _choice_error(name, value, SENSITIVITIES)
-    if name == "monthly_requests":
-        return _positive_number(name, value, "requests per month")
-    if name == "latency_p95_ms":
-        return _positive_number(name, value, "milliseconds")
+    if name in ("monthly_requests", "latency_p95_ms"):
+        return _number_error(name, value)
     if name == "peak_rps":
-        error = _positive_number(name, value, "requests per second")
-        if error or "monthly_requests" not in ctx:
+        error = _number_error(name, value)
+        if error or "monthly_requests" not in ctx or _number_error("monthly_requests", ctx["monthly_requests"]):
             return error
         monthly = float(ctx["monthly_requests"])
         average = monthly / SECONDS_PER_MONTH
