@@ -398,3 +398,53 @@ def test_drift_schedule_as_cron() -> None:
     assert decide(Answers(drift_schedule="@daily")).monitoring.numbers["drift_cron"] == "0 6 * * *"
     assert decide(Answers(drift_schedule="*/30 * * * *")).monitoring.numbers["drift_cron"] == "*/30 * * * *"
     assert "cron" in field_error("drift_schedule", "@fortnightly")
+
+
+# ---------------------------------------------------------------- cost and data-leaving warnings
+
+COST_WARNINGS = {"below-break-even", "past-break-even"}
+
+
+@pytest.mark.parametrize("use_case", [u for u in use_cases() if table("catalog")["use_cases"][u].get("api")])
+def test_cost_warnings_do_not_depend_on_the_budget_style(use_case: str) -> None:
+    fired = set()
+    for hosting, monthly, peak in (("api", 500_000_000, 400.0), ("self_hosted", 2_000, 1.0), ("api", 2_000, 1.0)):
+        by_style = {}
+        for style in ("predictable", "volume"):
+            decided = decide(Answers(use_case=use_case, hosting=hosting, monthly_requests=monthly, peak_rps=peak,
+                                     budget_style=style))  # fmt: skip
+            by_style[style] = [w for w in decided.warnings if w.code in COST_WARNINGS]
+            for warning in by_style[style]:
+                cost = decided.cost.numbers
+                assert f"${cost['api_monthly_usd']:,.0f}" in warning.message
+                assert f"${cost['self_hosted_monthly_usd']:,.0f}" in warning.message
+                assert "break-even" in warning.message or "cheaper at any volume" in warning.message
+        assert [w.code for w in by_style["predictable"]] == [w.code for w in by_style["volume"]], (use_case, hosting)
+        fired |= {w.code for w in by_style["volume"]}
+    assert "below-break-even" in fired
+
+
+@pytest.mark.parametrize(("vector_db", "warns"), [("pinecone", True), ("pgvector", False), ("qdrant", False)])
+def test_sensitive_data_to_a_hosted_vector_database_warns_and_names_it(vector_db: str, warns: bool) -> None:
+    for sensitivity in ("pii", "hipaa", "financial", "internal"):
+        decided = decide(Answers(use_case="search_rag", vector_db=vector_db, data_sensitivity=sensitivity,
+                                 hosting="self_hosted"))  # fmt: skip
+        found = [w for w in decided.warnings if w.code == "sensitive-data-to-hosted-service"]
+        if warns and sensitivity != "internal":
+            assert (
+                len(found) == 1
+                and "Pinecone" in found[0].message
+                and found[0].answers
+                == (
+                    "data_sensitivity",
+                    "vector_db",
+                )
+            )
+        else:
+            assert found == []
+
+
+def test_sensitive_data_to_an_api_names_the_api() -> None:
+    decided = decide(Answers(use_case="text_generation", hosting="api", data_sensitivity="hipaa"))
+    (warning,) = [w for w in decided.warnings if w.code == "sensitive-data-to-api"]
+    assert "GPT-4 / Claude API" in warning.message

@@ -27,6 +27,7 @@ from platform_engine.answers import (
     PRECISIONS,
     PREFERENCES,
     SENSITIVITIES,
+    VECTOR_DBS,
     AnswerError,
 )
 
@@ -101,6 +102,8 @@ def _leaves(value: Any, path: Path_) -> Iterator[Path_]:
 
 def _sweep() -> Iterator[Answers]:
     use_cases = tables_module.use_cases()
+    for vector_db, sensitivity in itertools.product(VECTOR_DBS, SENSITIVITIES):
+        yield Answers(use_case="search_rag", vector_db=vector_db, data_sensitivity=sensitivity)
     for use_case, cloud, hosting, pattern, preference in itertools.product(
         use_cases, CLOUDS, HOSTINGS, PATTERNS, PREFERENCES
     ):

@@ -6,7 +6,7 @@ from typing import Any
 
 from .answers import SENSITIVE, Answers
 from .hosting import api_available
-from .model_choice import model_option
+from .model_choice import catalog_entry, model_option
 from .records import GpuSizing, Warning_
 from .tables import table
 
@@ -23,15 +23,7 @@ def review(
 ) -> list[Warning_]:
     """Every warning that applies, in a stable order."""
     found: list[Warning_] = []
-    if hosting == "api" and answers.data_sensitivity in SENSITIVE:
-        found.append(
-            Warning_(
-                "sensitive-data-to-api",
-                f"{answers.data_sensitivity.upper()} data would be sent to an external API.",
-                ("data_sensitivity", "hosting"),
-                "choose hosting=self_hosted, or sign a data-processing agreement and redact before the call",
-            )
-        )
+    found.extend(_sensitive_data_leaving(answers, hosting))
     if hosting != recommended_hosting:
         found.append(
             Warning_(
@@ -41,23 +33,7 @@ def review(
                 f"keep it only for a reason the factors miss; otherwise use hosting={recommended_hosting}",
             )
         )
-    api_monthly = cost.get("api_monthly_usd")
-    if hosting == "self_hosted" and api_available(answers.use_case) and api_monthly is not None:
-        self_monthly = cost["self_hosted_monthly_usd"]
-        if self_monthly > 2 * api_monthly:
-            break_even = cost.get("break_even_requests_per_month")
-            where = (
-                f"break-even is ~{break_even:,} requests/month" if break_even else "the API is cheaper at any volume"
-            )
-            found.append(
-                Warning_(
-                    "below-break-even",
-                    f"Self-hosting {answers.monthly_requests:,} requests/month costs ~${self_monthly:,.0f} "
-                    f"against ~${api_monthly:,.0f} on the API ({where}).",
-                    ("monthly_requests", "hosting"),
-                    "use hosting=api until volume approaches the break-even",
-                )
-            )
+    found.extend(_cost_gap(answers, hosting, cost))
     if pattern == "batch" and answers.latency_p95_ms < table("patterns")["batch_min_feasible_latency_ms"]:
         found.append(
             Warning_(
@@ -127,3 +103,66 @@ def review(
             )
         )
     return found
+
+
+def hosted_services(answers: Answers, hosting: str) -> list[str]:
+    """The services outside the account that the answers send request data to."""
+    services = []
+    entry = catalog_entry(answers.use_case)
+    if hosting == "api" and entry.get("api"):
+        services.append(f"{entry['api']['name']} (hosted model API)")
+    if answers.use_case == "search_rag":
+        store = table("hosting")["vector_dbs"][answers.vector_db]
+        label, hosted = str(store["label"]), bool(store["hosted"])
+        if hosted:
+            services.append(label)
+    return services
+
+
+def _sensitive_data_leaving(answers: Answers, hosting: str) -> list[Warning_]:
+    if answers.data_sensitivity not in SENSITIVE:
+        return []
+    found = []
+    for service in hosted_services(answers, hosting):
+        is_api = "model API" in service
+        found.append(
+            Warning_(
+                "sensitive-data-to-api" if is_api else "sensitive-data-to-hosted-service",
+                f"{answers.data_sensitivity.upper()} data would leave your account for {service}.",
+                ("data_sensitivity", "hosting" if is_api else "vector_db"),
+                "choose hosting=self_hosted, or sign a data-processing agreement and redact before the call"
+                if is_api
+                else "choose a vector_db that runs in your account (pgvector, qdrant, chroma or weaviate)",
+            )
+        )
+    return found
+
+
+def _cost_gap(answers: Answers, hosting: str, cost: dict[str, Any]) -> list[Warning_]:
+    """Far past break-even on the API, or far below it self-hosted: both figures and the break-even."""
+    api_monthly, self_monthly = cost.get("api_monthly_usd"), cost["self_hosted_monthly_usd"]
+    if not api_available(answers.use_case) or api_monthly is None:
+        return []
+    ratio = float(table("hosting")["cost_warning_ratio"])
+    break_even = cost.get("break_even_requests_per_month")
+    where = f"break-even is ~{break_even:,} requests/month" if break_even else "the API is cheaper at any volume"
+    figures = f"~${self_monthly:,.0f} self-hosted against ~${api_monthly:,.0f} on the API ({where})"
+    if hosting == "self_hosted" and self_monthly > ratio * api_monthly:
+        return [
+            Warning_(
+                "below-break-even",
+                f"Self-hosting {answers.monthly_requests:,} requests/month costs {figures}.",
+                ("monthly_requests", "hosting"),
+                "use hosting=api until volume approaches the break-even",
+            )
+        ]
+    if hosting == "api" and api_monthly > ratio * self_monthly:
+        return [
+            Warning_(
+                "past-break-even",
+                f"The API for {answers.monthly_requests:,} requests/month costs {figures}.",
+                ("monthly_requests", "hosting"),
+                "use hosting=self_hosted: at this volume the fixed infrastructure is the cheaper one",
+            )
+        ]
+    return []
