@@ -10,8 +10,15 @@ from platform_engine.cost import api_cost_per_request, break_even_requests, self
 from platform_engine.hosting import factor_votes, recommended_hosting
 from platform_engine.model_choice import recommend_model
 from platform_engine.monitoring import summary_quantiles
+from platform_engine.records import GpuSizing
 from platform_engine.serving import hpa_queue_target_us, max_batch_size, queue_delay_ms, recommended_pattern
-from platform_engine.sizing import gpus_per_replica, model_memory_gb, size_node_pool, tier_for_throughput
+from platform_engine.sizing import (
+    expected_monthly,
+    gpus_per_replica,
+    model_memory_gb,
+    pool_candidates,
+    size_node_pool,
+)
 from platform_engine.tables import prices, table, use_cases
 
 
@@ -174,39 +181,73 @@ def test_precision_memory_effect(precision: str, share_of_fp32: float) -> None:
 
 
 @pytest.mark.parametrize(
-    ("params_b", "precision", "tier", "gpus"),
+    ("params_b", "precision", "cloud", "tier", "gpus"),
     [
-        (3, "fp16", "t4", 1),  # < 7B fits a T4
-        (7, "fp16", "a10g", 1),  # 16.8 GB: just over a T4
-        (13, "fp16", "a100_40gb", 1),  # 31.2 GB
-        (13, "int8", "t4", 1),  # 15.6 GB with INT8 fits 16 GB
-        (70, "int4", "a100_80gb", 1),  # 42 GB
-        (70, "fp16", "a100_80gb", 4),  # 168 GB: A100 80GB x 2+ (tensor parallel)
+        (3, "fp16", "aws", "t4", 1),  # 7.2 GB fits a T4
+        (7, "fp16", "aws", "a10g", 1),  # 16.8 GB: just over a T4; one A10G beats two T4s
+        (13, "int8", "aws", "a10g", 1),  # 15.6 GB
+        (70, "int4", "aws", "a10g", 2),  # 42 GB: two A10Gs per replica on g5.12xlarge, cheaper than A100s
+        (70, "fp16", "aws", "a100_80gb", 4),  # 168 GB: A100 80GB x 4 (tensor parallel)
+        (70, "int4", "gcp", "a100_80gb", 1),  # GCP's A100 80GB comes in 1- and 2-GPU shapes
     ],
 )
-def test_generation_sizing_by_memory(params_b: float, precision: str, tier: str, gpus: int) -> None:
+def test_generation_sizing_takes_the_cheapest_gpu_that_holds_the_model(
+    params_b: float, precision: str, cloud: str, tier: str, gpus: int
+) -> None:
     pool = size_node_pool(
-        cloud="aws", params_b=params_b, precision=precision, peak_rps=1, generation=True, environment="prod"
+        cloud=cloud,
+        params_b=params_b,
+        precision=precision,
+        peak_rps=1,
+        generation=True,
+        environment="prod",
+        monthly_requests=2_592_000,  # the peak all month
     )
-    assert pool.tier == tier
-    assert pool.gpus_per_replica == gpus
-    assert pool.fits
+    assert (pool.tier, pool.gpus_per_replica, pool.fits) == (tier, gpus, True)
 
 
-@pytest.mark.parametrize(
-    ("peak_rps", "tier"), [(10, "t4"), (40, "t4"), (60, "a10g"), (300, "a100_40gb"), (900, "a100_80gb")]
-)
-def test_throughput_tiers(peak_rps: float, tier: str) -> None:
-    assert table("sizing")["tiers"][tier_for_throughput(peak_rps)]["id"] == tier
+def test_a_small_model_under_high_traffic_scales_out_on_small_gpus() -> None:
+    """A tabular model at 1,000 req/s: replicas of the cheapest GPU, not an A100 node."""
+    decided = decide(Answers(use_case="tabular", peak_rps=1000, monthly_requests=100_000_000, hosting="self_hosted"))
+    prod = decided.gpu.numbers["environments"]["prod"]
+    # at the average load (39 req/s) one g4dn.xlarge runs; the peak takes 25 of them
+    assert prod["tier"] == "t4" and prod["instance_type"] == "g4dn.xlarge"
+    assert prod["max_replicas"] == prod["replicas_needed"] == 25  # 1000 * 1.25 / 50
+    assert prod["max_nodes"] == 25 and prod["min_nodes"] == 1 and prod["min_replicas"] == 1
+    assert decided.cost.numbers["self_hosted_monthly_usd"] < 15_000  # not the $31.6K p4de.24xlarge
+    scale_up = [alt for alt in decided.gpu.alternatives if "p4de.24xlarge" in alt]
+    assert scale_up and "/month" in scale_up[0], decided.gpu.alternatives  # recorded, with its cost
 
 
-def test_largest_tier_scales_out_with_replicas() -> None:
-    pool = size_node_pool(
-        cloud="gcp", params_b=0.005, precision="fp16", peak_rps=2000, generation=False, environment="prod"
-    )
-    assert pool.tier == "a100_80gb"
-    assert pool.replicas == 5  # 2000 * 1.25 / 500
-    assert pool.max_nodes == 3  # a2-ultragpu-2g holds 2 replicas
+def test_a_peak_past_the_node_cap_is_a_warning_with_the_numbers() -> None:
+    decided = decide(Answers(use_case="tabular", peak_rps=100_000, monthly_requests=10**10, hosting="self_hosted",
+                             gpu_type="t4"))  # fmt: skip
+    prod = decided.gpu.numbers["environments"]["prod"]
+    assert prod["max_nodes"] == 100 and prod["replicas_needed"] > prod["max_replicas"]
+    (warning,) = [w for w in decided.warnings if w.code == "fleet-capped"]
+    assert f"{prod['replicas_needed']} replicas" in warning.message and "100 x g4dn.xlarge" in warning.message
+
+
+def test_the_chosen_gpu_pool_is_never_dearer_than_another_that_fits() -> None:
+    """For every use case and cloud, at low and high peaks: no catalog shape that holds the model and
+    serves the peak costs less in the answered month than the chosen one."""
+    for use_case in use_cases():
+        for cloud in ("aws", "gcp", "azure"):
+            for peak in (1.0, 50.0, 1000.0, 20_000.0):
+                monthly = int(peak * 86_400)
+                answers = Answers(use_case=use_case, cloud=cloud, peak_rps=peak, monthly_requests=monthly,
+                                  hosting="self_hosted")  # fmt: skip
+                decided = decide(answers)
+                chosen = GpuSizing(**decided.gpu.numbers["environments"]["prod"])
+                inputs = decided.gpu.numbers["inputs"]["prod"]
+                candidates = pool_candidates(
+                    **{k: v for k, v in inputs.items() if k not in ("gpu_type", "monthly_requests")}
+                )
+                for other in candidates:
+                    if other.fits and other.max_replicas >= other.replicas_needed:
+                        assert expected_monthly(chosen, monthly) <= expected_monthly(other, monthly) + 0.01, (
+                            use_case, cloud, peak, other.instance_type,
+                        )  # fmt: skip
 
 
 @pytest.mark.parametrize(

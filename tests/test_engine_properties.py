@@ -1,4 +1,4 @@
-"""Tier 1 property tests: more traffic never means a smaller node pool or a lower cost."""
+"""Tier 1 property tests: more traffic never means a cheaper fleet or a lower cost; the fleet serves the peak."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from platform_engine import Answers, decide
 from platform_engine.answers import SECONDS_PER_MONTH, validate
-from platform_engine.sizing import tier_index
 from platform_engine.tables import use_cases
 
 CLOUDS = st.sampled_from(["aws", "gcp", "azure"])
@@ -16,13 +15,16 @@ SIZES = st.sampled_from([0.5, 3.0, 7.0, 13.0, 34.0, 70.0, 180.0])
 RPS = st.floats(min_value=0.5, max_value=5_000, allow_nan=False)
 
 
-def _pool_and_cost(answers: Answers) -> tuple[int, int, int, float, float]:
+def _pool_and_cost(answers: Answers) -> tuple[float, float, float, float]:
+    """Peak fleet cost per hour, peak capacity (req/s), self-hosted monthly cost, cloud budget."""
     decisions = decide(answers)
     prod = decisions.gpu.numbers["environments"]["prod"]
+    capacity = prod["max_replicas"] * prod["capacity_rps_per_replica"]
+    if prod["replicas_needed"] <= prod["max_replicas"]:  # not capped: the fleet serves the peak
+        assert capacity >= answers.peak_rps * decisions.gpu.numbers["headroom"] * (1 - 1e-3)  # capacity has 3 decimals
     return (
-        tier_index(prod["tier"]),
-        prod["max_nodes"],
-        prod["replicas"],
+        prod["max_nodes"] * prod["hourly_per_node"],
+        capacity,
         decisions.cost.numbers["self_hosted_monthly_usd"],
         decisions.cost.numbers["cloud_budget_usd"],
     )
@@ -30,7 +32,7 @@ def _pool_and_cost(answers: Answers) -> tuple[int, int, int, float, float]:
 
 @settings(max_examples=150, deadline=None)
 @given(use_case=USE_CASES, cloud=CLOUDS, precision=PRECISIONS, size=SIZES, low=RPS, factor=st.floats(1.0, 20.0))
-def test_more_peak_traffic_never_shrinks_the_pool_or_the_cost(
+def test_more_peak_traffic_never_buys_a_cheaper_fleet_or_cost(
     use_case: str, cloud: str, precision: str, size: float, low: float, factor: float
 ) -> None:
     high = low * factor
@@ -46,11 +48,10 @@ def test_more_peak_traffic_never_shrinks_the_pool_or_the_cost(
     before = Answers(peak_rps=low, **common)  # type: ignore[arg-type]
     after = Answers(peak_rps=high, **common)  # type: ignore[arg-type]
     assert not validate(before) and not validate(after)
-    tier_a, nodes_a, replicas_a, cost_a, budget_a = _pool_and_cost(before)
-    tier_b, nodes_b, replicas_b, cost_b, budget_b = _pool_and_cost(after)
-    assert tier_b >= tier_a
-    assert nodes_b >= nodes_a
-    assert replicas_b >= replicas_a or tier_b > tier_a
+    fleet_a, capacity_a, cost_a, budget_a = _pool_and_cost(before)
+    fleet_b, capacity_b, cost_b, budget_b = _pool_and_cost(after)
+    assert fleet_b >= fleet_a - 1e-6  # any fleet that serves the higher peak serves the lower one
+    assert capacity_b >= capacity_a - 1e-6 or fleet_b > fleet_a
     assert cost_b >= cost_a - 1e-6
     assert budget_b >= budget_a - 1e-6
 

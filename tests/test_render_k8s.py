@@ -3,21 +3,20 @@ Triton Deployment lands on the GPU pool that Terraform creates (same labels and 
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
-import hcl2
 import kubernetes_validate
 import pytest
 import yaml
-from conftest import REPO, answer_sets, render_project
+from conftest import answer_sets, render_project
 
 pytestmark = pytest.mark.render
 K8S_VERSION = "1.30.0"
-CATALOG = REPO / "terraform" / "modules" / "gpu_node_pool_sizing" / "catalog.tf"
 # Answer sets beyond the representative ones: each cloud, one environment only, each pattern.
 EXTRA: dict[str, dict[str, Any]] = {
     "azure_prod_only": {"use_case": "tabular", "cloud": "azure", "tune": True, "environments": ["prod"]},
@@ -55,13 +54,11 @@ def unquote(value: Any) -> Any:
     return value
 
 
-def terraform_node_pool(cloud: str) -> dict[str, Any]:
-    """taint and labels for `cloud` as the Terraform GPU node-pool module applies them."""
-    with CATALOG.open(encoding="utf-8") as handle:
-        parsed = hcl2.load(handle)
-    locals_ = unquote({key: value for block in parsed["locals"] for key, value in block.items()})
-    pool = locals_["node_pools"][cloud]
-    return {"taint": pool["taint"], "labels": pool["labels"]}
+def terraform_gpu_pool(project: Path, environment: str) -> dict[str, Any]:
+    """The GPU pool Terraform provisions for `environment`: the decided one, from its tfvars."""
+    tfvars = project / "infra" / "envs" / environment / "terraform.tfvars.json"
+    pool: dict[str, Any] = json.loads(tfvars.read_text(encoding="utf-8"))["gpu_pool"]
+    return pool
 
 
 def by_kind(docs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -86,8 +83,9 @@ def test_overlays_render_validate_and_match_the_gpu_pool(name: str, tmp_path: Pa
     overlays = sorted(p.name for p in (project / "deploy" / "k8s" / "overlays").iterdir())
     assert overlays == sorted(["local", *environments])
     realtime = decisions["serving_pattern"]["choice"] == "realtime"
-    pool = terraform_node_pool(platform["project"]["cloud"])
-    assert gpu["taint"] == pool["taint"] and gpu["labels"] == pool["labels"], "decisions differ from Terraform"
+    pools = {env: terraform_gpu_pool(project, env) for env in environments}
+    for pool in pools.values():
+        assert gpu["taint"] == pool["taint"] and gpu["labels"] == pool["labels"], "decisions differ from Terraform"
 
     for overlay in overlays:
         docs = kustomize(project / "deploy" / "k8s" / "overlays" / overlay)
@@ -129,6 +127,7 @@ def test_overlays_render_validate_and_match_the_gpu_pool(name: str, tmp_path: Pa
             assert "nvidia.com/gpu" not in container["resources"]["limits"]
             continue
         sizing = gpu["environments"][overlay]
+        pool = pools[overlay]
         # pinned to the GPU pool exactly as Terraform labels and taints it
         assert pod["nodeSelector"] == {key: str(value) for key, value in pool["labels"].items()}
         assert pod["tolerations"] == [
@@ -140,7 +139,15 @@ def test_overlays_render_validate_and_match_the_gpu_pool(name: str, tmp_path: Pa
             }
         ]
         assert int(container["resources"]["limits"]["nvidia.com/gpu"]) == sizing["gpus_per_replica"]
-        assert deployment["spec"]["replicas"] == sizing["replicas"] == hpa["minReplicas"]
+        # one fleet: the HPA's range, Terraform's node range and the cost record come from one decision
+        assert deployment["spec"]["replicas"] == sizing["min_replicas"] == hpa["minReplicas"]
+        assert hpa["maxReplicas"] == sizing["max_replicas"]
+        assert (pool["min_nodes"], pool["max_nodes"]) == (sizing["min_nodes"], sizing["max_nodes"])
+        assert pool["instance_type"] == sizing["instance_type"] and pool["gpus_per_node"] == sizing["gpus_per_node"]
+        assert sizing["max_nodes"] == -(-sizing["max_replicas"] // sizing["replicas_per_node"])
+        cost = decisions["cost"]["environments"][overlay]
+        assert (cost["min_nodes"], cost["max_nodes"]) == (sizing["min_nodes"], sizing["max_nodes"])
+        assert sizing["min_nodes"] <= cost["expected_nodes"] <= sizing["max_nodes"]
         assert deployment["metadata"]["namespace"] == f"{platform['project']['slug']}-{overlay}"
         ingress = kinds.get("Ingress")
         if realtime:
@@ -152,8 +159,3 @@ def test_overlays_render_validate_and_match_the_gpu_pool(name: str, tmp_path: Pa
             assert all(not re.search(r"repository|logging|trace", path) for path in paths)
         else:
             assert ingress is None
-
-    infra = project / "infra"
-    if infra.is_dir():  # the rendered Terraform must carry the same taint/labels
-        text = "\n".join(path.read_text(encoding="utf-8") for path in infra.rglob("*.tf*") if path.is_file())
-        assert pool["taint"]["key"] in text or "gpu_node_pool_sizing" in text

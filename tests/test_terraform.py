@@ -24,7 +24,7 @@ from conftest import render_project
 REPO = Path(__file__).resolve().parents[1]
 MODULES = REPO / "terraform" / "modules"
 POLICIES = REPO / "terraform" / "policies"
-PROVIDER_FREE = ("cost_tags", "gpu_node_pool_sizing")
+PROVIDER_FREE = ("cost_tags",)
 CLOUD_MODULES = ("aws", "gcp", "azure")
 TERRAFORM = shutil.which("terraform")
 CHECKOV_VERSION = "3.3.30"
@@ -186,7 +186,7 @@ def test_every_resource_type_is_classified_for_the_tag_policy() -> None:
 
 
 def test_gpu_node_pools_use_the_sizing_and_its_taint() -> None:
-    """Each cloud module takes the GPU pool's taint/labels/min/max as inputs (from gpu_node_pool_sizing)."""
+    """Each cloud module takes the GPU pool's taint/labels/min/max as inputs (the engine's decided pool)."""
     expectations = {
         "aws": ("aws_eks_node_group", "gpu", ["taint", "scaling_config", "labels"]),
         "gcp": ("google_container_node_pool", "this", ["autoscaling", "node_config"]),
@@ -295,11 +295,12 @@ def test_tfvars_carry_the_engine_decisions(cloud: str, projects: dict[str, Path]
         pool = decisions["gpu"]["environments"][env]
         assert tfvars["environment"] == env
         assert tfvars["monthly_budget_usd"] == decisions["cost"]["environments"][env]["total"]
-        assert tfvars["expected_gpu_pool"] == {
-            k: pool[k] for k in ("instance_type", "gpus_per_node", "min_nodes", "max_nodes")
+        # Terraform provisions the decided pool: no sizing of its own
+        assert tfvars["gpu_pool"] == {
+            **{k: pool[k] for k in ("instance_type", "accelerator", "gpus_per_node", "min_nodes", "max_nodes")},
+            "taint": decisions["gpu"]["taint"],
+            "labels": decisions["gpu"]["labels"],
         }
-        inputs = {k: v for k, v in decisions["gpu"]["inputs"][env].items() if k != "cloud"}
-        assert tfvars["gpu_sizing"] == inputs
         assert (tfvars["owner"], tfvars["cost_center"]) == (
             platform["project"]["owner"],
             platform["project"]["cost_center"],

@@ -5,9 +5,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .answers import SECONDS_PER_MONTH, Answers
+from .answers import Answers
 from .model_choice import catalog_entry
 from .records import Decision, GpuSizing
+from .sizing import expected_nodes
 from .tables import prices, table
 
 
@@ -67,29 +68,31 @@ def cost_curve(
     ]
 
 
-def expected_nodes(pool: GpuSizing, monthly_requests: int, headroom: float) -> int:
-    """Nodes running on average: the average load with headroom, never below the pool's minimum."""
-    average_rps = monthly_requests / SECONDS_PER_MONTH
-    replicas = math.ceil(average_rps * headroom / pool.capacity_rps_per_replica)
-    replicas_per_node = max(1, pool.gpus_per_node // pool.gpus_per_replica)
-    return min(pool.max_nodes, max(pool.min_nodes, math.ceil(replicas / replicas_per_node)))
-
-
 def environment_monthly(
     pool: GpuSizing, environment: str, answers: Answers, table_: dict[str, Any], hosting: str
-) -> dict[str, float]:
-    """Cloud spend of one environment: the platform baseline plus GPU node hours."""
+) -> dict[str, Any]:
+    """Cloud spend of one environment: the platform baseline plus GPU node hours, with the node
+    counts it assumes (the same fleet the HPA and Terraform get)."""
     hours = table_["hours_per_month"]
     baseline = float(table_["platform_baseline_monthly"][answers.cloud])
     if environment == "dev":
         baseline *= table_["dev_share_of_baseline"]
     if hosting == "api":
-        gpu = 0.0
+        nodes = 0.0  # the pool only runs the smoke model and evaluation jobs, scaled to zero
     elif environment == "dev":
-        gpu = pool.hourly_per_node * table_["dev_gpu_hours_per_month"]
+        nodes = round(table_["dev_gpu_hours_per_month"] / hours, 4)  # on while someone works on it
     else:
-        gpu = pool.hourly_per_node * hours * expected_nodes(pool, answers.monthly_requests, table("sizing")["headroom"])
-    return {"platform": round(baseline, 2), "gpu": round(gpu, 2), "total": round(baseline + gpu, 2)}
+        nodes = float(expected_nodes(pool, answers.monthly_requests, table("sizing")["headroom"]))
+    gpu = pool.hourly_per_node * hours * nodes
+    return {
+        "platform": round(baseline, 2),
+        "gpu": round(gpu, 2),
+        "total": round(baseline + gpu, 2),
+        "instance_type": pool.instance_type,
+        "min_nodes": pool.min_nodes,
+        "max_nodes": pool.max_nodes,
+        "expected_nodes": nodes,
+    }
 
 
 def decide_cost(answers: Answers, hosting: str, pools: dict[str, GpuSizing], self_hosted_prod: GpuSizing) -> Decision:

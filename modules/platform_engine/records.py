@@ -64,7 +64,11 @@ class GpuSizing:
     gpus_per_node: int
     gpu_memory_gb: float
     gpus_per_replica: int
-    replicas: int
+    replicas: int  # = max_replicas (the Deployment's and HPA's ceiling)
+    min_replicas: int
+    max_replicas: int
+    replicas_needed: int  # what the peak asks for; more than max_replicas when the node cap binds
+    replicas_per_node: int
     min_nodes: int
     max_nodes: int
     hourly_per_node: float

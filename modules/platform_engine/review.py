@@ -53,6 +53,19 @@ def review(
                 "pick a larger gpu_type (or auto), a lower precision (int8/int4), or a smaller model",
             )
         )
+    if hosting == "self_hosted" and pool.replicas_needed > pool.max_replicas:
+        served = pool.max_replicas * pool.capacity_rps_per_replica / table("sizing")["headroom"]
+        found.append(
+            Warning_(
+                "fleet-capped",
+                f"The peak of {answers.peak_rps:g} req/s needs {pool.replicas_needed} replicas, but the pool is "
+                f"capped at {pool.max_nodes} x {pool.instance_type} ({pool.max_replicas} replicas, about "
+                f"{served:,.0f} req/s with headroom).",
+                ("peak_rps", "gpu_type", "precision"),
+                "raise the node cap (sizing.yaml environments.prod.max_nodes_cap) after checking quotas, "
+                "or a lower precision / larger GPU, or lower peak_rps",
+            )
+        )
     if hosting == "self_hosted" and not answers.ml_team:
         found.append(
             Warning_(

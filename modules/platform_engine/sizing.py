@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .answers import Answers
+from .answers import SECONDS_PER_MONTH, Answers
 from .model_choice import model_params_b
 from .records import Decision, GpuSizing
 from .tables import prices, table
@@ -26,28 +26,12 @@ def tier_index(tier_id: str) -> int:
     return [t["id"] for t in _tiers()].index(tier_id)
 
 
-def tier_for_memory(memory_gb: float) -> int:
-    """Smallest tier whose single GPU holds the model; the largest tier (several GPUs) otherwise."""
-    for index, tier in enumerate(_tiers()):
-        if memory_gb <= tier["gpu_memory_gb"]:
-            return index
-    return len(_tiers()) - 1
-
-
-def tier_for_throughput(peak_rps: float) -> int:
-    """Smallest tier whose per-GPU capacity covers the peak with headroom."""
-    needed = peak_rps * table("sizing")["headroom"]
-    for index, tier in enumerate(_tiers()):
-        if needed <= tier["capacity_rps"]:
-            return index
-    return len(_tiers()) - 1
-
-
-def generation_rps_per_replica(params_b: float) -> float:
-    """Requests/s one replica of a generation model serves (the reference's 70B example, scaled)."""
+def generation_rps_per_replica(params_b: float, decode_speed: float = 1.0) -> float:
+    """Requests/s one replica of a generation model serves (the reference's 70B example, scaled by
+    model size and by the GPU's decode speed)."""
     rule = table("sizing")["generation"]
     reference_rps = rule["reference_requests_per_minute"] / 60.0
-    return float(min(rule["max_rps_per_gpu"], reference_rps * rule["reference_params_b"] / params_b))
+    return float(min(rule["max_rps_per_gpu"], reference_rps * rule["reference_params_b"] / params_b) * decode_speed)
 
 
 def gpus_per_replica(memory_gb: float, gpu_memory_gb: float) -> int:
@@ -69,6 +53,126 @@ def _shape(price_table: dict[str, Any], cloud: str, tier_id: str, gpus: int) -> 
     return base["instance"], int(base["gpus"]), float(base["hourly"])
 
 
+def pool_on_tier(
+    *,
+    tier: dict[str, Any],
+    cloud: str,
+    params_b: float,
+    precision: str,
+    peak_rps: float,
+    generation: bool,
+    environment: str,
+    price_table: dict[str, Any],
+) -> GpuSizing:
+    """The fleet on one tier: replicas of the model, packed onto that tier's smallest fitting shape.
+
+    One fleet, used everywhere (HPA, Terraform node pool, cost): the HPA runs `min_replicas` to
+    `max_replicas`, which sit on `min_nodes` to `max_nodes` nodes of `replicas_per_node` each.
+    `replicas_needed` is what the peak asks for; above the environment's node cap it is more than
+    `max_replicas` (the design review warns).
+    """
+    sizing = table("sizing")
+    memory = model_memory_gb(params_b, precision)
+    cloud_gpu = price_table["gpu"][cloud][tier["id"]]
+    gpu_memory = float(cloud_gpu["gpu_memory_gb"])
+    per_replica = gpus_per_replica(memory, gpu_memory)
+    instance, gpus_per_node, hourly = _shape(price_table, cloud, tier["id"], per_replica)
+    fits = per_replica <= gpus_per_node and memory <= per_replica * gpu_memory
+    capacity = (
+        generation_rps_per_replica(params_b, float(tier["decode_speed"])) if generation else float(tier["capacity_rps"])
+    )
+    replicas_per_node = max(1, gpus_per_node // per_replica)
+    env_rule = sizing["environments"][environment]
+    needed = max(1, math.ceil(peak_rps * sizing["headroom"] / capacity)) if environment == "prod" else 1
+    max_replicas = max(1, min(needed, int(env_rule["max_nodes_cap"]) * replicas_per_node))
+    min_replicas = min(max_replicas, int(env_rule["min_replicas"]))
+    return GpuSizing(
+        tier=tier["id"],
+        gpu_label=tier["label"],
+        instance_type=instance,
+        accelerator=str(cloud_gpu.get("accelerator", "")),
+        gpus_per_node=gpus_per_node,
+        gpu_memory_gb=gpu_memory,
+        gpus_per_replica=per_replica,
+        replicas=max_replicas,
+        min_replicas=min_replicas,
+        max_replicas=max_replicas,
+        replicas_needed=needed,
+        replicas_per_node=replicas_per_node,
+        min_nodes=int(env_rule["min_nodes"]),
+        max_nodes=math.ceil(max_replicas / replicas_per_node),
+        hourly_per_node=hourly,
+        capacity_rps_per_replica=round(capacity, 3),
+        model_memory_gb=round(memory, 3),
+        fits=fits,
+    )
+
+
+def expected_nodes(pool: GpuSizing, monthly_requests: int, headroom: float) -> int:
+    """Nodes running on average: the average load with headroom, never below the pool's minimum."""
+    average_rps = monthly_requests / SECONDS_PER_MONTH
+    replicas = math.ceil(average_rps * headroom / pool.capacity_rps_per_replica)
+    return min(pool.max_nodes, max(pool.min_nodes, math.ceil(replicas / pool.replicas_per_node)))
+
+
+def expected_monthly(pool: GpuSizing, monthly_requests: int) -> float:
+    """What the fleet costs in a month of `monthly_requests`: the nodes the average load keeps up."""
+    nodes = expected_nodes(pool, monthly_requests, float(table("sizing")["headroom"]))
+    return float(nodes * pool.hourly_per_node * table("prices")["hours_per_month"])
+
+
+def peak_monthly(pool: GpuSizing) -> float:
+    """What the fleet costs per month when it runs at its maximum (the comparison between shapes)."""
+    return float(pool.max_nodes * pool.hourly_per_node * table("prices")["hours_per_month"])
+
+
+def pool_candidates(
+    *,
+    cloud: str,
+    params_b: float,
+    precision: str,
+    peak_rps: float,
+    generation: bool,
+    environment: str,
+    price_overrides: dict[str, Any] | None = None,
+) -> list[GpuSizing]:
+    """The fleet on every tier of the catalog, smallest tier first."""
+    price_table = prices(price_overrides)
+    return [
+        pool_on_tier(
+            tier=tier,
+            cloud=cloud,
+            params_b=params_b,
+            precision=precision,
+            peak_rps=peak_rps,
+            generation=generation,
+            environment=environment,
+            price_table=price_table,
+        )
+        for tier in _tiers()
+    ]
+
+
+def cheapest_fitting(candidates: list[GpuSizing], monthly_requests: int = 0) -> GpuSizing:
+    """Scale out, not up: the fleet that holds the model and serves the peak for the least money in
+    a month of `monthly_requests` (then the cheaper peak, then the smaller GPU); the largest tier when
+    none holds the model (the review warns)."""
+    fitting = [pool for pool in candidates if pool.fits]
+    if not fitting:
+        return candidates[-1]
+    serving = [pool for pool in fitting if pool.max_replicas >= pool.replicas_needed]
+    if not serving:  # no shape serves the peak under the node cap: the most capacity (the review warns)
+        return max(fitting, key=lambda pool: (pool.max_replicas * pool.capacity_rps_per_replica, -peak_monthly(pool)))
+    return min(
+        serving,
+        key=lambda pool: (
+            round(expected_monthly(pool, monthly_requests), 2),
+            round(peak_monthly(pool), 2),
+            tier_index(pool.tier),
+        ),
+    )
+
+
 def size_node_pool(
     *,
     cloud: str,
@@ -78,45 +182,35 @@ def size_node_pool(
     generation: bool,
     environment: str,
     gpu_type: str = "auto",
+    monthly_requests: int = 0,
     price_overrides: dict[str, Any] | None = None,
 ) -> GpuSizing:
-    """The GPU node pool for one environment. Pure: same inputs, same pool."""
-    sizing = table("sizing")
-    price_table = prices(price_overrides)
-    memory = model_memory_gb(params_b, precision)
-    if gpu_type != "auto":
-        index = tier_index(gpu_type)
-    elif generation:
-        index = tier_for_memory(memory)
-    else:
-        index = max(tier_for_memory(memory), tier_for_throughput(peak_rps))
-    tier = _tiers()[index]
-    cloud_gpu = price_table["gpu"][cloud][tier["id"]]
-    gpu_memory = float(cloud_gpu["gpu_memory_gb"])
-    per_replica = gpus_per_replica(memory, gpu_memory)
-    instance, gpus_per_node, hourly = _shape(price_table, cloud, tier["id"], per_replica)
-    fits = per_replica <= gpus_per_node and memory <= per_replica * gpu_memory
-    capacity = generation_rps_per_replica(params_b) if generation else float(tier["capacity_rps"])
-    replicas = max(1, math.ceil(peak_rps * sizing["headroom"] / capacity))
-    replicas_per_node = max(1, gpus_per_node // per_replica)
-    nodes_needed = math.ceil(replicas / replicas_per_node)
-    env_rule = sizing["environments"][environment]
-    max_nodes = max(1, min(nodes_needed, env_rule["max_nodes_cap"]))
-    return GpuSizing(
-        tier=tier["id"],
-        gpu_label=tier["label"],
-        instance_type=instance,
-        accelerator=str(cloud_gpu.get("accelerator", "")),
-        gpus_per_node=gpus_per_node,
-        gpu_memory_gb=gpu_memory,
-        gpus_per_replica=per_replica,
-        replicas=replicas if environment == "prod" else 1,
-        min_nodes=int(env_rule["min_nodes"]),
-        max_nodes=max_nodes,
-        hourly_per_node=hourly,
-        capacity_rps_per_replica=round(capacity, 3),
-        model_memory_gb=round(memory, 3),
-        fits=fits,
+    """The GPU node pool for one environment. Pure: same inputs, same pool.
+
+    `auto` takes the cheapest GPU that holds the model and adds replicas for throughput; a chosen
+    `gpu_type` takes that GPU. In dev the pool follows the prod choice (one replica, scale to zero).
+    """
+    candidates = pool_candidates(
+        cloud=cloud,
+        params_b=params_b,
+        precision=precision,
+        peak_rps=peak_rps,
+        generation=generation,
+        environment="prod",
+        price_overrides=price_overrides,
+    )
+    chosen = candidates[tier_index(gpu_type)] if gpu_type != "auto" else cheapest_fitting(candidates, monthly_requests)
+    if environment == "prod":
+        return chosen
+    return pool_on_tier(
+        tier=_tiers()[tier_index(chosen.tier)],
+        cloud=cloud,
+        params_b=params_b,
+        precision=precision,
+        peak_rps=peak_rps,
+        generation=generation,
+        environment=environment,
+        price_table=prices(price_overrides),
     )
 
 
@@ -135,6 +229,7 @@ def sizing_inputs(answers: Answers, precision: str, environment: str, hosting: s
             "generation": False,
             "environment": "dev",
             "gpu_type": "t4",
+            "monthly_requests": 0,
         }
     return {
         "cloud": answers.cloud,
@@ -144,6 +239,7 @@ def sizing_inputs(answers: Answers, precision: str, environment: str, hosting: s
         "generation": answers.is_generation,
         "environment": environment,
         "gpu_type": answers.gpu_type,
+        "monthly_requests": int(answers.monthly_requests),
     }
 
 
@@ -157,20 +253,28 @@ def decide_gpu(answers: Answers, precision: str, hosting: str) -> Decision:
     pools = {env: node_pool_for(answers, precision, env, hosting) for env in answers.environments}
     main = pools.get("prod") or next(iter(pools.values()))
     taint = table("sizing")["node_pool"][answers.cloud]
+    others: list[str] = []
     if hosting == "api":
         reason = (
             "because the model is a hosted API: one scale-to-zero node of the smallest GPU serves the "
             "local smoke model and evaluation jobs"
         )
     else:
-        by_memory = tier_for_memory(main.model_memory_gb) == tier_index(main.tier)
-        limit = "memory sets the tier" if by_memory and tier_index(main.tier) > 0 else "load sets the tier"
-        if tier_index(main.tier) == 0:
-            limit = "the smallest tier holds both"
+        candidates = pool_candidates(**_without_gpu_type(sizing_inputs(answers, precision, "prod", hosting)),
+                                     price_overrides=answers.price_overrides)  # fmt: skip
+        prod = candidates[tier_index(main.tier)]
+        others = [
+            f"{pool.instance_type} ({pool.gpu_label}): {pool.max_nodes} node(s) at peak, "
+            f"${peak_monthly(pool):,.0f}/month"
+            for pool in candidates
+            if pool.fits and pool.tier != main.tier
+        ]
         reason = (
-            f"because the model needs {main.model_memory_gb:g} GB at {precision.upper()} and the peak is "
-            f"{answers.peak_rps:g} req/s ({limit}): {main.replicas} replica(s) of "
-            f"{main.gpus_per_replica} x {main.gpu_label} on {main.instance_type}"
+            f"because the model needs {main.model_memory_gb:g} GB at {precision.upper()} and the peak of "
+            f"{answers.peak_rps:g} req/s needs {prod.replicas_needed} replica(s) of {main.gpus_per_replica} x "
+            f"{main.gpu_label}: scaling out on {main.instance_type} ({prod.min_nodes}-{prod.max_nodes} nodes) is "
+            f"the cheapest fleet that holds it, ~${expected_monthly(prod, answers.monthly_requests):,.0f}/month at "
+            f"{answers.monthly_requests:,} requests (${peak_monthly(prod):,.0f} if it ran at peak all month)"
         )
     if answers.gpu_type != "auto":
         reason = f"because you chose {main.gpu_label}; " + reason.removeprefix("because ")
@@ -179,7 +283,7 @@ def decide_gpu(answers: Answers, precision: str, hosting: str) -> Decision:
         title="GPU node pool",
         choice=f"{main.instance_type} ({main.gpu_label}), {main.min_nodes}-{main.max_nodes} nodes",
         reason=reason,
-        alternatives=tuple(t["label"] for t in _tiers() if t["id"] != main.tier),
+        alternatives=tuple(others),
         numbers={
             "environments": {env: pool.to_dict() for env, pool in pools.items()},
             "taint": dict(taint["taint"]),
@@ -188,3 +292,7 @@ def decide_gpu(answers: Answers, precision: str, hosting: str) -> Decision:
             "inputs": {env: sizing_inputs(answers, precision, env, hosting) for env in answers.environments},
         },
     )
+
+
+def _without_gpu_type(inputs: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in inputs.items() if key not in ("gpu_type", "monthly_requests")}

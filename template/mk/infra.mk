@@ -34,7 +34,7 @@ tf-fmt: ## terraform fmt -check over infra/
 	terraform fmt -check -recursive infra
 
 tf-test: ## terraform test of the provider-free modules (offline)
-	@for module in infra/modules/cost_tags infra/modules/gpu_node_pool_sizing; do \
+	@for module in infra/modules/cost_tags; do \
 		(cd $$module && terraform init -input=false -backend=false >/dev/null && terraform test) || exit 1; \
 	done
 

@@ -4,7 +4,9 @@ Run: checkov -d infra --external-checks-dir terraform/policies (the generated pr
 A resource passes when its tag attribute (tags / labels / resource_labels ..., see cost_tags_data.py)
   - resolves to a mapping that holds every cost tag key, or
   - is an expression built from the module's cost-tag map (var.tags, local.tags, var.labels,
-    local.labels, module.<cost_tags>.tags / .labels), which the cost_tags module fills with every key.
+    local.labels, module.<cost_tags>.tags / .labels), which the cost_tags module fills with every key,
+  - or is such an expression that checkov evaluated part of the way (it resolves the variables
+    when every module input is known), in which every cost tag key stands as a map key.
 A missing attribute, an empty mapping, or a literal mapping without a key fails.
 """
 
@@ -45,6 +47,16 @@ def _attribute(conf: dict[str, Any], path: str) -> Any:
     return _unwrap(current)
 
 
+def _map_key(key: str) -> re.Pattern[str]:
+    """`key` as a quoted map key inside an expression string: 'owner': or "owner":."""
+    return re.compile(rf"""['"]{re.escape(key)}['"]\s*:""")
+
+
+def _map_key(key: str) -> re.Pattern[str]:
+    """`key` as a quoted map key inside an expression string: 'owner': or "owner":."""
+    return re.compile(rf"""['"]{re.escape(key)}['"]\s*:""")
+
+
 class CostTags(BaseResourceCheck):
     def __init__(self) -> None:
         super().__init__(
@@ -62,6 +74,10 @@ class CostTags(BaseResourceCheck):
             self.details = [f"missing cost tags: {', '.join(missing)}"] if missing else []
             return CheckResult.FAILED if missing else CheckResult.PASSED
         if isinstance(value, str) and COST_TAG_REFERENCE.search(value):
+            return CheckResult.PASSED
+        if isinstance(value, str) and all(_map_key(key).search(value) for key in REQUIRED_KEYS):
+            return CheckResult.PASSED
+        if isinstance(value, str) and all(_map_key(key).search(value) for key in REQUIRED_KEYS):
             return CheckResult.PASSED
         self.details = [f"{TAGGABLE[resource_type]} is not set from the cost tags"]
         return CheckResult.FAILED

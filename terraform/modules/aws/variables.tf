@@ -63,7 +63,7 @@ variable "system_node_pool" {
 }
 
 variable "gpu_node_pool" {
-  description = "GPU node group, from module gpu_node_pool_sizing (instance_type, min/max nodes, provider_taint, labels)."
+  description = "GPU node group as the decision engine sized it (platform.yaml decisions.gpu; instance_type, min/max nodes, provider_taint, labels)."
   type = object({
     instance_type = string
     min_nodes     = number

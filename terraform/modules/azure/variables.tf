@@ -62,7 +62,7 @@ variable "system_node_pool" {
 }
 
 variable "gpu_node_pool" {
-  description = "GPU node pool, from module gpu_node_pool_sizing (VM size, min/max nodes, aks_taint, labels)."
+  description = "GPU node pool as the decision engine sized it (platform.yaml decisions.gpu; VM size, min/max nodes, aks_taint, labels)."
   type = object({
     vm_size   = string
     min_nodes = number

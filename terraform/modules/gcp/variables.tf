@@ -89,7 +89,7 @@ variable "system_node_pool" {
 }
 
 variable "gpu_node_pool" {
-  description = "GPU node pool, from module gpu_node_pool_sizing (machine type, accelerator, GPUs per node, total min/max nodes, provider_taint, labels)."
+  description = "GPU node pool as the decision engine sized it (platform.yaml decisions.gpu; machine type, accelerator, GPUs per node, total min/max nodes, provider_taint, labels)."
   type = object({
     machine_type      = string
     accelerator_type  = string
