@@ -489,3 +489,18 @@ def test_sensitive_data_to_an_api_names_the_api() -> None:
     decided = decide(Answers(use_case="text_generation", hosting="api", data_sensitivity="hipaa"))
     (warning,) = [w for w in decided.warnings if w.code == "sensitive-data-to-api"]
     assert "GPT-4 / Claude API" in warning.message
+
+
+@pytest.mark.parametrize("use_case", [u for u in use_cases() if table("catalog")["use_cases"][u].get("api")])
+def test_the_model_record_names_what_is_served_and_the_cost_prices_it(use_case: str) -> None:
+    entry = table("catalog")["use_cases"][use_case]
+    api = decide(Answers(use_case=use_case, hosting="api"))
+    assert api.model.choice == entry["api"]["name"]
+    assert api.model.numbers["served_by"] == "api" and api.model.numbers["api_pricing"] == entry["api"]["pricing"]
+    priced = api_cost_per_request(prices()["api"][api.model.numbers["api_pricing"]])
+    assert api.cost.numbers["api_cost_per_request_usd"] == round(priced, 6)
+    assert api.cost.choice.endswith("(api)")
+    own = decide(Answers(use_case=use_case, hosting="self_hosted"))
+    assert own.model.choice.startswith(entry["options"]["speed"]["model"])
+    assert own.model.numbers["served_by"] == "self_hosted" and own.model.numbers["api_pricing"] is None
+    assert own.cost.choice.endswith("(self-hosted)")

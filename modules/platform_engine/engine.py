@@ -62,8 +62,8 @@ class Decisions:
 
 def decide(answers: Answers) -> Decisions:
     """Pure: the same answers always give the same decisions."""
-    model = recommend_model(answers)
     hosting = decide_hosting(answers)
+    model = recommend_model(answers, hosting.choice)
     pattern = decide_pattern(answers)
     precision = decide_precision(answers, pattern.choice)
     gpu = decide_gpu(answers, precision.choice, hosting.choice)

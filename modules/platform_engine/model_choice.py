@@ -32,20 +32,33 @@ def model_params_b(answers: Answers) -> float:
     return float(model_option(answers)["params_b"])
 
 
-def recommend_model(answers: Answers) -> Decision:
+def recommend_model(answers: Answers, hosting: str = "self_hosted") -> Decision:
+    """What is served: the open model of the decision tree when self-hosted, the hosted model when
+    `hosting` is the API (priced as that API by the cost decision)."""
     entry = catalog_entry(answers.use_case)
     option = model_option(answers)
-    others = [o["model"] for key, o in entry["options"].items() if o is not option]
-    if entry.get("api"):
-        others.append(f"{entry['api']['name']} (hosted API)")
-    name = option["model"]
+    open_model = option["model"]
     if answers.is_generation:
-        name = f"{name}, {answers.model_size_b:g}B parameters"
+        open_model = f"{open_model}, {answers.model_size_b:g}B parameters"
+    hosted = hosting == "api" and bool(entry.get("api"))
+    others = [o["model"] for o in entry["options"].values() if o is not option]
     preference = answers.accuracy_preference if offers_choice(answers.use_case) else "the only listed option"
-    reason = (
-        f"because the decision tree maps {entry['label'].lower()} to {option['model']} "
-        f"({preference}; ~{option['latency_ms']} ms, {option['cost_tier']} cost)"
-    )
+    if hosted:
+        name = str(entry["api"]["name"])
+        others.insert(0, f"{open_model} (self-hosted)")
+        reason = (
+            f"because hosting is the API: {entry['label'].lower()} requests go to {name}, priced per request "
+            f"from the price table's {entry['api']['pricing']!r} row; the decision tree's open model is "
+            f"{option['model']} ({preference})"
+        )
+    else:
+        name = open_model
+        if entry.get("api"):
+            others.append(f"{entry['api']['name']} (hosted API)")
+        reason = (
+            f"because the decision tree maps {entry['label'].lower()} to {option['model']} "
+            f"({preference}; ~{option['latency_ms']} ms, {option['cost_tier']} cost)"
+        )
     return Decision(
         key="model",
         title="Model family",
@@ -53,6 +66,9 @@ def recommend_model(answers: Answers) -> Decision:
         reason=reason,
         alternatives=tuple(others),
         numbers={
+            "served_by": "api" if hosted else "self_hosted",
+            "api_pricing": entry["api"]["pricing"] if hosted else None,
+            "open_model": option["model"],
             "latency_ms": option["latency_ms"],
             "cost_tier": option["cost_tier"],
             "params_b": model_params_b(answers),

@@ -227,13 +227,15 @@ def load_settings(platform_: Platform | None = None) -> TrainingSettings:
         raise TrainingError(f"{where}: training.dataset.test_fraction {test_fraction} is outside 0.05..0.5")
     root = Path(str(pipeline.get("local_root", ".local/kfp")))
     slug = str(current.project["slug"])
+    model = current.decision("model")
     return TrainingSettings(
         platform=current,
         contract=contract,
         registered_model_name=str(raw.get("registered_model_name") or slug),
         experiment=str(raw.get("experiment") or slug),
-        smoke_model=str(raw.get("smoke_model") or current.decision("model").get("smoke_model", "")),
-        production_model=str(current.decision("model").get("choice", "")),
+        smoke_model=str(raw.get("smoke_model") or model.get("smoke_model", "")),
+        # the open model the pipeline trains (also when hosting is an API, which serves another one)
+        production_model=str(model.get("open_model") or model.get("choice", "")),
         challenger_alias=str(registry.get("challenger_alias", "challenger")),
         champion_alias=str(registry.get("champion_alias", "champion")),
         test_fraction=test_fraction,
