@@ -225,7 +225,8 @@ def test_a_peak_past_the_node_cap_is_a_warning_with_the_numbers() -> None:
     prod = decided.gpu.numbers["environments"]["prod"]
     assert prod["max_nodes"] == 100 and prod["replicas_needed"] > prod["max_replicas"]
     (warning,) = [w for w in decided.warnings if w.code == "fleet-capped"]
-    assert f"{prod['replicas_needed']} replicas" in warning.message and "100 x g4dn.xlarge" in warning.message
+    # the most a T4 fleet holds under the cap: 100 x g4dn.metal (8 T4 each)
+    assert f"{prod['replicas_needed']} replicas" in warning.message and "100 x g4dn.metal" in warning.message
 
 
 def test_the_chosen_gpu_pool_is_never_dearer_than_another_that_fits() -> None:

@@ -316,7 +316,7 @@ def test_copy_prints_the_decisions_and_warnings(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     output = result.stdout + result.stderr
-    for needle in ("model", "GPU pool", "monthly cost", "Warnings", "external API"):
+    for needle in ("model", "GPU pool", "monthly cost", "Warnings", "would leave your account for GPT-4"):
         assert needle in output, needle
 
 

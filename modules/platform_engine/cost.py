@@ -151,6 +151,8 @@ def decide_cost(answers: Answers, hosting: str, pools: dict[str, GpuSizing], sel
             "api_monthly_usd": round(api_monthly, 2) if api_monthly is not None else None,
             "self_hosted_cost_per_request_usd": round(self_per_request, 8),
             "self_hosted_monthly_usd": round(self_hosted_monthly, 2),
+            # a capped fleet cannot carry the peak: its cost is no basis for a "self-host" nudge
+            "self_hosted_serves_peak": prod.replicas_needed <= prod.max_replicas,
             "self_hosted_people_monthly_usd": fixed_people,
             "break_even_requests_per_month": round(break_even) if break_even is not None else None,
             "self_hosted_fixed_monthly_usd": round(fixed_monthly, 2),

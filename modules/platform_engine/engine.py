@@ -11,7 +11,7 @@ from .hosting import decide_hosting
 from .model_choice import recommend_model
 from .monitoring import decide_monitoring
 from .records import Decision, GpuSizing, Warning_
-from .review import review
+from .review import attach_fixes, review
 from .serving import decide_batching, decide_pattern, decide_precision
 from .sizing import decide_gpu, node_pool_for
 from .tables import table
@@ -60,8 +60,9 @@ class Decisions:
         return out
 
 
-def decide(answers: Answers) -> Decisions:
-    """Pure: the same answers always give the same decisions."""
+def decide(answers: Answers, *, with_fixes: bool = True) -> Decisions:
+    """Pure: the same answers always give the same decisions. `with_fixes` also finds, for each
+    warning, the answer changes that fix it (by deciding again with them)."""
     hosting = decide_hosting(answers)
     model = recommend_model(answers, hosting.choice)
     pattern = decide_pattern(answers)
@@ -81,6 +82,8 @@ def decide(answers: Answers) -> Decisions:
         pool=main_pool,
         cost=cost.numbers,
     )
+    if with_fixes and warnings:
+        warnings = attach_fixes(answers, warnings, _warning_codes)
     return Decisions(
         answers=answers,
         model=model,
@@ -93,6 +96,10 @@ def decide(answers: Answers) -> Decisions:
         cost=cost,
         warnings=tuple(warnings),
     )
+
+
+def _warning_codes(answers: Answers) -> set[str]:
+    return {w.code for w in decide(answers, with_fixes=False).warnings}
 
 
 def decide_from_mapping(data: dict[str, Any]) -> Decisions:

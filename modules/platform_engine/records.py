@@ -31,9 +31,18 @@ class Warning_:
     message: str
     answers: tuple[str, ...]
     fix: str
+    # The answer changes that fix it: re-deciding with them removes this warning and adds none
+    # (`review.attach_fixes` picks them; `copier update --data k=v` applies them).
+    fix_answers: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"code": self.code, "message": self.message, "answers": list(self.answers), "fix": self.fix}
+        return {
+            "code": self.code,
+            "message": self.message,
+            "answers": list(self.answers),
+            "fix": self.fix,
+            "fix_answers": dict(self.fix_answers),
+        }
 
 
 @dataclass(frozen=True)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+import math
+from collections.abc import Callable
 from typing import Any
 
-from .answers import SENSITIVE, Answers
-from .hosting import api_available
+from .answers import SENSITIVE, Answers, default_drift_threshold, validate
+from .hosting import api_available, recommended_hosting
 from .model_choice import catalog_entry, model_option
 from .records import GpuSizing, Warning_
+from .serving import recommended_pattern
 from .tables import table
 
 
@@ -24,7 +28,7 @@ def review(
     """Every warning that applies, in a stable order."""
     found: list[Warning_] = []
     found.extend(_sensitive_data_leaving(answers, hosting))
-    if hosting != recommended_hosting:
+    if hosting != recommended_hosting and not _override_has_a_reason(answers, hosting, cost):
         found.append(
             Warning_(
                 "hosting-override",
@@ -118,6 +122,22 @@ def review(
     return found
 
 
+def _cost_ratio(cost: dict[str, Any], hosting: str) -> float | None:
+    """How many times the other hosting costs what the chosen one does (None without an API)."""
+    api, own = cost.get("api_monthly_usd"), cost["self_hosted_monthly_usd"]
+    if api is None or api <= 0 or own <= 0:
+        return None
+    return float(api / own if hosting == "self_hosted" else own / api)
+
+
+def _override_has_a_reason(answers: Answers, hosting: str, cost: dict[str, Any]) -> bool:
+    """Reasons the six factors miss: sensitive data kept in the account, or a cost gap."""
+    if hosting == "self_hosted" and answers.data_sensitivity in SENSITIVE:
+        return True
+    ratio = _cost_ratio(cost, hosting)
+    return ratio is not None and ratio > float(table("hosting")["cost_warning_ratio"])
+
+
 def hosted_services(answers: Answers, hosting: str) -> list[str]:
     """The services outside the account that the answers send request data to."""
     services = []
@@ -160,7 +180,8 @@ def _cost_gap(answers: Answers, hosting: str, cost: dict[str, Any]) -> list[Warn
     break_even = cost.get("break_even_requests_per_month")
     where = f"break-even is ~{break_even:,} requests/month" if break_even else "the API is cheaper at any volume"
     figures = f"~${self_monthly:,.0f} self-hosted against ~${api_monthly:,.0f} on the API ({where})"
-    if hosting == "self_hosted" and self_monthly > ratio * api_monthly:
+    # for sensitive data the API is no option (the data would leave the account): no cost nudge to it
+    if hosting == "self_hosted" and self_monthly > ratio * api_monthly and answers.data_sensitivity not in SENSITIVE:
         return [
             Warning_(
                 "below-break-even",
@@ -169,7 +190,7 @@ def _cost_gap(answers: Answers, hosting: str, cost: dict[str, Any]) -> list[Warn
                 "use hosting=api until volume approaches the break-even",
             )
         ]
-    if hosting == "api" and api_monthly > ratio * self_monthly:
+    if hosting == "api" and api_monthly > ratio * self_monthly and cost.get("self_hosted_serves_peak", True):
         return [
             Warning_(
                 "past-break-even",
@@ -179,3 +200,79 @@ def _cost_gap(answers: Answers, hosting: str, cost: dict[str, Any]) -> list[Warn
             )
         ]
     return []
+
+
+# ------------------------------------------------------------------------------------- fixes
+def fix_candidates(code: str, answers: Answers) -> list[dict[str, Any]]:
+    """Answer changes that may fix a warning, in the order of preference of its `fix` text, as
+    values `copier update --data` takes (the engine's recommendation spelled out)."""
+    typical = float(model_option(answers)["latency_ms"])
+    hosting, pattern = recommended_hosting(answers), recommended_pattern(answers)
+    candidates: dict[str, list[dict[str, Any]]] = {
+        "sensitive-data-to-api": [{"hosting": "self_hosted"}, {"hosting": "self_hosted", "ml_team": True}],
+        "sensitive-data-to-hosted-service": [{"vector_db": "pgvector"}],
+        "hosting-override": [{"hosting": hosting}],
+        "below-break-even": [{"hosting": "api"}],
+        "past-break-even": [{"hosting": "self_hosted"}, {"hosting": "self_hosted", "ml_team": True}],
+        "batch-with-tight-latency": [{"serving_pattern": "realtime"}, {"serving_pattern": pattern}],
+        "model-does-not-fit-gpu": [
+            {"gpu_type": "auto"},
+            {"precision": "int8"},
+            {"precision": "int4"},
+            {"precision": "int4", "gpu_type": "auto"},
+        ],
+        # a peak no fleet under the cap serves: a lower precision, or the peak the answers can mean
+        "fleet-capped": [
+            {"gpu_type": "auto"},
+            {"precision": "int4"},
+            *({"peak_rps": round(answers.peak_rps / share, 3)} for share in (4, 16, 64)),
+            *(
+                {"model_size_b": size}
+                for size in SMALLER_GENERATION_MODELS_B
+                if answers.is_generation and size < answers.model_size_b
+            ),
+        ],
+        "self-hosted-without-ml-team": [{"ml_team": True}, {"hosting": "api"}],
+        "edge-model-too-large": [{"precision": "int8"}, {"precision": "int4"}, {"serving_pattern": "realtime"}],
+        "edge-with-api": [{"hosting": "self_hosted"}, {"serving_pattern": "realtime"}],
+        "latency-below-model": [{"accuracy_preference": "speed"}, {"latency_p95_ms": math.ceil(typical * 1.5)}],
+        "psi-threshold-noisy": [{"drift_threshold": default_drift_threshold()}],
+    }
+    return candidates.get(code, [])
+
+
+SMALLER_GENERATION_MODELS_B = (70.0, 13.0, 7.0)  # the next model sizes a generation fix may suggest
+FIX_SEARCH_DEPTH = 4  # a fix may need follow-ups (self-host -> staff it -> quantize -> a feasible peak)
+
+
+def find_fix(code: str, answers: Answers, codes: set[str], redecide: Callable[[Answers], set[str]]) -> dict[str, Any]:
+    """The smallest answer change (breadth first, up to FIX_SEARCH_DEPTH candidate fixes combined)
+    after which `code` is gone and no warning outside `codes` appears; {} when none is found."""
+    frontier: list[tuple[dict[str, Any], set[str]]] = [({}, {code})]
+    seen: set[tuple[tuple[str, str], ...]] = set()
+    for _ in range(FIX_SEARCH_DEPTH):
+        next_frontier = []
+        for change, targets in frontier:
+            current = dataclasses.replace(answers, **change)
+            for target in sorted(targets):
+                for candidate in fix_candidates(target, current):
+                    merged = {**change, **candidate}
+                    key = tuple(sorted((k, repr(v)) for k, v in merged.items()))
+                    if key in seen or all(getattr(answers, k) == v for k, v in merged.items()):
+                        continue
+                    seen.add(key)
+                    changed = dataclasses.replace(answers, **merged)
+                    if validate(changed):
+                        continue
+                    after = redecide(changed)
+                    if code not in after and after <= codes:
+                        return merged
+                    next_frontier.append((merged, (after - codes) | ({code} & after)))
+        frontier = next_frontier
+    return {}
+
+
+def attach_fixes(answers: Answers, warnings: list[Warning_], redecide: Callable[[Answers], set[str]]) -> list[Warning_]:
+    """Each warning with the answer changes that remove it without raising another one."""
+    codes = {w.code for w in warnings}
+    return [dataclasses.replace(w, fix_answers=find_fix(w.code, answers, codes, redecide)) for w in warnings]

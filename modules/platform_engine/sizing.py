@@ -40,17 +40,17 @@ def gpus_per_replica(memory_gb: float, gpu_memory_gb: float) -> int:
     return 1 << (needed - 1).bit_length()
 
 
-def _shape(price_table: dict[str, Any], cloud: str, tier_id: str, gpus: int) -> tuple[str, int, float]:
-    """(instance type, GPUs per node, hourly) of the smallest shape with at least `gpus` GPUs."""
+def _shapes(price_table: dict[str, Any], cloud: str, tier_id: str, gpus: int) -> list[tuple[str, int, float]]:
+    """(instance type, GPUs per node, hourly) of every shape of the tier with at least `gpus` GPUs,
+    smallest first; the base shape alone when none has enough (the model does not fit)."""
     base = price_table["gpu"][cloud][tier_id]
-    if gpus <= base["gpus"]:
-        return base["instance"], int(base["gpus"]), float(base["hourly"])
-    shapes = price_table["multi_gpu_shapes"][cloud].get(tier_id, {})
-    for count in sorted(int(c) for c in shapes):
-        if count >= gpus:
-            per_gpu = base["hourly"] / base["gpus"]
-            return shapes[count], count, round(per_gpu * count, 4)
-    return base["instance"], int(base["gpus"]), float(base["hourly"])
+    per_gpu = base["hourly"] / base["gpus"]
+    found = [(str(base["instance"]), int(base["gpus"]), float(base["hourly"]))]
+    for count, name in sorted((int(c), n) for c, n in price_table["multi_gpu_shapes"][cloud].get(tier_id, {}).items()):
+        if count > base["gpus"]:
+            found.append((str(name), count, round(per_gpu * count, 4)))
+    fitting = [shape for shape in found if shape[1] >= gpus]
+    return fitting or found[:1]
 
 
 def pool_on_tier(
@@ -63,8 +63,10 @@ def pool_on_tier(
     generation: bool,
     environment: str,
     price_table: dict[str, Any],
+    shape: int = 0,
 ) -> GpuSizing:
-    """The fleet on one tier: replicas of the model, packed onto that tier's smallest fitting shape.
+    """The fleet on one tier: replicas of the model, packed onto one of the tier's shapes (the
+    `shape`-th that holds a replica, smallest first; larger nodes hold more replicas under the cap).
 
     One fleet, used everywhere (HPA, Terraform node pool, cost): the HPA runs `min_replicas` to
     `max_replicas`, which sit on `min_nodes` to `max_nodes` nodes of `replicas_per_node` each.
@@ -76,7 +78,8 @@ def pool_on_tier(
     cloud_gpu = price_table["gpu"][cloud][tier["id"]]
     gpu_memory = float(cloud_gpu["gpu_memory_gb"])
     per_replica = gpus_per_replica(memory, gpu_memory)
-    instance, gpus_per_node, hourly = _shape(price_table, cloud, tier["id"], per_replica)
+    shapes = _shapes(price_table, cloud, tier["id"], per_replica)
+    instance, gpus_per_node, hourly = shapes[min(shape, len(shapes) - 1)]
     fits = per_replica <= gpus_per_node and memory <= per_replica * gpu_memory
     capacity = (
         generation_rps_per_replica(params_b, float(tier["decode_speed"])) if generation else float(tier["capacity_rps"])
@@ -136,21 +139,27 @@ def pool_candidates(
     environment: str,
     price_overrides: dict[str, Any] | None = None,
 ) -> list[GpuSizing]:
-    """The fleet on every tier of the catalog, smallest tier first."""
+    """The fleet on every tier and shape of the catalog, smallest tier and shape first."""
     price_table = prices(price_overrides)
-    return [
-        pool_on_tier(
-            tier=tier,
-            cloud=cloud,
-            params_b=params_b,
-            precision=precision,
-            peak_rps=peak_rps,
-            generation=generation,
-            environment=environment,
-            price_table=price_table,
-        )
-        for tier in _tiers()
-    ]
+    pools = []
+    for tier in _tiers():
+        memory = model_memory_gb(params_b, precision)
+        per_replica = gpus_per_replica(memory, float(price_table["gpu"][cloud][tier["id"]]["gpu_memory_gb"]))
+        for shape in range(len(_shapes(price_table, cloud, tier["id"], per_replica))):
+            pools.append(
+                pool_on_tier(
+                    tier=tier,
+                    cloud=cloud,
+                    params_b=params_b,
+                    precision=precision,
+                    peak_rps=peak_rps,
+                    generation=generation,
+                    environment=environment,
+                    price_table=price_table,
+                    shape=shape,
+                )
+            )
+    return pools
 
 
 def cheapest_fitting(candidates: list[GpuSizing], monthly_requests: int = 0) -> GpuSizing:
@@ -199,9 +208,12 @@ def size_node_pool(
         environment="prod",
         price_overrides=price_overrides,
     )
-    chosen = candidates[tier_index(gpu_type)] if gpu_type != "auto" else cheapest_fitting(candidates, monthly_requests)
+    if gpu_type != "auto":
+        candidates = [pool for pool in candidates if pool.tier == gpu_type]
+    chosen = cheapest_fitting(candidates, monthly_requests)
     if environment == "prod":
         return chosen
+    # other environments run one replica: the chosen GPU's smallest shape that holds it
     return pool_on_tier(
         tier=_tiers()[tier_index(chosen.tier)],
         cloud=cloud,
@@ -262,12 +274,16 @@ def decide_gpu(answers: Answers, precision: str, hosting: str) -> Decision:
     else:
         candidates = pool_candidates(**_without_gpu_type(sizing_inputs(answers, precision, "prod", hosting)),
                                      price_overrides=answers.price_overrides)  # fmt: skip
-        prod = candidates[tier_index(main.tier)]
+        prod = next(pool for pool in candidates if pool.instance_type == main.instance_type)
+        best_per_tier = {
+            tier: cheapest_fitting([p for p in candidates if p.tier == tier], answers.monthly_requests)
+            for tier in dict.fromkeys(p.tier for p in candidates)
+        }
         others = [
             f"{pool.instance_type} ({pool.gpu_label}): {pool.max_nodes} node(s) at peak, "
             f"${peak_monthly(pool):,.0f}/month"
-            for pool in candidates
-            if pool.fits and pool.tier != main.tier
+            for pool in best_per_tier.values()
+            if pool.fits and pool.instance_type != main.instance_type
         ]
         reason = (
             f"because the model needs {main.model_memory_gb:g} GB at {precision.upper()} and the peak of "
