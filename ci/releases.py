@@ -63,10 +63,8 @@ def git(cwd: Path, *args: str) -> str:
     return subprocess.run([*GIT, *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
 
 
-def _snapshot_working_tree(src: Path, dst: Path) -> None:
-    """Replace dst's files by src's working tree (tracked and untracked, not ignored), links as links."""
-    for name in filter(None, git(dst, "ls-files", "-z").split("\0")):
-        (dst / name).unlink(missing_ok=True)
+def copy_working_tree(src: Path, dst: Path) -> None:
+    """Copy src's working tree (tracked and untracked, not ignored files) into dst, links as links."""
     listed = subprocess.run(["git", "ls-files", "-coz", "--exclude-standard"], cwd=src, check=True, capture_output=True)
     for name in sorted(set(filter(None, listed.stdout.decode().split("\0")))):
         source = src / name
@@ -75,6 +73,13 @@ def _snapshot_working_tree(src: Path, dst: Path) -> None:
         target = dst / name
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(source, target, follow_symlinks=False)
+
+
+def _snapshot_working_tree(src: Path, dst: Path) -> None:
+    """Replace the files of the clone dst by src's working tree."""
+    for name in filter(None, git(dst, "ls-files", "-z").split("\0")):
+        (dst / name).unlink(missing_ok=True)
+    copy_working_tree(src, dst)
 
 
 def build_history(dst: Path, repo: Path = REPO) -> History:

@@ -31,7 +31,10 @@ import copier
 import pytest
 import yaml
 from conftest import REPO
+
+sys.path.insert(0, str(REPO / "ci"))
 from copier.errors import UserMessageError
+from releases import copy_working_tree
 
 GIT = ["git", "-c", "user.email=ci@example.com", "-c", "user.name=ci", "-c", "commit.gpgsign=false"]
 V_DEV, V1, V2 = "v0.1.0.dev1", "v0.1.0", "v0.2.0"
@@ -100,20 +103,6 @@ def leftovers(project: Path) -> subprocess.CompletedProcess[str]:
 
 
 # ------------------------------------------------------------------- the template's history
-
-
-def _snapshot_working_tree(dst: Path) -> None:
-    """Copy the template's working tree (tracked and untracked, not ignored files), links as links."""
-    listed = subprocess.run(
-        ["git", "ls-files", "-coz", "--exclude-standard"], cwd=REPO, check=True, capture_output=True
-    ).stdout.decode()
-    for name in sorted(set(filter(None, listed.split("\0")))):
-        source = REPO / name
-        if not source.exists() and not source.is_symlink():
-            continue  # deleted in the working tree
-        target = dst / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(source, target, follow_symlinks=False)
 
 
 def _dev_build_config(config: str) -> str:
@@ -192,7 +181,7 @@ def _set_error_rate(src: Path, value: float) -> None:
 def template(tmp_path_factory: pytest.TempPathFactory) -> Template:
     src = tmp_path_factory.mktemp("template") / "mlops-template"
     src.mkdir()
-    _snapshot_working_tree(src)
+    copy_working_tree(REPO, src)
     git(src, "init", "-q", "-b", "main")
 
     config = src / "copier.yml"
