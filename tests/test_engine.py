@@ -505,3 +505,11 @@ def test_the_model_record_names_what_is_served_and_the_cost_prices_it(use_case: 
     assert own.model.choice.startswith(entry["options"]["speed"]["model"])
     assert own.model.numbers["served_by"] == "self_hosted" and own.model.numbers["api_pricing"] is None
     assert own.cost.choice.endswith("(self-hosted)")
+
+
+def test_the_gpu_reason_names_the_prod_fleet_also_when_only_dev_is_provisioned() -> None:
+    common = dict(use_case="tabular", peak_rps=100_000, monthly_requests=10**10, hosting="self_hosted", gpu_type="t4")
+    both = decide(Answers(**common, environments=("dev", "prod")), with_fixes=False).gpu  # type: ignore[arg-type]
+    dev_only = decide(Answers(**common, environments=("dev",)), with_fixes=False).gpu  # type: ignore[arg-type]
+    assert "g4dn.metal (1-100 nodes)" in both.reason
+    assert (dev_only.reason, dev_only.alternatives) == (both.reason, both.alternatives)

@@ -1,4 +1,4 @@
-"""GPU sizing: tier from model memory and peak load, instance per cloud, node counts per environment."""
+"""GPU sizing: the cheapest fleet (GPU, shape, replicas, nodes) that holds the model and serves the peak."""
 
 from __future__ import annotations
 
@@ -141,9 +141,9 @@ def pool_candidates(
 ) -> list[GpuSizing]:
     """The fleet on every tier and shape of the catalog, smallest tier and shape first."""
     price_table = prices(price_overrides)
+    memory = model_memory_gb(params_b, precision)
     pools = []
     for tier in _tiers():
-        memory = model_memory_gb(params_b, precision)
         per_replica = gpus_per_replica(memory, float(price_table["gpu"][cloud][tier["id"]]["gpu_memory_gb"]))
         for shape in range(len(_shapes(price_table, cloud, tier["id"], per_replica))):
             pools.append(
@@ -182,6 +182,13 @@ def cheapest_fitting(candidates: list[GpuSizing], monthly_requests: int = 0) -> 
     )
 
 
+def choose_pool(candidates: list[GpuSizing], gpu_type: str, monthly_requests: int) -> GpuSizing:
+    """The prod fleet among `candidates`: on the chosen GPU, or the cheapest on any (`auto`)."""
+    if gpu_type != "auto":
+        candidates = [pool for pool in candidates if pool.tier == gpu_type]
+    return cheapest_fitting(candidates, monthly_requests)
+
+
 def size_node_pool(
     *,
     cloud: str,
@@ -208,9 +215,7 @@ def size_node_pool(
         environment="prod",
         price_overrides=price_overrides,
     )
-    if gpu_type != "auto":
-        candidates = [pool for pool in candidates if pool.tier == gpu_type]
-    chosen = cheapest_fitting(candidates, monthly_requests)
+    chosen = choose_pool(candidates, gpu_type, monthly_requests)
     if environment == "prod":
         return chosen
     # other environments run one replica: the chosen GPU's smallest shape that holds it
@@ -231,7 +236,7 @@ SMOKE_MODEL_PARAMS_B = 0.001
 
 
 def sizing_inputs(answers: Answers, precision: str, environment: str, hosting: str = "self_hosted") -> dict[str, Any]:
-    """The inputs `size_node_pool` gets for one environment (also rendered for the Terraform sizing module)."""
+    """The inputs `size_node_pool` gets for one environment (recorded in platform.yaml as `decisions.gpu.inputs`)."""
     if hosting == "api":
         return {
             "cloud": answers.cloud,
@@ -272,9 +277,10 @@ def decide_gpu(answers: Answers, precision: str, hosting: str) -> Decision:
             "local smoke model and evaluation jobs"
         )
     else:
-        candidates = pool_candidates(**_without_gpu_type(sizing_inputs(answers, precision, "prod", hosting)),
-                                     price_overrides=answers.price_overrides)  # fmt: skip
-        prod = next(pool for pool in candidates if pool.instance_type == main.instance_type)
+        inputs = sizing_inputs(answers, precision, "prod", hosting)
+        candidates = pool_candidates(**_candidate_inputs(inputs), price_overrides=answers.price_overrides)
+        # the prod fleet, also when the project provisions dev only (then `main` is dev's one replica)
+        prod = choose_pool(candidates, answers.gpu_type, answers.monthly_requests)
         best_per_tier = {
             tier: cheapest_fitting([p for p in candidates if p.tier == tier], answers.monthly_requests)
             for tier in dict.fromkeys(p.tier for p in candidates)
@@ -283,12 +289,12 @@ def decide_gpu(answers: Answers, precision: str, hosting: str) -> Decision:
             f"{pool.instance_type} ({pool.gpu_label}): {pool.max_nodes} node(s) at peak, "
             f"${peak_monthly(pool):,.0f}/month"
             for pool in best_per_tier.values()
-            if pool.fits and pool.instance_type != main.instance_type
+            if pool.fits and pool.instance_type != prod.instance_type
         ]
         reason = (
             f"because the model needs {main.model_memory_gb:g} GB at {precision.upper()} and the peak of "
             f"{answers.peak_rps:g} req/s needs {prod.replicas_needed} replica(s) of {main.gpus_per_replica} x "
-            f"{main.gpu_label}: scaling out on {main.instance_type} ({prod.min_nodes}-{prod.max_nodes} nodes) is "
+            f"{main.gpu_label}: scaling out on {prod.instance_type} ({prod.min_nodes}-{prod.max_nodes} nodes) is "
             f"the cheapest fleet that holds it, ~${expected_monthly(prod, answers.monthly_requests):,.0f}/month at "
             f"{answers.monthly_requests:,} requests (${peak_monthly(prod):,.0f} if it ran at peak all month)"
         )
@@ -310,5 +316,6 @@ def decide_gpu(answers: Answers, precision: str, hosting: str) -> Decision:
     )
 
 
-def _without_gpu_type(inputs: dict[str, Any]) -> dict[str, Any]:
+def _candidate_inputs(inputs: dict[str, Any]) -> dict[str, Any]:
+    """`sizing_inputs` less what only the choice among candidates reads (GPU type, monthly volume)."""
     return {key: value for key, value in inputs.items() if key not in ("gpu_type", "monthly_requests")}
