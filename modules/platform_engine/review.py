@@ -116,39 +116,40 @@ def review(
                 "psi-threshold-noisy",
                 f"PSI {answers.drift_threshold:g} fires on sampling noise for small windows.",
                 ("drift_threshold",),
-                f"use at least {warn_below} (0.2 is the usual alert level)",
+                f"use at least {warn_below} ({default_drift_threshold():g} is the usual alert level)",
             )
         )
     return found
 
 
-def _cost_ratio(cost: dict[str, Any], hosting: str) -> float | None:
-    """How many times the other hosting costs what the chosen one does (None without an API)."""
-    api, own = cost.get("api_monthly_usd"), cost["self_hosted_monthly_usd"]
-    if api is None or api <= 0 or own <= 0:
+def _monthly_pair(cost: dict[str, Any], hosting: str) -> tuple[float, float] | None:
+    """(chosen, other): the monthly cost of the chosen hosting and of the other one; None without an API."""
+    api, own = cost.get("api_monthly_usd"), float(cost["self_hosted_monthly_usd"])
+    if api is None:
         return None
-    return float(api / own if hosting == "self_hosted" else own / api)
+    return (own, float(api)) if hosting == "self_hosted" else (float(api), own)
 
 
 def _override_has_a_reason(answers: Answers, hosting: str, cost: dict[str, Any]) -> bool:
     """Reasons the six factors miss: sensitive data kept in the account, or a cost gap."""
     if hosting == "self_hosted" and answers.data_sensitivity in SENSITIVE:
         return True
-    ratio = _cost_ratio(cost, hosting)
-    return ratio is not None and ratio > float(table("hosting")["cost_warning_ratio"])
+    pair = _monthly_pair(cost, hosting)
+    return pair is not None and pair[0] > 0 and pair[1] > float(table("hosting")["cost_warning_ratio"]) * pair[0]
 
 
-def hosted_services(answers: Answers, hosting: str) -> list[str]:
-    """The services outside the account that the answers send request data to."""
+def hosted_services(answers: Answers, hosting: str) -> list[tuple[str, str]]:
+    """(the answer that chose it, the service) for each service outside the account that the
+    answers send request data to."""
     services = []
     entry = catalog_entry(answers.use_case)
     if hosting == "api" and entry.get("api"):
-        services.append(f"{entry['api']['name']} (hosted model API)")
+        services.append(("hosting", f"{entry['api']['name']} (hosted model API)"))
     if answers.use_case == "search_rag":
         store = table("hosting")["vector_dbs"][answers.vector_db]
         label, hosted = str(store["label"]), bool(store["hosted"])
         if hosted:
-            services.append(label)
+            services.append(("vector_db", label))
     return services
 
 
@@ -156,13 +157,13 @@ def _sensitive_data_leaving(answers: Answers, hosting: str) -> list[Warning_]:
     if answers.data_sensitivity not in SENSITIVE:
         return []
     found = []
-    for service in hosted_services(answers, hosting):
-        is_api = "model API" in service
+    for answer, service in hosted_services(answers, hosting):
+        is_api = answer == "hosting"
         found.append(
             Warning_(
                 "sensitive-data-to-api" if is_api else "sensitive-data-to-hosted-service",
                 f"{answers.data_sensitivity.upper()} data would leave your account for {service}.",
-                ("data_sensitivity", "hosting" if is_api else "vector_db"),
+                ("data_sensitivity", answer),
                 "choose hosting=self_hosted, or sign a data-processing agreement and redact before the call"
                 if is_api
                 else "choose a vector_db that runs in your account (pgvector, qdrant, chroma or weaviate)",
@@ -173,15 +174,18 @@ def _sensitive_data_leaving(answers: Answers, hosting: str) -> list[Warning_]:
 
 def _cost_gap(answers: Answers, hosting: str, cost: dict[str, Any]) -> list[Warning_]:
     """Far past break-even on the API, or far below it self-hosted: both figures and the break-even."""
-    api_monthly, self_monthly = cost.get("api_monthly_usd"), cost["self_hosted_monthly_usd"]
-    if not api_available(answers.use_case) or api_monthly is None:
+    pair = _monthly_pair(cost, hosting)
+    if not api_available(answers.use_case) or pair is None:
         return []
-    ratio = float(table("hosting")["cost_warning_ratio"])
+    chosen, other = pair
+    if chosen <= float(table("hosting")["cost_warning_ratio"]) * other:
+        return []
+    api_monthly, self_monthly = cost["api_monthly_usd"], cost["self_hosted_monthly_usd"]
     break_even = cost.get("break_even_requests_per_month")
     where = f"break-even is ~{break_even:,} requests/month" if break_even else "the API is cheaper at any volume"
     figures = f"~${self_monthly:,.0f} self-hosted against ~${api_monthly:,.0f} on the API ({where})"
     # for sensitive data the API is no option (the data would leave the account): no cost nudge to it
-    if hosting == "self_hosted" and self_monthly > ratio * api_monthly and answers.data_sensitivity not in SENSITIVE:
+    if hosting == "self_hosted" and answers.data_sensitivity not in SENSITIVE:
         return [
             Warning_(
                 "below-break-even",
@@ -190,7 +194,7 @@ def _cost_gap(answers: Answers, hosting: str, cost: dict[str, Any]) -> list[Warn
                 "use hosting=api until volume approaches the break-even",
             )
         ]
-    if hosting == "api" and api_monthly > ratio * self_monthly and cost.get("self_hosted_serves_peak", True):
+    if hosting == "api" and cost.get("self_hosted_serves_peak", True):
         return [
             Warning_(
                 "past-break-even",
@@ -203,6 +207,9 @@ def _cost_gap(answers: Answers, hosting: str, cost: dict[str, Any]) -> list[Warn
 
 
 # ------------------------------------------------------------------------------------- fixes
+SMALLER_GENERATION_MODELS_B = (70.0, 13.0, 7.0)  # the next model sizes a generation fix may suggest
+
+
 def fix_candidates(code: str, answers: Answers) -> list[dict[str, Any]]:
     """Answer changes that may fix a warning, in the order of preference of its `fix` text, as
     values `copier update --data` takes (the engine's recommendation spelled out)."""
@@ -241,7 +248,6 @@ def fix_candidates(code: str, answers: Answers) -> list[dict[str, Any]]:
     return candidates.get(code, [])
 
 
-SMALLER_GENERATION_MODELS_B = (70.0, 13.0, 7.0)  # the next model sizes a generation fix may suggest
 FIX_SEARCH_DEPTH = 4  # a fix may need follow-ups (self-host -> staff it -> quantize -> a feasible peak)
 
 
