@@ -132,29 +132,39 @@ def deleted_files() -> list[str]:
     return sorted(set(filter(None, _git("ls-files", "--deleted", "-z").split("\0"))))
 
 
+def _user_answers(loaded: dict[str, Any]) -> dict[str, Any]:
+    """The answers of an answers file, without Copier's own `_` keys."""
+    return {key: value for key, value in loaded.items() if not str(key).startswith("_")}
+
+
+def _render(template: str, ref: str | None, answers: dict[str, Any], destination: Path, **options: Any) -> None:
+    """`copier copy` of `template` at `ref` with `answers`, quietly, without tasks."""
+    import copier  # this runs in Copier's own interpreter
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        copier.run_copy(
+            template,
+            str(destination),
+            data=answers,
+            vcs_ref=ref or None,
+            defaults=True,
+            unsafe=True,
+            quiet=True,
+            skip_tasks=True,
+            **options,
+        )
+
+
 def render_previous(answers_file: Path, destination: Path) -> Path:
     """Render the template version and answers of the last commit (before this update) into `destination`."""
-    import copier  # this runs in Copier's own interpreter
     import yaml  # a Copier dependency
 
     answers = yaml.safe_load(_git_bytes("show", f"HEAD:./{answers_file.as_posix()}")) or {}
     src, ref = answers.get("_src_path"), answers.get("_commit")
     if not src:
         raise ValueError(f"no _src_path in {answers_file}")
-    data = {key: value for key, value in answers.items() if not str(key).startswith("_")}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        copier.run_copy(
-            str(src),
-            str(destination),
-            data=data,
-            vcs_ref=ref,
-            defaults=True,
-            unsafe=True,
-            quiet=True,
-            skip_tasks=True,
-            answers_file=str(answers_file),
-        )
+    _render(str(src), ref, _user_answers(answers), destination, answers_file=str(answers_file))
     return destination
 
 
@@ -223,10 +233,11 @@ def old_slugify(name: str) -> str:
 
 
 def new_slugify(name: str) -> str:
-    import unicodedata
+    """The slug the engine of this template derives (transliterating accents since 0.6.0)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "modules"))
+    from platform_engine.answers import slugify  # a fresh process: this checkout's engine
 
-    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
-    return old_slugify(ascii_name)
+    return slugify(name)
 
 
 def pin_old_slug(text: str) -> tuple[str, str | None]:
@@ -262,36 +273,18 @@ RECOVERY = (
 )
 
 
-def render_new(template: str, ref: str | None, answers: dict[str, Any], destination: Path) -> None:
-    import copier  # this runs in Copier's own interpreter
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        copier.run_copy(
-            template,
-            str(destination),
-            data=answers,
-            vcs_ref=ref or None,
-            defaults=True,
-            unsafe=True,
-            quiet=True,
-            skip_tasks=True,
-        )
-
-
 def preflight_answers(answers_text: str, data_json: str) -> dict[str, Any]:
     """The answers the new version renders with: the answers file's, then the update's `--data`."""
     import yaml  # a Copier dependency
 
-    answers = {k: v for k, v in (yaml.safe_load(answers_text) or {}).items() if not str(k).startswith("_")}
-    return answers | (json.loads(data_json) if data_json else {})
+    return _user_answers(yaml.safe_load(answers_text) or {}) | (json.loads(data_json) if data_json else {})
 
 
 def cmd_preflight(template: str, ref: str | None, data_json: str, answers_file: Path) -> int:
     answers = preflight_answers(answers_file.read_text(encoding="utf-8"), data_json)
     with tempfile.TemporaryDirectory(prefix="copier-preflight-") as folder:
         try:
-            render_new(template, ref, answers, Path(folder) / "project")
+            _render(template, ref, answers, Path(folder) / "project")
         except Exception as error:
             kind = type(error).__name__
             _say(
