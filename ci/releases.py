@@ -63,6 +63,12 @@ def git(cwd: Path, *args: str) -> str:
     return subprocess.run([*GIT, *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
 
 
+def commit_all(cwd: Path, message: str) -> None:
+    """Commit everything in `cwd`, as a user does after rendering or editing a project."""
+    git(cwd, "add", "-A")
+    git(cwd, "commit", "-qm", message, "--no-verify")
+
+
 def copy_working_tree(src: Path, dst: Path) -> None:
     """Copy src's working tree (tracked and untracked, not ignored files) into dst, links as links."""
     listed = subprocess.run(["git", "ls-files", "-coz", "--exclude-standard"], cwd=src, check=True, capture_output=True)

@@ -30,10 +30,10 @@ from typing import Any
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from releases import GIT, History, Release, build_history
+from releases import History, Release, build_history, commit_all, git
 
 COPIER = [sys.executable, "-m", "copier"]
-IGNORED_PARTS = {".git", "__pycache__"}
+IGNORED_PARTS = {".git", "__pycache__"}  # git's folder, and bytecode the cost-chart task caches
 
 # The user's edits: (file, text the template renders, text the user has instead).
 SETTING = ("platform.yaml", "\n  logs: .local/logs\n", "\n  logs: /var/log/team-logs\n")
@@ -62,20 +62,12 @@ class Replay:
 
 
 def tree(root: Path) -> dict[str, bytes]:
+    """Every file under `root` except git's folder and bytecode caches, as relative path -> content."""
     return {
         p.relative_to(root).as_posix(): p.read_bytes()
         for p in sorted(root.rglob("*"))
         if (p.is_file() or p.is_symlink()) and not IGNORED_PARTS & set(p.relative_to(root).parts)
     }
-
-
-def _git(cwd: Path, *args: str) -> str:
-    return subprocess.run([*GIT, *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
-
-
-def _commit(cwd: Path, message: str) -> None:
-    _git(cwd, "add", "-A")
-    _git(cwd, "commit", "-q", "--no-verify", "--allow-empty", "-m", message)
 
 
 def _copier(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -89,8 +81,8 @@ def render(history: History, ref: str, dst: Path, answers: dict[str, Any] | None
     if result.returncode != 0:
         raise RuntimeError(f"copier copy {ref} failed:\n{result.stderr[-3000:]}")
     if not (dst / ".git").is_dir():
-        _git(dst, "init", "-q")
-    _commit(dst, f"generated from {ref}")
+        git(dst, "init", "-q")
+    commit_all(dst, f"generated from {ref}")
     return dst
 
 
@@ -118,7 +110,7 @@ def edit_like_a_user(project: Path) -> None:
     makefile = project / "Makefile"
     makefile.write_text(makefile.read_text() + MAKE_TARGET)
     (project / DELETED_DOC).unlink()
-    _commit(project, "team edits")
+    commit_all(project, "team edits")
 
 
 def lost_edits(project: Path) -> list[str]:
@@ -173,12 +165,12 @@ def replay(history: History, release: Release, workdir: Path, answers: dict[str,
         got = without_user_edits(tree(project), package)
         outcome.template_changed = sum(1 for k in set(fresh) | set(before) if fresh.get(k) != before.get(k))
         outcome.not_landed = sorted(k for k in set(expected) | set(got) if expected.get(k) != got.get(k))
-        _commit(project, "update")
+        commit_all(project, "update")
         again = _copier("update", "--trust", "--defaults", "--vcs-ref", history.current, cwd=project)
         if again.returncode != 0:
             outcome.noop_changes = [f"exit {again.returncode}: {again.stderr[-500:]}"]
         else:
-            outcome.noop_changes = _git(project, "status", "--porcelain").splitlines()
+            outcome.noop_changes = git(project, "status", "--porcelain").splitlines()
     outcome.seconds = time.monotonic() - started
     return outcome
 

@@ -34,9 +34,9 @@ from conftest import REPO
 
 sys.path.insert(0, str(REPO / "ci"))
 from copier.errors import UserMessageError
-from releases import copy_working_tree
+from releases import commit_all, copy_working_tree, git
+from replay_releases import tree
 
-GIT = ["git", "-c", "user.email=ci@example.com", "-c", "user.name=ci", "-c", "commit.gpgsign=false"]
 V_DEV, V1, V2 = "v0.1.0.dev1", "v0.1.0", "v0.2.0"
 DEV_TRAFFIC = 2_000_000
 TRAFFIC_CHANGE = {"monthly_requests": 5_000_000, "peak_rps": 200.0, "latency_p95_ms": 50}
@@ -63,27 +63,6 @@ COMMENT = {".py": "# {}", ".yaml": "# {}", ".yml": "# {}", ".tf": "# {}", ".tfva
 
 
 # ---------------------------------------------------------------------------- helpers
-
-
-def git(cwd: Path, *args: str) -> str:
-    return subprocess.run([*GIT, *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
-
-
-def commit_all(cwd: Path, message: str) -> None:
-    git(cwd, "add", "-A")
-    git(cwd, "commit", "-qm", message, "--no-verify")
-
-
-IGNORED_PARTS = {".git", "__pycache__"}  # git's folder, and bytecode the cost-chart task's Python caches
-
-
-def tree(root: Path) -> dict[str, bytes]:
-    """Every file under `root` except git's folder and bytecode caches, as relative path -> content."""
-    return {
-        p.relative_to(root).as_posix(): p.read_bytes()
-        for p in sorted(root.rglob("*"))
-        if p.is_file() and not IGNORED_PARTS & set(p.relative_to(root).parts)
-    }
 
 
 def without_commit(answers: bytes) -> bytes:
