@@ -6,7 +6,7 @@ import pytest
 import yaml
 from conftest import REPO
 from platform_engine import AnswerError, Answers, decide, field_error
-from platform_engine.cost import api_cost_per_request, break_even_requests, self_hosted_cost_per_request
+from platform_engine.cost import break_even_requests, self_hosted_cost_per_request
 from platform_engine.hosting import factor_votes, recommended_hosting
 from platform_engine.model_choice import recommend_model
 from platform_engine.monitoring import summary_quantiles
@@ -20,6 +20,10 @@ from platform_engine.sizing import (
     size_node_pool,
 )
 from platform_engine.tables import prices, table, use_cases
+from platform_engine.workload import api_cost_per_request, replica_rps, request_of
+
+TIER = {"kind": "tier", "units_per_request": 1.0, "units_per_gpu_second": 0.0}
+DECODE = {"kind": "decode", "units_per_request": 200.0, "units_per_gpu_second": 0.0}
 
 
 def _copier_choices(question: str) -> list[str]:
@@ -135,9 +139,44 @@ def test_hosting_override_is_recorded_with_a_warning() -> None:
 
 
 def test_gpt4_worked_example() -> None:
-    per_request = api_cost_per_request(prices()["api"]["gpt4"])
+    per_request = api_cost_per_request(prices()["api"]["gpt4"], request_of("text_generation"))
     assert per_request == pytest.approx(0.027)
     assert per_request * 100_000 == pytest.approx(2_700)
+
+
+@pytest.mark.parametrize("use_case", [u for u in use_cases() if table("catalog")["use_cases"][u].get("api")])
+def test_the_api_price_and_the_gpu_throughput_count_the_same_unit(use_case: str) -> None:
+    """One unit of work per use case: the API prices the request's unit, and the GPU's requests/s
+    is that unit's throughput divided by the request's amount (a longer clip costs more on both)."""
+    entry = table("catalog")["use_cases"][use_case]
+    request = request_of(use_case)
+    assert prices()["api"][entry["api"]["pricing"]]["unit"] == request["unit"]
+    decided = decide(Answers(use_case=use_case, hosting="self_hosted"))
+    assert decided.cost.numbers["unit_of_work"] == decided.gpu.numbers["unit_of_work"]
+    assert request.items() <= decided.cost.numbers["unit_of_work"].items()
+    throughput = decided.gpu.numbers["inputs"]["prod"]["throughput"]
+    if throughput["kind"] != "tier":  # work that grows with the request: twice the work, half the rate
+        tier = table("sizing")["tiers"][0]
+        doubled = {**throughput, "units_per_request": 2 * throughput["units_per_request"]}
+        assert replica_rps(doubled, tier, 7.0) == pytest.approx(replica_rps(throughput, tier, 7.0) / 2)
+
+
+def test_a_speech_request_is_one_clip_for_the_api_and_for_the_gpu() -> None:
+    """A 90-second clip: 1.5 audio minutes on the API ($0.024) and 1.5 audio minutes of Whisper on
+    the GPU, so self-hosting is ~100x cheaper per request, not thousands of times."""
+    decided = decide(Answers(use_case="speech_to_text", hosting="self_hosted", monthly_requests=1_000_000))
+    numbers = decided.cost.numbers
+    assert numbers["api_cost_per_request_usd"] == pytest.approx(1.5 * 0.016)
+    ratio = numbers["api_cost_per_request_usd"] / numbers["self_hosted_cost_per_request_usd"]
+    assert 20 < ratio < 500, ratio
+    prod = decided.gpu.numbers["environments"]["prod"]
+    assert prod["capacity_rps_per_replica"] < 2  # Whisper-base transcribes ~1 audio minute per T4-second
+    assert "90-second audio clip" in decided.gpu.numbers["throughput_basis"]
+
+
+def test_a_price_that_counts_another_unit_is_a_table_error() -> None:
+    with pytest.raises(ValueError, match=r"counts 'image'.*'audio_minute'"):
+        api_cost_per_request(prices()["api"]["vision"], request_of("speech_to_text"))
 
 
 def test_llama_70b_worked_example() -> None:
@@ -199,7 +238,7 @@ def test_generation_sizing_takes_the_cheapest_gpu_that_holds_the_model(
         params_b=params_b,
         precision=precision,
         peak_rps=1,
-        generation=True,
+        throughput=DECODE,
         environment="prod",
         monthly_requests=2_592_000,  # the peak all month
     )
@@ -263,14 +302,14 @@ def test_the_chosen_gpu_pool_is_never_dearer_than_another_that_fits() -> None:
 )
 def test_instance_per_cloud(cloud: str, tier: str, instance: str) -> None:
     pool = size_node_pool(
-        cloud=cloud, params_b=0.001, precision="fp32", peak_rps=1, generation=False, environment="prod", gpu_type=tier
+        cloud=cloud, params_b=0.001, precision="fp32", peak_rps=1, throughput=TIER, environment="prod", gpu_type=tier
     )
     assert pool.instance_type == instance
 
 
 def test_dev_scales_to_zero_and_caps_at_one() -> None:
     pool = size_node_pool(
-        cloud="aws", params_b=0.001, precision="fp32", peak_rps=5000, generation=False, environment="dev"
+        cloud="aws", params_b=0.001, precision="fp32", peak_rps=5000, throughput=TIER, environment="dev"
     )
     assert (pool.min_nodes, pool.max_nodes) == (0, 1)
 
@@ -498,7 +537,7 @@ def test_the_model_record_names_what_is_served_and_the_cost_prices_it(use_case: 
     api = decide(Answers(use_case=use_case, hosting="api"))
     assert api.model.choice == entry["api"]["name"]
     assert api.model.numbers["served_by"] == "api" and api.model.numbers["api_pricing"] == entry["api"]["pricing"]
-    priced = api_cost_per_request(prices()["api"][api.model.numbers["api_pricing"]])
+    priced = api_cost_per_request(prices()["api"][api.model.numbers["api_pricing"]], request_of(use_case))
     assert api.cost.numbers["api_cost_per_request_usd"] == round(priced, 6)
     assert api.cost.choice.endswith("(api)")
     own = decide(Answers(use_case=use_case, hosting="self_hosted"))

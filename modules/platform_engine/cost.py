@@ -8,18 +8,9 @@ from typing import Any
 from .answers import Answers
 from .model_choice import catalog_entry
 from .records import Decision, GpuSizing
-from .sizing import expected_nodes
+from .sizing import expected_nodes, serves_in_cloud
 from .tables import prices, table
-
-
-def api_cost_per_request(pricing: dict[str, Any]) -> float:
-    """Tokens in and out at per-1K prices, or a flat per-request price."""
-    if pricing["kind"] == "tokens":
-        return float(
-            pricing["input_tokens"] / 1000 * pricing["input_per_1k"]
-            + pricing["output_tokens"] / 1000 * pricing["output_per_1k"]
-        )
-    return float(pricing["price"])
+from .workload import api_cost_per_request, request_of, unit_of_work
 
 
 def self_hosted_cost_per_request(hourly: float, requests_per_hour: float) -> float:
@@ -69,16 +60,17 @@ def cost_curve(
 
 
 def environment_monthly(
-    pool: GpuSizing, environment: str, answers: Answers, table_: dict[str, Any], hosting: str
+    pool: GpuSizing, environment: str, answers: Answers, table_: dict[str, Any], cloud_serving: bool
 ) -> dict[str, Any]:
     """Cloud spend of one environment: the platform baseline plus GPU node hours, with the node
-    counts it assumes (the same fleet the HPA and Terraform get)."""
+    counts it assumes (the same fleet the HPA and Terraform get). Without `cloud_serving` (a hosted
+    API, or edge devices) the pool only runs smoke and evaluation jobs, scaled to zero."""
     hours = table_["hours_per_month"]
     baseline = float(table_["platform_baseline_monthly"][answers.cloud])
     if environment == "dev":
         baseline *= table_["dev_share_of_baseline"]
-    if hosting == "api":
-        nodes = 0.0  # the pool only runs the smoke model and evaluation jobs, scaled to zero
+    if not cloud_serving:
+        nodes = 0.0
     elif environment == "dev":
         nodes = round(table_["dev_gpu_hours_per_month"] / hours, 4)  # on while someone works on it
     else:
@@ -95,11 +87,14 @@ def environment_monthly(
     }
 
 
-def decide_cost(answers: Answers, hosting: str, pools: dict[str, GpuSizing], self_hosted_prod: GpuSizing) -> Decision:
+def decide_cost(
+    answers: Answers, hosting: str, pools: dict[str, GpuSizing], self_hosted_prod: GpuSizing, pattern: str = "realtime"
+) -> Decision:
     """Cost of the chosen option, and of the other one for comparison.
 
-    `self_hosted_prod` is the prod pool as if self-hosted, so the API/self-hosted comparison
-    and the break-even hold whichever option was chosen.
+    `self_hosted_prod` is the prod pool as if self-hosted in the cloud, so the API/self-hosted
+    comparison and the break-even hold whichever option was chosen. On the edge pattern no cloud GPU
+    serves the model: the cloud cost is the platform and the people (the devices are not counted).
     """
     table_ = prices(answers.price_overrides)
     entry = catalog_entry(answers.use_case)
@@ -109,12 +104,14 @@ def decide_cost(answers: Answers, hosting: str, pools: dict[str, GpuSizing], sel
 
     capacity_per_node = prod.capacity_rps_per_replica * max(1, prod.gpus_per_node // prod.gpus_per_replica)
     self_per_request = self_hosted_cost_per_request(prod.hourly_per_node, capacity_per_node * 3600)
-    per_env = {env: environment_monthly(pool, env, answers, table_, hosting) for env, pool in pools.items()}
-    self_hosted_infra = environment_monthly(prod, "prod", answers, table_, "self_hosted")["total"]
+    cloud_serving = serves_in_cloud(hosting, pattern)
+    per_env = {env: environment_monthly(pool, env, answers, table_, cloud_serving) for env, pool in pools.items()}
+    self_hosted_infra = environment_monthly(prod, "prod", answers, table_, True)["total"]
     self_hosted_monthly = self_hosted_infra + fixed_people
 
     api_pricing = table_["api"][entry["api"]["pricing"]] if entry.get("api") else None
-    api_per_request = api_cost_per_request(api_pricing) if api_pricing else None
+    request = request_of(answers.use_case)
+    api_per_request = api_cost_per_request(api_pricing, request) if api_pricing else None
     api_monthly = api_per_request * answers.monthly_requests if api_per_request is not None else None
     always_on = prod.hourly_per_node * hours * prod.min_nodes
     fixed_monthly = float(table_["platform_baseline_monthly"][answers.cloud]) + always_on + fixed_people
@@ -128,6 +125,13 @@ def decide_cost(answers: Answers, hosting: str, pools: dict[str, GpuSizing], sel
             f"because {answers.monthly_requests:,} requests at ${api_per_request:.4f} each cost "
             f"${api_monthly:,.0f}/month on the API, plus the platform's own cloud spend"
         )
+    elif pattern == "edge":
+        chosen_monthly = per_env.get("prod", next(iter(per_env.values())))["total"] + fixed_people
+        reason = (
+            f"because the model runs on edge devices: no cloud GPU fleet serves it, so the cloud cost is the "
+            f"platform baseline plus ${fixed_people:,.0f}/month of engineering and operations (device "
+            f"hardware is not counted; a cloud fleet for the same peak would cost ~${self_hosted_monthly:,.0f}/month)"
+        )
     else:
         chosen_monthly = self_hosted_monthly
         average_nodes = expected_nodes(prod, answers.monthly_requests, table("sizing")["headroom"])
@@ -139,7 +143,7 @@ def decide_cost(answers: Answers, hosting: str, pools: dict[str, GpuSizing], sel
     return Decision(
         key="cost",
         title="Monthly cost",
-        choice=f"${chosen_monthly:,.0f}/month ({hosting.replace('_', '-')})",
+        choice=f"${chosen_monthly:,.0f}/month ({'edge' if pattern == 'edge' else hosting.replace('_', '-')})",
         reason=reason,
         alternatives=("api", "self_hosted"),
         numbers={
@@ -164,5 +168,7 @@ def decide_cost(answers: Answers, hosting: str, pools: dict[str, GpuSizing], sel
             "api_price_source": api_pricing["source"] if api_pricing else None,
             "gpu_price_note": table_["gpu"][answers.cloud][prod.tier].get("note", ""),
             "currency": table_["currency"],
+            "unit_of_work": unit_of_work(answers.use_case),
+            "serves_in_cloud": cloud_serving,
         },
     )

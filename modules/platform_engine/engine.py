@@ -12,7 +12,7 @@ from .model_choice import recommend_model
 from .monitoring import decide_monitoring
 from .records import Decision, GpuSizing, Warning_
 from .review import attach_fixes, review
-from .serving import decide_batching, decide_pattern, decide_precision
+from .serving import decide_batching, decide_pattern, decide_precision, with_edge_device
 from .sizing import decide_gpu, node_pool_for
 from .tables import table
 
@@ -67,12 +67,16 @@ def decide(answers: Answers, *, with_fixes: bool = True) -> Decisions:
     model = recommend_model(answers, hosting.choice)
     pattern = decide_pattern(answers)
     precision = decide_precision(answers, pattern.choice)
-    gpu = decide_gpu(answers, precision.choice, hosting.choice)
-    pools = {env: node_pool_for(answers, precision.choice, env, hosting.choice) for env in answers.environments}
+    pattern = with_edge_device(pattern, answers, precision.choice)
+    gpu = decide_gpu(answers, precision.choice, hosting.choice, pattern.choice)
+    pools = {
+        env: node_pool_for(answers, precision.choice, env, hosting.choice, pattern.choice)
+        for env in answers.environments
+    }
     main_pool: GpuSizing = pools.get("prod") or next(iter(pools.values()))
     batching = decide_batching(answers, pattern.choice, main_pool)
     monitoring = decide_monitoring(answers, main_pool)
-    cost = decide_cost(answers, hosting.choice, pools, node_pool_for(answers, precision.choice, "prod"))
+    cost = decide_cost(answers, hosting.choice, pools, node_pool_for(answers, precision.choice, "prod"), pattern.choice)
     warnings = review(
         answers,
         hosting=hosting.choice,

@@ -11,7 +11,8 @@ from .answers import SENSITIVE, Answers, default_drift_threshold, validate
 from .hosting import api_available, recommended_hosting
 from .model_choice import catalog_entry, model_option
 from .records import GpuSizing, Warning_
-from .serving import recommended_pattern
+from .serving import edge_device_budget, recommended_pattern, recommended_precision
+from .sizing import node_pool_for
 from .tables import table
 
 
@@ -37,7 +38,8 @@ def review(
                 f"keep it only for a reason the factors miss; otherwise use hosting={recommended_hosting}",
             )
         )
-    found.extend(_cost_gap(answers, hosting, cost))
+    if pattern != "edge":  # on devices neither the API nor a cloud fleet serves the model
+        found.extend(_cost_gap(answers, hosting, cost))
     if pattern == "batch" and answers.latency_p95_ms < table("patterns")["batch_min_feasible_latency_ms"]:
         found.append(
             Warning_(
@@ -79,17 +81,8 @@ def review(
                 "staff an owner for the model, or choose hosting=api where the use case has one",
             )
         )
-    edge_limit = table("sizing")["edge_max_model_memory_gb"]
-    if pattern == "edge" and pool.model_memory_gb > edge_limit:
-        found.append(
-            Warning_(
-                "edge-model-too-large",
-                f"The model needs {pool.model_memory_gb:g} GB at {precision.upper()}; "
-                f"edge devices hold ~{edge_limit} GB.",
-                ("serving_pattern", "model_size_b", "precision"),
-                "quantize to int8/int4, distil to a smaller model, or serve realtime from the cloud",
-            )
-        )
+    if pattern == "edge":
+        found.extend(_edge_budget(answers, precision))
     if pattern == "edge" and hosting == "api":
         found.append(
             Warning_(
@@ -117,6 +110,34 @@ def review(
                 f"PSI {answers.drift_threshold:g} fires on sampling noise for small windows.",
                 ("drift_threshold",),
                 f"use at least {warn_below} ({default_drift_threshold():g} is the usual alert level)",
+            )
+        )
+    return found
+
+
+def _edge_budget(answers: Answers, precision: str) -> list[Warning_]:
+    """A model too heavy or too slow for the edge device (the engine's estimate; the project checks
+    its exported, quantized artifact against the same budget)."""
+    device = edge_device_budget(answers, precision)
+    found = []
+    if device["estimated_memory_mb"] > device["model_memory_budget_mb"]:
+        found.append(
+            Warning_(
+                "edge-model-too-large",
+                f"The model needs ~{device['estimated_memory_mb'] / 1024:,.3g} GB at {precision.upper()}; "
+                f"the edge device ({device['label']}) holds ~{device['model_memory_budget_mb'] / 1024:g} GB.",
+                ("serving_pattern", "model_size_b", "precision"),
+                "quantize to int8/int4, distil to a smaller model, or serve realtime from the cloud",
+            )
+        )
+    if device["estimated_latency_ms"] > device["latency_budget_ms"]:
+        found.append(
+            Warning_(
+                "edge-model-too-slow",
+                f"On the edge device the model takes ~{device['estimated_latency_ms']:g} ms, over the p95 "
+                f"target of {answers.latency_p95_ms} ms.",
+                ("serving_pattern", "latency_p95_ms", "accuracy_preference"),
+                "choose accuracy_preference=speed, relax latency_p95_ms, or serve realtime from a cloud GPU",
             )
         )
     return found
@@ -232,6 +253,8 @@ def fix_candidates(code: str, answers: Answers) -> list[dict[str, Any]]:
         "fleet-capped": [
             {"gpu_type": "auto"},
             {"precision": "int4"},
+            *({"accuracy_preference": "speed"} for _ in [1] if answers.accuracy_preference != "speed"),
+            {"peak_rps": _servable_peak(answers)},
             *({"peak_rps": round(answers.peak_rps / share, 3)} for share in (4, 16, 64)),
             *(
                 {"model_size_b": size}
@@ -241,11 +264,23 @@ def fix_candidates(code: str, answers: Answers) -> list[dict[str, Any]]:
         ],
         "self-hosted-without-ml-team": [{"ml_team": True}, {"hosting": "api"}],
         "edge-model-too-large": [{"precision": "int8"}, {"precision": "int4"}, {"serving_pattern": "realtime"}],
+        "edge-model-too-slow": [
+            {"accuracy_preference": "speed"},
+            {"latency_p95_ms": math.ceil(edge_device_budget(answers, "int8")["estimated_latency_ms"] * 1.5)},
+            {"serving_pattern": "realtime"},
+        ],
         "edge-with-api": [{"hosting": "self_hosted"}, {"serving_pattern": "realtime"}],
         "latency-below-model": [{"accuracy_preference": "speed"}, {"latency_p95_ms": math.ceil(typical * 1.5)}],
         "psi-threshold-noisy": [{"drift_threshold": default_drift_threshold()}],
     }
     return candidates.get(code, [])
+
+
+def _servable_peak(answers: Answers) -> float:
+    """The largest peak the capped prod fleet serves with headroom (a fix for fleet-capped)."""
+    pattern = answers.serving_pattern or recommended_pattern(answers)
+    pool = node_pool_for(answers, answers.precision or recommended_precision(answers, pattern), "prod")
+    return float(math.floor(pool.max_replicas * pool.capacity_rps_per_replica / table("sizing")["headroom"]))
 
 
 FIX_SEARCH_DEPTH = 4  # a fix may need follow-ups (self-host -> staff it -> quantize -> a feasible peak)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Any
+
 from .answers import Answers
-from .model_choice import catalog_entry, model_params_b
+from .model_choice import catalog_entry, model_option, model_params_b
 from .records import Decision, GpuSizing
 from .sizing import gpus_per_replica, model_memory_gb
 from .tables import table
@@ -35,6 +38,29 @@ def decide_pattern(answers: Answers) -> Decision:
         reason=reason,
         alternatives=tuple(p for p in patterns if p != chosen),
         numbers={"recommended": recommended, "path": patterns[chosen]["path"], "label": patterns[chosen]["label"]},
+    )
+
+
+def edge_device_budget(answers: Answers, precision: str) -> dict[str, Any]:
+    """The device an edge bundle targets, its budget (memory, the p95 target) and the engine's
+    estimate for this model at `precision`; the project measures its exported artifact against the
+    same budget (platform.yaml serving.edge.device_budget)."""
+    device = table("patterns")["edge_device"]
+    option = model_option(answers)
+    return {
+        "label": device["label"],
+        "model_memory_budget_mb": round(float(device["model_memory_gb"]) * 1024),
+        "latency_budget_ms": answers.latency_p95_ms,
+        "estimated_memory_mb": round(model_memory_gb(model_params_b(answers), precision) * 1024, 1),
+        "estimated_latency_ms": round(float(option["latency_ms"]) / float(device["relative_speed"]), 1),
+        "source": device["source"],
+    }
+
+
+def with_edge_device(pattern: Decision, answers: Answers, precision: str) -> Decision:
+    """The pattern decision with the edge device budget recorded (every project can export a bundle)."""
+    return dataclasses.replace(
+        pattern, numbers={**pattern.numbers, "edge_device": edge_device_budget(answers, precision)}
     )
 
 

@@ -6,9 +6,10 @@ import math
 from typing import Any
 
 from .answers import SECONDS_PER_MONTH, Answers
-from .model_choice import model_params_b
+from .model_choice import model_option, model_params_b
 from .records import Decision, GpuSizing
 from .tables import prices, table
+from .workload import replica_rps, request_of, throughput_basis, throughput_spec, unit_of_work
 
 
 def model_memory_gb(params_b: float, precision: str) -> float:
@@ -24,14 +25,6 @@ def _tiers() -> list[dict[str, Any]]:
 
 def tier_index(tier_id: str) -> int:
     return [t["id"] for t in _tiers()].index(tier_id)
-
-
-def generation_rps_per_replica(params_b: float, decode_speed: float = 1.0) -> float:
-    """Requests/s one replica of a generation model serves (the reference's 70B example, scaled by
-    model size and by the GPU's decode speed)."""
-    rule = table("sizing")["generation"]
-    reference_rps = rule["reference_requests_per_minute"] / 60.0
-    return float(min(rule["max_rps_per_gpu"], reference_rps * rule["reference_params_b"] / params_b) * decode_speed)
 
 
 def gpus_per_replica(memory_gb: float, gpu_memory_gb: float) -> int:
@@ -60,7 +53,7 @@ def pool_on_tier(
     params_b: float,
     precision: str,
     peak_rps: float,
-    generation: bool,
+    throughput: dict[str, Any],
     environment: str,
     price_table: dict[str, Any],
     shape: int = 0,
@@ -81,9 +74,7 @@ def pool_on_tier(
     shapes = _shapes(price_table, cloud, tier["id"], per_replica)
     instance, gpus_per_node, hourly = shapes[min(shape, len(shapes) - 1)]
     fits = per_replica <= gpus_per_node and memory <= per_replica * gpu_memory
-    capacity = (
-        generation_rps_per_replica(params_b, float(tier["decode_speed"])) if generation else float(tier["capacity_rps"])
-    )
+    capacity = replica_rps(throughput, tier, params_b)
     replicas_per_node = max(1, gpus_per_node // per_replica)
     env_rule = sizing["environments"][environment]
     needed = max(1, math.ceil(peak_rps * sizing["headroom"] / capacity)) if environment == "prod" else 1
@@ -135,7 +126,7 @@ def pool_candidates(
     params_b: float,
     precision: str,
     peak_rps: float,
-    generation: bool,
+    throughput: dict[str, Any],
     environment: str,
     price_overrides: dict[str, Any] | None = None,
 ) -> list[GpuSizing]:
@@ -153,7 +144,7 @@ def pool_candidates(
                     params_b=params_b,
                     precision=precision,
                     peak_rps=peak_rps,
-                    generation=generation,
+                    throughput=throughput,
                     environment=environment,
                     price_table=price_table,
                     shape=shape,
@@ -195,7 +186,7 @@ def size_node_pool(
     params_b: float,
     precision: str,
     peak_rps: float,
-    generation: bool,
+    throughput: dict[str, Any],
     environment: str,
     gpu_type: str = "auto",
     monthly_requests: int = 0,
@@ -211,7 +202,7 @@ def size_node_pool(
         params_b=params_b,
         precision=precision,
         peak_rps=peak_rps,
-        generation=generation,
+        throughput=throughput,
         environment="prod",
         price_overrides=price_overrides,
     )
@@ -225,25 +216,39 @@ def size_node_pool(
         params_b=params_b,
         precision=precision,
         peak_rps=peak_rps,
-        generation=generation,
+        throughput=throughput,
         environment=environment,
         price_table=prices(price_overrides),
     )
 
 
-# With a hosted API the GPU pool only ever runs the small smoke model: smallest tier, scale to zero.
+# With a hosted API, or on edge devices, no cloud GPU serves the model: the pool only runs the small
+# smoke model and evaluation jobs (smallest tier, scale to zero).
 SMOKE_MODEL_PARAMS_B = 0.001
+TIER_THROUGHPUT = {"kind": "tier", "units_per_request": 1.0, "units_per_gpu_second": 0.0}
 
 
-def sizing_inputs(answers: Answers, precision: str, environment: str, hosting: str = "self_hosted") -> dict[str, Any]:
+def serves_in_cloud(hosting: str, pattern: str) -> bool:
+    """Whether a cloud GPU fleet serves the model (not a hosted API, not edge devices)."""
+    return hosting == "self_hosted" and pattern != "edge"
+
+
+def answer_throughput(answers: Answers) -> dict[str, Any]:
+    """How a GPU serves one of this use case's requests (workload.py), from the catalog."""
+    return throughput_spec(request_of(answers.use_case), model_option(answers), answers.is_generation)
+
+
+def sizing_inputs(
+    answers: Answers, precision: str, environment: str, hosting: str = "self_hosted", pattern: str = "realtime"
+) -> dict[str, Any]:
     """The inputs `size_node_pool` gets for one environment (recorded in platform.yaml as `decisions.gpu.inputs`)."""
-    if hosting == "api":
+    if not serves_in_cloud(hosting, pattern):
         return {
             "cloud": answers.cloud,
             "params_b": SMOKE_MODEL_PARAMS_B,
             "precision": precision,
             "peak_rps": 0.0,
-            "generation": False,
+            "throughput": dict(TIER_THROUGHPUT),
             "environment": "dev",
             "gpu_type": "t4",
             "monthly_requests": 0,
@@ -253,34 +258,44 @@ def sizing_inputs(answers: Answers, precision: str, environment: str, hosting: s
         "params_b": model_params_b(answers),
         "precision": precision,
         "peak_rps": float(answers.peak_rps),
-        "generation": answers.is_generation,
+        "throughput": answer_throughput(answers),
         "environment": environment,
         "gpu_type": answers.gpu_type,
         "monthly_requests": int(answers.monthly_requests),
     }
 
 
-def node_pool_for(answers: Answers, precision: str, environment: str, hosting: str = "self_hosted") -> GpuSizing:
+def node_pool_for(
+    answers: Answers, precision: str, environment: str, hosting: str = "self_hosted", pattern: str = "realtime"
+) -> GpuSizing:
     return size_node_pool(
-        **sizing_inputs(answers, precision, environment, hosting), price_overrides=answers.price_overrides
+        **sizing_inputs(answers, precision, environment, hosting, pattern), price_overrides=answers.price_overrides
     )
 
 
-def decide_gpu(answers: Answers, precision: str, hosting: str) -> Decision:
-    pools = {env: node_pool_for(answers, precision, env, hosting) for env in answers.environments}
+def decide_gpu(answers: Answers, precision: str, hosting: str, pattern: str = "realtime") -> Decision:
+    pools = {env: node_pool_for(answers, precision, env, hosting, pattern) for env in answers.environments}
     main = pools.get("prod") or next(iter(pools.values()))
     taint = table("sizing")["node_pool"][answers.cloud]
     others: list[str] = []
+    # the prod fleet as if self-hosted in the cloud: what serves the peak, and at which rate
+    inputs = sizing_inputs(answers, precision, "prod")
+    candidates = pool_candidates(**_candidate_inputs(inputs), price_overrides=answers.price_overrides)
+    prod = choose_pool(candidates, answers.gpu_type, answers.monthly_requests)
+    request = request_of(answers.use_case)
+    tier = _tiers()[tier_index(prod.tier)]
+    basis = throughput_basis(inputs["throughput"], request, tier, prod.capacity_rps_per_replica)
     if hosting == "api":
         reason = (
             "because the model is a hosted API: one scale-to-zero node of the smallest GPU serves the "
             "local smoke model and evaluation jobs"
         )
+    elif pattern == "edge":
+        reason = (
+            "because the edge pattern runs the model on the devices: no cloud GPU serves it; one "
+            "scale-to-zero node of the smallest GPU runs the smoke model, evaluation and export jobs"
+        )
     else:
-        inputs = sizing_inputs(answers, precision, "prod", hosting)
-        candidates = pool_candidates(**_candidate_inputs(inputs), price_overrides=answers.price_overrides)
-        # the prod fleet, also when the project provisions dev only (then `main` is dev's one replica)
-        prod = choose_pool(candidates, answers.gpu_type, answers.monthly_requests)
         best_per_tier = {
             tier: cheapest_fitting([p for p in candidates if p.tier == tier], answers.monthly_requests)
             for tier in dict.fromkeys(p.tier for p in candidates)
@@ -293,9 +308,10 @@ def decide_gpu(answers: Answers, precision: str, hosting: str) -> Decision:
         ]
         reason = (
             f"because the model needs {main.model_memory_gb:g} GB at {precision.upper()} and the peak of "
-            f"{answers.peak_rps:g} req/s needs {prod.replicas_needed} replica(s) of {main.gpus_per_replica} x "
-            f"{main.gpu_label}: scaling out on {prod.instance_type} ({prod.min_nodes}-{prod.max_nodes} nodes) is "
-            f"the cheapest fleet that holds it, ~${expected_monthly(prod, answers.monthly_requests):,.0f}/month at "
+            f"{answers.peak_rps:g} req/s ({basis}) needs {prod.replicas_needed} replica(s) of "
+            f"{main.gpus_per_replica} x {main.gpu_label}: scaling out on {prod.instance_type} "
+            f"({prod.min_nodes}-{prod.max_nodes} nodes) is the cheapest fleet that holds it, "
+            f"~${expected_monthly(prod, answers.monthly_requests):,.0f}/month at "
             f"{answers.monthly_requests:,} requests (${peak_monthly(prod):,.0f} if it ran at peak all month)"
         )
     if answers.gpu_type != "auto":
@@ -311,9 +327,24 @@ def decide_gpu(answers: Answers, precision: str, hosting: str) -> Decision:
             "taint": dict(taint["taint"]),
             "labels": dict(taint["labels"]),
             "headroom": table("sizing")["headroom"],
-            "inputs": {env: sizing_inputs(answers, precision, env, hosting) for env in answers.environments},
+            "inputs": {env: sizing_inputs(answers, precision, env, hosting, pattern) for env in answers.environments},
+            "serves_in_cloud": serves_in_cloud(hosting, pattern),
+            "unit_of_work": unit_of_work(answers.use_case),
+            "throughput_basis": basis,
+            **_throughput_source(answers),
         },
     )
+
+
+def _throughput_source(answers: Answers) -> dict[str, Any]:
+    """Where the throughput figure comes from: the model's own measurement or the reference tables."""
+    metered = model_option(answers).get("throughput")
+    if metered and not answers.is_generation:
+        return {"throughput_source": str(metered["source"]), "throughput_is_estimate": bool(metered["estimate"])}
+    return {
+        "throughput_source": "reference/ml-cv-specialist.md: scale table (req/s per GPU), Llama 70B worked example",
+        "throughput_is_estimate": False,
+    }
 
 
 def _candidate_inputs(inputs: dict[str, Any]) -> dict[str, Any]:
