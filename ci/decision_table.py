@@ -58,10 +58,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--set", action="append", default=[], help="another answer, NAME=VALUE (repeatable)")
     args = parser.parse_args(argv)
     extra = dict(item.split("=", 1) for item in args.set)
-    header = ["use case", "cloud", "hosting", "prod pool (nodes)", "replicas", "monthly", "API/req", "GPU/req", "warnings"]
+    header = ["use case", "cloud", "hosting", "prod pool (nodes)", "replicas", "monthly", "API/req", "GPU/req"]
+    header.append("warnings")
     body = rows(args.engine, args.peak, args.monthly, extra)
     widths = [max(len(str(r[i])) for r in [header, *body]) for i in range(len(header))]
-    print(f"peak {args.peak:g} req/s, {args.monthly:,} requests/month, {extra or 'default answers'}, engine {args.engine}")
+    given = extra or "default answers"
+    print(f"peak {args.peak:g} req/s, {args.monthly:,} requests/month, {given}, engine {args.engine}")
     for row in [header, ["-" * w for w in widths], *body]:
         print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)))
     return 0
