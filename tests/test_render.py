@@ -269,6 +269,30 @@ def test_default_answers_render(tmp_path: Path) -> None:
 
 
 @pytest.mark.render
+def test_the_projects_makefile_installs_uv_when_it_is_missing(tmp_path: Path) -> None:
+    """A fresh shell without uv: `make help` installs nothing; the first target that runs uv
+    installs it (pip --user, from PyPI) into ~/.local/bin and uses it; the next run finds it."""
+    project = render_project(tmp_path / "project")
+    home = tmp_path / "home"
+    home.mkdir()
+    python_dir = Path(sys.executable).resolve().parent  # python3 without uv next to it
+    assert not (python_dir / "uv").exists(), "this test needs a python3 whose folder holds no uv"
+    env = {"HOME": str(home), "PATH": f"{python_dir}:/usr/bin:/bin", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+
+    def make(*args: str) -> subprocess.CompletedProcess[str]:
+        command = ["make", "-C", str(project), *args]
+        return subprocess.run(command, env=env, capture_output=True, text=True, timeout=600, check=False)
+
+    assert make("help").returncode == 0 and not (home / ".local" / "bin" / "uv").exists()
+    dry_run = make("-n", "lint")
+    assert dry_run.returncode == 0, dry_run.stdout + dry_run.stderr
+    uv = home / ".local" / "bin" / "uv"
+    assert uv.is_file() and f"{uv} run --frozen ruff check ." in dry_run.stdout
+    again = make("-n", "lint")
+    assert again.returncode == 0 and f"{uv} run --frozen ruff check ." in again.stdout
+
+
+@pytest.mark.render
 @pytest.mark.parametrize("name", sorted(ALL_SETS))
 def test_answer_set_renders_clean(tmp_path: Path, name: str) -> None:
     answers = ALL_SETS[name]

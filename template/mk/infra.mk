@@ -2,7 +2,7 @@
 #   make plan ENV=dev      decisions and cost, then the Terraform plan of dev
 #   make apply ENV=dev     plan, cost summary, confirm, apply that plan
 #   make destroy ENV=dev   confirm (type the name), destroy
-INFRA := $(RUN) python -m $(PACKAGE).infra
+INFRA = $(RUN) python -m $(PACKAGE).infra
 
 .PHONY: setup-infra infra-plan apply destroy infra-check cost-summary cost-chart cost-chart-check tf-fmt tf-test
 

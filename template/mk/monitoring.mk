@@ -3,7 +3,7 @@
 # The job's own exit status (0 no drift, 3 drift, 4-7 bad input; docs/monitoring.md) is printed;
 # make itself exits 2 whenever the job does not exit 0. Schedulers call the module directly.
 DRIFT_ARGS ?=
-DRIFT := $(RUN) python -m $(PACKAGE).monitoring.drift
+DRIFT = $(RUN) python -m $(PACKAGE).monitoring.drift
 PROMTOOL ?= promtool
 RULES_DIR := deploy/k8s/monitoring/rules
 

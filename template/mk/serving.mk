@@ -1,7 +1,7 @@
 # Serving layer: the champion model behind a real Triton server (local: CPU, from the
 # nvidia-pytriton wheel; cloud: deploy/k8s). Variables: MODEL_URI=models:/<name>@<alias>,
 # PROFILE=local|cloud|cluster-cpu, OUT=<folder>, SERVING_HTTP_PORT / SERVING_GRPC_PORT / SERVING_METRICS_PORT (0 = free port).
-SERVING := $(RUN) python -m $(PACKAGE).serving
+SERVING = $(RUN) python -m $(PACKAGE).serving
 PROFILE ?= local
 
 .PHONY: build-serving serve serve-stop serve-status bench-serve batch-worker edge-export test-serving

@@ -46,6 +46,7 @@ import pandas as pd
 
 from ..config import ConfigError, Platform, load, local_path, mlflow_tracking_uri
 from ..data.families import get_family
+from ..training.tracking import experiment_id
 from . import alerts, metrics
 from .inference_log import read_window
 
@@ -447,7 +448,7 @@ def log_to_mlflow(settings: DriftSettings, tracking_uri: str, summary: dict[str,
     from mlflow.tracking import MlflowClient
 
     mlflow.set_tracking_uri(tracking_uri)
-    experiment = mlflow.set_experiment(settings.mlflow_experiment)
+    experiment = experiment_id(settings.mlflow_experiment, tracking_uri, local_path("mlflow_artifact_root"))
     tags = {
         "job": "drift",
         "status": summary["status"],
@@ -456,9 +457,7 @@ def log_to_mlflow(settings: DriftSettings, tracking_uri: str, summary: dict[str,
         "champion_run_id": summary["reference_run_id"],
         "columns_mode": summary["columns_mode"],
     }
-    with mlflow.start_run(
-        experiment_id=experiment.experiment_id, run_name=f"drift-{report_dir.name}", tags=tags
-    ) as run:
+    with mlflow.start_run(experiment_id=experiment, run_name=f"drift-{report_dir.name}", tags=tags) as run:
         mlflow.log_params({"psi_threshold": settings.threshold, "window_start": summary["window"]["start"]})
         mlflow.log_metrics(
             {

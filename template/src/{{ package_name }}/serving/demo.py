@@ -18,8 +18,10 @@ from typing import Any
 
 import numpy as np
 
+from ..config import local_path
 from ..tasks.contract import TaskContract, save_params
 from ..tasks.heads import guarded_core
+from ..training.tracking import experiment_id
 from .repository import INPUT_NAME, OUTPUT_NAME
 from .settings import FeatureContract
 
@@ -114,8 +116,8 @@ def register_demo_champion(
         mlflow.set_registry_uri(tracking_uri)
     model = train_demo_model(contract, seed=seed)
     frame = importlib.import_module("pandas").DataFrame(demo_data(contract, rows=5)[0], columns=list(contract.features))
-    mlflow.set_experiment(f"{name}-serving-demo")
-    with mlflow.start_run() as run, tempfile.TemporaryDirectory() as scratch:
+    experiment = experiment_id(f"{name}-serving-demo", mlflow.get_tracking_uri(), local_path("mlflow_artifact_root"))
+    with mlflow.start_run(experiment_id=experiment) as run, tempfile.TemporaryDirectory() as scratch:
         predict_fn = "predict_proba" if hasattr(model, "predict_proba") else "predict"
         mlflow.sklearn.log_model(
             model,

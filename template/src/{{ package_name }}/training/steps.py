@@ -30,7 +30,7 @@ from .dataset import LABEL, TRAIN_FILE, TrainingSet, build_training_set, feature
 from .errors import TrainingError
 from .registry import ONNX_ARTIFACT, REFERENCE_ARTIFACT
 from .settings import TrainingSettings, load_settings
-from .tracking import check_tracking_uri
+from .tracking import check_tracking_uri, experiment_id
 
 MODEL_NAME = "model"
 TRUSTED_PREFIXES = ("sklearn.", "lightgbm.", "numpy.", "scipy.", "collections.OrderedDict", "builtins.")
@@ -50,15 +50,7 @@ def _connect(settings: TrainingSettings, tracking_uri: str | None) -> tuple[str,
 
 
 def _experiment_id(settings: TrainingSettings, uri: str) -> str:
-    found = mlflow.get_experiment_by_name(settings.experiment)
-    if found is not None:
-        return str(found.experiment_id)
-    location = None
-    if uri.startswith("sqlite:"):
-        root = settings.artifact_root()
-        root.mkdir(parents=True, exist_ok=True)
-        location = root.as_uri()
-    return str(mlflow.create_experiment(settings.experiment, artifact_location=location))
+    return experiment_id(settings.experiment, uri, settings.artifact_root())
 
 
 def _trusted_types(model: Any, package: str) -> list[str]:

@@ -49,3 +49,18 @@ def check_tracking_uri(uri: str, timeout: float = CONNECT_TIMEOUT_SECONDS) -> No
         raise TrainingError(
             f"MLflow tracking URI {uri!r} is a file store, which MLflow 3 refuses; use sqlite:///<path>.db"
         )
+
+
+def experiment_id(name: str, tracking_uri: str, artifact_root: Path) -> str:
+    """The MLflow experiment `name`, created on first use. On a local SQLite store its artifacts go
+    under `artifact_root` (.local/mlartifacts): MLflow's default is ./mlruns in the working folder."""
+    import mlflow  # imported here: the connection check above runs without MLflow installed
+
+    found = mlflow.get_experiment_by_name(name)
+    if found is not None:
+        return str(found.experiment_id)
+    location = None
+    if tracking_uri.startswith("sqlite:"):
+        artifact_root.mkdir(parents=True, exist_ok=True)
+        location = artifact_root.as_uri()
+    return str(mlflow.create_experiment(name, artifact_location=location))
