@@ -293,6 +293,28 @@ def test_the_projects_makefile_installs_uv_when_it_is_missing(tmp_path: Path) ->
 
 
 @pytest.mark.render
+def test_the_pre_commit_hooks_refuse_conflict_markers_and_rej_files(tmp_path: Path) -> None:
+    """The project's .pre-commit-config.yaml runs pre-commit-hooks' check-merge-conflict and refuses
+    .rej files; a clean file passes."""
+    uv = shutil.which("uv")
+    assert uv, "uv is needed to run pre-commit (make env installs it)"
+    project = render_project(tmp_path / "project")
+    (project / "notes.md").write_text("intro\n" + "<" * 7 + " ours\na\n" + "=" * 7 + "\nb\n" + ">" * 7 + " theirs\n")
+    (project / "README.md.rej").write_text("@@ -1 +1 @@\n-old\n+new\n")
+    (project / "clean.md").write_text("Title\n=====\n")
+
+    def pre_commit(*files: str) -> subprocess.CompletedProcess[str]:
+        command = [uv, "tool", "run", "pre-commit", "run", "--files", *files]
+        return subprocess.run(command, cwd=project, capture_output=True, text=True, timeout=600, check=False)
+
+    refused = pre_commit("notes.md", "README.md.rej")
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert "notes.md:2: Merge conflict string" in refused.stdout and "README.md.rej" in refused.stdout
+    clean = pre_commit("clean.md")
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+
+
+@pytest.mark.render
 @pytest.mark.parametrize("name", sorted(ALL_SETS))
 def test_answer_set_renders_clean(tmp_path: Path, name: str) -> None:
     answers = ALL_SETS[name]

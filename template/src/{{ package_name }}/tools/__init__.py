@@ -1,1 +1,0 @@
-"""Maintenance tools for this project (run with `python -m <package>.tools.<tool>`)."""
