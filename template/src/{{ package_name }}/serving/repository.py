@@ -1,16 +1,12 @@
 """Build the Triton model repository from the champion model in MLflow.
 
-    <repository>/<model_name>/config.pbtxt     generated from platform.yaml (see `ModelConfig`)
+    <repository>/<model_name>/config.pbtxt     generated from platform.yaml (model_config.py)
     <repository>/<model_name>/1/model.onnx     the champion's ONNX export (input `features`, output `scores`)
     <repository>/<model_name>/1/model.py       local profile only: the python-backend model (triton_model.py)
     <repository>/<model_name>/serving.json     what was built from what (model URI, version, sha256)
 
-Profiles: `local` runs on the wheel-bundled Triton, which has only the python backend, on CPU
-instances (`decisions.batching.cpu_instance_count`); `cloud` uses the onnxruntime backend on GPU
-instances (`decisions.batching.instance_count`) with TensorRT where `decisions.precision` asks for
-FP16/INT8 and the model's operators allow it (tree ensembles use ai.onnx.ml operators, which
-TensorRT does not run); `cluster-cpu` is the stock Triton image on a CPU-only cluster (the local
-Kubernetes overlay). Everything else is identical in all of them.
+The configs come from model_config.py (one per profile: local, cloud, cluster-cpu); tree ensembles
+use ai.onnx.ml operators, which TensorRT does not run, so they get no TensorRT accelerator.
 """
 
 from __future__ import annotations
@@ -19,21 +15,17 @@ import hashlib
 import json
 import shutil
 import tempfile
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..tasks.contract import HEADS_DIR, TASK_PARAMS_ARTIFACT, TaskContract
 from .errors import RepositoryError
+from .model_config import INPUT_NAME, OUTPUT_NAME, ModelConfig, model_config, task_model_config
 from .settings import ServingSettings
 
-INPUT_NAME = "features"
-OUTPUT_NAME = "scores"
 MODEL_FILE = "model.onnx"
 ONNX_ARTIFACT = "onnx/model.onnx"
-PROFILES = ("local", "cloud", "cluster-cpu")
-TENSORRT_MODES = ("FP16", "INT8")
-TENSORRT_WORKSPACE_BYTES = 1 << 30
 PYTHON_MODEL = Path(__file__).with_name("triton_model.py")
 TASK_MODEL = Path(__file__).with_name("triton_task_model.py")
 TASK_PARAMS_FILE = "params.npz"
@@ -47,127 +39,6 @@ class ResolvedModel:
     uri: str
     version: str
     run_id: str = ""
-
-
-@dataclass(frozen=True)
-class ModelConfig:
-    """One model's config.pbtxt, as data; `render()` writes the protobuf text."""
-
-    name: str
-    backend: str
-    max_batch_size: int
-    n_features: int
-    n_outputs: int
-    max_queue_delay_microseconds: int
-    instance_kind: str
-    instance_count: int
-    tensorrt_precision_mode: str | None = None
-    warmup: bool = True
-    parameters: dict[str, str] = field(default_factory=dict)
-
-    def render(self) -> str:
-        lines = [
-            f'name: "{self.name}"',
-            f'backend: "{self.backend}"',
-            f"max_batch_size: {self.max_batch_size}",
-            f'input [ {{ name: "{INPUT_NAME}" data_type: TYPE_FP32 dims: [ {self.n_features} ] }} ]',
-            f'output [ {{ name: "{OUTPUT_NAME}" data_type: TYPE_FP32 dims: [ {self.n_outputs} ] }} ]',
-            f"dynamic_batching {{ max_queue_delay_microseconds: {self.max_queue_delay_microseconds} }}",
-            f"instance_group [ {{ count: {self.instance_count} kind: {self.instance_kind} }} ]",
-        ]
-        if self.tensorrt_precision_mode:
-            lines += [
-                "optimization { execution_accelerators { gpu_execution_accelerator: [ {",
-                '  name: "tensorrt"',
-                f'  parameters {{ key: "precision_mode" value: "{self.tensorrt_precision_mode}" }}',
-                f'  parameters {{ key: "max_workspace_size_bytes" value: "{TENSORRT_WORKSPACE_BYTES}" }}',
-                "} ] } }",
-            ]
-        if self.warmup:
-            lines += [
-                "model_warmup [ {",
-                '  name: "zeros"',
-                f"  batch_size: {self.max_batch_size}",
-                f'  inputs {{ key: "{INPUT_NAME}" value: {{ data_type: TYPE_FP32 '
-                f"dims: [ {self.n_features} ] zero_data: true }} }}",
-                "} ]",
-            ]
-        for key, value in sorted(self.parameters.items()):
-            lines.append(f'parameters {{ key: "{key}" value: {{ string_value: "{value}" }} }}')
-        return "\n".join(lines) + "\n"
-
-
-def model_config(
-    settings: ServingSettings,
-    profile: str,
-    *,
-    n_features: int | None = None,
-    n_outputs: int | None = None,
-    tensorrt_ok: bool = True,
-    parameters: dict[str, str] | None = None,
-) -> ModelConfig:
-    """The config for `profile` (local | cloud) from the decisions in platform.yaml."""
-    if profile not in PROFILES:
-        raise ValueError(f"profile {profile!r} is not one of {PROFILES}")
-    contract = settings.contract
-    local = ModelConfig(
-        name=settings.model_name,
-        backend="python",
-        max_batch_size=settings.max_batch_size,
-        n_features=n_features or contract.n_features,
-        n_outputs=n_outputs or contract.n_outputs,
-        max_queue_delay_microseconds=settings.max_queue_delay_microseconds,
-        instance_kind="KIND_CPU",
-        instance_count=settings.cpu_instance_count,
-        parameters={"intra_op_thread_count": "1", **(parameters or {})},
-    )
-    if profile == "local":
-        return local
-    if profile == "cluster-cpu":  # the stock Triton image on a CPU-only cluster (deploy/k8s/overlays/local)
-        return replace(local, backend="onnxruntime")
-    mode = (settings.tensorrt_precision_mode or "").upper()
-    return replace(
-        local,
-        backend="onnxruntime",
-        instance_kind="KIND_GPU",
-        instance_count=settings.gpu_instance_count,
-        tensorrt_precision_mode=mode if mode in TENSORRT_MODES and tensorrt_ok else None,
-    )
-
-
-def task_model_config(settings: ServingSettings, task: TaskContract, core: ModelConfig) -> str:
-    """config.pbtxt of the model serving the production contract (a python model in every profile:
-    it pre/post-processes on CPU and sends the core model's work to `core` through BLS)."""
-
-    def tensors(specs: tuple[Any, ...]) -> str:
-        return ", ".join(
-            f'{{ name: "{spec.name}" data_type: {spec.triton_type} dims: [ {", ".join(map(str, spec.dims))} ] }}'
-            for spec in specs
-        )
-
-    parameters = {
-        "core_model": core.name,
-        "core_max_batch_size": str(core.max_batch_size),
-        "core_input": INPUT_NAME,
-        "core_output": OUTPUT_NAME,
-        "head": task.head,
-        "classes": json.dumps(list(settings.contract.classes)),
-        "options": json.dumps(task.options, sort_keys=True),
-        "use_case": task.use_case,
-    }
-    lines = [
-        f'name: "{task.triton_model_name(core.name)}"',
-        'backend: "python"',
-        f"max_batch_size: {settings.task_max_batch_size}",
-        f"input [ {tensors(task.inputs)} ]",
-        f"output [ {tensors(task.outputs)} ]",
-        f"dynamic_batching {{ max_queue_delay_microseconds: {core.max_queue_delay_microseconds} }}",
-        f"instance_group [ {{ count: {settings.cpu_instance_count} kind: KIND_CPU }} ]",
-    ]
-    for key, value in sorted(parameters.items()):
-        escaped = value.replace("\\", "\\\\").replace('"', '\\"')
-        lines.append(f'parameters {{ key: "{key}" value: {{ string_value: "{escaped}" }} }}')
-    return "\n".join(lines) + "\n"
 
 
 def download_task_params(resolved: ResolvedModel, task: TaskContract, scratch: Path, target: Path) -> None:
