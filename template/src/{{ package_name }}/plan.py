@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-import textwrap
 from collections.abc import Sequence
 from typing import Any
+
+from tabulate import tabulate
 
 from .config import ConfigError, Platform, load
 
@@ -24,21 +25,9 @@ TITLES = {
 
 
 def _table(rows: Sequence[Sequence[str]], widths: Sequence[int]) -> list[str]:
-    """A plain-text table; cells wrap inside their column width."""
-    border = "+" + "+".join("-" * (w + 2) for w in widths) + "+"
-    lines = [border]
-    for index, row in enumerate(rows):
-        wrapped = [textwrap.wrap(cell, width) or [""] for cell, width in zip(row, widths, strict=True)]
-        for line_no in range(max(len(cell) for cell in wrapped)):
-            cells = [
-                (cell[line_no] if line_no < len(cell) else "").ljust(width)
-                for cell, width in zip(wrapped, widths, strict=True)
-            ]
-            lines.append("| " + " | ".join(cells) + " |")
-        if index == 0:
-            lines.append(border.replace("-", "="))
-    lines.append(border)
-    return lines
+    """A plain-text grid table (tabulate); cells wrap inside their column width."""
+    header, *body = rows
+    return str(tabulate(body, headers=header, tablefmt="grid", maxcolwidths=list(widths))).splitlines()
 
 
 def decision_rows(platform: Platform) -> list[list[str]]:

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from tabulate import tabulate
+
 StageFn = Callable[["SmokeContext"], str]
 
 
@@ -58,17 +60,8 @@ class SmokeContext:
 
 
 def _table(results: Sequence[StageResult]) -> str:
-    header = ("stage", "status", "time (s)", "key figure")
-    rows = [header] + [(r.name, r.status, f"{r.seconds:.1f}", r.figure) for r in results]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    line = "+" + "+".join("-" * (w + 2) for w in widths) + "+"
-    out = [line]
-    for index, row in enumerate(rows):
-        out.append("| " + " | ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) + " |")
-        if index == 0:
-            out.append(line.replace("-", "="))
-    out.append(line)
-    return "\n".join(out)
+    rows = [(r.name, r.status, f"{r.seconds:.1f}", r.figure) for r in results]
+    return str(tabulate(rows, headers=("stage", "status", "time (s)", "key figure"), tablefmt="grid"))
 
 
 def run_stages(stages: Sequence[Stage], ctx: SmokeContext, out: TextIO) -> int:
