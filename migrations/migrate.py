@@ -8,6 +8,7 @@ step, idempotently, and prints what it did:
     migrate.py forget-derived-description [--answers-file F]
                                                           stage before, declared for 0.6.0
     migrate.py pin-old-slug [--answers-file F]           stage before, declared for 0.6.0
+    migrate.py names-notice [--platform F]                stage after, declared for 0.7.0
     migrate.py preflight --template SRC [--ref REF] [--data JSON] [--answers-file F]
                                                           stage before, every update, last
     migrate.py keep-changed [--answers-file F]            stage after, every update
@@ -29,6 +30,15 @@ pin-old-slug
     its package folder and every cloud resource name. This step keeps the old names: it stores the
     old slug and package in the answers file and sets `tune: true` (Copier only keeps answers to
     questions that are asked; `tune` asks the advanced ones, whose defaults are unchanged).
+
+names-notice
+    0.7.0 names cloud resources in the decision engine (platform.yaml `decisions.names`): global
+    names end with the project's resource suffix instead of the account id, project number or a
+    random string, and the state store's name has the suffix too. A stack deployed with an earlier
+    release keeps its names with two files of the user's: `infra/envs/<env>/backend.hcl` (the old
+    state store) and `infra/envs/<env>/names.auto.tfvars.json` (`name_overrides`). This step
+    changes nothing; it prints what those files hold for this project, the parts only the deployed
+    stack knows (account id, project number, Azure's random names) as placeholders.
 
 preflight
     Copier writes the new version straight into the project: a render that fails half-way leaves
@@ -264,6 +274,70 @@ def cmd_pin_old_slug(answers_file: Path) -> int:
     return 0
 
 
+# -------------------------------------------------------------------------------- names-notice
+def old_names(cloud: str, slug: str, env: str) -> tuple[dict[str, str], dict[str, str]]:
+    """What releases up to 0.6.0 named (backend settings, name_overrides) where 0.7.0 differs;
+    <...> marks what only the deployed stack knows."""
+    prefix = f"{slug[:20].rstrip('-')}-{env}"
+    if cloud == "azure":
+        backend = {"storage_account_name": f"{slug.replace('-', '')[:17]}tfstate"}
+        account = (
+            f"<storage account: {prefix.replace('-', '')[:16]} + 8 random characters, terraform output storage_account>"
+        )
+        overrides = {
+            "storage_account": account,
+            "registry": account,
+            "postgres_server": f"psql-{prefix}",
+            "redis_cache": f"redis-{prefix}",
+        }
+        return backend, overrides
+    owner = "<account id>" if cloud == "aws" else "<project number>"
+    backend = {"bucket": f"{slug}-tfstate"}
+    overrides = {
+        "artifacts_bucket": f"{prefix}-mlflow-artifacts-{owner}",
+        "offline_bucket": f"{prefix}-feast-offline-{owner}",
+    }
+    return backend, overrides
+
+
+def names_notice(platform: dict[str, Any]) -> list[str]:
+    """The lines that tell a deployed project how to keep its names (empty without names)."""
+    project = platform.get("project") or {}
+    names = (platform.get("decisions") or {}).get("names") or {}
+    cloud, slug = str(project.get("cloud", "")), str(project.get("slug", ""))
+    lines = []
+    for env, record in (names.get("environments") or {}).items():
+        backend, overrides = old_names(cloud, slug, env)
+        resources, state = record.get("resources", {}), record.get("state", {})
+        backend = {key: value for key, value in backend.items() if state.get(key) != value}
+        overrides = {key: value for key, value in overrides.items() if resources.get(key) != value}
+        if backend:
+            settings = "\n".join(f'{key} = "{value}"' for key, value in backend.items())
+            lines.append(f"infra/envs/{env}/backend.hcl:\n{settings}")
+        if overrides:
+            lines.append(
+                f"infra/envs/{env}/names.auto.tfvars.json:\n" + json.dumps({"name_overrides": overrides}, indent=2)
+            )
+    return lines
+
+
+def cmd_names_notice(platform_file: Path) -> int:
+    import yaml  # a Copier dependency
+
+    if not platform_file.is_file():
+        return 0
+    lines = names_notice(yaml.safe_load(platform_file.read_text(encoding="utf-8")) or {})
+    if lines:
+        _say(
+            "0.7.0 names cloud resources in the decision engine (platform.yaml decisions.names): buckets, "
+            "storage accounts and database DNS names end with the project's resource suffix, and so does the "
+            "state store. A project rendered before 0.7.0 whose stack is deployed keeps its names with these "
+            "files of its own (docs/upgrading.md, '0.7.0: cloud resource names'); nothing was written:\n\n"
+            + "\n\n".join(lines)
+        )
+    return 0
+
+
 # ----------------------------------------------------------------------------------- preflight
 RECOVERY = (
     "Your project is as it was before the update (apart from the answers file, if a migration renamed "
@@ -308,6 +382,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     forget.add_argument("--answers-file", type=Path, default=ANSWERS_FILE)
     pin = commands.add_parser("pin-old-slug", help="before: keep a derived slug that 0.6.0 would change")
     pin.add_argument("--answers-file", type=Path, default=ANSWERS_FILE)
+    notice = commands.add_parser("names-notice", help="after: how a deployed stack keeps its pre-0.7.0 names")
+    notice.add_argument("--platform", type=Path, default=Path("platform.yaml"))
     check = commands.add_parser("preflight", help="before: render the new version first; stop if it fails")
     check.add_argument("--template", required=True)
     check.add_argument("--ref", default="")
@@ -323,6 +399,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cmd_forget_derived_description(args.answers_file)
     if args.command == "pin-old-slug":
         return cmd_pin_old_slug(args.answers_file)
+    if args.command == "names-notice":
+        return cmd_names_notice(args.platform)
     if args.command == "preflight":
         return cmd_preflight(args.template, args.ref, args.data, args.answers_file)
     return cmd_keep_changed(args.answers_file)

@@ -73,6 +73,7 @@ if TYPE_CHECKING:  # the checker reads the engine as the plain package
         slugify,
     )
     from platform_engine.model_choice import offers_choice
+    from platform_engine.naming import default_resource_suffix
 else:
     engine = load_engine()
     ENGINE_VERSION = engine.ENGINE_VERSION
@@ -87,6 +88,7 @@ else:
     recommended_precision = engine.recommended_precision
     slugify = engine.slugify
     offers_choice = sys.modules[f"{engine.__name__}.model_choice"].offers_choice
+    default_resource_suffix = sys.modules[f"{engine.__name__}.naming"].default_resource_suffix
 
 ANSWER_KEYS = tuple(Answers.field_names())
 REQUIRED_FOR_DECISIONS = ("project_name", "use_case", "monthly_requests", "peak_rps", "latency_p95_ms", "cloud")
@@ -197,6 +199,7 @@ class DecisionEngine(ContextHook):
             package_from_slug=package_from_slug,
             engine_version=ENGINE_VERSION,
             default_drift_threshold=default_drift_threshold,
+            default_resource_suffix=default_resource_suffix,
         )
         environment.filters["to_nice_yaml_block"] = lambda value: yaml.safe_dump(
             value, sort_keys=False, default_flow_style=False, allow_unicode=True, width=100

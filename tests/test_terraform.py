@@ -446,3 +446,133 @@ def test_terraform_loads_the_rendered_configuration(cloud: str, projects: dict[s
         assert f"- platform in ../../modules/{cloud}" in output, output
         errors = re.findall(r"^Error: (.+)$", output, flags=re.MULTILINE)
         assert errors and set(errors) == {"Failed to query available provider packages"}, output
+
+
+# ---------------------------------------------------------------- names: the engine's, validated the same way
+
+# Project names that stress the rules: short, long (shortened), digits, accents, a slug ending in a
+# digit run, and the 20-character cut landing on a '-'.
+NAMING_PROJECTS = (
+    "Churn Prediction",
+    "a",
+    "X9",
+    "Customer Churn Prediction Model Alpha",
+    "A very long project name for fraud detec",
+    "Café Crème 2",
+    "twenty chars then dash x",
+    "Demand Forecast 2026",
+)
+
+
+def _hcl_object(values: dict[str, str]) -> str:
+    return "{\n" + "".join(f"      {key} = {json.dumps(value)}\n" for key, value in values.items()) + "    }"
+
+
+def _names_block(module: str) -> str:
+    """The `variable "names"` block of a cloud module (its type and validations), on its own."""
+    text = (MODULES / module / "variables.tf").read_text(encoding="utf-8")
+    start = text.index('variable "names" {')
+    depth = 0
+    for index in range(start, len(text)):
+        depth += {"{": 1, "}": -1}.get(text[index], 0)
+        if depth == 0 and text[index] == "}":
+            return text[start : index + 1]
+    raise AssertionError(f'{module}: unbalanced variable "names" block')
+
+
+def _bad_names(cloud: str, good: dict[str, str]) -> list[dict[str, str]]:
+    """One wrong name at a time: uppercase, a trailing '-', and one character over the limit."""
+    from platform_engine.tables import table
+
+    bad = []
+    for key, value in good.items():
+        bad.append({**good, key: value.upper()})
+        bad.append({**good, key: value + "-"})
+    for kind in ("prefix", "storage_account"):
+        if kind in good:
+            limit = int(table("naming")["clouds"][cloud]["kinds"][kind]["max_length"])
+            bad.append({**good, kind: (good[kind] + "x" * 64)[: limit + 1]})
+    return bad
+
+
+@needs_terraform
+@pytest.mark.parametrize("cloud", CLOUD_MODULES)
+def test_module_name_validation_agrees_with_the_engine(cloud: str, tmp_path: Path) -> None:
+    """Every name the engine decides passes the module's `names` validation, and a name one step
+    outside the cloud's rules fails it. The validations run offline: only the variable is copied."""
+    from platform_engine import Answers
+    from platform_engine.naming import decide_names
+
+    work = tmp_path / cloud
+    (work / "tests").mkdir(parents=True)
+    (work / "main.tf").write_text(_names_block(cloud) + "\n", encoding="utf-8")
+    runs, good = [], {}
+    for index, name in enumerate(NAMING_PROJECTS):
+        for suffix in ("", "zz99zz99"):
+            answers = Answers(project_name=name, cloud=cloud, resource_suffix=suffix)
+            for env, record in decide_names(answers, "x")["environments"].items():
+                good = record["resources"]
+                runs.append(
+                    f'run "engine_{index}_{env}_{len(suffix)}" {{\n  command = plan\n'
+                    f"  variables {{\n    names = {_hcl_object(good)}\n  }}\n}}\n"
+                )
+    for index, bad in enumerate(_bad_names(cloud, good)):
+        runs.append(
+            f'run "refused_{index}" {{\n  command = plan\n  variables {{\n    names = {_hcl_object(bad)}\n  }}\n'
+            f"  expect_failures = [var.names]\n}}\n"
+        )
+    (work / "tests" / "names.tftest.hcl").write_text("\n".join(runs), encoding="utf-8")
+    for args in (["init", "-input=false", "-no-color"], ["test", "-no-color"]):
+        result = subprocess.run(
+            [TERRAFORM or "terraform", *args], cwd=work, capture_output=True, text=True, env=tf_env(), timeout=600
+        )
+        assert result.returncode == 0, f"terraform {args[0]}:\n{result.stdout[-6000:]}\n{result.stderr[-3000:]}"
+    summary = re.search(r"(\d+) passed, (\d+) failed", result.stdout)
+    assert summary and int(summary.group(1)) == len(runs) and summary.group(2) == "0", result.stdout[-3000:]
+
+
+@needs_terraform
+def test_cost_tags_keep_the_engines_labels(tmp_path: Path) -> None:
+    """The cost_tags module leaves the engine's normalised values as they are (so the tags on the
+    resources are the labels platform.yaml records), and normalises each served model's raw name to
+    the same value (so a project updated from 0.6.0, which passed the raw name, keeps its tags)."""
+    from platform_engine import AnswerError, Answers, decide
+    from platform_engine.naming import label_value
+    from platform_engine.tables import use_cases
+
+    models = set()
+    for use_case in use_cases():
+        for hosting in ("api", "self_hosted"):
+            for preference in ("speed", "accuracy"):
+                try:
+                    answers = Answers(use_case=use_case, hosting=hosting, accuracy_preference=preference)
+                    models.add(decide(answers, with_fixes=False).model.choice)
+                except AnswerError:
+                    continue
+    raw = {f"m{index}": model for index, model in enumerate(sorted(models))}
+    values = {**raw, **{f"n{index}": label_value(model) for index, model in enumerate(sorted(models))}}
+    work = tmp_path / "root"
+    work.mkdir()
+    shutil.copytree(MODULES / "cost_tags", work / "cost_tags")
+    (work / "main.tf").write_text(
+        'variable "models" {\n  type = map(string)\n}\n\n'
+        'module "tags" {\n  source   = "./cost_tags"\n  for_each = var.models\n\n'
+        '  project     = "churn-prediction"\n  environment = "dev"\n  owner       = "ml-team"\n'
+        '  cost_center = "ml-platform"\n  model       = each.value\n}\n\n'
+        'output "labels" {\n  value = { for key, tags in module.tags : key => tags.labels.model }\n}\n',
+        encoding="utf-8",
+    )
+    (work / "terraform.tfvars.json").write_text(json.dumps({"models": values}), encoding="utf-8")
+    for args in (["init", "-input=false", "-no-color"], ["apply", "-auto-approve", "-input=false", "-no-color"]):
+        result = subprocess.run(
+            [TERRAFORM or "terraform", *args], cwd=work, capture_output=True, text=True, env=tf_env(), timeout=300
+        )
+        assert result.returncode == 0, f"terraform {args[0]}:\n{result.stdout[-4000:]}\n{result.stderr[-3000:]}"
+    output = subprocess.run(
+        [TERRAFORM or "terraform", "output", "-json", "labels"], cwd=work, capture_output=True, text=True, env=tf_env()
+    )
+    labels = json.loads(output.stdout)
+    for key, model in raw.items():
+        normalised = label_value(model)
+        assert labels["n" + key[1:]] == normalised, (model, labels["n" + key[1:]])
+        assert labels[key] == normalised, (model, labels[key])

@@ -12,6 +12,7 @@ import unicodedata
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from .naming import default_resource_suffix, names_error, suffix_error
 from .tables import table, use_cases
 
 CLOUDS = ("aws", "gcp", "azure")
@@ -98,6 +99,7 @@ class Answers:
     drift_schedule: str = "@daily"
     project_slug: str = ""
     package_name: str = ""
+    resource_suffix: str = ""  # empty: derived from the project name (see `suffix`)
     price_overrides: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -112,6 +114,11 @@ class Answers:
     @property
     def package(self) -> str:
         return self.package_name or package_from_slug(self.slug)
+
+    @property
+    def suffix(self) -> str:
+        """The suffix of globally unique cloud resource names (naming.py)."""
+        return self.resource_suffix or default_resource_suffix(self.project_name)
 
     @property
     def is_generation(self) -> bool:
@@ -198,6 +205,22 @@ def _identifier_error(name: str, value: str, pattern: re.Pattern[str], example: 
     return ""
 
 
+def _naming_error(ctx: dict[str, Any]) -> str:
+    """The cloud's naming rules against the project's slug (e.g. GCS refuses 'google' in bucket names)."""
+    cloud, name = ctx.get("cloud"), str(ctx.get("project_name") or "")
+    slug = str(ctx.get("project_slug") or "") or slugify(name)
+    suffix = str(ctx.get("resource_suffix") or "")
+    if cloud not in CLOUDS or not SLUG_RE.match(slug) or len(slug) > SLUG_MAX_LENGTH or suffix_error(suffix):
+        return ""  # the slug's, the cloud's or the suffix's own check reports it
+    error = names_error(slug, str(cloud), suffix or default_resource_suffix(name))
+    if not error:
+        return ""
+    return (
+        f"project_slug={slug!r} cannot name {cloud} resources ({error}); set another project_slug "
+        f"(--data tune=true --data project_slug=...) or rename the project"
+    )
+
+
 def field_error(name: str, value: Any, context: dict[str, Any] | None = None) -> str:
     """The error message for one answer, or "" when it is valid.
 
@@ -224,13 +247,15 @@ def field_error(name: str, value: Any, context: dict[str, Any] | None = None) ->
             error = (
                 f"project_slug is {len(str(value))} characters; keep it to {SLUG_MAX_LENGTH} (it names cloud resources)"
             )
-        return error
+        return error or _naming_error({**ctx, "project_slug": value})
     if name == "package_name":
         return _identifier_error(name, str(value), PACKAGE_RE, "underscores (e.g. churn_model)")
     if name == "use_case":
         return _choice_error(name, value, use_cases())
     if name == "cloud":
-        return _choice_error(name, value, CLOUDS)
+        return _choice_error(name, value, CLOUDS) or _naming_error({**ctx, "cloud": value})
+    if name == "resource_suffix":
+        return suffix_error(value)
     if name == "data_sensitivity":
         return _choice_error(name, value, SENSITIVITIES)
     if name in ("monthly_requests", "latency_p95_ms"):
@@ -341,6 +366,7 @@ def validate(answers: Answers) -> list[str]:
         ("vector_db", answers.vector_db),
         ("drift_threshold", answers.drift_threshold),
         ("drift_schedule", answers.drift_schedule),
+        ("resource_suffix", answers.resource_suffix),
     ]
     errors = [field_error(name, value, context) for name, value in checked]
-    return [error for error in errors if error]
+    return list(dict.fromkeys(error for error in errors if error))  # a naming error shows under two fields

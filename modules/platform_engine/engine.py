@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .answers import Answers
@@ -10,6 +10,7 @@ from .cost import decide_cost
 from .hosting import decide_hosting
 from .model_choice import recommend_model
 from .monitoring import decide_monitoring
+from .naming import decide_names
 from .records import Decision, GpuSizing, Warning_
 from .review import attach_fixes, review
 from .serving import decide_batching, decide_pattern, decide_precision, with_edge_device
@@ -31,6 +32,7 @@ class Decisions:
     monitoring: Decision
     cost: Decision
     warnings: tuple[Warning_, ...]
+    names: dict[str, Any] = field(default_factory=dict)  # every cloud resource name (naming.py)
 
     def records(self) -> list[Decision]:
         return [
@@ -57,6 +59,7 @@ class Decisions:
         out["warnings"] = [w.to_dict() for w in self.warnings]
         out["cloud"] = dict(table("clouds")[self.answers.cloud])
         out["project"] = {"description": self.answers.described}
+        out["names"] = self.names
         return out
 
 
@@ -99,6 +102,7 @@ def decide(answers: Answers, *, with_fixes: bool = True) -> Decisions:
         monitoring=monitoring,
         cost=cost,
         warnings=tuple(warnings),
+        names=decide_names(answers, model.choice),
     )
 
 

@@ -10,7 +10,7 @@ import yaml
 
 DATA_DIR = Path(__file__).parent / "data"
 
-TABLE_NAMES = ("catalog", "prices", "sizing", "batching", "monitoring", "hosting", "patterns", "clouds")
+TABLE_NAMES = ("catalog", "prices", "sizing", "batching", "monitoring", "hosting", "patterns", "clouds", "naming")
 
 
 @cache

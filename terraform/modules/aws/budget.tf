@@ -2,7 +2,7 @@
 # of actual spend, to the SNS topic (subscribe chat / on-call to it) and to the listed addresses.
 
 resource "aws_sns_topic" "budget" {
-  name              = "${var.name}-budget-alerts"
+  name              = "${local.name}-budget-alerts"
   kms_master_key_id = aws_kms_key.this.arn
   tags              = var.tags
 }
@@ -29,7 +29,7 @@ data "aws_iam_policy_document" "budget_topic" {
 }
 
 resource "aws_budgets_budget" "monthly" {
-  name         = "${var.name}-monthly"
+  name         = "${local.name}-monthly"
   budget_type  = "COST"
   limit_amount = format("%.2f", var.monthly_budget_usd)
   limit_unit   = "USD"

@@ -1,13 +1,13 @@
 resource "aws_cloudwatch_log_group" "cluster" {
   # EKS writes control-plane logs here; created first so retention and encryption apply.
-  name              = "/aws/eks/${var.name}/cluster"
+  name              = "/aws/eks/${local.name}/cluster"
   retention_in_days = var.log_retention_days
   kms_key_id        = aws_kms_key.this.arn
   tags              = var.tags
 }
 
 resource "aws_iam_role" "cluster" {
-  name               = "${var.name}-eks-cluster"
+  name               = "${local.name}-eks-cluster"
   assume_role_policy = data.aws_iam_policy_document.assume["eks.amazonaws.com"].json
   tags               = var.tags
 }
@@ -32,7 +32,7 @@ data "aws_iam_policy_document" "cluster_encryption" {
 }
 
 resource "aws_eks_cluster" "this" {
-  name                      = var.name
+  name                      = local.name
   version                   = var.kubernetes_version
   role_arn                  = aws_iam_role.cluster.arn
   enabled_cluster_log_types = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
@@ -61,7 +61,7 @@ resource "aws_eks_cluster" "this" {
 }
 
 resource "aws_iam_role" "node" {
-  name               = "${var.name}-eks-node"
+  name               = "${local.name}-eks-node"
   assume_role_policy = data.aws_iam_policy_document.assume["ec2.amazonaws.com"].json
   tags               = var.tags
 }
@@ -81,7 +81,7 @@ resource "aws_launch_template" "node" {
     gpu    = { disk_gb = 200 } # CUDA images and model weights
   }
 
-  name_prefix            = "${var.name}-${each.key}-"
+  name_prefix            = "${local.name}-${each.key}-"
   update_default_version = true
 
   metadata_options {
@@ -105,7 +105,7 @@ resource "aws_launch_template" "node" {
     for_each = toset(["instance", "volume", "network-interface"])
     content {
       resource_type = tag_specifications.key
-      tags          = merge(var.tags, { Name = "${var.name}-${each.key}" })
+      tags          = merge(var.tags, { Name = "${local.name}-${each.key}" })
     }
   }
 

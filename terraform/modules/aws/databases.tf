@@ -2,7 +2,7 @@
 # reachable only from the cluster. Passwords live in Secrets Manager; outputs carry their ARNs only.
 
 resource "aws_security_group" "data" {
-  name        = "${var.name}-data"
+  name        = "${local.name}-data"
   description = "PostgreSQL and Redis, reachable from the EKS cluster only"
   vpc_id      = aws_vpc.this.id
   tags        = var.tags
@@ -20,14 +20,14 @@ resource "aws_vpc_security_group_ingress_rule" "data" {
 }
 
 resource "aws_db_subnet_group" "this" {
-  name       = var.name
+  name       = local.name
   subnet_ids = aws_subnet.private[*].id
   tags       = var.tags
 }
 
 # TLS only; log DDL and slow statements (over 1 s) for audits and query tuning.
 resource "aws_db_parameter_group" "postgres" {
-  name_prefix = "${var.name}-"
+  name_prefix = "${local.name}-"
   family      = "postgres${split(".", var.postgres.engine_version)[0]}"
 
   parameter {
@@ -56,7 +56,7 @@ resource "aws_db_instance" "postgres" {
   #checkov:skip=CKV_AWS_118:Enhanced monitoring needs its own IAM role and costs extra; Performance Insights covers query load.
   #checkov:skip=CKV_AWS_157:Multi-AZ is on in prod (local.prod); dev runs single-AZ to halve the database cost.
   #checkov:skip=CKV_AWS_293:Deletion protection is on in prod (local.prod); dev must be destroyable by `make destroy`.
-  identifier                          = var.name
+  identifier                          = local.name
   engine                              = "postgres"
   engine_version                      = var.postgres.engine_version
   instance_class                      = var.postgres.instance_class
@@ -76,7 +76,7 @@ resource "aws_db_instance" "postgres" {
   multi_az                            = local.prod
   deletion_protection                 = local.prod
   skip_final_snapshot                 = !local.prod
-  final_snapshot_identifier           = local.prod ? "${var.name}-final" : null
+  final_snapshot_identifier           = local.prod ? "${local.name}-final" : null
   backup_retention_period             = local.prod ? 14 : 3
   copy_tags_to_snapshot               = true
   auto_minor_version_upgrade          = true
@@ -88,7 +88,7 @@ resource "aws_db_instance" "postgres" {
 }
 
 resource "aws_elasticache_subnet_group" "this" {
-  name       = var.name
+  name       = local.name
   subnet_ids = aws_subnet.private[*].id
   tags       = var.tags
 }
@@ -100,7 +100,7 @@ resource "random_password" "redis" {
 
 resource "aws_secretsmanager_secret" "redis" {
   #checkov:skip=CKV2_AWS_57:ElastiCache AUTH tokens cannot be rotated by a Secrets Manager rotation lambda without downtime; rotate with `terraform apply -replace=random_password.redis`.
-  name       = "${var.name}/redis-auth"
+  name       = "${local.name}/redis-auth"
   kms_key_id = aws_kms_key.this.arn
   tags       = var.tags
 }
@@ -112,8 +112,8 @@ resource "aws_secretsmanager_secret_version" "redis" {
 
 resource "aws_elasticache_replication_group" "redis" {
   #checkov:skip=CKV2_AWS_50:Automatic failover across AZs is on in prod (local.prod); dev runs one node to halve the cost.
-  replication_group_id       = var.name
-  description                = "${var.name}: Feast online store"
+  replication_group_id       = local.name
+  description                = "${local.name}: Feast online store"
   engine                     = "redis"
   engine_version             = "7.1"
   node_type                  = var.redis_node_type

@@ -1,5 +1,7 @@
 # The platform on AWS: VPC, EKS with a CPU system node group and the sized GPU node group, S3 for
-# MLflow artifacts and the Feast offline store, RDS PostgreSQL, ElastiCache Redis, ECR, and a budget.
+# MLflow artifacts, the Feast offline store, the Triton model repository and the inference log,
+# RDS PostgreSQL, ElastiCache Redis, ECR, and a budget. Every name comes from var.names (the
+# decision engine's, platform.yaml decisions.names); the module computes none.
 # Cost tags: the caller sets them as provider default_tags; this module also sets them on every
 # resource (a reusable module must not depend on its caller's provider block) and on the GPU
 # launch template's tag_specifications, which default_tags do not reach (instances, volumes, ENIs).
@@ -14,6 +16,7 @@ data "aws_availability_zones" "available" {
 }
 
 locals {
+  name       = var.names.prefix
   account_id = data.aws_caller_identity.current.account_id
   partition  = data.aws_partition.current.partition
   azs        = slice(data.aws_availability_zones.available.names, 0, var.availability_zone_count)
@@ -22,7 +25,7 @@ locals {
 
 # One customer-managed key encrypts secrets, buckets, databases, logs, images and alerts.
 resource "aws_kms_key" "this" {
-  description             = "${var.name}: platform data"
+  description             = "${local.name}: platform data"
   enable_key_rotation     = true
   deletion_window_in_days = 30
   policy                  = data.aws_iam_policy_document.kms.json
@@ -30,7 +33,7 @@ resource "aws_kms_key" "this" {
 }
 
 resource "aws_kms_alias" "this" {
-  name          = "alias/${var.name}"
+  name          = "alias/${local.name}"
   target_key_id = aws_kms_key.this.key_id
 }
 

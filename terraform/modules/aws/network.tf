@@ -2,7 +2,7 @@ resource "aws_vpc" "this" {
   cidr_block           = var.vpc_cidr
   enable_dns_hostnames = true
   enable_dns_support   = true
-  tags                 = merge(var.tags, { Name = var.name })
+  tags                 = merge(var.tags, { Name = local.name })
 }
 
 # No rules: nothing may use the default security group.
@@ -17,7 +17,7 @@ resource "aws_subnet" "private" {
   availability_zone = local.azs[count.index]
   cidr_block        = cidrsubnet(var.vpc_cidr, 4, count.index)
   tags = merge(var.tags, {
-    Name                              = "${var.name}-private-${local.azs[count.index]}"
+    Name                              = "${local.name}-private-${local.azs[count.index]}"
     "kubernetes.io/role/internal-elb" = "1"
   })
 }
@@ -28,32 +28,32 @@ resource "aws_subnet" "public" {
   availability_zone = local.azs[count.index]
   cidr_block        = cidrsubnet(var.vpc_cidr, 8, 240 + count.index)
   tags = merge(var.tags, {
-    Name                     = "${var.name}-public-${local.azs[count.index]}"
+    Name                     = "${local.name}-public-${local.azs[count.index]}"
     "kubernetes.io/role/elb" = "1"
   })
 }
 
 resource "aws_internet_gateway" "this" {
   vpc_id = aws_vpc.this.id
-  tags   = merge(var.tags, { Name = var.name })
+  tags   = merge(var.tags, { Name = local.name })
 }
 
 resource "aws_eip" "nat" {
   domain = "vpc"
-  tags   = merge(var.tags, { Name = "${var.name}-nat" })
+  tags   = merge(var.tags, { Name = "${local.name}-nat" })
 }
 
 # One NAT gateway: private nodes reach the internet (images, updates) without public addresses.
 resource "aws_nat_gateway" "this" {
   allocation_id = aws_eip.nat.id
   subnet_id     = aws_subnet.public[0].id
-  tags          = merge(var.tags, { Name = var.name })
+  tags          = merge(var.tags, { Name = local.name })
   depends_on    = [aws_internet_gateway.this]
 }
 
 resource "aws_route_table" "public" {
   vpc_id = aws_vpc.this.id
-  tags   = merge(var.tags, { Name = "${var.name}-public" })
+  tags   = merge(var.tags, { Name = "${local.name}-public" })
 }
 
 resource "aws_route" "public_internet" {
@@ -64,7 +64,7 @@ resource "aws_route" "public_internet" {
 
 resource "aws_route_table" "private" {
   vpc_id = aws_vpc.this.id
-  tags   = merge(var.tags, { Name = "${var.name}-private" })
+  tags   = merge(var.tags, { Name = "${local.name}-private" })
 }
 
 resource "aws_route" "private_nat" {
@@ -86,7 +86,7 @@ resource "aws_route_table_association" "private" {
 }
 
 resource "aws_cloudwatch_log_group" "flow" {
-  name              = "/vpc/${var.name}/flow"
+  name              = "/vpc/${local.name}/flow"
   retention_in_days = var.log_retention_days
   kms_key_id        = aws_kms_key.this.arn
   tags              = var.tags
@@ -101,7 +101,7 @@ resource "aws_flow_log" "this" {
 }
 
 resource "aws_iam_role" "flow" {
-  name               = "${var.name}-flow-logs"
+  name               = "${local.name}-flow-logs"
   assume_role_policy = data.aws_iam_policy_document.assume["vpc-flow-logs.amazonaws.com"].json
   tags               = var.tags
 }

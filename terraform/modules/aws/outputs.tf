@@ -32,6 +32,16 @@ output "offline_store_bucket" {
   value       = aws_s3_bucket.this["offline"].bucket
 }
 
+output "models_bucket" {
+  description = "S3 bucket of the Triton model repository (triton/) and the edge bundles (edge/)."
+  value       = aws_s3_bucket.this["models"].bucket
+}
+
+output "inference_log_bucket" {
+  description = "S3 bucket of the inference log (the drift job's input)."
+  value       = aws_s3_bucket.this["inference_log"].bucket
+}
+
 output "postgres_endpoint" {
   description = "host:port of PostgreSQL (database platform)."
   value       = aws_db_instance.postgres.endpoint

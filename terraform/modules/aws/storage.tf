@@ -1,8 +1,11 @@
-# S3: MLflow artifacts and the Feast offline store, private, versioned, encrypted with the key.
+# S3: MLflow artifacts, the Feast offline store, the Triton model repository (and edge bundles) and
+# the inference log; private, versioned, encrypted with the key. Names: var.names (global, suffixed).
 locals {
   buckets = {
-    artifacts = "${var.name}-mlflow-artifacts-${local.account_id}"
-    offline   = "${var.name}-feast-offline-${local.account_id}"
+    artifacts     = var.names.artifacts_bucket
+    offline       = var.names.offline_bucket
+    models        = var.names.models_bucket
+    inference_log = var.names.inference_log_bucket
   }
 }
 
@@ -79,7 +82,7 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
 
 # ECR: the serving images (Triton + model repository sync).
 resource "aws_ecr_repository" "this" {
-  name                 = var.name
+  name                 = local.name
   image_tag_mutability = "IMMUTABLE"
   force_delete         = !local.prod
 

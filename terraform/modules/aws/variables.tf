@@ -1,10 +1,24 @@
-variable "name" {
-  description = "Name prefix of every resource, e.g. churn-prediction-dev."
-  type        = string
+variable "names" {
+  description = "Every resource name, decided by the decision engine (platform.yaml decisions.names): prefix (of every resource, e.g. churn-prediction-dev) and the S3 buckets (globally unique, suffixed)."
+  type = object({
+    prefix               = string
+    artifacts_bucket     = string
+    offline_bucket       = string
+    models_bucket        = string
+    inference_log_bucket = string
+  })
 
   validation {
-    condition     = can(regex("^[a-z][a-z0-9-]{1,37}$", var.name))
-    error_message = "The name must be 2-38 lowercase letters, digits or '-', starting with a letter."
+    condition     = can(regex("^[a-z][a-z0-9-]{0,36}[a-z0-9]$", var.names.prefix)) && !strcontains(var.names.prefix, "--")
+    error_message = "names.prefix must be 2-38 lowercase letters, digits or '-', starting with a letter and ending with a letter or digit (ElastiCache ids allow 40)."
+  }
+
+  validation {
+    condition = alltrue([
+      for bucket in [var.names.artifacts_bucket, var.names.offline_bucket, var.names.models_bucket, var.names.inference_log_bucket] :
+      can(regex("^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$", bucket)) && !strcontains(bucket, "--") && !startswith(bucket, "xn--") && !startswith(bucket, "sthree-")
+    ])
+    error_message = "S3 bucket names (names.*_bucket) must be 3-63 lowercase letters, digits or '-', start and end with a letter or digit, and not start with xn-- or sthree-."
   }
 }
 

@@ -2,9 +2,9 @@
 # that holds all of it; alerts at 80% and 100% of actual spend.
 
 resource "azurerm_monitor_action_group" "budget" {
-  name                = "ag-${var.name}-budget"
+  name                = "ag-${local.name}-budget"
   resource_group_name = azurerm_resource_group.this.name
-  short_name          = substr(replace(var.name, "-", ""), 0, 12)
+  short_name          = substr(replace(local.name, "-", ""), 0, 12)
   tags                = var.tags
 
   dynamic "email_receiver" {
@@ -17,7 +17,7 @@ resource "azurerm_monitor_action_group" "budget" {
 }
 
 resource "azurerm_consumption_budget_resource_group" "monthly" {
-  name              = "budget-${var.name}"
+  name              = "budget-${local.name}"
   resource_group_id = azurerm_resource_group.this.id
   amount            = ceil(var.monthly_budget_usd)
   time_grain        = "Monthly"

@@ -3,10 +3,10 @@ resource "azurerm_kubernetes_cluster" "this" {
   #checkov:skip=CKV_AZURE_115:Private unless api_server_authorized_cidrs are given, and then the API server accepts only those ranges (CKV_AZURE_6).
   #checkov:skip=CKV_AZURE_232:The platform services (Airflow, MLflow, Feast) share the system pool to keep the baseline at two small nodes; GPU work has its own tainted pool.
   #checkov:skip=CKV_AZURE_170:The paid SLA tier is used in prod (local.prod); dev runs the free tier.
-  name                              = "aks-${var.name}"
+  name                              = "aks-${local.name}"
   location                          = azurerm_resource_group.this.location
   resource_group_name               = azurerm_resource_group.this.name
-  dns_prefix                        = var.name
+  dns_prefix                        = local.name
   kubernetes_version                = var.kubernetes_version
   sku_tier                          = local.prod ? "Standard" : "Free"
   automatic_upgrade_channel         = "patch"

@@ -4,7 +4,7 @@
 
 resource "azurerm_postgresql_flexible_server" "this" {
   #checkov:skip=CKV2_AZURE_57:VNet-integrated in a delegated subnet with public access off: a private endpoint does not apply to this networking mode.
-  name                          = "psql-${var.name}"
+  name                          = var.names.postgres_server
   location                      = azurerm_resource_group.this.location
   resource_group_name           = azurerm_resource_group.this.name
   version                       = "16"
@@ -65,7 +65,7 @@ resource "azurerm_postgresql_flexible_server_configuration" "this" {
 }
 
 resource "azurerm_redis_cache" "this" {
-  name                          = "redis-${var.name}"
+  name                          = var.names.redis_cache
   location                      = azurerm_resource_group.this.location
   resource_group_name           = azurerm_resource_group.this.name
   sku_name                      = "Standard"

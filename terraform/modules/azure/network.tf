@@ -1,5 +1,5 @@
 resource "azurerm_virtual_network" "this" {
-  name                = "vnet-${var.name}"
+  name                = "vnet-${local.name}"
   location            = azurerm_resource_group.this.location
   resource_group_name = azurerm_resource_group.this.name
   address_space       = [var.vnet_cidr]
@@ -39,7 +39,7 @@ resource "azurerm_subnet" "this" {
 
 # Default rules only (VNet-internal traffic in, nothing from the internet); AKS adds its own.
 resource "azurerm_network_security_group" "this" {
-  name                = "nsg-${var.name}"
+  name                = "nsg-${local.name}"
   location            = azurerm_resource_group.this.location
   resource_group_name = azurerm_resource_group.this.name
   tags                = var.tags
@@ -81,7 +81,7 @@ resource "azurerm_private_endpoint" "this" {
     redis = { resource_id = azurerm_redis_cache.this.id, subresource = "redisCache" }
   }
 
-  name                = "pe-${var.name}-${each.key}"
+  name                = "pe-${local.name}-${each.key}"
   location            = azurerm_resource_group.this.location
   resource_group_name = azurerm_resource_group.this.name
   subnet_id           = azurerm_subnet.this["endpoints"].id

@@ -34,12 +34,22 @@ output "storage_account" {
 
 output "artifact_bucket" {
   description = "Blob container of MLflow artifacts (wasbs://mlflow-artifacts@<account>...)."
-  value       = "${azurerm_storage_account.this.name}/${azurerm_storage_container.this["mlflow-artifacts"].name}"
+  value       = "${azurerm_storage_account.this.name}/${azurerm_storage_container.this["artifacts"].name}"
 }
 
 output "offline_store_bucket" {
   description = "Blob container of the Feast offline store."
-  value       = "${azurerm_storage_account.this.name}/${azurerm_storage_container.this["feast-offline"].name}"
+  value       = "${azurerm_storage_account.this.name}/${azurerm_storage_container.this["offline"].name}"
+}
+
+output "models_bucket" {
+  description = "Blob container of the Triton model repository (triton/) and the edge bundles (edge/), as account/container."
+  value       = "${azurerm_storage_account.this.name}/${azurerm_storage_container.this["models"].name}"
+}
+
+output "inference_log_bucket" {
+  description = "Blob container of the inference log (the drift job's input), as account/container."
+  value       = "${azurerm_storage_account.this.name}/${azurerm_storage_container.this["inference_log"].name}"
 }
 
 output "postgres_endpoint" {

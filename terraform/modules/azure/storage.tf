@@ -1,11 +1,13 @@
-# Blob Storage: MLflow artifacts and the Feast offline store; no public access, no shared keys
-# (Entra ID only), reachable through a private endpoint.
+# Blob Storage: MLflow artifacts, the Feast offline store, the Triton model repository (and edge
+# bundles) and the inference log, one container each; no public access, no shared keys (Entra ID
+# only), reachable through a private endpoint.
 resource "azurerm_storage_account" "this" {
   #checkov:skip=CKV2_AZURE_1:Encrypted at rest with Microsoft-managed keys plus infrastructure encryption; customer keys need a Key Vault per organization.
   #checkov:skip=CKV_AZURE_206:Prod replicates zone-redundantly (ZRS, local.prod); dev keeps LRS to save cost.
   #checkov:skip=CKV_AZURE_33:Queue service logging: the platform uses no queues in this account.
   #checkov:skip=CKV2_AZURE_33:Blob is reached through the private endpoint in network.tf (checkov does not link for_each endpoints).
-  name                              = local.storage_account_name
+  #checkov:skip=CKV_AZURE_43:The name is var.names.storage_account, validated in variables.tf as 3-24 lowercase letters and digits (the decision engine's rule); checkov cannot evaluate the env root's merge with name_overrides.
+  name                              = var.names.storage_account
   location                          = azurerm_resource_group.this.location
   resource_group_name               = azurerm_resource_group.this.name
   account_tier                      = "Standard"
@@ -42,11 +44,27 @@ resource "azurerm_storage_account" "this" {
 
 resource "azurerm_storage_container" "this" {
   #checkov:skip=CKV2_AZURE_21:Blob read logging is configured by the organization's diagnostic settings policy.
-  for_each = toset(["mlflow-artifacts", "feast-offline"])
+  for_each = {
+    artifacts     = var.names.artifacts_container
+    offline       = var.names.offline_container
+    models        = var.names.models_container
+    inference_log = var.names.inference_log_container
+  }
 
-  name                  = each.key
+  name                  = each.value
   storage_account_id    = azurerm_storage_account.this.id
   container_access_type = "private"
+}
+
+# Up to 0.6.0 the containers were keyed by their names.
+moved {
+  from = azurerm_storage_container.this["mlflow-artifacts"]
+  to   = azurerm_storage_container.this["artifacts"]
+}
+
+moved {
+  from = azurerm_storage_container.this["feast-offline"]
+  to   = azurerm_storage_container.this["offline"]
 }
 
 # ACR: the serving images; AKS pulls with its kubelet identity (AcrPull), no admin user.
@@ -59,7 +77,7 @@ resource "azurerm_container_registry" "this" {
   #checkov:skip=CKV_AZURE_167:Untagged-manifest retention is Premium only.
   #checkov:skip=CKV_AZURE_233:Zone redundancy is Premium only.
   #checkov:skip=CKV_AZURE_237:Dedicated data endpoints are Premium only.
-  name                = local.storage_account_name
+  name                = var.names.registry
   location            = azurerm_resource_group.this.location
   resource_group_name = azurerm_resource_group.this.name
   sku                 = "Standard"

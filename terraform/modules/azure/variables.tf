@@ -1,10 +1,48 @@
-variable "name" {
-  description = "Name prefix of every resource, e.g. churn-prediction-dev."
-  type        = string
+variable "names" {
+  description = "Every resource name, decided by the decision engine (platform.yaml decisions.names): prefix (of every resource, e.g. churn-prediction-dev), the storage account and its containers, the registry, and the PostgreSQL and Redis servers (global DNS names, suffixed)."
+  type = object({
+    prefix                  = string
+    storage_account         = string
+    artifacts_container     = string
+    offline_container       = string
+    models_container        = string
+    inference_log_container = string
+    registry                = string
+    postgres_server         = string
+    redis_cache             = string
+  })
 
   validation {
-    condition     = can(regex("^[a-z][a-z0-9-]{1,39}$", var.name))
-    error_message = "The name must be 2-40 lowercase letters, digits or '-', starting with a letter."
+    condition     = can(regex("^[a-z][a-z0-9-]{0,38}[a-z0-9]$", var.names.prefix)) && !strcontains(var.names.prefix, "--")
+    error_message = "names.prefix must be 2-40 lowercase letters, digits or '-', starting with a letter and ending with a letter or digit."
+  }
+
+  validation {
+    condition     = can(regex("^[a-z0-9]{3,24}$", var.names.storage_account))
+    error_message = "names.storage_account must be 3-24 lowercase letters and digits (Azure storage account names are global)."
+  }
+
+  validation {
+    condition     = can(regex("^[a-z0-9]{5,50}$", var.names.registry))
+    error_message = "names.registry must be 5-50 lowercase letters and digits (ACR names are global)."
+  }
+
+  validation {
+    condition = alltrue([
+      for container in [var.names.artifacts_container, var.names.offline_container, var.names.models_container, var.names.inference_log_container] :
+      can(regex("^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$", container)) && !strcontains(container, "--")
+    ])
+    error_message = "Blob container names (names.*_container) must be 3-63 lowercase letters, digits or single '-', starting and ending with a letter or digit."
+  }
+
+  validation {
+    condition     = can(regex("^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$", var.names.postgres_server)) && !strcontains(var.names.postgres_server, "--")
+    error_message = "names.postgres_server must be 3-63 lowercase letters, digits or single '-', starting and ending with a letter or digit (a global DNS name)."
+  }
+
+  validation {
+    condition     = can(regex("^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$", var.names.redis_cache)) && !strcontains(var.names.redis_cache, "--")
+    error_message = "names.redis_cache must be 1-63 lowercase letters, digits or single '-', starting and ending with a letter or digit (a global DNS name)."
   }
 }
 

@@ -6,9 +6,5 @@ terraform {
       source  = "hashicorp/azurerm"
       version = "~> 4.20"
     }
-    random = {
-      source  = "hashicorp/random"
-      version = ">= 3.6"
-    }
   }
 }

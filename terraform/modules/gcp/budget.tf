@@ -2,7 +2,7 @@
 # Scope: this project's spend on resources labelled with the project's cost label.
 resource "google_billing_budget" "monthly" {
   billing_account = var.billing_account_id
-  display_name    = "${var.name} monthly"
+  display_name    = "${local.name} monthly"
 
   budget_filter {
     projects = ["projects/${data.google_project.this.number}"]

@@ -1,7 +1,7 @@
 resource "google_service_account" "nodes" {
-  account_id   = "${var.name}-nodes"
+  account_id   = "${local.name}-nodes"
   project      = var.project_id
-  display_name = "${var.name} GKE nodes (least privilege)"
+  display_name = "${local.name} GKE nodes (least privilege)"
 }
 
 resource "google_project_iam_member" "nodes" {
@@ -23,7 +23,7 @@ resource "google_container_cluster" "this" {
   #checkov:skip=CKV_GCP_12:Dataplane V2 (ADVANCED_DATAPATH) enforces network policy; the legacy network_policy block conflicts with it.
   #checkov:skip=CKV_GCP_21:resource_labels = var.labels, which the module validates to hold every cost tag (the policy CKV_MLOPS_1 checks it).
   #checkov:skip=CKV_GCP_65:Google Groups for RBAC needs a Workspace domain (gke-security-groups@<domain>); set it per organization.
-  name     = var.name
+  name     = local.name
   project  = var.project_id
   location = var.region
 

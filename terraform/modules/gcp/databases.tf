@@ -10,7 +10,7 @@ resource "random_password" "postgres" {
 resource "google_sql_database_instance" "postgres" {
   #checkov:skip=CKV_GCP_6:ssl_mode ENCRYPTED_ONLY rejects every unencrypted connection; client certificates are not used (Cloud SQL Auth Proxy / IAM).
   #checkov:skip=CKV_GCP_79:POSTGRES_16 is the current major version the platform is tested on; bump database_version deliberately.
-  name                = var.name
+  name                = local.name
   project             = var.project_id
   region              = var.region
   database_version    = "POSTGRES_16"
@@ -107,7 +107,7 @@ resource "google_sql_user" "admin" {
 }
 
 resource "google_secret_manager_secret" "postgres" {
-  secret_id = "${var.name}-postgres-admin"
+  secret_id = "${local.name}-postgres-admin"
   project   = var.project_id
   labels    = var.labels
 
@@ -122,7 +122,7 @@ resource "google_secret_manager_secret_version" "postgres" {
 }
 
 resource "google_redis_instance" "feast" {
-  name                    = var.name
+  name                    = local.name
   project                 = var.project_id
   region                  = var.region
   tier                    = local.prod ? "STANDARD_HA" : "BASIC"

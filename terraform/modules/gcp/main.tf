@@ -1,6 +1,6 @@
 # The platform on GCP: VPC, a private regional GKE cluster with a CPU system pool and the sized GPU
-# pool, GCS for MLflow artifacts and the Feast offline store, Cloud SQL PostgreSQL, Memorystore
-# Redis, Artifact Registry, and a billing budget.
+# pool, GCS for MLflow artifacts, the Feast offline store, the Triton model repository and the
+# inference log, Cloud SQL PostgreSQL, Memorystore Redis, Artifact Registry, and a billing budget.
 # Cost labels: the caller sets them as provider default_labels (labels of most resources); this
 # module also sets them explicitly where default_labels do not reach: the cluster's
 # resource_labels, each node pool's node_config.resource_labels (the VMs that carry the spend),
@@ -11,12 +11,13 @@ data "google_project" "this" {
 }
 
 locals {
+  name = var.names.prefix # every name comes from var.names (platform.yaml decisions.names)
   prod = var.environment == "prod"
 }
 
 # One key ring: GKE secrets encryption and the buckets' default key.
 resource "google_kms_key_ring" "this" {
-  name     = var.name
+  name     = local.name
   location = var.region
   project  = var.project_id
 }

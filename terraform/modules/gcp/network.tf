@@ -1,11 +1,11 @@
 resource "google_compute_network" "this" {
-  name                    = var.name
+  name                    = local.name
   project                 = var.project_id
   auto_create_subnetworks = false
 }
 
 resource "google_compute_subnetwork" "nodes" {
-  name                     = "${var.name}-nodes"
+  name                     = "${local.name}-nodes"
   project                  = var.project_id
   region                   = var.region
   network                  = google_compute_network.this.id
@@ -31,7 +31,7 @@ resource "google_compute_subnetwork" "nodes" {
 
 # Nothing from the internet reaches the VPC (GKE adds the rules it needs at higher priority).
 resource "google_compute_firewall" "deny_ingress" {
-  name          = "${var.name}-deny-ingress"
+  name          = "${local.name}-deny-ingress"
   project       = var.project_id
   network       = google_compute_network.this.id
   direction     = "INGRESS"
@@ -49,14 +49,14 @@ resource "google_compute_firewall" "deny_ingress" {
 
 # Private nodes reach the internet (images, drivers) through Cloud NAT.
 resource "google_compute_router" "this" {
-  name    = var.name
+  name    = local.name
   project = var.project_id
   region  = var.region
   network = google_compute_network.this.id
 }
 
 resource "google_compute_router_nat" "this" {
-  name                               = var.name
+  name                               = local.name
   project                            = var.project_id
   region                             = var.region
   router                             = google_compute_router.this.name
@@ -71,7 +71,7 @@ resource "google_compute_router_nat" "this" {
 
 # Private services access: Cloud SQL and Memorystore get addresses inside the VPC.
 resource "google_compute_global_address" "services" {
-  name          = "${var.name}-services"
+  name          = "${local.name}-services"
   project       = var.project_id
   purpose       = "VPC_PEERING"
   address_type  = "INTERNAL"

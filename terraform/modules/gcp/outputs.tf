@@ -34,6 +34,16 @@ output "offline_store_bucket" {
   value       = google_storage_bucket.this["offline"].name
 }
 
+output "models_bucket" {
+  description = "GCS bucket of the Triton model repository (triton/) and the edge bundles (edge/)."
+  value       = google_storage_bucket.this["models"].name
+}
+
+output "inference_log_bucket" {
+  description = "GCS bucket of the inference log (the drift job's input)."
+  value       = google_storage_bucket.this["inference_log"].name
+}
+
 output "postgres_endpoint" {
   description = "Private IP:port of Cloud SQL PostgreSQL (database platform)."
   value       = "${google_sql_database_instance.postgres.private_ip_address}:5432"

@@ -1,9 +1,12 @@
-# GCS: MLflow artifacts and the Feast offline store, private, versioned, encrypted with the key.
+# GCS: MLflow artifacts, the Feast offline store, the Triton model repository (and edge bundles) and
+# the inference log; private, versioned, encrypted with the key. Names: var.names (global, suffixed).
 resource "google_storage_bucket" "this" {
   #checkov:skip=CKV_GCP_62:Access logs go to the organization's central audit logs (Data Access audit logs), not a per-project bucket.
   for_each = {
-    artifacts = "${var.name}-mlflow-artifacts-${data.google_project.this.number}"
-    offline   = "${var.name}-feast-offline-${data.google_project.this.number}"
+    artifacts     = var.names.artifacts_bucket
+    offline       = var.names.offline_bucket
+    models        = var.names.models_bucket
+    inference_log = var.names.inference_log_bucket
   }
 
   name                        = each.value
@@ -38,11 +41,11 @@ resource "google_storage_bucket" "this" {
 # Artifact Registry: the serving images.
 resource "google_artifact_registry_repository" "this" {
   #checkov:skip=CKV_GCP_84:Images hold no data; Google-managed encryption at rest suffices and avoids a per-service KMS grant.
-  repository_id = var.name
+  repository_id = local.name
   project       = var.project_id
   location      = var.region
   format        = "DOCKER"
-  description   = "${var.name}: serving images"
+  description   = "${local.name}: serving images"
   labels        = var.labels
 
   docker_config {

@@ -18,13 +18,27 @@ variable "region" {
   type        = string
 }
 
-variable "name" {
-  description = "Name prefix of every resource, e.g. churn-prediction-dev."
-  type        = string
+variable "names" {
+  description = "Every resource name, decided by the decision engine (platform.yaml decisions.names): prefix (of every resource, e.g. churn-prediction-dev) and the GCS buckets (globally unique, suffixed)."
+  type = object({
+    prefix               = string
+    artifacts_bucket     = string
+    offline_bucket       = string
+    models_bucket        = string
+    inference_log_bucket = string
+  })
 
   validation {
-    condition     = can(regex("^[a-z][a-z0-9-]{1,29}$", var.name))
-    error_message = "The name must be 2-30 lowercase letters, digits or '-', starting with a letter (GCP name limits)."
+    condition     = can(regex("^[a-z][a-z0-9-]{0,22}[a-z0-9]$", var.names.prefix)) && !strcontains(var.names.prefix, "--")
+    error_message = "names.prefix must be 2-24 lowercase letters, digits or '-', starting with a letter and ending with a letter or digit (the node service account <prefix>-nodes has 30 at most)."
+  }
+
+  validation {
+    condition = alltrue([
+      for bucket in [var.names.artifacts_bucket, var.names.offline_bucket, var.names.models_bucket, var.names.inference_log_bucket] :
+      can(regex("^[a-z0-9][a-z0-9_-]{1,61}[a-z0-9]$", bucket)) && !startswith(bucket, "goog") && !strcontains(bucket, "google")
+    ])
+    error_message = "GCS bucket names (names.*_bucket) must be 3-63 lowercase letters, digits, '-' or '_', start and end with a letter or digit, and not start with goog or contain google."
   }
 }
 

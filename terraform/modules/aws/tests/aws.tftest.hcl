@@ -22,7 +22,13 @@ mock_provider "aws" {
 mock_provider "random" {}
 
 variables {
-  name        = "churn-prediction-dev"
+  names = {
+    prefix               = "churn-prediction-dev"
+    artifacts_bucket     = "churn-prediction-dev-mlflow-artifacts-f3e9e0"
+    offline_bucket       = "churn-prediction-dev-feast-offline-f3e9e0"
+    models_bucket        = "churn-prediction-dev-models-f3e9e0"
+    inference_log_bucket = "churn-prediction-dev-inference-log-f3e9e0"
+  }
   environment = "dev"
   tags = {
     project    = "churn-prediction", environment = "dev", owner = "ml-team", "cost-center" = "cc-1234",
@@ -85,4 +91,62 @@ run "rejects_missing_cost_tags" {
   }
 
   expect_failures = [var.tags]
+}
+
+run "buckets_are_named_by_the_engine" {
+  command = plan
+
+  assert {
+    condition = {
+      for key, bucket in aws_s3_bucket.this : key => bucket.bucket
+      } == {
+      artifacts     = "churn-prediction-dev-mlflow-artifacts-f3e9e0"
+      offline       = "churn-prediction-dev-feast-offline-f3e9e0"
+      models        = "churn-prediction-dev-models-f3e9e0"
+      inference_log = "churn-prediction-dev-inference-log-f3e9e0"
+    }
+    error_message = "The buckets are not the ones var.names gives (the module must not compute names)."
+  }
+
+  assert {
+    condition     = length(aws_s3_bucket_public_access_block.this) == 4 && length(aws_s3_bucket_server_side_encryption_configuration.this) == 4 && length(aws_s3_bucket_versioning.this) == 4
+    error_message = "Every bucket (models and inference log included) must be private, encrypted and versioned."
+  }
+
+  assert {
+    condition     = aws_eks_cluster.this.name == "churn-prediction-dev" && aws_elasticache_replication_group.redis.replication_group_id == "churn-prediction-dev"
+    error_message = "Resources are not named with names.prefix."
+  }
+}
+
+run "rejects_a_bucket_name_s3_refuses" {
+  command = plan
+
+  variables {
+    names = {
+      prefix               = "churn-prediction-dev"
+      artifacts_bucket     = "churn-prediction-dev-mlflow-artifacts-f3e9e0"
+      offline_bucket       = "Churn_Prediction-offline"
+      models_bucket        = "churn-prediction-dev-models-f3e9e0"
+      inference_log_bucket = "churn-prediction-dev-inference-log-f3e9e0-and-far-too-long-for-an-s3-bucket-name"
+    }
+  }
+
+  expect_failures = [var.names]
+}
+
+run "rejects_a_prefix_over_38_characters" {
+  command = plan
+
+  variables {
+    names = {
+      prefix               = "a-very-long-project-name-for-fraud-prod"
+      artifacts_bucket     = "churn-prediction-dev-mlflow-artifacts-f3e9e0"
+      offline_bucket       = "churn-prediction-dev-feast-offline-f3e9e0"
+      models_bucket        = "churn-prediction-dev-models-f3e9e0"
+      inference_log_bucket = "churn-prediction-dev-inference-log-f3e9e0"
+    }
+  }
+
+  expect_failures = [var.names]
 }

@@ -10,10 +10,18 @@ mock_provider "azurerm" {
   }
 }
 
-mock_provider "random" {}
-
 variables {
-  name        = "churn-prediction-dev"
+  names = {
+    prefix                  = "churn-prediction-dev"
+    storage_account         = "churnpredictiondevf3e9e0"
+    artifacts_container     = "mlflow-artifacts"
+    offline_container       = "feast-offline"
+    models_container        = "models"
+    inference_log_container = "inference-log"
+    registry                = "churnpredictiondevf3e9e0"
+    postgres_server         = "psql-churn-prediction-dev-f3e9e0"
+    redis_cache             = "redis-churn-prediction-dev-f3e9e0"
+  }
   environment = "dev"
   location    = "eastus"
   tags = {
@@ -57,4 +65,70 @@ run "rejects_a_malformed_taint" {
   }
 
   expect_failures = [var.gpu_node_pool]
+}
+
+run "storage_and_servers_are_named_by_the_engine" {
+  command = plan
+
+  assert {
+    condition     = azurerm_storage_account.this.name == "churnpredictiondevf3e9e0" && azurerm_container_registry.this.name == "churnpredictiondevf3e9e0"
+    error_message = "The storage account or registry is not the one var.names gives (the module must not compute names)."
+  }
+
+  assert {
+    condition = {
+      for key, container in azurerm_storage_container.this : key => container.name
+      } == {
+      artifacts     = "mlflow-artifacts"
+      offline       = "feast-offline"
+      models        = "models"
+      inference_log = "inference-log"
+    }
+    error_message = "Every container platform.yaml names (models and inference log included) must exist."
+  }
+
+  assert {
+    condition     = azurerm_postgresql_flexible_server.this.name == "psql-churn-prediction-dev-f3e9e0" && azurerm_redis_cache.this.name == "redis-churn-prediction-dev-f3e9e0"
+    error_message = "PostgreSQL and Redis must carry the engine's global DNS names."
+  }
+}
+
+run "rejects_a_storage_account_over_24_characters" {
+  command = plan
+
+  variables {
+    names = {
+      prefix                  = "churn-prediction-dev"
+      storage_account         = "churnpredictiondevf3e9e0x"
+      artifacts_container     = "mlflow-artifacts"
+      offline_container       = "feast-offline"
+      models_container        = "models"
+      inference_log_container = "inference-log"
+      registry                = "churnpredictiondevf3e9e0"
+      postgres_server         = "psql-churn-prediction-dev-f3e9e0"
+      redis_cache             = "redis-churn-prediction-dev-f3e9e0"
+    }
+  }
+
+  expect_failures = [var.names]
+}
+
+run "rejects_a_server_name_that_is_no_dns_label" {
+  command = plan
+
+  variables {
+    names = {
+      prefix                  = "churn-prediction-dev"
+      storage_account         = "churnpredictiondevf3e9e0"
+      artifacts_container     = "mlflow-artifacts"
+      offline_container       = "feast-offline"
+      models_container        = "models"
+      inference_log_container = "inference-log"
+      registry                = "churnpredictiondevf3e9e0"
+      postgres_server         = "psql--churn-prediction-dev-"
+      redis_cache             = "redis-churn-prediction-dev-f3e9e0"
+    }
+  }
+
+  expect_failures = [var.names]
 }

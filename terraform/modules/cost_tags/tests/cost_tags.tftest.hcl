@@ -56,6 +56,21 @@ run "labels_are_gcp_safe" {
   }
 }
 
+# The env roots pass the values the decision engine normalised (platform.yaml
+# decisions.names.environments.<env>.labels): the module must keep them as they are.
+run "normalised_values_pass_unchanged" {
+  command = plan
+
+  variables {
+    model = "llama-2-7b-int4"
+  }
+
+  assert {
+    condition     = output.labels.model == "llama-2-7b-int4" && output.labels.project == "churn-prediction"
+    error_message = "An already normalised value was changed."
+  }
+}
+
 run "cost_tags_win_over_extra_tags" {
   command = plan
 

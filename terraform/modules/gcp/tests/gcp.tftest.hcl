@@ -16,8 +16,14 @@ variables {
   project_id         = "acme-ml-dev"
   billing_account_id = "012345-6789AB-CDEF01"
   region             = "us-central1"
-  name               = "churn-prediction-dev"
-  environment        = "dev"
+  names = {
+    prefix               = "churn-prediction-dev"
+    artifacts_bucket     = "churn-prediction-dev-mlflow-artifacts-f3e9e0"
+    offline_bucket       = "churn-prediction-dev-feast-offline-f3e9e0"
+    models_bucket        = "churn-prediction-dev-models-f3e9e0"
+    inference_log_bucket = "churn-prediction-dev-inference-log-f3e9e0"
+  }
+  environment = "dev"
   labels = {
     project    = "churn-prediction", environment = "dev", owner = "ml-team", "cost-center" = "cc-1234",
     managed-by = "terraform", model = "lightgbm"
@@ -64,4 +70,64 @@ run "rejects_a_pool_without_accelerator" {
   }
 
   expect_failures = [var.gpu_node_pool]
+}
+
+run "buckets_are_named_by_the_engine" {
+  command = plan
+
+  assert {
+    condition = {
+      for key, bucket in google_storage_bucket.this : key => bucket.name
+      } == {
+      artifacts     = "churn-prediction-dev-mlflow-artifacts-f3e9e0"
+      offline       = "churn-prediction-dev-feast-offline-f3e9e0"
+      models        = "churn-prediction-dev-models-f3e9e0"
+      inference_log = "churn-prediction-dev-inference-log-f3e9e0"
+    }
+    error_message = "The buckets are not the ones var.names gives (the module must not compute names)."
+  }
+
+  assert {
+    condition = alltrue([
+      for bucket in google_storage_bucket.this : bucket.public_access_prevention == "enforced" && bucket.uniform_bucket_level_access
+    ])
+    error_message = "Every bucket (models and inference log included) must be private."
+  }
+
+  assert {
+    condition     = google_service_account.nodes.account_id == "churn-prediction-dev-nodes"
+    error_message = "Resources are not named with names.prefix."
+  }
+}
+
+run "rejects_a_bucket_name_gcs_refuses" {
+  command = plan
+
+  variables {
+    names = {
+      prefix               = "churn-prediction-dev"
+      artifacts_bucket     = "google-ads-dev-mlflow-artifacts-f3e9e0"
+      offline_bucket       = "churn-prediction-dev-feast-offline-f3e9e0"
+      models_bucket        = "churn-prediction-dev-models-f3e9e0"
+      inference_log_bucket = "churn-prediction-dev-inference-log-f3e9e0"
+    }
+  }
+
+  expect_failures = [var.names]
+}
+
+run "rejects_a_prefix_the_node_service_account_cannot_carry" {
+  command = plan
+
+  variables {
+    names = {
+      prefix               = "churn-prediction-abc-prod"
+      artifacts_bucket     = "churn-prediction-dev-mlflow-artifacts-f3e9e0"
+      offline_bucket       = "churn-prediction-dev-feast-offline-f3e9e0"
+      models_bucket        = "churn-prediction-dev-models-f3e9e0"
+      inference_log_bucket = "churn-prediction-dev-inference-log-f3e9e0"
+    }
+  }
+
+  expect_failures = [var.names]
 }
