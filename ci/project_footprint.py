@@ -1,0 +1,296 @@
+"""What a generated project holds, per use case: files, Python lines, and how much of its package
+its own entry points reach. Prints a table; the issue's targets are 100% reached and, for the
+tabular default, at most half of the 0.6.0 Python lines.
+
+    uv run python ci/project_footprint.py                         # every use case, this checkout
+    uv run python ci/project_footprint.py --use-cases tabular ocr --unreached
+    uv run python ci/project_footprint.py --copy-runs 5           # also time `copier copy --defaults`
+    uv run python ci/project_footprint.py --use-cases tabular --runtime   # minutes per use case
+
+With --runtime the project is set up (`make setup`) and its own tests and smoke run (`make test
+smoke`, or --targets) with PYTHONPROFILEIMPORTTIME=1, so every Python process the run starts (pytest,
+the layers' subprocesses, Airflow's tasks, Triton's python models) reports the modules it imports;
+"used" is then the share of the package's modules that were really imported, plus the files Triton
+loads by path. That is the issue's measure; the static columns are an upper bound.
+
+Reach is static: the package modules imported, transitively (module-level and function-level
+imports alike), from the project's entry points. "run" starts from what runs the platform: the DAGs,
+the pipelines, the feature repo, every module the Makefile or the code starts by name
+(`python -m <package>.x`, `<package>.x` in a command) and the files Triton loads by path
+(`Path(__file__).with_name("x.py")`); "tests" adds the project's tests. Static reach counts a
+function-level import as used even when the project's answers never call that function, so it is
+an upper bound of what runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from tabulate import tabulate
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "modules"))
+ENTRY_FOLDERS = ("tests", "dags", "pipelines", "feature_repo")
+COPY_TARGET_S = 2.0
+
+
+@dataclass(frozen=True)
+class Footprint:
+    use_case: str
+    files: int
+    python_lines: int
+    src_lines: int
+    test_lines: int
+    modules: int
+    reached: frozenset[str]
+    unreached: tuple[str, ...]
+    run_reached: frozenset[str]
+
+
+def render(use_case: str, dst: Path) -> Path:
+    import copier
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        copier.run_copy(
+            str(REPO), str(dst), data={"use_case": use_case}, defaults=True, unsafe=True, quiet=True, vcs_ref="HEAD"
+        )
+    return dst
+
+
+def _lines(path: Path) -> int:
+    return len(path.read_text(encoding="utf-8").splitlines())
+
+
+def _module_name(path: Path, src: Path) -> str:
+    parts = list(path.relative_to(src).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imported_modules(path: Path, module: str | None, is_package: bool) -> set[str]:
+    """Every module `path` imports (absolute names; relative imports resolved against `module`),
+    with `from x import y` also naming `x.y` (y may be a submodule)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level and module is not None:
+                anchor = module.split(".")
+                anchor = anchor if is_package else anchor[:-1]
+                anchor = anchor[: len(anchor) - (node.level - 1)]
+                base = ".".join([*anchor, base] if base else anchor)
+            found.add(base)
+            found.update(f"{base}.{alias.name}" for alias in node.names)
+    return found
+
+
+def _sources(project: Path) -> list[Path]:
+    return [p for p in project.rglob("*.py") if ".git" not in p.parts and "__pycache__" not in p.parts]
+
+
+def named_modules(project: Path, package: str) -> set[str]:
+    """Modules the Makefile, the configs or the code start by name (`python -m`, importlib)."""
+    text_files = [project / "Makefile", *(project / "mk").glob("*.mk"), project / "platform.yaml", *_sources(project)]
+    dotted = re.compile(rf"\b{re.escape(package)}(?:\.[A-Za-z_][A-Za-z0-9_]*)+")
+    joined = re.compile(r'package \+ "(\.[A-Za-z_][A-Za-z0-9_.]*)"')  # importlib.import_module(package + ".x")
+    found: set[str] = set()
+    for path in text_files:
+        if path.is_file():
+            text = path.read_text(encoding="utf-8").replace("$(PACKAGE)", package)
+            found.update(dotted.findall(text))
+            found.update(package + suffix for suffix in joined.findall(text))
+    found |= loaded_by_path(project)
+    return found | {f"{name}.__main__" for name in found}  # `python -m <package>.x` runs x/__main__.py
+
+
+def loaded_by_path(project: Path) -> set[str]:
+    """Package files loaded by path rather than imported (Triton's python models)."""
+    by_file = re.compile(r'with_name\("([A-Za-z_][A-Za-z0-9_]*)\.py"\)')
+    found = set()
+    for path in _sources(project):
+        if path.is_relative_to(project / "src"):
+            module = ".".join(path.relative_to(project / "src").with_suffix("").parts[:-1])
+            found.update(f"{module}.{name}" for name in by_file.findall(path.read_text(encoding="utf-8")))
+    return found
+
+
+def reach(project: Path, package: str, with_tests: bool) -> tuple[frozenset[str], tuple[str, ...]]:
+    src = project / "src"
+    modules = {
+        _module_name(path, src): path for path in (src / package).rglob("*.py") if "__pycache__" not in path.parts
+    }
+    folders = ENTRY_FOLDERS if with_tests else tuple(f for f in ENTRY_FOLDERS if f != "tests")
+    entries = [p for folder in folders for p in (project / folder).rglob("*.py") if "__pycache__" not in p.parts]
+    frontier = named_modules(project, package) | {f"{package}.smoke.__main__"}
+    for entry in entries:
+        frontier |= imported_modules(entry, None, False)
+    reached: set[str] = set()
+    while frontier:
+        name = frontier.pop()
+        # importing a.b.c runs a/__init__, a/b/__init__ too
+        parents = {".".join(name.split(".")[:i]) for i in range(1, name.count(".") + 1)}
+        for candidate in {name, *parents}:
+            if candidate in modules and candidate not in reached:
+                reached.add(candidate)
+                path = modules[candidate]
+                frontier |= imported_modules(path, candidate, path.name == "__init__.py")
+    return frozenset(reached), tuple(sorted(set(modules) - reached))
+
+
+IMPORT_LINE = re.compile(r"import time:\s+\d+ \|\s+\d+ \|\s*([A-Za-z_][A-Za-z0-9_.]*)\s*$", re.MULTILINE)
+
+
+def runtime_modules(project: Path, package: str, targets: list[str]) -> tuple[set[str], dict[str, int]]:
+    """The package's modules that `make <targets>` really imported, and each target's exit status."""
+    env = {**os.environ, "PYTHONPROFILEIMPORTTIME": "1"}
+    env.pop("VIRTUAL_ENV", None)
+    logs = project.parent / f"{project.name}-footprint-logs"  # outside .local/, which the smoke may clean
+    logs.mkdir(parents=True, exist_ok=True)
+    statuses = {}
+    for target in ["setup", *targets]:
+        with (logs / f"{target}.log").open("w", encoding="utf-8") as log:
+            statuses[target] = subprocess.run(
+                ["make", "--no-print-directory", target], cwd=project, env=env, stdout=log, stderr=subprocess.STDOUT,
+                timeout=3600, check=False,
+            ).returncode  # fmt: skip
+    imported: set[str] = set()
+    for path in [*(project / ".local").rglob("*"), *logs.iterdir()]:
+        if path.is_file() and path.stat().st_size < 200_000_000:
+            text = path.read_text(encoding="utf-8", errors="replace")
+            imported.update(name for name in IMPORT_LINE.findall(text) if name.split(".")[0] == package)
+    modules = {_module_name(p, project / "src") for p in (project / "src" / package).rglob("*.py")}
+    return (imported | loaded_by_path(project)) & modules, statuses
+
+
+def footprint(use_case: str, project: Path) -> Footprint:
+    import yaml
+
+    package = yaml.safe_load((project / "platform.yaml").read_text(encoding="utf-8"))["project"]["package"]
+    files = [p for p in project.rglob("*") if p.is_file() and ".git" not in p.parts]
+    python = [p for p in files if p.suffix == ".py"]
+    reached, unreached = reach(project, package, with_tests=True)
+    run_reached, _ = reach(project, package, with_tests=False)
+    return Footprint(
+        use_case=use_case,
+        files=len(files),
+        python_lines=sum(_lines(p) for p in python),
+        src_lines=sum(_lines(p) for p in python if p.is_relative_to(project / "src")),
+        test_lines=sum(_lines(p) for p in python if p.is_relative_to(project / "tests")),
+        modules=len(reached) + len(unreached),
+        reached=reached,
+        unreached=unreached,
+        run_reached=run_reached,
+    )
+
+
+def copy_seconds(runs: int) -> list[float]:
+    copier = Path(sys.executable).parent / "copier"
+    times = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for index in range(runs):
+            started = time.perf_counter()
+            subprocess.run(
+                [
+                    str(copier),
+                    "copy",
+                    "--trust",
+                    "--defaults",
+                    "--quiet",
+                    "--vcs-ref",
+                    "HEAD",
+                    str(REPO),
+                    f"{tmp}/{index}",
+                ],
+                check=True,
+                capture_output=True,
+            )
+            times.append(time.perf_counter() - started)
+    return times
+
+
+def main(argv: list[str]) -> int:
+    from platform_engine.tables import use_cases
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--use-cases", nargs="*", default=use_cases(), help="default: every use case")
+    parser.add_argument("--unreached", action="store_true", help="list the modules nothing reaches")
+    parser.add_argument("--copy-runs", type=int, default=0, help="also time `copier copy --defaults` N times")
+    parser.add_argument("--runtime", action="store_true", help="run the project's tests and smoke (minutes)")
+    parser.add_argument("--targets", nargs="*", default=["test", "smoke"], help="make targets for --runtime")
+    parser.add_argument("--keep", type=Path, help="render into this folder and keep the projects")
+    args = parser.parse_args(argv)
+    rows, found, used_rows = [], [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        root = args.keep or Path(tmp)
+        for use_case in args.use_cases:
+            project = render(use_case, root / use_case)
+            result = footprint(use_case, project)
+            found.append(result)
+            run_share = len(result.run_reached) / result.modules
+            share = len(result.reached) / result.modules
+            rows.append(
+                [
+                    use_case,
+                    result.files,
+                    result.python_lines,
+                    result.src_lines,
+                    result.test_lines,
+                    result.modules,
+                    f"{run_share:.0%}",
+                    f"{share:.0%}",
+                    len(result.unreached),
+                ]
+            )
+            if args.runtime:
+                package = sorted(result.reached)[0].split(".")[0]
+                used, statuses = runtime_modules(project, package, args.targets)
+                modules = set(result.reached) | set(result.unreached)
+                unused = sorted(modules - used)
+                lines = sum(
+                    _lines(project / "src" / (name.replace(".", "/") + ".py"))
+                    for name in unused
+                    if (project / "src" / (name.replace(".", "/") + ".py")).is_file()
+                )
+                status = ", ".join(f"{target} {code}" for target, code in statuses.items())
+                used_rows.append([use_case, len(modules), len(used), f"{len(used) / len(modules):.0%}", lines, status])
+                print(f"{use_case}: modules no test or smoke process imported: {', '.join(unused) or '-'}")
+    headers = ["use case", "files", "Python lines", "src", "tests", "modules", "run", "run+tests", "unreached"]
+    print("static reach (upper bound; run = without the tests):")
+    print(tabulate(rows, headers=headers, tablefmt="github"))
+    if used_rows:
+        print("\nimported at run time by `make " + " ".join(args.targets) + "`:")
+        headers = ["use case", "modules", "imported", "share", "lines never imported", "exit status"]
+        print(tabulate(used_rows, headers=headers, tablefmt="github"))
+    if args.unreached:
+        for result in found:
+            print(f"\n{result.use_case}: {len(result.unreached)} module(s) nothing reaches")
+            for name in result.unreached:
+                print(f"  {name}")
+            only_tests = sorted(result.reached - result.run_reached)
+            print(f"{result.use_case}: {len(only_tests)} module(s) only the tests reach")
+            for name in only_tests:
+                print(f"  {name}")
+    if args.copy_runs:
+        times = copy_seconds(args.copy_runs)
+        print(
+            f"\ncopier copy --defaults: median {statistics.median(times):.2f} s over {len(times)} runs "
+            f"(min {min(times):.2f} s; target {COPY_TARGET_S:g} s)"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
