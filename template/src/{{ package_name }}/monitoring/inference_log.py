@@ -136,6 +136,7 @@ class InferenceLogger:
         background: bool = True,
         seed: int | None = None,
         clock: Callable[[], float] = time.time,
+        settings: LogSettings | None = None,
     ) -> None:
         self.failures = 0  # sink or input errors (rows lost)
         self.dropped_rows = 0  # rows lost to a full buffer or a failed write
@@ -150,11 +151,12 @@ class InferenceLogger:
         self._closed = False
         self._rng = np.random.default_rng(seed)
         self._clock = clock  # seconds since the epoch; tests pass a fake one
-        try:
-            settings = LogSettings.from_platform(platform_)
-        except Exception as error:  # configuration problems must not break serving either
-            self._record_failure(f"inference log disabled: {error}")
-            settings = LogSettings("", 0.0, 1, 0.0, 1)
+        if settings is None:  # given settings need no platform.yaml (edge devices)
+            try:
+                settings = LogSettings.from_platform(platform_)
+            except Exception as error:  # configuration problems must not break serving either
+                self._record_failure(f"inference log disabled: {error}")
+                settings = LogSettings("", 0.0, 1, 0.0, 1)
         if uri is not None:
             settings = LogSettings(
                 uri, settings.sample_rate, settings.flush_rows, settings.flush_seconds, settings.max_buffered_rows
