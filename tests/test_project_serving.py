@@ -2,15 +2,18 @@
 
 For `tabular_aws_realtime`, `image_gcp_batch` and `detection_edge_gcp` (ci/matrix.yaml): the
 project's own serving stack tests (predictions, dynamic batching, every family's config, bad input,
-make serve, the batch worker on Redis, the edge runner, the production contracts of tasks.yaml),
+make serve, the batch worker on Redis, the edge runner, the production contracts of tasks.yaml; for
+the edge set also the quantized edge bundle against the device budget),
 then `make build-serving` + `make serve` on the champion that the training layer registered
 (`make etl` + `make train`), whose predictions must equal the training layer's own
 `load_champion_predict_fn()`; for object detection the task model's boxes must also equal
-`load_champion_task()` in process. And a short `make bench-serve`.
+`load_champion_task()` in process, and `make edge-export` must quantize that champion to INT8
+inside the device budget. And a short `make bench-serve`.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -27,7 +30,13 @@ SETS = ["tabular_aws_realtime", "image_gcp_batch", "detection_edge_gcp"]
 STACK_TESTS = {
     "tabular_aws_realtime": ["tests/stack/test_serving_stack.py", "tests/stack/test_task_stack.py"],
     "image_gcp_batch": ["tests/stack/test_serving_stack.py", "-k", "not every_family and not make_serve"],
-    "detection_edge_gcp": ["tests/stack/test_task_stack.py", "-k", "not every_production_contract"],
+    "detection_edge_gcp": [
+        "tests/stack/test_task_stack.py",
+        "tests/stack/test_edge_stack.py",
+        "tests/test_edge_settings.py",
+        "-k",
+        "not every_production_contract",
+    ],
 }
 
 CHECK_CHAMPION = """
@@ -117,6 +126,25 @@ def _ensure_champion(project: Path, env: dict[str, str]) -> None:
         _make(project, "train", env, timeout=1800)
 
 
+def _check_edge_export(project: Path, env: dict[str, str]) -> None:
+    """`make edge-export` on the trained champion: quantized to INT8, inside the device budget
+    (measured on this machine's CPU), and in agreement with the champion."""
+    _make(project, "edge-export", env)
+    manifest = json.loads((project / ".local" / "edge" / "manifest.json").read_text(encoding="utf-8"))
+    budget = manifest["budget"]
+    assert manifest["precision"] == "int8" and manifest["quantized_to"] == "int8", manifest["quantization"]
+    assert manifest["artifact_bytes"] < manifest["fp32_bytes"] and manifest["within_budget"] is True
+    assert manifest["memory_mb"] <= budget["memory_mb"] and manifest["latency_p95_ms"] <= budget["latency_ms"]
+    assert manifest["agreement"]["share"] >= manifest["agreement"]["min"]
+    print(
+        f"edge bundle: {manifest['fp32_bytes']} B FP32 -> {manifest['artifact_bytes']} B INT8, session "
+        f"{manifest['session_mb']} MB, p95 {manifest['latency_p95_ms']} ms ({manifest['latency_request']}, "
+        f"{manifest['latency_runs']} runs), agreement {manifest['agreement']['share']:.2%} of "
+        f"{manifest['agreement']['rows']} rows (max |diff| {manifest['agreement']['max_abs_diff']}); "
+        f"budget {budget['memory_mb']} MB, {budget['latency_ms']} ms"
+    )
+
+
 @pytest.mark.parametrize("name", SETS)
 def test_project_serving_stack_tests(stack_project: Callable[[str], Path], name: str) -> None:
     _need("redis-server", "apt-get install redis-server")
@@ -161,6 +189,7 @@ def test_make_serve_serves_the_trained_champion(
             )
             assert checked.returncode == 0, checked.stdout[-3000:] + checked.stderr[-3000:]
             print(checked.stdout)
+            _check_edge_export(project, env)
     finally:
         stopped = subprocess.run(["make", "serve-stop"], cwd=project, env=env, capture_output=True, text=True)
     assert stopped.returncode == 0 and "stopped" in stopped.stdout
