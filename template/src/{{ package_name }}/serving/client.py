@@ -28,7 +28,7 @@ from tritonclient.utils import InferenceServerException, np_to_triton_dtype  # t
 from ..tasks.contract import TaskContract
 from .errors import BadInputError, ModelNotReadyError, ServerUnavailableError, ServingError
 from .inputs import InputData, to_batch, to_frame
-from .repository import INPUT_NAME, OUTPUT_NAME
+from .model_config import INPUT_NAME, OUTPUT_NAME
 from .settings import ServingSettings
 
 LOGGER = logging.getLogger(__name__)

@@ -22,7 +22,7 @@ from ..config import local_path
 from ..tasks.contract import TaskContract, save_params
 from ..tasks.heads import guarded_core
 from ..training.tracking import experiment_id
-from .repository import INPUT_NAME, OUTPUT_NAME
+from .model_config import INPUT_NAME, OUTPUT_NAME
 from .settings import FeatureContract
 
 
