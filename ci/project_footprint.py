@@ -8,10 +8,10 @@ tabular default, at most half of the 0.6.0 Python lines.
     uv run python ci/project_footprint.py --use-cases tabular --runtime   # minutes per use case
 
 With --runtime the project is set up (`make setup`) and its own tests and smoke run (`make test
-smoke`, or --targets) with PYTHONPROFILEIMPORTTIME=1, so every Python process the run starts (pytest,
-the layers' subprocesses, Airflow's tasks, Triton's python models) reports the modules it imports;
-"used" is then the share of the package's modules that were really imported, plus the files Triton
-loads by path. That is the issue's measure; the static columns are an upper bound.
+smoke`, or --targets) with a recorder on PYTHONPATH (a sitecustomize), so every Python process the run
+starts (pytest, the layers' subprocesses, Airflow's tasks, Triton's python models) writes the modules
+it imported when it exits; "used" is the share of the package's modules really imported, plus the
+files Triton loads by path. That is the issue's measure; the static columns are an upper bound.
 
 Reach is static: the package modules imported, transitively (module-level and function-level
 imports alike), from the project's entry points. "run" starts from what runs the platform: the DAGs,
@@ -150,15 +150,46 @@ def reach(project: Path, package: str, with_tests: bool) -> tuple[frozenset[str]
     return frozenset(reached), tuple(sorted(set(modules) - reached))
 
 
-IMPORT_LINE = re.compile(r"import time:\s+\d+ \|\s+\d+ \|\s*([A-Za-z_][A-Za-z0-9_.]*)\s*$", re.MULTILINE)
+# Loaded by every Python process the run starts (PYTHONPATH): at exit (also os._exit, which forked
+# workers use) it writes the names of the modules the process imported, and the real name of the
+# module it ran as __main__ (`python -m <package>.x`).
+RECORDER = """
+import atexit, os, sys
+
+def _record_modules():
+    folder = os.environ.get("FOOTPRINT_DIR")
+    if not folder:
+        return
+    names = set(sys.modules)
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    if spec is not None and spec.name:
+        names.add(spec.name)
+    try:
+        with open(os.path.join(folder, "modules-%d.txt" % os.getpid()), "w") as handle:
+            handle.write("\\n".join(sorted(names)))
+    except OSError:
+        pass
+
+_exit = os._exit
+
+def _recording_exit(code):
+    _record_modules()
+    _exit(code)
+
+os._exit = _recording_exit
+atexit.register(_record_modules)
+"""
 
 
 def runtime_modules(project: Path, package: str, targets: list[str]) -> tuple[set[str], dict[str, int]]:
     """The package's modules that `make <targets>` really imported, and each target's exit status."""
-    env = {**os.environ, "PYTHONPROFILEIMPORTTIME": "1"}
+    logs = project.parent / f"{project.name}-footprint"  # outside .local/, which the smoke may clean
+    recorded = logs / "modules"
+    recorded.mkdir(parents=True, exist_ok=True)
+    (logs / "sitecustomize.py").write_text(RECORDER, encoding="utf-8")
+    env = {**os.environ, "FOOTPRINT_DIR": str(recorded)}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(logs), env.get("PYTHONPATH")]))
     env.pop("VIRTUAL_ENV", None)
-    logs = project.parent / f"{project.name}-footprint-logs"  # outside .local/, which the smoke may clean
-    logs.mkdir(parents=True, exist_ok=True)
     statuses = {}
     for target in ["setup", *targets]:
         with (logs / f"{target}.log").open("w", encoding="utf-8") as log:
@@ -166,11 +197,12 @@ def runtime_modules(project: Path, package: str, targets: list[str]) -> tuple[se
                 ["make", "--no-print-directory", target], cwd=project, env=env, stdout=log, stderr=subprocess.STDOUT,
                 timeout=3600, check=False,
             ).returncode  # fmt: skip
-    imported: set[str] = set()
-    for path in [*(project / ".local").rglob("*"), *logs.iterdir()]:
-        if path.is_file() and path.stat().st_size < 200_000_000:
-            text = path.read_text(encoding="utf-8", errors="replace")
-            imported.update(name for name in IMPORT_LINE.findall(text) if name.split(".")[0] == package)
+    imported = {
+        name
+        for path in recorded.glob("modules-*.txt")
+        for name in path.read_text(encoding="utf-8").splitlines()
+        if name.split(".")[0] == package
+    }
     modules = {_module_name(p, project / "src") for p in (project / "src" / package).rglob("*.py")}
     return (imported | loaded_by_path(project)) & modules, statuses
 
