@@ -29,7 +29,12 @@ SETS = ["tabular_aws_realtime", "image_gcp_batch", "detection_edge_gcp"]
 # contract of tasks.yaml are checked in each project alike, so one set runs them (CI time).
 STACK_TESTS = {
     "tabular_aws_realtime": ["tests/stack/test_serving_stack.py", "tests/stack/test_task_stack.py"],
-    "image_gcp_batch": ["tests/stack/test_serving_stack.py", "-k", "not every_family and not make_serve"],
+    "image_gcp_batch": [
+        "tests/stack/test_serving_stack.py",
+        "tests/stack/test_batch_stack.py",
+        "-k",
+        "not every_family and not make_serve",
+    ],
     "detection_edge_gcp": [
         "tests/stack/test_task_stack.py",
         "tests/stack/test_edge_stack.py",

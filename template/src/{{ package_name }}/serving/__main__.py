@@ -1,14 +1,27 @@
-"""`python -m <package>.serving build|serve|stop|status|predict|bench` (the make targets call these)."""
+"""`python -m <package>.serving build|serve|stop|status|predict|bench` (the make targets call these),
+plus the serving pattern's own command: `worker` (batch) or `edge-export` (edge)."""
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import importlib.util
 import json
 import sys
 from pathlib import Path
+from types import ModuleType
 
 from .errors import ServingError
 from .settings import ServingSettings
+
+# Modules of one serving pattern, rendered only into projects of that pattern; each adds a command.
+PATTERN_MODULES = ("batch", "edge")
+
+
+def pattern_modules() -> list[ModuleType]:
+    """The pattern modules this project holds."""
+    names = [name for name in PATTERN_MODULES if importlib.util.find_spec(f"{__package__}.{name}") is not None]
+    return [importlib.import_module(f"{__package__}.{name}") for name in names]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,11 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("status", help="is the local server up, and on which ports")
     predict = commands.add_parser("predict", help="send JSON rows ([[...], ...] or [{feature: value}, ...]) from stdin")
     predict.add_argument("--protocol", choices=["http", "grpc"], default=None)
-    commands.add_parser("worker", help="batch pattern: consume the Redis request queue, score on Triton")
-    export = commands.add_parser("edge-export", help="edge pattern: write the ONNX bundle for devices")
-    export.add_argument("--model-uri", default=None)
-    export.add_argument("--out", type=Path, default=None)
-    export.add_argument("--publish", action="store_true", help="also upload it to serving.edge.sync_uri")
+    patterns = {module.COMMAND: module for module in pattern_modules()}
+    for command, module in patterns.items():
+        module.add_arguments(commands.add_parser(command, help=module.COMMAND_HELP))
     bench = commands.add_parser("bench", help="Triton vs mlflow models serve vs in-process predict")
     bench.add_argument("--model-uri", default=None)
     bench.add_argument("--duration", type=float, default=None)
@@ -38,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = ServingSettings.from_platform()
     try:
+        if args.command in patterns:
+            return int(patterns[args.command].run_command(args, settings))
         return run(args, settings)
     except ServingError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -104,20 +117,6 @@ def run(args: argparse.Namespace, settings: ServingSettings) -> int:
         else:
             scores = client.predict_many(rows)
         print(json.dumps(scores.tolist()))
-    elif args.command == "worker":
-        from .batch import BatchQueue, BatchWorker
-        from .client import TritonClient
-
-        worker = BatchWorker(BatchQueue.from_settings(settings), TritonClient.from_settings(settings))
-        print(f"batch worker: {settings.batch.redis_url} {settings.batch.request_queue} -> Triton {settings.url()}")
-        worker.run()
-    elif args.command == "edge-export":
-        from .edge import export_bundle, publish_bundle
-
-        bundle = export_bundle(settings, model_uri=args.model_uri, out=args.out)
-        print(f"edge bundle: {bundle}")
-        if args.publish:
-            print(f"published version {publish_bundle(bundle, settings.edge_sync_uri)} to {settings.edge_sync_uri}")
     elif args.command == "bench":
         from .bench import main as bench_main
 
