@@ -21,19 +21,36 @@ ANSWER_SETS = [
 def test_sizing_inputs_reproduce_the_pools(answers: Answers) -> None:
     decisions = decide(answers)
     precision = decisions.precision.choice
-    hosting = decisions.hosting.choice
+    hosting, pattern = decisions.hosting.choice, decisions.serving_pattern.choice
     inputs = decisions.gpu.numbers["inputs"]
     assert set(inputs) == set(answers.environments)
     for env in answers.environments:
-        assert inputs[env] == sizing_inputs(answers, precision, env, hosting)
-        assert size_node_pool(**inputs[env]) == node_pool_for(answers, precision, env, hosting)
+        assert inputs[env] == sizing_inputs(answers, precision, env, hosting, pattern)
+        assert size_node_pool(**inputs[env]) == node_pool_for(answers, precision, env, hosting, pattern)
         assert decisions.gpu.numbers["environments"][env] == size_node_pool(**inputs[env]).to_dict()
 
 
 def test_api_hosting_sizes_the_smoke_pool() -> None:
     answers = ANSWER_SETS[2]
     inputs = sizing_inputs(answers, "fp16", "prod", "api")
-    assert inputs["gpu_type"] == "t4" and inputs["environment"] == "dev" and inputs["peak_rps"] == 0.0
+    assert inputs["gpu_type"] == "t4" and inputs["environment"] == "jobs_only" and inputs["peak_rps"] == 0.0
+
+
+@pytest.mark.parametrize(
+    "answers",
+    [Answers(use_case="object_detection", serving_pattern="edge"), Answers(use_case="text_generation", hosting="api")],
+)
+def test_without_cloud_serving_the_fleet_is_jobs_only(answers: Answers) -> None:
+    """A hosted API or edge devices: Triton runs no replica and the pool no node, and the cost
+    counts no GPU hour; the cloud fleet for the same peak stays the comparison."""
+    decisions = decide(answers)
+    assert decisions.gpu.numbers["serves_in_cloud"] is False
+    for env in answers.environments:
+        pool = decisions.gpu.numbers["environments"][env]
+        assert (pool["min_replicas"], pool["max_replicas"], pool["min_nodes"], pool["max_nodes"]) == (0, 1, 0, 1)
+        cost = decisions.cost.numbers["environments"][env]
+        assert cost["expected_nodes"] == 0 and cost["gpu"] == 0
+    assert decisions.cost.numbers["self_hosted_monthly_usd"] > decisions.cost.numbers["environments"]["prod"]["total"]
 
 
 @pytest.mark.parametrize(

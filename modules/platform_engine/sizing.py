@@ -249,7 +249,7 @@ def sizing_inputs(
             "precision": precision,
             "peak_rps": 0.0,
             "throughput": dict(TIER_THROUGHPUT),
-            "environment": "dev",
+            "environment": "jobs_only",
             "gpu_type": "t4",
             "monthly_requests": 0,
         }
