@@ -1,6 +1,7 @@
 """The ETL steps the Airflow DAG runs, as plain functions (testable without Airflow).
 
-extract -> validate -> transform -> load_offline; then features.store.apply and materialize.
+extract -> validate -> transform -> load_offline (into the offline store, data/offline.py); the DAG
+then applies and materializes the feature store (features/store.py), which reads that store.
 Every step works on one data interval [start, end) and writes files named by it, so re-running an
 interval replaces its partition instead of adding to it.
 """
@@ -8,53 +9,21 @@ interval replaces its partition instead of adding to it.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.dataset as pads
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from .families import CREATED_TIMESTAMP, EVENT_TIMESTAMP
+from .offline import as_utc, interval_key, partition_uri, write_parquet
 from .sample import generate
 from .settings import DataSettings, load_settings, profile
 from .validate import REASON, ValidationError, ValidationResult, validate
-
-OFFLINE_URI_ENV = "FEAST_OFFLINE_URI"
-
-
-def as_utc(moment: datetime) -> datetime:
-    """Airflow passes pendulum datetimes; keep plain, timezone-aware UTC datetimes."""
-    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return datetime.fromtimestamp(aware.timestamp(), tz=UTC)
-
-
-def interval_key(start: datetime) -> str:
-    """The partition name of an interval: its start day (`2026-03-01`), or day and time when not midnight."""
-    moment = as_utc(start)
-    if (moment.hour, moment.minute, moment.second) == (0, 0, 0):
-        return moment.strftime("%Y-%m-%d")
-    return moment.strftime("%Y-%m-%dT%H%M%S")
-
-
-def offline_root(settings: DataSettings) -> str:
-    """Where the family's partitions live: a local folder, or an object-storage URI in the cloud profile."""
-    if profile() == "cloud":
-        variable = str(settings.feature_store["cloud"].get("offline_uri_env") or OFFLINE_URI_ENV)
-        base = os.environ.get(variable, "").strip()
-        if not base:
-            raise ValueError(
-                f"${variable} is not set: the cloud offline store is <object storage>/offline, "
-                "e.g. s3://<terraform output offline_store_bucket>/offline (docs/data.md)"
-            )
-        return base.rstrip("/") + "/" + settings.family.name
-    return str(settings.offline_dir)
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
@@ -68,15 +37,6 @@ def read_table(path: str | Path) -> pd.DataFrame:
             frame[EVENT_TIMESTAMP] = pd.to_datetime(frame[EVENT_TIMESTAMP], utc=True, errors="coerce")
         return frame
     return pd.read_parquet(target)
-
-
-def _write_parquet(frame: pd.DataFrame, target: Path) -> Path:
-    """Write atomically: a half-written file never replaces a good one."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_name(f".{target.name}.tmp")  # dot files are invisible to Parquet dataset readers
-    frame.to_parquet(temporary, index=False)
-    os.replace(temporary, target)
-    return target
 
 
 def _read_source(settings: DataSettings, start: datetime, end: datetime, dsn: str | None) -> pd.DataFrame:
@@ -138,7 +98,7 @@ def extract(
         target = current.raw_dir / f"{key}{suffix}"
         shutil.copyfile(source_file, target)
         return str(target)
-    return str(_write_parquet(_read_source(current, start, end, dsn), current.raw_dir / f"{key}.parquet"))
+    return str(write_parquet(_read_source(current, start, end, dsn), current.raw_dir / f"{key}.parquet"))
 
 
 def _report(current: DataSettings, key: str, body: dict[str, Any]) -> Path:
@@ -171,9 +131,9 @@ def validate_file(raw_path: str, start: datetime, end: datetime, *, settings: Da
         _report(current, key, {"interval": [start, end], "status": "failed", "error": str(error)})
         raise ValidationError(f"{key}: {error}") from error
     if len(result.quarantined):
-        _write_parquet(result.quarantined.astype({REASON: "string"}), quarantine)
+        write_parquet(result.quarantined.astype({REASON: "string"}), quarantine)
     _report(current, key, {"interval": [start, end], "status": "passed", **result.summary()})
-    return str(_write_parquet(result.valid, current.staging_dir / f"{key}.valid.parquet"))
+    return str(write_parquet(result.valid, current.staging_dir / f"{key}.valid.parquet"))
 
 
 def transform(valid_path: str, start: datetime, end: datetime, *, settings: DataSettings | None = None) -> str:
@@ -184,13 +144,7 @@ def transform(valid_path: str, start: datetime, end: datetime, *, settings: Data
     frame = frame.loc[:, list(family.columns)].sort_values([EVENT_TIMESTAMP, family.entity], kind="stable")
     frame[CREATED_TIMESTAMP] = pd.Timestamp(as_utc(end))
     key = interval_key(as_utc(start))
-    return str(_write_parquet(frame.reset_index(drop=True), current.staging_dir / f"{key}.features.parquet"))
-
-
-def partition_uri(start: datetime, settings: DataSettings | None = None) -> str:
-    """The offline-store file of an interval (one file per interval: re-running replaces it)."""
-    current = settings or load_settings()
-    return f"{offline_root(current)}/{interval_key(as_utc(start))}.parquet"
+    return str(write_parquet(frame.reset_index(drop=True), current.staging_dir / f"{key}.features.parquet"))
 
 
 def load_offline(features_path: str, start: datetime, *, settings: DataSettings | None = None) -> int:
@@ -203,42 +157,5 @@ def load_offline(features_path: str, start: datetime, *, settings: DataSettings 
         with filesystem.open_output_stream(path) as stream:
             pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), stream)
     else:
-        _write_parquet(frame, Path(target))
+        write_parquet(frame, Path(target))
     return len(frame)
-
-
-def offline_partitions(settings: DataSettings | None = None) -> dict[str, int]:
-    """Row count per partition of the local offline store (empty when none)."""
-    current = settings or load_settings()
-    folder = Path(offline_root(current))
-    if not folder.is_dir():
-        return {}
-    return {path.stem: pq.read_metadata(path).num_rows for path in sorted(folder.glob("*.parquet"))}
-
-
-def latest_event_time(settings: DataSettings | None = None) -> datetime | None:
-    """The newest event_timestamp in the offline store (None when it holds nothing)."""
-    current = settings or load_settings()
-    root = offline_root(current)
-    if "://" not in root and not any(Path(root).glob("*.parquet")):
-        return None
-    try:
-        dataset = pads.dataset(root, format="parquet")
-    except (FileNotFoundError, pa.ArrowInvalid):
-        return None
-    newest = pc.max(dataset.to_table(columns=[EVENT_TIMESTAMP])[EVENT_TIMESTAMP]).as_py()
-    return None if newest is None else as_utc(newest)
-
-
-def run_interval(start: datetime, end: datetime, *, source_file: str | None = None) -> dict[str, Any]:
-    """The whole DAG for one interval without Airflow (`make etl`): extract .. materialize."""
-    from ..features import store  # Feast loads only when needed
-
-    current = load_settings()
-    raw = extract(start, end, settings=current, source_file=source_file)
-    valid = validate_file(raw, start, end, settings=current)
-    features = transform(valid, start, end, settings=current)
-    rows = load_offline(features, start, settings=current)
-    applied = store.apply()
-    store.materialize(start, end)
-    return {"interval": interval_key(as_utc(start)), "rows": rows, "applied": applied}

@@ -17,8 +17,8 @@ from typing import Any
 from feast import Entity, FeatureService, FeatureView, Field, FileSource, ValueType
 from feast.types import Float64, Int64
 
-from ..data.etl import offline_root
 from ..data.families import CREATED_TIMESTAMP, EVENT_TIMESTAMP, Family
+from ..data.offline import offline_root
 from ..data.settings import DataSettings, load_settings
 
 

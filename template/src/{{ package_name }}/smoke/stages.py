@@ -108,7 +108,7 @@ def etl(ctx: SmokeContext) -> str:
     ctx.values["etl_day"] = day
     run_logged(ctx, "etl", _python("-m", f"{_package()}.data.cli", "etl", "--date", day))
     finish_warm_imports(ctx)
-    from ..data.etl import offline_partitions
+    from ..data.offline import offline_partitions
 
     partitions = offline_partitions()
     rows = sum(partitions.values())
