@@ -21,13 +21,14 @@ REPO = Path(__file__).resolve().parents[1]
 def rows(engine_dir: Path, peak: float, monthly: int, extra: dict[str, str]) -> list[list[str]]:
     sys.path.insert(0, str(engine_dir))
     from platform_engine import Answers, decide
+    from platform_engine.hosting import api_available
     from platform_engine.tables import use_cases
 
     table = []
     for use_case in use_cases():
         for cloud in ("aws", "gcp", "azure"):
             answers = {"use_case": use_case, "cloud": cloud, "peak_rps": peak, "monthly_requests": monthly, **extra}
-            if "api" in extra.values() and not decide(Answers(use_case=use_case)).cost.numbers["api_available"]:
+            if "api" in extra.values() and not api_available(use_case):
                 continue
             decided = decide(Answers(**answers))  # type: ignore[arg-type]
             numbers = decided.cost.numbers

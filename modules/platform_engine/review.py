@@ -253,7 +253,7 @@ def fix_candidates(code: str, answers: Answers) -> list[dict[str, Any]]:
         "fleet-capped": [
             {"gpu_type": "auto"},
             {"precision": "int4"},
-            *({"accuracy_preference": "speed"} for _ in [1] if answers.accuracy_preference != "speed"),
+            *([{"accuracy_preference": "speed"}] if answers.accuracy_preference != "speed" else []),
             {"peak_rps": _servable_peak(answers)},
             *({"peak_rps": round(answers.peak_rps / share, 3)} for share in (4, 16, 64)),
             *(

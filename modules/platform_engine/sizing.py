@@ -9,7 +9,7 @@ from .answers import SECONDS_PER_MONTH, Answers
 from .model_choice import model_option, model_params_b
 from .records import Decision, GpuSizing
 from .tables import prices, table
-from .workload import replica_rps, request_of, throughput_basis, throughput_spec, unit_of_work
+from .workload import TIER_THROUGHPUT, replica_rps, request_of, throughput_basis, throughput_spec, unit_of_work
 
 
 def model_memory_gb(params_b: float, precision: str) -> float:
@@ -225,7 +225,6 @@ def size_node_pool(
 # With a hosted API, or on edge devices, no cloud GPU serves the model: the pool only runs the small
 # smoke model and evaluation jobs (smallest tier, scale to zero).
 SMOKE_MODEL_PARAMS_B = 0.001
-TIER_THROUGHPUT = {"kind": "tier", "units_per_request": 1.0, "units_per_gpu_second": 0.0}
 
 
 def serves_in_cloud(hosting: str, pattern: str) -> bool:
@@ -331,15 +330,15 @@ def decide_gpu(answers: Answers, precision: str, hosting: str, pattern: str = "r
             "serves_in_cloud": serves_in_cloud(hosting, pattern),
             "unit_of_work": unit_of_work(answers.use_case),
             "throughput_basis": basis,
-            **_throughput_source(answers),
+            **_throughput_source(answers, inputs["throughput"]["kind"]),
         },
     )
 
 
-def _throughput_source(answers: Answers) -> dict[str, Any]:
-    """Where the throughput figure comes from: the model's own measurement or the reference tables."""
-    metered = model_option(answers).get("throughput")
-    if metered and not answers.is_generation:
+def _throughput_source(answers: Answers, kind: str) -> dict[str, Any]:
+    """Where the throughput figure comes from: the model's own figure (metered) or the reference tables."""
+    if kind == "metered":
+        metered = model_option(answers)["throughput"]
         return {"throughput_source": str(metered["source"]), "throughput_is_estimate": bool(metered["estimate"])}
     return {
         "throughput_source": "reference/ml-cv-specialist.md: scale table (req/s per GPU), Llama 70B worked example",

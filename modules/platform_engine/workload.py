@@ -21,6 +21,8 @@ from typing import Any
 from .tables import table
 
 THROUGHPUT_KINDS = ("tier", "decode", "metered")
+# One-shot models: the tier's req/s counts the request itself (also the smoke pool's throughput).
+TIER_THROUGHPUT: dict[str, Any] = {"kind": "tier", "units_per_request": 1.0, "units_per_gpu_second": 0.0}
 
 
 def request_of(use_case: str) -> dict[str, Any]:
@@ -75,7 +77,7 @@ def throughput_spec(request: dict[str, Any], option: dict[str, Any], generation:
             "units_per_request": units_per_request(request),
             "units_per_gpu_second": float(option["throughput"]["units_per_gpu_second"]),
         }
-    return {"kind": "tier", "units_per_request": 1.0, "units_per_gpu_second": 0.0}
+    return dict(TIER_THROUGHPUT)
 
 
 def decode_tokens_per_second(params_b: float, decode_speed: float = 1.0) -> float:
