@@ -116,13 +116,18 @@ def test_a_rejected_answer_leaves_an_existing_destination_as_it_was(tmp_path: Pa
 
 
 def _load_generated_config(project: Path) -> Any:
+    """The project's config module, imported under a name of its own (projects share package names)."""
     package = yaml.safe_load((project / "platform.yaml").read_text())["project"]["package"]
-    spec = importlib.util.spec_from_file_location("generated_config", project / "src" / package / "config.py")
+    folder = project / "src" / package
+    name = f"generated_{abs(hash(str(project)))}"
+    spec = importlib.util.spec_from_file_location(
+        name, folder / "__init__.py", submodule_search_locations=[str(folder)]
+    )
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
-    sys.modules["generated_config"] = module
+    sys.modules[name] = module
     spec.loader.exec_module(module)
-    return module
+    return importlib.import_module(f"{name}.config")
 
 
 def _text_files(project: Path) -> list[Path]:

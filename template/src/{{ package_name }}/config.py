@@ -9,20 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import ValidationError
+
+from .platform_schema import SCHEMA_VERSION, PlatformFile
 
 CONFIG_ENV = "PLATFORM_CONFIG"
-SUPPORTED_SCHEMA = 1
-REQUIRED_SECTIONS = ("project", "answers", "decisions")
-REQUIRED_DECISIONS = (
-    "model",
-    "hosting",
-    "serving_pattern",
-    "precision",
-    "gpu",
-    "batching",
-    "monitoring",
-    "cost",
-)
+SUPPORTED_SCHEMA = SCHEMA_VERSION
 
 
 class ConfigError(ValueError):
@@ -78,32 +70,47 @@ class Platform:
     def decision(self, key: str) -> dict[str, Any]:
         return dict(self.raw["decisions"][key])
 
+    @property
+    def settings(self) -> PlatformFile:
+        """The file as typed sections (platform_schema.py), e.g. `settings.serving.client.retries`."""
+        return PlatformFile.model_validate(self.raw)
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in loc) or "(top level)"
+
 
 def validate(raw: Any, path: Path) -> list[str]:
-    """Every problem with a parsed platform.yaml (empty when valid)."""
+    """Every problem with a parsed platform.yaml (empty when valid), each naming its key."""
     if not isinstance(raw, dict):
         return [f"{path}: the top level must be a mapping"]
-    problems = [f"{path}: missing section '{name}'" for name in REQUIRED_SECTIONS if name not in raw]
-    if problems:
-        return problems
-    if raw.get("schema_version") != SUPPORTED_SCHEMA:
-        problems.append(
-            f"{path}: schema_version {raw.get('schema_version')!r} is not {SUPPORTED_SCHEMA}; "
+    if "schema_version" in raw and raw["schema_version"] != SUPPORTED_SCHEMA:
+        # The one problem whose fix is not an edit: say it alone, before the details it causes.
+        return [
+            f"{path}: schema_version {raw['schema_version']!r} is not {SUPPORTED_SCHEMA}; "
             "run `copier update` to migrate"
-        )
-    decisions = raw["decisions"]
-    for key in REQUIRED_DECISIONS:
-        entry = decisions.get(key) if isinstance(decisions, dict) else None
-        if not isinstance(entry, dict):
-            problems.append(f"{path}: decisions.{key} is missing")
-            continue
-        for field in ("choice", "reason"):
-            if not str(entry.get(field, "")).strip():
-                problems.append(f"{path}: decisions.{key}.{field} is empty")
-    for key in ("slug", "package", "owner", "cost_center", "cloud"):
-        if not str(raw["project"].get(key, "")).strip():
-            problems.append(f"{path}: project.{key} is empty")
-    return problems
+        ]
+    try:
+        PlatformFile.model_validate(raw)
+    except ValidationError as error:
+        return [_problem(path, detail) for detail in error.errors()]
+    return []
+
+
+def _problem(path: Path, detail: Any) -> str:
+    where = _location(tuple(detail["loc"]))
+    if detail["type"] == "missing":
+        if len(detail["loc"]) == 1:
+            return f"{path}: missing section '{where}'; run `copier update` to add it"
+        return f"{path}: {where} is missing"
+    if detail["type"] == "extra_forbidden":
+        return f"{path}: {where} is not a known setting (a typo? the keys are in platform.schema.json)"
+    message = str(detail["msg"]).removeprefix("Value error, ")
+    if message in ("choice is empty", "reason is empty"):
+        return f"{path}: {where} is empty"
+    if detail["type"] == "string_too_short":
+        return f"{path}: {where} is empty"
+    return f"{path}: {where}: {message} (got {detail.get('input')!r})"
 
 
 def load(path: Path | None = None) -> Platform:
@@ -118,7 +125,8 @@ def load(path: Path | None = None) -> Platform:
     problems = validate(raw, target)
     if problems:
         raise ConfigError("; ".join(problems))
-    return Platform(path=target, raw=raw)
+    # Validated once, here; the layers read the sections with every default filled in.
+    return Platform(path=target, raw=PlatformFile.model_validate(raw).model_dump(mode="json"))
 
 
 @cache
