@@ -9,6 +9,9 @@ from typing import Any
 import yaml
 
 DATA_DIR = Path(__file__).parent / "data"
+# libyaml's safe loader when PyYAML was built with it: the same data, parsed ~8x faster (the tables
+# are read at every `copier copy`); the pure-Python one otherwise.
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 TABLE_NAMES = ("catalog", "prices", "sizing", "batching", "monitoring", "hosting", "patterns", "clouds", "naming")
 
@@ -19,7 +22,7 @@ def table(name: str) -> dict[str, Any]:
     if name not in TABLE_NAMES:
         raise KeyError(f"unknown table {name!r}; known: {', '.join(TABLE_NAMES)}")
     with (DATA_DIR / f"{name}.yaml").open(encoding="utf-8") as handle:
-        loaded = yaml.safe_load(handle)
+        loaded = yaml.load(handle, Loader=SAFE_LOADER)
     if not isinstance(loaded, dict):
         raise ValueError(f"table {name} must be a mapping")
     return loaded
