@@ -69,7 +69,7 @@ import time
 from datetime import UTC, datetime
 import numpy as np
 from mlflow import MlflowClient
-from {package}.data.families import get_family
+from {package}.contract import get_family
 from {package}.data.sample import generate
 from {package}.serving.client import TritonClient
 from {package}.serving.server import read_record

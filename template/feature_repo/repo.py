@@ -1,6 +1,6 @@
 """Feast definitions for the `feast` CLI (`feast apply` in this folder).
 
-The objects are built from families.yaml by `<package>.features.definitions`, the same code the
+The objects are built from contract.yaml by `<package>.features.definitions`, the same code the
 ETL DAG's feast_apply task runs, so the CLI and the DAG always register the same thing.
 """
 

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from .families import CREATED_TIMESTAMP, EVENT_TIMESTAMP
+from ..contract import CREATED_TIMESTAMP, EVENT_TIMESTAMP
 from .offline import as_utc, interval_key, partition_uri, write_parquet
 from .sample import generate
 from .settings import DataSettings, load_settings, profile

@@ -14,7 +14,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
-from .families import EVENT_TIMESTAMP
+from ..contract import EVENT_TIMESTAMP
 from .settings import DataSettings, load_settings, profile
 
 OFFLINE_URI_ENV = "FEAST_OFFLINE_URI"

@@ -1,7 +1,7 @@
 """Deterministic, realistic sample data per family: the local profile's source.
 
 Each family's label depends on its features (with noise), so a trained model beats the trivial
-baseline of families.yaml. The same (seed, interval) always gives the same rows. A small share of
+baseline of contract.yaml. The same (seed, interval) always gives the same rows. A small share of
 planted bad rows (`dirty_share`: nulls, out-of-range values, duplicate keys) exercises quarantine.
 """
 
@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..contract import EVENT_TIMESTAMP, Family
 from ..features.text import BUCKETS, bucket
 from ..tasks.heads.vocabulary import COMMON_WORDS, TOPIC_WORDS
-from .families import EVENT_TIMESTAMP, Family
 
 Array = np.ndarray[Any, Any]
 ENTITY_OFFSET = 1000

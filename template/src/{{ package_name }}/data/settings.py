@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Platform, local_path, platform
-from .families import Family, get_family
+from ..contract import Family, get_family
 
 PROFILE_ENV = "PLATFORM_PROFILE"
 PROFILES = ("local", "cloud")

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .families import EVENT_TIMESTAMP, Family
+from ..contract import EVENT_TIMESTAMP, Family
 
 REASON = "_reason"
 

@@ -1,1 +1,1 @@
-"""Feature layer: Feast definitions built from families.yaml and the functions training/serving call."""
+"""Feature layer: Feast definitions built from contract.yaml and the functions training/serving call."""

@@ -1,8 +1,8 @@
-"""Feast objects for the project's family, built from families.yaml (no hand-written feature lists).
+"""Feast objects for the project's family, built from contract.yaml (no hand-written feature lists).
 
 Names (with <family> = platform.yaml data.family, e.g. `tabular`):
   entity            <entity column>           e.g. customer_id (INT64 join key)
-  feature views     <family>_features         the contract's features (online, TTL from families.yaml)
+  feature views     <family>_features         the contract's features (online, TTL from contract.yaml)
                     <family>_labels           the label (offline only: never served)
   feature services  <family>_training         features + label, for get_historical_features
                     <family>_serving          features, for get_online_features
@@ -17,7 +17,7 @@ from typing import Any
 from feast import Entity, FeatureService, FeatureView, Field, FileSource, ValueType
 from feast.types import Float64, Int64
 
-from ..data.families import CREATED_TIMESTAMP, EVENT_TIMESTAMP, Family
+from ..contract import CREATED_TIMESTAMP, EVENT_TIMESTAMP, Family
 from ..data.offline import offline_root
 from ..data.settings import DataSettings, load_settings
 

@@ -15,7 +15,7 @@ import pandas as pd
 import pyarrow.dataset as pads
 from feast import FeatureStore, RepoConfig
 
-from ..data.families import EVENT_TIMESTAMP
+from ..contract import EVENT_TIMESTAMP
 from ..data.offline import as_utc, latest_event_time, offline_root
 from ..data.settings import DataSettings, load_settings, profile
 from .definitions import build, names

@@ -45,7 +45,7 @@ import numpy as np
 import pandas as pd
 
 from ..config import ConfigError, Platform, load, local_path, mlflow_tracking_uri
-from ..data.families import get_family
+from ..contract import get_family
 from ..training.tracking import experiment_id
 from . import alerts, metrics
 from .inference_log import read_window

@@ -83,7 +83,7 @@ def fit_demo_head(model: Any, contract: FeatureContract, task: TaskContract, see
     """The task head fitted on the family's sample rows (realistic inputs) around `model`."""
     from datetime import UTC, datetime
 
-    from ..data.families import get_family
+    from ..contract import get_family
     from ..data.sample import generate
 
     family = get_family(contract.family)

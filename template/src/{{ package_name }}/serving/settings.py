@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import ConfigError, Platform, local_path, platform
-from ..data.families import get_family
+from ..contract import get_family
 from ..tasks.contract import TaskContract, project_task
 from .server import SUMMARY_QUANTILES
 

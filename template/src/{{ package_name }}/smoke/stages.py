@@ -119,7 +119,7 @@ def etl(ctx: SmokeContext) -> str:
 
 def feature_store(ctx: SmokeContext) -> str:
     """Feast: the training frame (point in time) and online reads for known entities."""
-    from ..data.families import get_family
+    from ..contract import get_family
     from ..features.store import online_features, training_frame
 
     family = get_family(str(platform().decision("model")["family"]))
@@ -237,7 +237,7 @@ def predict(ctx: SmokeContext) -> str:
 def task(ctx: SmokeContext) -> str:
     """The use case's production contract (tasks.yaml) through the task model, checked against the
     champion's head in process; a flat-contract project has no task model and says so."""
-    from ..data.families import get_family
+    from ..contract import get_family
     from ..serving.client import TritonClient
     from ..serving.settings import ServingSettings
     from ..training.registry import load_champion_task

@@ -31,7 +31,7 @@ FloatArray = npt.NDArray[np.float32]
 
 @dataclass(frozen=True)
 class TrainingSet:
-    """A checked, split training set: float32 features in families.yaml order, encoded labels."""
+    """A checked, split training set: float32 features in contract.yaml order, encoded labels."""
 
     contract: FamilyContract
     train: pd.DataFrame
@@ -52,7 +52,7 @@ class TrainingSet:
 
 
 def features_array(frame: pd.DataFrame, contract: FamilyContract) -> FloatArray:
-    """The model input: FP32 [rows, len(features)], columns in families.yaml order."""
+    """The model input: FP32 [rows, len(features)], columns in contract.yaml order."""
     return np.ascontiguousarray(frame[list(contract.features)].to_numpy(dtype=np.float32))
 
 
@@ -83,7 +83,7 @@ def _encode_labels(values: pd.Series, contract: FamilyContract, source: str) -> 
     shown = sorted(str(value) for value in distinct)[:10]
     raise TrainingError(
         f"{source}: label '{contract.label}' holds {shown}, which are neither the classes "
-        f"{list(contract.classes)} nor their codes 0..{len(contract.classes) - 1} (data/families.yaml)"
+        f"{list(contract.classes)} nor their codes 0..{len(contract.classes) - 1} (contract.yaml)"
     )
 
 
@@ -97,7 +97,7 @@ def check_frame(frame: pd.DataFrame, contract: FamilyContract, *, source: str, m
     missing = [name for name in (*contract.features, contract.label) if name not in frame.columns]
     if missing:
         raise TrainingError(
-            f"{source}: the training set lacks column(s) {missing} that data/families.yaml requires for "
+            f"{source}: the training set lacks column(s) {missing} that contract.yaml requires for "
             f"family '{contract.family}' (features {list(contract.features)}, label '{contract.label}')"
         )
     ts = timestamp_column(frame)

@@ -9,7 +9,7 @@
 | vision           | small MLP (one hidden layer) on the 8x8 pixels                     | skl2onnx     |
 | audio            | LightGBM classifier on the spectral band energies                  | onnxmltools  |
 
-Every export has ONE input `features` (FP32 [None, n_features], families.yaml order) and ONE
+Every export has ONE input `features` (FP32 [None, n_features], contract.yaml order) and ONE
 output `scores` (FP32 [None, n_classes] class probabilities, or [None, 1] for regression).
 """
 
@@ -76,9 +76,11 @@ def build_estimator(contract: FamilyContract, params: dict[str, Any], *, seed: i
             import lightgbm
 
             common = {"random_state": seed, "verbose": -1, **merged}
-            if family == "time_series":
-                return lightgbm.LGBMRegressor(**common)
-            return lightgbm.LGBMClassifier(**common)
+            kind = lightgbm.LGBMRegressor if family == "time_series" else lightgbm.LGBMClassifier
+            unknown = sorted(set(merged) - set(kind().get_params()))
+            if unknown:  # LightGBM would only warn at fit time and train without them
+                raise TypeError(f"{kind.__name__} has no parameter(s) {unknown}")
+            return kind(**common)
         if family == "recommendations":
             features = list(contract.features)
             return MatrixFactorizationClassifier(

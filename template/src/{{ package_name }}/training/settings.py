@@ -1,4 +1,4 @@
-"""The `training:` section of platform.yaml and the family's feature contract (data/families.yaml)."""
+"""The `training:` section of platform.yaml and the training view of the feature contract (contract.yaml)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Platform, local_path, mlflow_tracking_uri, platform
-from ..data.families import FAMILIES_FILE, families
+from ..contract import CONTRACT_FILE, get_family
 from ..tasks.contract import TaskContract, project_task
 from .errors import TrainingError
 
@@ -19,7 +19,7 @@ GATE_KEYS = ("min", "max", "min_lift_over_baseline", "max_ratio_to_baseline")
 
 @dataclass(frozen=True)
 class FamilyContract:
-    """One row of data/families.yaml: what the model reads and predicts."""
+    """The training view of contract.yaml: what the model reads and predicts."""
 
     family: str
     entity: str
@@ -55,14 +55,11 @@ class FamilyContract:
 
 
 def load_contract(family: str) -> FamilyContract:
-    """The training view of `family` in data/families.yaml; TrainingError when it is missing or invalid."""
+    """The training view of `family` in contract.yaml; TrainingError when it is missing or invalid."""
     try:
-        known = families()
-    except KeyError as missing:
-        raise TrainingError(f"{FAMILIES_FILE}: a family has no {missing}") from missing
-    if family not in known:
-        raise TrainingError(f"{FAMILIES_FILE}: no family '{family}' (known: {', '.join(sorted(known))})")
-    row = known[family]
+        row = get_family(family)
+    except KeyError as problem:
+        raise TrainingError(f"{CONTRACT_FILE}: {problem.args[0]}") from problem
     contract = FamilyContract(
         family=row.name,
         entity=row.entity,
@@ -75,10 +72,10 @@ def load_contract(family: str) -> FamilyContract:
         baseline=row.baseline,
     )
     if contract.task not in TASKS:
-        raise TrainingError(f"{FAMILIES_FILE}: family '{family}' has task '{contract.task}', expected one of {TASKS}")
+        raise TrainingError(f"{CONTRACT_FILE}: family '{family}' has task '{contract.task}', expected one of {TASKS}")
     if contract.is_classifier and len(contract.classes) < 2:
         raise TrainingError(
-            f"{FAMILIES_FILE}: family '{family}' is a {contract.task} task but lists fewer than 2 classes"
+            f"{CONTRACT_FILE}: family '{family}' is a {contract.task} task but lists fewer than 2 classes"
         )
     return contract
 
@@ -202,7 +199,7 @@ def _gate(raw: dict[str, Any], contract: FamilyContract, where: str) -> QualityG
     if metric != contract.primary_metric:
         raise TrainingError(
             f"{where}: training.quality_gate.{contract.family}.metric is '{metric}', but the family's "
-            f"primary metric (data/families.yaml) is '{contract.primary_metric}'"
+            f"primary metric (contract.yaml) is '{contract.primary_metric}'"
         )
     unknown = sorted(set(row) - set(GATE_KEYS))
     if unknown:
