@@ -266,23 +266,33 @@ def test_rendered_infra_parses_and_holds_only_what_the_answers_ask(cloud: str, p
     assert parsed, "no .tf files rendered"
     assert sorted(p.name for p in (project / "infra" / "envs").iterdir()) == sorted(environments)
     assert sorted(p.name for p in (project / "infra" / "modules").iterdir()) == sorted([*PROVIDER_FREE, cloud])
+    # One root module; an environment holds only its variables and state settings.
+    assert sorted(path.parent.name for path in (project / "infra").glob("*/main.tf")) == ["stack"]
     for env in environments:
-        main = parsed[f"envs/{env}/main.tf"]
-        modules = {name: block for entry in main["module"] for name, block in entry.items()}
-        assert modules["platform"]["source"] == f"../../modules/{cloud}"
-        backend = parsed[f"envs/{env}/backend.tf"]["terraform"][0]["backend"][0]
-        assert set(backend) == {{"aws": "s3", "gcp": "gcs", "azure": "azurerm"}[cloud]}
-        outputs = {name for entry in parsed[f"envs/{env}/outputs.tf"]["output"] for name in entry}
-        assert {
-            "cluster_endpoint",
-            "artifact_bucket",
-            "postgres_endpoint",
-            "postgres_secret_ref",
-            "redis_endpoint",
-            "registry_url",
-            "gpu_node_pool",
-        } <= outputs
-        assert not any("password" in name or name.endswith("_key") for name in outputs)
+        assert sorted(p.name for p in (project / "infra" / "envs" / env).iterdir()) == [
+            "backend.tfbackend",
+            "terraform.tfvars.json",
+        ]
+        backend_file = project / "infra" / "envs" / env / "backend.tfbackend"
+        settings = _unquote(hcl2.loads(backend_file.read_text(encoding="utf-8")))
+        state = platform["decisions"]["names"]["environments"][env]["state"]
+        assert {key: value for key, value in settings.items() if key in state} == state
+    main = parsed["stack/main.tf"]
+    modules = {name: block for entry in main["module"] for name, block in entry.items()}
+    assert modules["platform"]["source"] == f"../modules/{cloud}"
+    backend = parsed["stack/backend.tf"]["terraform"][0]["backend"][0]
+    assert set(backend) == {{"aws": "s3", "gcp": "gcs", "azure": "azurerm"}[cloud]}
+    outputs = {name for entry in parsed["stack/outputs.tf"]["output"] for name in entry}
+    assert {
+        "cluster_endpoint",
+        "artifact_bucket",
+        "postgres_endpoint",
+        "postgres_secret_ref",
+        "redis_endpoint",
+        "registry_url",
+        "gpu_node_pool",
+    } <= outputs
+    assert not any("password" in name or name.endswith("_key") for name in outputs)
 
 
 @pytest.mark.parametrize("cloud", CLOUD_MODULES)
@@ -362,34 +372,6 @@ def test_gitlab_terraform_jobs_render(projects: dict[str, Path]) -> None:
     assert any("terraform plan" in line for line in ci["terraform-plan"]["script"])
 
 
-# ---------------------------------------------------------------- the cost chart at generation
-
-# The exact command of the copier.yml `_tasks` entry (with {{ _copier_python }} and {{ package_name }}
-# filled in), so this test proves what generation runs. It runs on copy and on update (where Copier
-# also renders the old version, which may predate the chart module: hence the isfile guard).
-CHART_TASK = (
-    "import os, runpy, sys; sys.path.insert(0, 'src'); "
-    "os.path.isfile('src/{package}/infra/chart.py') and runpy.run_module('{package}.infra.chart', run_name='__main__')"
-)
-
-
-@pytest.mark.parametrize("cloud", ["aws", "azure"])
-def test_cost_chart_task_writes_the_png_idempotently(cloud: str, projects: dict[str, Path]) -> None:
-    project = projects[cloud]
-    package = yaml.safe_load((project / "platform.yaml").read_text(encoding="utf-8"))["project"]["package"]
-    command = [sys.executable, "-c", CHART_TASK.format(package=package)]
-    for _ in range(2):
-        result = subprocess.run(command, cwd=project, capture_output=True, text=True)
-        assert result.returncode == 0, result.stderr
-    png = project / "docs" / "cost.png"
-    data = png.read_bytes()
-    assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 2000
-    subprocess.run(command, cwd=project, check=True, capture_output=True)
-    assert png.read_bytes() == data, "the chart must be byte-identical when regenerated"
-    cost_md = (project / "docs" / "cost.md").read_text(encoding="utf-8")
-    assert "](cost.png)" in cost_md and "Monthly estimate per environment" in cost_md
-
-
 @pytest.mark.parametrize("cloud", CLOUD_MODULES)
 def test_module_calls_match_module_interfaces(cloud: str, projects: dict[str, Path]) -> None:
     """A static stand-in for part of `terraform validate` (which needs providers): every module call in
@@ -398,11 +380,11 @@ def test_module_calls_match_module_interfaces(cloud: str, projects: dict[str, Pa
     project = projects[cloud]
     infra = project / "infra"
     parsed = parse_tf(infra)
-    for env in yaml.safe_load((project / "platform.yaml").read_text(encoding="utf-8"))["project"]["environments"]:
-        root_text = "\n".join(p.read_text(encoding="utf-8") for p in (infra / "envs" / env).glob("*.tf"))
-        calls = {name: block for entry in parsed[f"envs/{env}/main.tf"]["module"] for name, block in entry.items()}
+    for root in ("stack",):
+        root_text = "\n".join(p.read_text(encoding="utf-8") for p in (infra / root).glob("*.tf"))
+        calls = {name: block for entry in parsed[f"{root}/main.tf"]["module"] for name, block in entry.items()}
         for name, call in calls.items():
-            module_dir = (infra / "envs" / env / call["source"]).resolve()
+            module_dir = (infra / root / call["source"]).resolve()
             module = {k: v for k, v in parse_tf(module_dir).items() if not k.startswith("tests")}
             variables = {n: v for doc in module.values() for entry in doc.get("variable", []) for n, v in entry.items()}
             outputs = {n for doc in module.values() for entry in doc.get("output", []) for n in entry}
@@ -411,11 +393,11 @@ def test_module_calls_match_module_interfaces(cloud: str, projects: dict[str, Pa
                 for k in call
                 if not k.startswith("__") and k not in ("source", "version", "providers", "count", "for_each")
             }
-            assert passed <= set(variables), f"{env}/{name}: undeclared {sorted(passed - set(variables))}"
+            assert passed <= set(variables), f"{root}/{name}: undeclared {sorted(passed - set(variables))}"
             required = {n for n, v in variables.items() if "default" not in v}
-            assert required <= passed, f"{env}/{name}: missing required {sorted(required - passed)}"
+            assert required <= passed, f"{root}/{name}: missing required {sorted(required - passed)}"
             used = set(re.findall(rf"module\.{name}\.(\w+)", root_text))
-            assert used <= outputs, f"{env}/{name}: reads undeclared outputs {sorted(used - outputs)}"
+            assert used <= outputs, f"{root}/{name}: reads undeclared outputs {sorted(used - outputs)}"
 
 
 @needs_terraform
@@ -433,7 +415,7 @@ def test_terraform_loads_the_rendered_configuration(cloud: str, projects: dict[s
     infra = tmp_path / "infra"
     shutil.copytree(projects[cloud] / "infra", infra)
     env = {**tf_env(), "TF_CLI_CONFIG_FILE": str(cli_config)}
-    for root in sorted((infra / "envs").iterdir()):
+    for root in [infra / "stack"]:
         result = subprocess.run(
             [TERRAFORM or "terraform", "init", "-backend=false", "-input=false", "-no-color"],
             cwd=root,
@@ -443,7 +425,7 @@ def test_terraform_loads_the_rendered_configuration(cloud: str, projects: dict[s
             timeout=120,
         )
         output = result.stdout + result.stderr
-        assert f"- platform in ../../modules/{cloud}" in output, output
+        assert f"- platform in ../modules/{cloud}" in output, output
         errors = re.findall(r"^Error: (.+)$", output, flags=re.MULTILINE)
         assert errors and set(errors) == {"Failed to query available provider packages"}, output
 

@@ -9,7 +9,7 @@ INFRA = $(RUN) python -m $(PACKAGE).infra
 setup-infra: uv.lock ## Install the Terraform driver (python-terraform)
 	$(UV) sync --frozen --group infra
 
-infra-plan: setup-infra ## Terraform plan of ENV (plan file infra/envs/$(ENV)/terraform.tfplan) and its cost
+infra-plan: setup-infra ## Terraform plan of infra/stack for ENV (plan file infra/envs/$(ENV)/terraform.tfplan) and its cost
 	$(INFRA) plan --env $(ENV)
 
 apply: setup-infra ## Plan, print the cost, confirm, then apply ENV

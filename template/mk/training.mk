@@ -26,7 +26,7 @@ MLFLOW_SCHEME := $(shell sed -n 's/^  cloud: //p' platform.yaml | sed 's/aws/s3/
 
 .PHONY: mlflow-config
 mlflow-config: ## Print the kubectl commands for the MLflow Secret and ConfigMap from Terraform outputs (ENV=dev|prod)
-	@tf="terraform -chdir=infra/envs/$(ENV)"; \
+	@tf="env TF_DATA_DIR=../envs/$(ENV)/.terraform terraform -chdir=infra/stack"; \
 	bucket=$$($$tf output -raw artifact_bucket) || exit 1; \
 	endpoint=$$($$tf output -raw postgres_endpoint) || exit 1; \
 	secret=$$($$tf output -raw postgres_secret_ref) || exit 1; \

@@ -1,6 +1,7 @@
 """`python -m <package>.infra {plan,apply,destroy,summary,check} --env dev|prod`.
 
-plan     terraform init + plan (plan file infra/envs/<env>/terraform.tfplan) and the cost summary
+plan     terraform init + plan of infra/stack with infra/envs/<env> (plan file infra/envs/<env>/terraform.tfplan)
+         and the cost summary
 apply    plan, the cost summary, a confirmation, then apply exactly that plan
 destroy  a confirmation (type the environment's name), then terraform destroy
 summary  the cost summary only (no terraform)
@@ -19,15 +20,18 @@ from .cost import summary
 from .terraform import InfraError, Runner, check_version, find_terraform, format_version, installed_version, missing_env
 
 
-def environment_root(platform: Platform, env: str) -> Path:
+def environment_dirs(platform: Platform, env: str) -> tuple[Path, Path]:
+    """The one root module (infra/stack) and the environment's folder (variables, state settings)."""
     infra = platform.section("infra")
     environments = [str(e) for e in infra.get("environments", platform.project["environments"])]
     if env not in environments:
         raise InfraError(f"unknown environment {env!r}: this project has {', '.join(environments)} (ENV=...)")
-    root = platform.path.parent / str(infra.get("envs_dir", "infra/envs")) / env
-    if not root.is_dir():
-        raise InfraError(f"{root} does not exist; run `copier update` to render it")
-    return root
+    envs = platform.path.parent / str(infra.get("envs_dir", "infra/envs"))
+    root, env_dir = envs.parent / "stack", envs / env
+    for folder in (root, env_dir):
+        if not folder.is_dir():
+            raise InfraError(f"{folder} does not exist; run `copier update` to render it")
+    return root, env_dir
 
 
 def preflight(platform: Platform) -> str:
@@ -53,7 +57,7 @@ def run(args: argparse.Namespace, platform: Platform, ask: Callable[[str], str] 
     if args.command == "check":
         print(f"terraform {format_version(installed_version(binary))} at {binary}: OK")
         return 0
-    runner = Runner(environment_root(platform, args.env), binary)
+    runner = Runner(*environment_dirs(platform, args.env), binary)
     runner.init()
     if args.command == "destroy":
         if not (args.yes or confirm(f"Destroy every resource of {args.env}?", args.env, ask)):

@@ -83,9 +83,15 @@ def _python_terraform() -> Any:
 
 @dataclass
 class Runner:
-    """Terraform in one environment root (infra/envs/<env>), through python-terraform."""
+    """Terraform for one environment: the one root module (infra/stack) with the environment's
+    variables, state settings and working data (infra/envs/<env>), through python-terraform.
+
+    TF_DATA_DIR gives each environment its own `.terraform` folder (backend and providers), so
+    switching ENV never plans against the other environment's state and needs no `init -reconfigure`.
+    """
 
     root: Path
+    env_dir: Path
     binary: str
 
     def _terraform(self) -> Any:
@@ -95,25 +101,52 @@ class Runner:
     def _run(self, command: str, *args: str, **options: Any) -> int:
         module = _python_terraform()
         flags = {key: module.IsFlagged if value is True else value for key, value in options.items()}
-        code, _, _ = self._terraform().cmd(command, *args, capture_output=False, no_color=None, **flags)
+        previous = os.environ.get("TF_DATA_DIR")
+        os.environ["TF_DATA_DIR"] = str(self.env_dir / ".terraform")
+        try:
+            code, _, _ = self._terraform().cmd(command, *args, capture_output=False, no_color=None, **flags)
+        finally:
+            if previous is None:
+                os.environ.pop("TF_DATA_DIR", None)
+            else:
+                os.environ["TF_DATA_DIR"] = previous
         return int(code)
 
+    def backend_files(self) -> list[str]:
+        """The environment's state settings, then backend.hcl (yours, e.g. from the 0.7.0 upgrade), which wins."""
+        files = (self.env_dir / "backend.tfbackend", self.env_dir / "backend.hcl")
+        return [str(path) for path in files if path.is_file()]
+
+    def var_files(self) -> list[str]:
+        """terraform.tfvars.json (the engine's), then your *.auto.tfvars(.json) files of the environment,
+        which win: Terraform loads auto files only from the root, so they are passed explicitly."""
+        own = sorted(self.env_dir.glob("*.auto.tfvars")) + sorted(self.env_dir.glob("*.auto.tfvars.json"))
+        return [str(path) for path in (self.env_dir / "terraform.tfvars.json", *own) if path.is_file()]
+
+    @property
+    def plan_file(self) -> str:
+        return str(self.env_dir / PLAN_FILE)
+
     def init(self) -> None:
-        options: dict[str, Any] = {"input": False}
-        backend_file = self.root / "backend.hcl"
-        if backend_file.is_file():
-            options["backend_config"] = str(backend_file)
+        options: dict[str, Any] = {"input": False, "backend_config": self.backend_files()}
         if self._run("init", **options) != 0:
-            raise InfraError(f"terraform init failed in {self.root} (see the output above)")
+            raise InfraError(f"terraform init failed in {self.root} for {self.env_dir.name} (see the output above)")
 
     def plan(self, *, destroy: bool = False) -> bool:
         """Write the plan file; True when it changes something."""
-        code = self._run("plan", input=False, out=PLAN_FILE, detailed_exitcode=True, destroy=destroy or None)
+        code = self._run(
+            "plan",
+            input=False,
+            var_file=self.var_files(),
+            out=self.plan_file,
+            detailed_exitcode=True,
+            destroy=destroy or None,
+        )
         if code == 1:
-            raise InfraError(f"terraform plan failed in {self.root} (see the output above)")
+            raise InfraError(f"terraform plan failed in {self.root} for {self.env_dir.name} (see the output above)")
         return code == 2
 
     def apply(self) -> None:
         """Apply the plan file written by plan() (what was reviewed is what runs)."""
-        if self._run("apply", PLAN_FILE, input=False) != 0:
-            raise InfraError(f"terraform apply failed in {self.root} (see the output above)")
+        if self._run("apply", self.plan_file, input=False) != 0:
+            raise InfraError(f"terraform apply failed in {self.root} for {self.env_dir.name} (see the output above)")
