@@ -321,9 +321,10 @@ class Infra(Section):
 
 
 class PlatformFile(BaseModel):
-    """The whole of platform.yaml."""
+    """The whole of platform.yaml. Sections of your own are allowed beside these (a misspelt
+    layer section still fails: the layer's own is then missing)."""
 
-    model_config = ConfigDict(extra="forbid", title="platform.yaml")
+    model_config = ConfigDict(extra="allow", title="platform.yaml")
 
     schema_version: Literal[1] = Field(
         description="Bumped by copier update migrations; run `copier update` when it differs"
