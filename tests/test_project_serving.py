@@ -8,7 +8,8 @@ then `make build-serving` + `make serve` on the champion that the training layer
 (`make etl` + `make train`), whose predictions must equal the training layer's own
 `load_champion_predict_fn()`; for object detection the task model's boxes must also equal
 `load_champion_task()` in process, and `make edge-export` must quantize that champion to INT8
-inside the device budget. And a short `make bench-serve`.
+inside the device budget. And `make load-test` (Locust) against `make serve`'s Triton; the comparison
+benches run from the generator (tests/test_project_benches.py).
 """
 
 from __future__ import annotations
@@ -200,17 +201,32 @@ def test_make_serve_serves_the_trained_champion(
     assert stopped.returncode == 0 and "stopped" in stopped.stdout
 
 
-def test_bench_serve_prints_the_comparison(stack_project: Callable[[str], Path]) -> None:
-    _need("wrk", "apt-get install wrk")
+def test_make_load_test_drives_the_served_champion(stack_project: Callable[[str], Path], tmp_path: Path) -> None:
+    """The project's own load test: Locust posts the project's request to `make serve`'s Triton at the
+    project's peak rate and holds the run to its p95 target (loadtest/locustfile.py)."""
     project = stack_project("tabular_aws_realtime")
-    env = {**os.environ, "BENCH_DURATION": "2"}
+    env = {
+        **os.environ,
+        "SERVING_STATE_DIR": str(tmp_path / "triton"),
+        "SERVING_REPOSITORY": str(tmp_path / "model_repository"),
+        "SERVING_HTTP_PORT": "0",
+        "SERVING_GRPC_PORT": "0",
+        "SERVING_METRICS_PORT": "0",
+    }
     env.pop("VIRTUAL_ENV", None)
     _ensure_champion(project, env)
-    result = _make(project, "bench-serve", env, timeout=1200)
-    needles = ("a: triton", "a0: triton, no-op model", "b: mlflow models serve", "c: in-process predict()")
-    # a/c is judged on the median of back-to-back pairs (serving.bench.paired_rounds)
-    for needle in (*needles, "a/b =", "a/c =", "median of 3 back-to-back pairs", "ceiling: "):
-        assert needle in result.stdout, result.stdout[-3000:]
-    # every load level, the no-op ceiling included, served without errors
-    rows = [line for line in result.stdout.splitlines() if line.startswith(needles[:3])]
-    assert rows and all(line.split()[-1] == "0" for line in rows), "\n".join(rows)
+    refused = subprocess.run(["make", "load-test"], cwd=project, env=env, capture_output=True, text=True)
+    assert refused.returncode != 0 and "start it with make serve" in refused.stderr, refused.stderr[-2000:]
+    try:
+        _make(project, "serve", env)
+        result = _make(project, "load-test", {**env, "LOAD_SECONDS": "6", "LOAD_USERS": "4"}, timeout=300)
+    finally:
+        stopped = subprocess.run(["make", "serve-stop"], cwd=project, env=env, capture_output=True, text=True)
+    assert stopped.returncode == 0 and "stopped" in stopped.stdout
+    output = result.stdout + result.stderr
+    # Locust's own summary: the aggregated row has requests and no failures
+    aggregated = [line.split() for line in output.splitlines() if line.strip().startswith("Aggregated")]
+    assert aggregated, output[-3000:]
+    requests, failures = int(aggregated[0][1]), aggregated[0][2]
+    assert requests > 0 and failures.startswith("0("), aggregated[0]
+    assert "load test: PASS" in output, output[-3000:]

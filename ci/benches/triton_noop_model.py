@@ -1,4 +1,5 @@
-"""`make bench-serve`'s ceiling probe: the python-backend model of `triton_model.py` minus the model.
+"""The serving bench's ceiling probe (ci/benches/serving.py): a project's python-backend Triton
+model (`serving/triton_model.py`) minus the model. The bench adds it to the model repository it builds.
 
 It reads every request's input and answers zeros of the output's width, the same tensors through
 the same DLPack helpers (copied beside it as `triton_model.py`). What it serves per second is

@@ -4,7 +4,7 @@ DATE ?= $(shell date -u -d yesterday +%Y-%m-%d 2>/dev/null || date -u -v-1d +%Y-
 SOURCE ?=
 DATA_CLI = $(RUN) python -m $(PACKAGE).data.cli
 
-.PHONY: etl airflow-init sample-data feast-apply bench-data test-data
+.PHONY: etl airflow-init sample-data feast-apply test-data
 
 airflow-init: setup-all ## Create the local Airflow metadata database (SQLite in .local/airflow)
 	$(DATA_CLI) airflow-init
@@ -17,9 +17,6 @@ sample-data: setup-all ## Write one day of sample rows to .local/sample/DATE.par
 
 feast-apply: setup-all ## Register the feature repo (local profile; PLATFORM_PROFILE=cloud for the cloud one)
 	cd feature_repo && FEAST_USAGE=False $(RUN) feast apply
-
-bench-data: setup-all ## rows/s of validate+transform and materialize at data.bench.sizes (100K, 1M)
-	FEAST_USAGE=False $(DATA_CLI) bench
 
 test-data: setup-all ## The data layer's unit and stack tests (real Airflow, Feast, PostgreSQL, Redis)
 	$(RUN) pytest -q tests/test_data.py $(sort $(wildcard tests/stack/test_data_*.py))

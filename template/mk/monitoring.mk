@@ -7,13 +7,10 @@ DRIFT = $(RUN) python -m $(PACKAGE).monitoring.drift
 PROMTOOL ?= promtool
 RULES_DIR := deploy/k8s/monitoring/rules
 
-.PHONY: drift bench-drift check-rules test-monitoring
+.PHONY: drift check-rules test-monitoring
 
 drift: setup-all ## PSI drift of the inference log window against the champion's training data
 	$(DRIFT) $(DRIFT_ARGS)
-
-bench-drift: setup-all ## Drift job vs a plain numpy PSI: time and peak memory at 10K, 100K, 1M rows x 20 features
-	$(RUN) python -m $(PACKAGE).monitoring.bench $(if $(SIZES),--sizes $(SIZES))
 
 check-rules: ## promtool: check the alert rules and run their unit tests (Debian/Ubuntu: apt-get install prometheus)
 	@command -v $(PROMTOOL) >/dev/null 2>&1 || { echo "check-rules: promtool not found; install it (apt-get install prometheus, or a Prometheus release) or set PROMTOOL=/path/to/promtool" >&2; exit 127; }

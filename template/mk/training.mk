@@ -3,7 +3,7 @@
 PARAMS ?= {}
 TRAIN_PIPELINE := pipelines/training_pipeline.py
 
-.PHONY: train train-remote train-compile bench-train
+.PHONY: train train-remote train-compile
 
 train: setup-all ## Train, evaluate, register and promote locally (kfp.local + MLflow in .local/)
 	$(RUN) python $(TRAIN_PIPELINE) run --params '$(PARAMS)'
@@ -13,12 +13,6 @@ train-compile: setup-all ## Compile the training pipeline to pipelines/compiled/
 
 train-remote: setup-all ## Submit the training pipeline to Kubeflow (training.remote.kfp_endpoint or $KFP_ENDPOINT)
 	$(RUN) python $(TRAIN_PIPELINE) submit --params '$(PARAMS)'
-
-bench-train: setup-all ## Wall time of each training step and of the whole `make train`
-	@start=$$(date +%s.%N); \
-	$(RUN) python $(TRAIN_PIPELINE) bench --params '$(PARAMS)' || exit $$?; \
-	end=$$(date +%s.%N); \
-	awk -v s=$$start -v e=$$end 'BEGIN {printf "  %-20s %7.1f s  (uv run + imports + pipeline)\n", "make train (whole)", e - s}'
 
 # The cloud MLflow server (deploy/k8s/mlflow) reads its backend URI from Secret mlflow-backend and
 # its artifact root from ConfigMap mlflow-artifacts; both come from this environment's Terraform outputs.

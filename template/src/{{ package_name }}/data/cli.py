@@ -4,7 +4,6 @@ python -m <package>.data.cli env                      print the local Airflow en
 python -m <package>.data.cli airflow-init             `airflow db migrate` in local.airflow_home
 python -m <package>.data.cli etl --date 2026-03-01    run the ETL DAG for that day with dag.test()
 python -m <package>.data.cli sample --date 2026-03-01 --out rows.parquet
-python -m <package>.data.cli bench                    rows/s of validate+transform and materialize
 """
 
 from __future__ import annotations
@@ -61,8 +60,6 @@ def main(argv: list[str] | None = None) -> int:
     sample.add_argument("--date", required=True)
     sample.add_argument("--out", required=True)
     sample.add_argument("--rows", type=int, default=None)
-    bench = commands.add_parser("bench", help="rows/s of validate+transform and of materialize")
-    bench.add_argument("--sizes", type=int, nargs="*", default=None)
     args = parser.parse_args(argv)
 
     settings = load_settings()
@@ -80,24 +77,20 @@ def main(argv: list[str] | None = None) -> int:
         if args.source_file:
             command += ["--source-file", str(Path(args.source_file).resolve())]
         return _run(command, env)
-    if args.command == "sample":
-        start = _day(args.date)
-        frame = generate(
-            settings.family,
-            start,
-            start + timedelta(days=1),
-            rows=args.rows or settings.sample_rows,
-            entities=settings.sample_entities,
-            seed=settings.seed,
-            dirty_share=settings.dirty_share,
-        )
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        frame.to_parquet(args.out, index=False)
-        print(f"{len(frame)} rows of {settings.family.name} -> {args.out}")
-        return 0
-    from .bench import run_bench  # Feast loads only for the benchmark
-
-    run_bench(settings, args.sizes or list(settings.bench_sizes))
+    # sample (the last command)
+    start = _day(args.date)
+    frame = generate(
+        settings.family,
+        start,
+        start + timedelta(days=1),
+        rows=args.rows or settings.sample_rows,
+        entities=settings.sample_entities,
+        seed=settings.seed,
+        dirty_share=settings.dirty_share,
+    )
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    frame.to_parquet(args.out, index=False)
+    print(f"{len(frame)} rows of {settings.family.name} -> {args.out}")
     return 0
 
 

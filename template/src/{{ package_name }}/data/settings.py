@@ -45,7 +45,6 @@ class DataSettings:
     sample_entities: int
     seed: int
     dirty_share: float
-    bench_sizes: tuple[int, ...]
     raw_dir: Path
     staging_dir: Path
     quarantine_dir: Path
@@ -99,7 +98,6 @@ def load_settings(platform_: Platform | None = None) -> DataSettings:
         sample_entities=int(sample["entities"]),
         seed=int(sample["seed"]),
         dirty_share=float(sample["dirty_share"]),
-        bench_sizes=tuple(int(size) for size in data["bench"]["sizes"]),
         raw_dir=_path(root, str(paths["raw"])),
         staging_dir=_path(root, str(paths["staging"])),
         quarantine_dir=_path(root, str(paths["quarantine"])),

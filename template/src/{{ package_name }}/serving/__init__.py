@@ -5,7 +5,7 @@
 - `client`: typed `predict()` over tritonclient HTTP or gRPC with timeouts, retries and clear errors.
 - `batch`: the batch/async pattern (Redis queue -> Triton in batches -> Redis result store).
 - `edge`: the edge pattern (onnxruntime runner with the same `predict()` contract, sync to cloud).
-- `bench`: Triton against `mlflow models serve` and in-process predict (`make bench-serve`).
+- `load_test`: the request and the pass line of `make load-test` (Locust, loadtest/locustfile.py).
 
 Settings come from platform.yaml (`serving:` and `decisions.batching/gpu/precision/serving_pattern`).
 """

@@ -1,4 +1,4 @@
-"""`python -m <package>.serving build|serve|stop|status|predict|bench` (the make targets call these),
+"""`python -m <package>.serving build|serve|stop|status|predict` (the make targets call these),
 plus the serving pattern's own command: `worker` (batch) or `edge-export` (edge)."""
 
 from __future__ import annotations
@@ -41,11 +41,6 @@ def main(argv: list[str] | None = None) -> int:
     patterns = {module.COMMAND: module for module in pattern_modules()}
     for command, module in patterns.items():
         module.add_arguments(commands.add_parser(command, help=module.COMMAND_HELP))
-    bench = commands.add_parser("bench", help="Triton vs mlflow models serve vs in-process predict")
-    bench.add_argument("--model-uri", default=None)
-    bench.add_argument("--duration", type=float, default=None)
-    bench.add_argument("--rows-per-request", type=int, default=None, help="default: serving.bench.rows_per_request")
-    bench.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = parser.parse_args(argv)
     settings = ServingSettings.from_platform()
     try:
@@ -117,12 +112,6 @@ def run(args: argparse.Namespace, settings: ServingSettings) -> int:
         else:
             scores = client.predict_many(rows)
         print(json.dumps(scores.tolist()))
-    elif args.command == "bench":
-        from .bench import main as bench_main
-
-        return bench_main(
-            settings, model_uri=args.model_uri, duration=args.duration, rows=args.rows_per_request, json_path=args.json
-        )
     return 0
 
 

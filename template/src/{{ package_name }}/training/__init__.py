@@ -9,5 +9,5 @@ build_training_set -> train -> evaluate -> register -> promote (see docs/trainin
 - `steps`: the pipeline steps as plain functions (the KFP components call them).
 - `components`: the KFP v2 components; `pipelines/training_pipeline.py` wires them.
 - `registry`: the registered champion, for the serving and monitoring layers.
-- `run`: compile, run locally (kfp.local), submit to Kubeflow, benchmark.
+- `run`: compile, run locally (kfp.local), submit to Kubeflow.
 """

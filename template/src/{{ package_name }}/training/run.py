@@ -1,4 +1,4 @@
-"""Compile the training pipeline, run it locally (kfp.local), submit it to Kubeflow, or time it.
+"""Compile the training pipeline, run it locally (kfp.local), or submit it to Kubeflow.
 
 Called by pipelines/training_pipeline.py, which defines the pipeline and passes its builder here.
 """
@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import re
 import sys
 import time
@@ -23,28 +22,8 @@ from .settings import TrainingSettings, load_settings
 from .tracking import check_tracking_uri
 
 PipelineBuilder = Callable[..., Any]
-STEPS = ("build_training_set", "train", "evaluate", "register", "promote")
 COMPILED = Path("pipelines") / "compiled" / "training_pipeline.yaml"
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
-_START = re.compile(r"Executing task '?([\w-]+)'?")
-_END = re.compile(r"Task '?([\w-]+)'? finished with status")
-
-
-class StepTimer(logging.Filter):
-    """Wall time of each kfp.local task, read from kfp.local's own log lines (start to finish)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.started: dict[str, float] = {}
-        self.seconds: dict[str, float] = {}
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = _ANSI.sub("", record.getMessage())
-        if found := _START.search(message):
-            self.started[found.group(1)] = record.created
-        elif (found := _END.search(message)) and found.group(1) in self.started:
-            self.seconds[found.group(1)] = record.created - self.started[found.group(1)]
-        return True
 
 
 @dataclass
@@ -53,13 +32,8 @@ class LocalRun:
 
     pipeline_run: str
     seconds: float
-    step_seconds: dict[str, float] = field(default_factory=dict)
     run_id: str | None = None
     decision: dict[str, Any] = field(default_factory=dict)
-
-
-def _step_name(task: str) -> str:
-    return task.replace("-", "_")
 
 
 def run_local(build: PipelineBuilder, settings: TrainingSettings, overrides: dict[str, Any] | None = None) -> LocalRun:
@@ -77,18 +51,13 @@ def run_local(build: PipelineBuilder, settings: TrainingSettings, overrides: dic
         pipeline_root=str(settings.pipeline_root),
         raise_on_error=True,
     )
-    timer = StepTimer()
-    root = logging.getLogger()
-    root.addFilter(timer)
     started = time.perf_counter()
     try:
         finished = build()(**arguments)
     except RuntimeError as error:
         raise TrainingError(f"the training pipeline failed: {_ANSI.sub('', str(error))}") from error
     finally:
-        root.removeFilter(timer)
         result.seconds = time.perf_counter() - started
-        result.step_seconds = {_step_name(task): seconds for task, seconds in timer.seconds.items()}
     # The pipeline's output is promote's decision, so this process never imports MLflow (~5 s).
     result.decision = json.loads(finished.output)
     result.run_id = result.decision.get("run_id")
@@ -150,7 +119,7 @@ def submit_remote(build: PipelineBuilder, settings: TrainingSettings, overrides:
     return str(submitted.run_id)
 
 
-def _print_run(result: LocalRun, bench: bool) -> None:
+def _print_run(result: LocalRun) -> None:
     decision = result.decision
     if decision:
         print(
@@ -158,16 +127,11 @@ def _print_run(result: LocalRun, bench: bool) -> None:
             f"({decision['primary_metric']} {decision['challenger_score']}, champion "
             f"{decision['champion_score']}; {decision['reason']}); MLflow run {result.run_id}; ONNX: {decision['onnx']}"
         )
-    if bench:
-        print("\nwall time per pipeline step (kfp.local SubprocessRunner, each step a fresh process):")
-        for step in STEPS:
-            print(f"  {step:<20} {result.step_seconds.get(step, float('nan')):7.1f} s")
-        print(f"  {'pipeline total':<20} {result.seconds:7.1f} s")
 
 
 def main(build: PipelineBuilder, argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="training_pipeline", description=__doc__)
-    parser.add_argument("command", choices=("compile", "run", "submit", "bench"))
+    parser.add_argument("command", choices=("compile", "run", "submit"))
     parser.add_argument("--params", default="{}", help="JSON overrides of training.model_params for this run")
     parser.add_argument("--output", type=Path, default=None, help="compile: where the YAML goes")
     args = parser.parse_args(argv)
@@ -182,7 +146,7 @@ def main(build: PipelineBuilder, argv: Sequence[str] | None = None) -> int:
         elif args.command == "submit":
             print(f"submitted: Kubeflow run {submit_remote(build, settings, overrides)}")
         else:
-            _print_run(run_local(build, settings, overrides), bench=args.command == "bench")
+            _print_run(run_local(build, settings, overrides))
     except (TrainingError, ConfigError, json.JSONDecodeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -1,0 +1,117 @@
+"""Tier 3: the generator's benches (ci/benches) measure a rendered project and print their tables.
+
+The comparisons against alternatives (Triton vs `mlflow models serve` vs in-process predict, the
+no-op ceiling model, the data layer's rows/s, the drift job vs numpy PSI, the training steps) live
+with the generator, not in the project. Each bench runs once, briefly, against `tabular_aws_realtime`
+(ci/matrix.yaml), exactly as a maintainer runs it: `python ci/benches/<x>.py --project <dir>`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import yaml
+
+pytestmark = pytest.mark.project
+REPO = Path(__file__).resolve().parents[1]
+NAME = "tabular_aws_realtime"
+
+
+def _bench(name: str, project: Path, *args: str, timeout: int = 1200) -> str:
+    env = {**os.environ}
+    env.pop("VIRTUAL_ENV", None)
+    command = [sys.executable, str(REPO / "ci" / "benches" / f"{name}.py"), "--project", str(project), *args]
+    result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, f"ci/benches/{name}.py exited {result.returncode}:\n{output[-4000:]}"
+    print(result.stdout[-3000:])
+    return result.stdout
+
+
+def _table(stdout: str, header: str) -> list[list[str]]:
+    """The rows of the tabulate table whose header line starts with `header` (cells split on 2+ spaces)."""
+    lines = stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.strip().startswith(header))
+    rows = []
+    for line in lines[start + 2 :]:
+        if not line.strip() or line.startswith(("[", "at concurrency", "imports")):
+            break
+        rows.append(re.split(r"\s{2,}", line.strip()))
+    return rows
+
+
+def _number(cell: str) -> float:
+    return float(cell.replace(",", ""))
+
+
+def _ensure_champion(project: Path) -> None:
+    """The training layer's champion (and so the ETL's training set); `make etl train` once if none."""
+    env = {**os.environ}
+    env.pop("VIRTUAL_ENV", None)
+    package = yaml.safe_load((project / "platform.yaml").read_text(encoding="utf-8"))["project"]["package"]
+    probe = f"from {package}.training.registry import champion; champion()"
+    found = subprocess.run(
+        ["uv", "run", "--frozen", "python", "-c", probe], cwd=project, env=env, capture_output=True, text=True
+    )
+    if found.returncode != 0:
+        for target in ("etl", "train"):
+            made = subprocess.run(["make", target], cwd=project, env=env, capture_output=True, text=True, timeout=1800)
+            assert made.returncode == 0, f"make {target}:\n{made.stdout[-3000:]}\n{made.stderr[-3000:]}"
+
+
+def test_serving_bench_compares_triton_mlflow_and_in_process(stack_project: Callable[[str], Path]) -> None:
+    if shutil.which("wrk") is None:
+        pytest.fail("wrk is not installed (apt-get install wrk)")
+    project = stack_project(NAME)
+    _ensure_champion(project)
+    stdout = _bench("serving", project, "--duration", "2", "--concurrency", "1", "8", "--paired-rounds", "2")
+    for needle in ("a/b =", "a/c =", "median of 2 back-to-back pairs", "ceiling: ", "Triton p95 "):
+        assert needle in stdout, stdout[-3000:]
+    rows = {(row[0], row[1]): row for row in _table(stdout, "target")}
+    targets = {target for target, _ in rows}
+    expected = {"a: triton (local stack)", "a0: triton, no-op model", "b: mlflow models serve -w2"}
+    assert expected | {"c: in-process predict()"} <= targets, targets
+    # every load level, the no-op ceiling included, served without errors and with requests
+    for (target, _), row in rows.items():
+        if target in expected:
+            assert row[-1] == "0" and _number(row[3]) > 0, row
+
+
+def test_data_bench_prints_rows_per_second(stack_project: Callable[[str], Path]) -> None:
+    project = stack_project(NAME)
+    stdout = _bench("data", project, "--sizes", "20000")
+    (row,) = _table(stdout, "rows")
+    rows, prepare, prepare_rate, materialize, materialize_rate, keys = (_number(cell) for cell in row)
+    assert 0.9 * 20_000 <= rows <= 20_000  # the planted dirty rows are quarantined
+    assert prepare > 0 and materialize > 0 and 0 < keys <= rows
+    assert math.isclose(prepare_rate, rows / prepare, rel_tol=0.05)
+    assert math.isclose(materialize_rate, rows / materialize, rel_tol=0.05)
+
+
+def test_drift_bench_matches_numpy_psi(stack_project: Callable[[str], Path]) -> None:
+    project = stack_project(NAME)
+    stdout = _bench("drift", project, "--sizes", "10000")
+    (row,) = _table(stdout, "rows")
+    assert _number(row[0]) == 10_000
+    assert _number(row[1]) > 0 and _number(row[4]) > 0  # job s, np PSI s
+    assert _number(row[9]) < 1e-3, row  # max |dPSI|: no sampling at 10K rows, same bins
+    assert row[10] == "2 / 2", row  # both find the two shifted features
+    assert "imports (not in the times above)" in stdout
+
+
+def test_training_bench_times_every_step(stack_project: Callable[[str], Path]) -> None:
+    project = stack_project(NAME)
+    _ensure_champion(project)  # the feature store holds a training set
+    stdout = _bench("training", project)
+    rows = dict((row[0], _number(row[1])) for row in _table(stdout, "step"))
+    steps = ("build_training_set", "train", "evaluate", "register", "promote")
+    assert all(rows[step] > 0 for step in steps), rows
+    assert rows["pipeline total"] >= sum(rows[step] for step in steps) * 0.9, rows
