@@ -2,7 +2,7 @@
 
 For `tabular_aws_realtime`, `image_gcp_batch` and `detection_edge_gcp` (ci/matrix.yaml): the
 project's own serving stack tests (predictions, dynamic batching, every family's config, bad input,
-make serve, the batch worker on Redis, the edge runner, the production contracts of tasks.yaml; for
+make serve, the batch worker on Redis, the edge runner, the detection project's production contract; for
 the edge set also the quantized edge bundle against the device budget),
 then `make build-serving` + `make serve` on the champion that the training layer registered
 (`make etl` + `make train`), whose predictions must equal the training layer's own
@@ -26,10 +26,10 @@ import yaml
 
 pytestmark = pytest.mark.project
 SETS = ["tabular_aws_realtime", "image_gcp_batch", "detection_edge_gcp"]
-# What each set runs of the project's stack tests. Every family's config and every production
-# contract of tasks.yaml are checked in each project alike, so one set runs them (CI time).
+# What each set runs of the project's stack tests. A project holds the task stack test only where
+# its use case has a task head (decisions.task); tests/test_project_heads.py runs it for every head.
 STACK_TESTS = {
-    "tabular_aws_realtime": ["tests/stack/test_serving_stack.py", "tests/stack/test_task_stack.py"],
+    "tabular_aws_realtime": ["tests/stack/test_serving_stack.py"],
     "image_gcp_batch": [
         "tests/stack/test_serving_stack.py",
         "tests/stack/test_batch_stack.py",
@@ -40,8 +40,6 @@ STACK_TESTS = {
         "tests/stack/test_task_stack.py",
         "tests/stack/test_edge_stack.py",
         "tests/test_edge_settings.py",
-        "-k",
-        "not every_production_contract",
     ],
 }
 

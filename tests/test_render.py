@@ -17,7 +17,7 @@ import yaml
 from conftest import REPO, answer_sets, render_project
 from platform_engine import Answers, decide
 from platform_engine.model_choice import offers_choice
-from platform_engine.tables import table, use_cases
+from platform_engine.tables import use_cases
 
 JINJA_LEFTOVER = re.compile(
     r"\{\{-?\s*(decisions|project_|package_name|use_case|cloud\b|owner|cost_center|_copier|environments)"
@@ -380,22 +380,3 @@ def test_readme_documents_every_question() -> None:
     first_lines = readme.splitlines()[:5]
     assert any(line.startswith("make demo") for line in first_lines)
     assert any(line.startswith("make test") for line in first_lines)
-
-
-def test_task_contracts_agree_with_the_catalog_and_the_docs() -> None:
-    """tasks/tasks.yaml (the production contracts) names use cases of the catalog with their family;
-    the docs' Jinja lists of those use cases are the same set."""
-    package = REPO / "template" / "src" / "{{ package_name }}"
-    tasks = yaml.safe_load((package / "tasks" / "tasks.yaml").read_text(encoding="utf-8"))["tasks"]
-    catalog = table("catalog")["use_cases"]
-    for use_case, task in tasks.items():
-        assert use_case in catalog, f"tasks.yaml: {use_case} is not a use case of catalog.yaml"
-        assert task["family"] == catalog[use_case]["family"], use_case
-        assert (package / "tasks" / "heads").is_dir()
-    listed = re.compile(r"use_case in \[([^\]]*)\]")
-    for doc in ("training.md.jinja", "serving.md.jinja"):
-        text = (REPO / "template" / "docs" / doc).read_text(encoding="utf-8")
-        found = listed.findall(text)
-        assert found, f"{doc} has no list of the use cases with a production contract"
-        for item in found:
-            assert {name.strip().strip("'\"") for name in item.split(",")} == set(tasks), doc

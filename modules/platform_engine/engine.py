@@ -16,6 +16,7 @@ from .review import attach_fixes, review
 from .serving import decide_batching, decide_pattern, decide_precision, with_edge_device
 from .sizing import decide_gpu, node_pool_for
 from .tables import table
+from .tasks import decide_task
 
 ENGINE_VERSION = "1"
 
@@ -33,6 +34,9 @@ class Decisions:
     cost: Decision
     warnings: tuple[Warning_, ...]
     names: dict[str, Any] = field(default_factory=dict)  # every cloud resource name (naming.py)
+    # The use case's production contract and the head modules it needs (tasks.py), None for a
+    # use case that serves the family's flat contract only.
+    task: dict[str, Any] | None = None
 
     def records(self) -> list[Decision]:
         return [
@@ -60,6 +64,7 @@ class Decisions:
         out["cloud"] = dict(table("clouds")[self.answers.cloud])
         out["project"] = {"description": self.answers.described}
         out["names"] = self.names
+        out["task"] = self.task
         return out
 
 
@@ -103,6 +108,7 @@ def decide(answers: Answers, *, with_fixes: bool = True) -> Decisions:
         cost=cost,
         warnings=tuple(warnings),
         names=decide_names(answers, model.choice),
+        task=decide_task(answers),
     )
 
 

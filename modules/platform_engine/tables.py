@@ -13,7 +13,9 @@ DATA_DIR = Path(__file__).parent / "data"
 # are read at every `copier copy`); the pure-Python one otherwise.
 SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-TABLE_NAMES = ("catalog", "prices", "sizing", "batching", "monitoring", "hosting", "patterns", "clouds", "naming")
+TABLE_NAMES = (
+    "catalog", "prices", "sizing", "batching", "monitoring", "hosting", "patterns", "clouds", "naming", "tasks",
+)  # fmt: skip
 
 
 @cache

@@ -1,1 +1,1 @@
-"""Production input/output contracts per use case (tasks.yaml) and the heads that serve them."""
+"""The production input/output contract of this project's use case (decisions.task) and its task head."""

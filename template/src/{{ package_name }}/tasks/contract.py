@@ -1,21 +1,23 @@
-"""tasks.yaml as typed objects: which head a use case gets and the Triton tensors it serves."""
+"""This project's production contract (platform.yaml `decisions.task`) as typed objects: the task
+head the use case gets, the head modules it needs and the Triton tensors it serves.
+
+The decision engine records the contract (its table of contracts per use case stays with the
+generator); a use case without one (`decisions.task: null`) serves the family's flat contract only.
+"""
 
 from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import yaml
 
-from ..config import Platform, platform
+from ..config import ConfigError, Platform, platform
 from .heads import Arrays, Head, decode_text, encode_text, get_head
 
-TASKS_FILE = Path(__file__).with_name("tasks.yaml")
 HEADS_DIR = Path(__file__).with_name("heads")
 # Where a training run keeps its fitted head: the params and the contract they were fitted for.
 TASK_PARAMS_ARTIFACT = "task/params.npz"
@@ -64,6 +66,7 @@ class TaskContract:
     use_case: str
     family: str
     head: str
+    modules: tuple[str, ...]
     options: dict[str, Any]
     inputs: tuple[TensorSpec, ...]
     outputs: tuple[TensorSpec, ...]
@@ -117,6 +120,7 @@ class TaskContract:
             "use_case": self.use_case,
             "family": self.family,
             "head": self.head,
+            "modules": list(self.modules),
             "options": self.options,
             "inputs": [spec.to_dict() for spec in self.inputs],
             "outputs": [spec.to_dict() for spec in self.outputs],
@@ -144,15 +148,18 @@ def _encode(spec: TensorSpec, value: Any) -> npt.NDArray[Any]:
 def _spec(raw: dict[str, Any], where: str) -> TensorSpec:
     dtype = str(raw["dtype"])
     if dtype not in DTYPES:
-        raise ValueError(f"{TASKS_FILE}: {where} {raw.get('name')!r} has dtype {dtype}, expected one of {DTYPES}")
+        raise ValueError(f"{where} {raw.get('name')!r} has dtype {dtype}, expected one of {DTYPES}")
     return TensorSpec(name=str(raw["name"]), dtype=dtype, dims=tuple(int(d) for d in raw["dims"]))
 
 
-def _parse(use_case: str, raw: dict[str, Any]) -> TaskContract:
+def task_from_dict(raw: dict[str, Any]) -> TaskContract:
+    """A contract from its plain data (decisions.task, or TaskContract.to_dict() kept in a bundle)."""
+    use_case = str(raw["use_case"])
     return TaskContract(
         use_case=use_case,
         family=str(raw["family"]),
         head=str(raw["head"]),
+        modules=tuple(str(name) for name in raw.get("modules") or (raw["head"],)),
         options=dict(raw.get("options") or {}),
         inputs=tuple(_spec(item, f"{use_case} input") for item in raw["inputs"]),
         outputs=tuple(_spec(item, f"{use_case} output") for item in raw["outputs"]),
@@ -161,28 +168,27 @@ def _parse(use_case: str, raw: dict[str, Any]) -> TaskContract:
     )
 
 
-@cache
-def contracts() -> dict[str, TaskContract]:
-    """Every use case of tasks.yaml with its contract."""
-    raw = yaml.safe_load(TASKS_FILE.read_text(encoding="utf-8"))
-    return {name: _parse(name, entry) for name, entry in (raw.get("tasks") or {}).items()}
-
-
-def task_for(use_case: str) -> TaskContract | None:
-    """The production contract of `use_case`, or None when it serves the family's flat contract."""
-    return contracts().get(use_case)
-
-
 def project_task(platform_: Platform | None = None) -> TaskContract | None:
-    """This project's production contract (platform.yaml answers.use_case), or None."""
+    """This project's production contract (platform.yaml decisions.task), or None when the use case
+    serves the family's flat contract only."""
     plat = platform_ or platform()
+    raw = plat.decisions.get("task")
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{plat.path}: decisions.task must be a mapping or null; run `copier update`")
+    try:
+        task = task_from_dict(raw)
+    except (KeyError, TypeError, ValueError) as error:
+        raise ConfigError(
+            f"{plat.path}: decisions.task is incomplete or invalid ({error}); run `copier update`"
+        ) from error
     use_case = str(plat.answers.get("use_case", ""))
-    task = task_for(use_case)
     family = str(plat.decision("model").get("family", ""))
-    if task is not None and family and task.family != family:
-        raise ValueError(
-            f"{TASKS_FILE}: {use_case} wraps the {task.family} family, but {plat.path} says "
-            f"decisions.model.family: {family}; make them agree"
+    if task.use_case != use_case or (family and task.family != family):
+        raise ConfigError(
+            f"{plat.path}: decisions.task is the {task.use_case} contract ({task.family} family), but the "
+            f"project's use case is {use_case} ({family} family); run `copier update` rather than editing decisions"
         )
     return task
 

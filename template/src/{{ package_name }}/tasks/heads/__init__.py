@@ -5,8 +5,11 @@ image to shape probabilities. A use case whose production model has another cont
 boxes, a text to an embedding, a spectrogram to a transcript) gets a *head*: pre-processing that
 turns a production request into core inputs, and post-processing (NMS, CTC-style collapse, ...)
 that turns core scores into the production outputs. Heads are fitted and evaluated by the training
-pipeline and served by Triton as a python model around the core (tasks/tasks.yaml says which head
-each use case gets, and the tensors it serves).
+pipeline and served by Triton as a python model around the core (platform.yaml `decisions.task` says
+which head this project's use case gets, the head modules it needs and the tensors it serves).
+
+A project holds only its own head: `heads/<head>.py` plus the family helpers it imports (vision.py,
+embedding.py, generation.py, text.py, vocabulary.py), as `decisions.task.modules` lists them.
 
 This package imports NumPy and the standard library only: the repository builder copies it next to
 the Triton python model, where the project package is not installed.
@@ -16,7 +19,7 @@ Conventions every head follows
   [n, n_classes]; heads may call it with any n (including 0 rows).
 - Inputs and outputs are dicts of batched arrays: the first axis is the request batch. FP32 as
   float32, INT32 as int32, UTF8 (text) as uint8 [n, width] zero-padded UTF-8 (`encode_text`).
-  Shapes after the batch axis are the `dims` in tasks.yaml.
+  Shapes after the batch axis are the `dims` of decisions.task in platform.yaml.
 - `params` is a flat dict of NumPy arrays (saved with `np.savez`, so no objects).
 - Everything random takes the `rng` it is given, so a seed reproduces fits and evaluations.
 """
@@ -26,6 +29,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from importlib import import_module
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -67,7 +72,7 @@ class Head(ABC):
 
     @abstractmethod
     def infer(self, core: Core, params: Arrays, inputs: Arrays) -> Arrays:
-        """Serve one batch of production requests (the tensors of tasks.yaml)."""
+        """Serve one batch of production requests (the tensors of decisions.task)."""
 
     @abstractmethod
     def examples(
@@ -92,16 +97,28 @@ def register(cls: type[Head]) -> type[Head]:
 
 
 def get_head(name: str, classes: tuple[str, ...], options: dict[str, Any]) -> Head:
-    """The head `name` (see tasks.yaml); KeyError lists the known ones."""
-    _load_all()
+    """The head `name` (platform.yaml decisions.task.head): imported from its module, heads/<name>.py.
+
+    A project holds only its own head's modules (decisions.task.modules), so another head's name
+    fails with a KeyError that says so; a module without the registered head is a KeyError too."""
     if name not in _REGISTRY:
-        raise KeyError(f"unknown task head {name!r}; known: {sorted(_REGISTRY)}")
+        try:
+            import_module(f".{name}", __name__)  # relative: the copy inside Triton loads it too
+        except ModuleNotFoundError as error:
+            if error.name != f"{__name__}.{name}":
+                raise  # the head's module exists, but something it imports does not
+            raise KeyError(
+                f"no task head {name!r} in this project (tasks/heads/{name}.py): the project was rendered "
+                f"for another use case; tasks/heads/ holds {available_heads()}"
+            ) from error
+    if name not in _REGISTRY:
+        raise KeyError(f"tasks/heads/{name}.py registers no head named {name!r}; registered: {sorted(_REGISTRY)}")
     return _REGISTRY[name](classes, options)
 
 
-def _load_all() -> None:
-    # Imported for their @register side effect; relative so the copy inside Triton works too.
-    from . import embedding, generation, sequence, speech, vision  # noqa: F401
+def available_heads() -> list[str]:
+    """The head modules present in this copy of the package (helpers included)."""
+    return sorted(path.stem for path in Path(__file__).parent.glob("*.py") if path.stem != "__init__")
 
 
 FLOAT_KINDS = "f"

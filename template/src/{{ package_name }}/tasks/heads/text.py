@@ -1,13 +1,16 @@
 """Hashed token counts: how the text and generation families turn a text into features.
 
 Serving (the text embedding head in Triton) uses the same function on a request's text, so training
-and serving features match. Standard library only: Triton loads this file without the package.
+and serving features match. NumPy and the standard library only: Triton loads this file without the package.
 """
 
 from __future__ import annotations
 
 import re
 import zlib
+
+import numpy as np
+import numpy.typing as npt
 
 BUCKETS = 32
 _TOKEN = re.compile(r"[a-z0-9']+")
@@ -29,3 +32,9 @@ def hashed_counts(text: str, buckets: int = BUCKETS) -> list[float]:
     for token in tokens(text):
         counts[bucket(token, buckets)] += 1.0
     return counts
+
+
+def hashed(texts: list[str], buckets: int) -> npt.NDArray[np.float32]:
+    """Hashed token counts [n, buckets] of texts: a batch of hashed_counts, as FP32."""
+    rows = [hashed_counts(text, buckets) for text in texts]
+    return np.asarray(rows, dtype=np.float32).reshape(len(texts), buckets)

@@ -1,0 +1,135 @@
+"""Tier 1: the production contracts (data/tasks.yaml) and `decisions.task`.
+
+The engine records the use case's contract in platform.yaml (`decisions.task`), null where the use
+case serves its family's flat contract. A project renders exactly the head modules the contract
+lists (Jinja conditions in the file names under tasks/heads/), so the table and those file names
+are checked against each other here.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import pytest
+from conftest import REPO
+from platform_engine import Answers, decide
+from platform_engine import tasks as tasks_module
+from platform_engine.tables import table, use_cases
+from platform_engine.tasks import task_contract, task_use_cases
+
+HEADS = REPO / "template" / "src" / "{{ package_name }}" / "tasks" / "heads"
+TASK_MODEL = REPO / "template" / "src" / "{{ package_name }}" / "serving"
+FLAT = {"text_classification", "image_classification", "audio_classification", "tabular", "time_series",
+        "recommendations"}  # fmt: skip
+HEADS_OF = {
+    "object_detection": "detection",
+    "segmentation": "segmentation",
+    "ocr": "glyph_reader",
+    "face_recognition": "eigen_embedding",
+    "embeddings": "text_embedding",
+    "speech_to_text": "event_transcriber",
+    "text_generation": "text_generator",
+    "search_rag": "retriever",
+    "text_to_speech": "speech_synthesizer",
+}
+# Modules every project renders whatever its contract: data/sample.py and features/text.py import
+# them for the text and generation families' features, and (until the sample data is split per
+# family) every project imports data/sample.py. They become conditional on
+# `decisions.model.family in ['text', 'generation'] or ... in decisions.task.modules` with that split.
+ALWAYS = {"text", "vocabulary"}
+
+
+def _decisions(use_case: str) -> dict[str, Any]:
+    return decide(Answers(use_case=use_case)).to_dict()
+
+
+def _rendered_names(folder: Path, decisions: dict[str, Any]) -> set[str]:
+    """The file names Copier renders from `folder` for these decisions (empty names are skipped)."""
+    environment = jinja2.Environment(undefined=jinja2.StrictUndefined)
+    names = {environment.from_string(path.name).render(decisions=decisions) for path in folder.iterdir()}
+    return {name for name in names if name and name != "__pycache__"}
+
+
+def test_the_task_use_cases_are_the_catalogs_with_a_head_and_the_rest_are_flat() -> None:
+    assert set(task_use_cases()) == set(HEADS_OF)
+    assert set(use_cases()) == set(HEADS_OF) | FLAT
+    for use_case in use_cases():
+        task = _decisions(use_case)["task"]
+        if use_case in FLAT:
+            assert task is None, use_case
+        else:
+            assert task["head"] == HEADS_OF[use_case]
+            assert task["use_case"] == use_case
+            assert task["family"] == table("catalog")["use_cases"][use_case]["family"]
+
+
+@pytest.mark.parametrize("use_case", sorted(HEADS_OF))
+def test_a_contract_is_plain_data_with_its_tensors_and_words(use_case: str) -> None:
+    task = _decisions(use_case)["task"]
+    assert json.loads(json.dumps(task)) == task  # plain data: it is dumped into platform.yaml
+    assert set(task) == {"use_case", "family", "head", "modules", "options", "inputs", "outputs", "smoke",
+                         "production"}  # fmt: skip
+    assert task["modules"][-1] == task["head"]
+    assert task["inputs"] and task["outputs"]
+    for tensor in (*task["inputs"], *task["outputs"]):
+        assert tensor["dtype"] in ("FP32", "INT32", "UTF8")
+        assert tensor["dims"] and all(isinstance(size, int) and size > 0 for size in tensor["dims"])
+    assert "\n" not in task["smoke"] and len(task["smoke"]) > 40
+    assert "\n" not in task["production"] and len(task["production"]) > 40
+
+
+@pytest.mark.parametrize("use_case", sorted(HEADS_OF))
+def test_text_options_match_the_text_tensors(use_case: str) -> None:
+    """A head with text tensors has `text_bytes`, and every text tensor is that wide."""
+    task = _decisions(use_case)["task"]
+    text = [tensor for tensor in (*task["inputs"], *task["outputs"]) if tensor["dtype"] == "UTF8"]
+    for tensor in text:
+        assert tensor["dims"] == [task["options"]["text_bytes"]], (use_case, tensor)
+    if "dims" in task["options"]:
+        vectors = [t for t in task["outputs"] if t["name"] == "embedding"]
+        assert all(t["dims"] == [task["options"]["dims"]] for t in vectors), use_case
+
+
+@pytest.mark.parametrize("use_case", sorted(use_cases()))
+def test_a_project_renders_exactly_its_heads_modules(use_case: str) -> None:
+    """tasks/heads/ of a rendered project: __init__.py plus the contract's modules (and the text
+    helpers of the text and generation families), nothing else; the task model only with a task."""
+    decisions = _decisions(use_case)
+    task = decisions["task"]
+    expected = {"__init__"} | set(task["modules"] if task else ()) | ALWAYS
+    assert _rendered_names(HEADS, decisions) == {f"{name}.py" for name in expected}
+    task_model = {name for name in _rendered_names(TASK_MODEL, decisions) if "task" in name}
+    assert task_model == ({"triton_task_model.py"} if task else set())
+
+
+def test_every_head_module_in_the_template_is_named_by_a_contract() -> None:
+    """No orphan module under tasks/heads/ (each file's condition names its own module)."""
+    named = {name for use_case in task_use_cases() for name in task_contract(use_case)["modules"]}  # type: ignore[index]
+    in_template = set()
+    for path in HEADS.iterdir():
+        if path.name == "__pycache__" or path.stem in {"__init__", *ALWAYS}:
+            continue
+        match = re.fullmatch(r"\{%.*'(\w+)' in decisions\.task\.modules.*%\}(\w+)\.py\{% endif %\}", path.name)
+        assert match and match.group(1) == match.group(2), f"{path.name}: the condition must name the module"
+        in_template.add(match.group(2))
+    assert in_template == named - ALWAYS
+
+
+def test_a_contract_of_another_family_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    original = table("tasks")
+    wrong = {"tasks": {**original["tasks"], "ocr": {**original["tasks"]["ocr"], "family": "audio"}}}
+    monkeypatch.setattr(tasks_module, "table", lambda name: wrong if name == "tasks" else table(name))
+    with pytest.raises(ValueError, match=r"ocr wraps the audio family, catalog\.yaml says vision"):
+        task_contract("ocr")
+
+
+def test_modules_that_miss_the_heads_own_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    original = table("tasks")
+    wrong = {"tasks": {**original["tasks"], "ocr": {**original["tasks"]["ocr"], "modules": ["vision"]}}}
+    monkeypatch.setattr(tasks_module, "table", lambda name: wrong if name == "tasks" else table(name))
+    with pytest.raises(ValueError, match="must end with the head's own module 'glyph_reader'"):
+        task_contract("ocr")

@@ -1,0 +1,88 @@
+"""Tier 3: every task head in the project that holds it, on a real Triton server.
+
+A project holds only its own use case's head (decisions.task.modules under tasks/heads/, its
+tests/test_heads_<head>.py and tests/stack/test_task_stack.py), so no single project tests every
+head any more: this module renders one project per use case with a head (`--defaults` plus the
+use case), checks that it holds exactly that head's modules and tests, and runs them there: the
+head's unit tests and the task stack test (the head served by Triton as `<model>_<head>` around
+the demo champion must equal the head computed in process, over HTTP and gRPC).
+
+The projects live in build/stack/heads_<use_case> and are reused while the template's fingerprint
+is unchanged (like tests/conftest.py's `stack_project`).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from conftest import STACK_DIR, render_project, run_project_tests, template_fingerprint
+from platform_engine import Answers, decide
+from platform_engine.tasks import task_use_cases
+
+pytestmark = pytest.mark.project
+# Imported by data/sample.py and features/text.py, so every project holds them for now.
+SHARED = {"__init__", "text", "vocabulary"}
+
+
+@pytest.fixture(scope="session")
+def head_project() -> Callable[[str], Path]:
+    """`head_project(use_case)`: the project rendered with `--defaults` plus the use case, committed
+    to a fresh git repo and set up (`make setup`) once per template fingerprint."""
+    fingerprint = template_fingerprint()
+
+    def _get(use_case: str) -> Path:
+        dst = STACK_DIR / f"heads_{use_case}"
+        marker = STACK_DIR / f"heads_{use_case}.ready"
+        if marker.is_file() and marker.read_text() == fingerprint:
+            return dst
+        marker.unlink(missing_ok=True)
+        shutil.rmtree(dst, ignore_errors=True)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        started = time.monotonic()
+        render_project(dst, use_case=use_case)
+        git = ["git", "-c", "user.email=ci@example.com", "-c", "user.name=ci"]
+        subprocess.run([*git, "init", "-q"], cwd=dst, check=True)
+        subprocess.run([*git, "add", "-A"], cwd=dst, check=True)
+        subprocess.run([*git, "commit", "-qm", "generated"], cwd=dst, check=True)
+        rendered = time.monotonic() - started
+        result = subprocess.run(["make", "setup"], cwd=dst, capture_output=True, text=True)
+        if result.returncode != 0:
+            pytest.fail(f"make setup failed in {dst}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+        print(f"{dst.name}: rendered in {rendered:.1f} s, set up in {time.monotonic() - started - rendered:.0f} s")
+        marker.write_text(fingerprint)
+        return dst
+
+    return _get
+
+
+@pytest.mark.parametrize("use_case", task_use_cases())
+def test_the_project_holds_and_serves_its_own_head(head_project: Callable[[str], Path], use_case: str) -> None:
+    task = decide(Answers(use_case=use_case)).task
+    assert task is not None
+    project = head_project(use_case)
+    (heads,) = project.glob("src/*/tasks/heads")
+    assert {path.stem for path in heads.glob("*.py")} == SHARED | set(task["modules"]), "the head's modules only"
+    (serving,) = project.glob("src/*/serving")
+    assert (serving / "triton_task_model.py").is_file()
+    expected = {f"test_heads_{task['head']}.py"} | ({"test_heads_vision.py"} if "vision" in task["modules"] else set())
+    tests = sorted(path.name for path in (project / "tests").glob("test_heads_*.py"))
+    assert set(tests) == expected, "the head's tests only"
+    assert (project / "tests" / "stack" / "test_task_stack.py").is_file()
+    files = [*(f"tests/{name}" for name in tests), "tests/stack/test_task_stack.py"]
+    command = ["uv", "run", "--frozen", "pytest", "-q", "-p", "no:cacheprovider", *files]
+    run_project_tests(project, command, f"{task['head']} head + task stack", timeout=1800)
+
+
+def test_a_flat_contract_project_holds_no_head(render: Callable[..., Path]) -> None:
+    """The tabular default: no head module, no head test, no task stack test, no task model."""
+    project = render(use_case="tabular")
+    (heads,) = project.glob("src/*/tasks/heads")
+    assert {path.stem for path in heads.glob("*.py")} == SHARED
+    assert not list(project.glob("src/*/serving/triton_task_model.py"))
+    assert not list((project / "tests").rglob("test_heads_*.py"))
+    assert not (project / "tests" / "stack" / "test_task_stack.py").exists()
