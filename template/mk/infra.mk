@@ -4,7 +4,7 @@
 #   make destroy ENV=dev   confirm (type the name), destroy
 INFRA = $(RUN) python -m $(PACKAGE).infra
 
-.PHONY: setup-infra infra-plan apply destroy infra-check cost-summary cost-chart cost-chart-check tf-fmt tf-test
+.PHONY: setup-infra infra-plan apply destroy infra-check cost-summary cost-chart tf-fmt tf-test
 
 setup-infra: uv.lock ## Install the Terraform driver (python-terraform)
 	$(UV) sync --frozen --group infra
@@ -24,11 +24,8 @@ infra-check: setup ## Is terraform installed and new enough, are the account var
 cost-summary: setup ## Monthly estimate, budget and GPU pool of ENV
 	$(INFRA) summary --env $(ENV)
 
-cost-chart: setup ## Redraw docs/cost.png (monthly cost against requests) from platform.yaml (after copier update too)
-	$(RUN) python -m $(PACKAGE).infra.chart
-
-cost-chart-check: setup ## Exit 1 when docs/cost.png is missing or does not match platform.yaml
-	$(RUN) python -m $(PACKAGE).infra.chart --check
+cost-chart: setup ## Draw docs/cost.png (monthly cost against requests, matplotlib) from platform.yaml; docs/cost.md has it in Mermaid
+	$(RUN) python -m $(PACKAGE).infra.chart $(if $(OUTPUT),--output $(OUTPUT))
 
 tf-fmt: ## terraform fmt -check over infra/
 	terraform fmt -check -recursive infra

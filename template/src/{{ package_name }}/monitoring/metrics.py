@@ -10,7 +10,7 @@ Metric names (every series carries `project`, `model` and `model_version` labels
     model_drift_window_rows                   rows in the current window
     model_data_anomaly_share                  share of window rows with a missing or out-of-range feature
     model_drift_last_run_timestamp_seconds    when the job last finished (any status)
-    model_drift_job_status                    the job's exit status (0 ok, 3 drift, others: see drift.py)
+    model_drift_job_status                    the job's exit status (0 ok, 3 drift, others: see drift/status.py)
 """
 
 from __future__ import annotations
