@@ -277,15 +277,15 @@ class TritonClient:
         ]
         return np.concatenate(parts)
 
-    # -- the production contract (tasks.yaml) ------------------------------------------------------
+    # -- the production contract (decisions.task) -------------------------------------------------
 
     def infer_task(self, inputs: dict[str, Any]) -> dict[str, Any]:
-        """The use case's production contract (tasks/tasks.yaml) on the task model, e.g.
+        """The use case's production contract (platform.yaml decisions.task) on the task model, e.g.
         `{"image": images}` -> `{"boxes": ..., "scores": ..., "classes": ...}`. Text tensors take
         and return lists of str. BadInputError for a missing input or a wrong shape or type."""
         task = self.task
         if task is None:
-            raise ServingError(f"{self.model_name} serves the flat feature contract only (no tasks.yaml entry)")
+            raise ServingError(f"{self.model_name} serves the flat feature contract only (no decisions.task)")
         model = task.triton_model_name(self.model_name)
         try:
             arrays = task.encode_inputs(inputs, self.task_max_batch_size)

@@ -5,7 +5,7 @@ features, logs it to MLflow (sklearn flavour, pyfunc predicting scores) with the
 serving contract expects (`onnx/model.onnx`: input `features` FP32 [None, n], output `scores`),
 registers it and points the `champion` alias at it. The training layer's real champion follows
 the same contract, so everything built on this one works on that one. For a use case with a
-production contract (tasks/tasks.yaml) it also fits the task head on the family's sample rows around
+production contract (decisions.task) it also fits the task head on the family's sample rows around
 the demo model and logs `task/params.npz`, as the training pipeline does.
 """
 

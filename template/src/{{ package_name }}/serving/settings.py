@@ -154,7 +154,7 @@ class ServingSettings:
     latency_summary_quantiles: str = SUMMARY_QUANTILES
     client: ClientSettings = field(default_factory=ClientSettings)
     batch: BatchSettings = field(default_factory=BatchSettings)
-    # The use case's production contract (tasks/tasks.yaml), served by a second Triton model.
+    # The use case's production contract (decisions.task), served by a second Triton model.
     production_contract: TaskContract | None = None
     raw: dict[str, Any] = field(default_factory=dict)
 

@@ -69,7 +69,7 @@ def report(
 ) -> dict[str, Any]:
     """The evaluation report logged with the run (evaluation/report.json and .md).
 
-    With a task head (tasks.yaml), the gate also asks the head to beat its own baseline on
+    With a task head (decisions.task), the gate also asks the head to beat its own baseline on
     production-shaped requests: a core model that passes but a head that finds nothing fails.
     """
     metric = contract.primary_metric

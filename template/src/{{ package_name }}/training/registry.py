@@ -153,7 +153,7 @@ def load_champion_predict_fn(
 
 @dataclass(frozen=True)
 class ChampionTask:
-    """The champion's task head (tasks.yaml) around its core model, computed in-process: what the
+    """The champion's task head (decisions.task) around its core model, computed in-process: what the
     Triton task model serves."""
 
     contract: TaskContract

@@ -160,7 +160,7 @@ class TrainingSettings:
     pipeline_name: str
     pipeline_root: Path
     remote: RemoteSettings
-    # The use case's production contract (tasks/tasks.yaml), None for the flat family contract.
+    # The use case's production contract (decisions.task), None for the flat family contract.
     production_contract: TaskContract | None = None
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
 

@@ -178,7 +178,7 @@ def train(
 def _fit_task_head(
     settings: TrainingSettings, model: Any, x_train: npt.NDArray[np.float32], y_train: npt.NDArray[Any]
 ) -> None:
-    """Fit the use case's head (tasks.yaml) on the training rows around the just-fitted core model;
+    """Fit the use case's head (decisions.task) on the training rows around the just-fitted core model;
     log its params and contract with the run, so serving builds the production model from them."""
     from .models import predict_scores
 
