@@ -4,7 +4,7 @@ cloud's rules, and the rendered project uses exactly those names everywhere.
 Engine tests (tier 1): limits and characters per cloud over many project names, the suffix (stable,
 never cut, the answer's validation), names that stay apart when slugs shorten alike, the cost labels
 recorded as the clouds store them. Render tests (tier 2): platform.yaml's URIs, the Kustomize
-overlays, backend.tf and terraform.tfvars.json name exactly the engine's names, on every cloud.
+overlays, backend.tfbackend and terraform.tfvars.json name exactly the engine's names, on every cloud.
 The Terraform side (module validation and cost_tags agree with the engine) is in test_terraform.py.
 """
 
@@ -327,7 +327,7 @@ def test_the_update_notice_lists_what_a_deployed_stack_must_keep(cloud: str) -> 
 # ---------------------------------------------------------------- rendered projects use the record
 
 RENDER_ANSWERS: dict[str, dict[str, Any]] = {
-    "aws": {"cloud": "aws", "project_name": "Fraud Scoring"},
+    "aws": {"cloud": "aws", "project_name": "Fraud Scoring", "serving_pattern": "edge"},
     "gcp": {"cloud": "gcp", "project_name": "Demand Forecast", "use_case": "time_series"},
     "azure": {"cloud": "azure", "project_name": "Customer Churn Prediction Model Alpha", "tune": True,
               "resource_suffix": "team42", "serving_pattern": "batch"},
@@ -350,10 +350,9 @@ def _model_repository(docs: list[dict[str, Any]]) -> str:
 
 
 def _backend(project: Path, env: str) -> dict[str, Any]:
-    with (project / "infra" / "envs" / env / "backend.tf").open(encoding="utf-8") as handle:
-        parsed = hcl2.load(handle)
-    backend = parsed["terraform"][0]["backend"][0]
-    (settings,) = backend.values()
+    """The environment's state settings (infra/envs/<env>/backend.tfbackend, for the one root)."""
+    with (project / "infra" / "envs" / env / "backend.tfbackend").open(encoding="utf-8") as handle:
+        settings = hcl2.load(handle)
     return {key: value.strip('"') if isinstance(value, str) else value for key, value in settings.items()}
 
 
@@ -369,8 +368,11 @@ def test_the_rendered_project_names_exactly_the_engines_names(cloud: str, tmp_pa
     if "resource_suffix" in answers:
         assert names["suffix"] == answers["resource_suffix"]
 
-    # platform.yaml's URIs: the main environment's
-    assert platform["serving"]["edge"]["sync_uri"] == names["uris"]["edge_sync"]
+    # platform.yaml's URIs: the main environment's (the edge sync point in edge projects only)
+    if platform["decisions"]["serving_pattern"]["choice"] == "edge":
+        assert platform["serving"]["edge"]["sync_uri"] == names["uris"]["edge_sync"]
+    else:
+        assert "edge" not in platform["serving"]
     assert platform["monitoring"]["inference_log"]["cloud_uri"] == names["uris"]["inference_log"]
     # Kustomize: the base names the main environment's repository, each overlay its own
     base = yaml.safe_load((project / "deploy" / "k8s" / "base" / "kustomization.yaml").read_text(encoding="utf-8"))
