@@ -140,7 +140,6 @@ class Data(Section):
     validation: Validation = Field(default_factory=Validation)
     sample: Sample = Field(default_factory=Sample)
     paths: DataPaths = Field(default_factory=DataPaths)
-    bench: dict[str, Any] | None = None
     source: dict[str, Any]
     feature_store: dict[str, Any]
 
@@ -258,7 +257,6 @@ class Serving(Section):
     # Only in projects of that serving pattern (decisions.serving_pattern).
     batch: Batch | None = None
     edge: Edge | None = None
-    bench: dict[str, Any] | None = None
     kubernetes: Kubernetes
 
 
@@ -317,7 +315,7 @@ class Infra(Section):
     environments: list[str]
     required_env: list[str] = Field(default_factory=list)
     budget_alert_thresholds_percent: list[int] = Field(default_factory=lambda: [80, 100])
-    cost_chart: str | None = None
+    cost_chart: str = "docs/cost.png"  # where `make cost-chart` draws the chart (matplotlib)
 
 
 class PlatformFile(BaseModel):
