@@ -40,7 +40,7 @@ lint: env ## ruff + mypy on the generator's own code
 	$(UV) run ruff format --check modules tests ci
 	$(UV) run mypy
 
-bench-render: env ## Time `copier copy --defaults` (target: under 5 s)
+bench-render: env ## Time `copier copy --defaults` beside peer templates (target: under 2 s)
 	$(UV) run python ci/bench_render.py
 
 bench-smoke: env system-deps ## Time copier copy + make smoke, stage by stage, warm and cold uv cache
