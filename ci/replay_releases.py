@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from releases import History, Release, build_history, commit_all, git
 
 COPIER = [sys.executable, "-m", "copier"]
-IGNORED_PARTS = {".git", "__pycache__"}  # git's folder, and bytecode the cost-chart task caches
+IGNORED_PARTS = {".git", "__pycache__"}  # git's folder, and bytecode caches of a project run
 
 # The user's edits: (file, text the template renders, text the user has instead).
 SETTING = ("platform.yaml", "\n  logs: .local/logs\n", "\n  logs: /var/log/team-logs\n")

@@ -315,7 +315,6 @@ class Infra(Section):
     environments: list[str]
     required_env: list[str] = Field(default_factory=list)
     budget_alert_thresholds_percent: list[int] = Field(default_factory=lambda: [80, 100])
-    cost_chart: str = "docs/cost.png"  # where `make cost-chart` draws the chart (matplotlib)
 
 
 class PlatformFile(BaseModel):
