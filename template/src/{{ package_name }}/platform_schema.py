@@ -70,10 +70,14 @@ class Decision(Open):
         return value
 
 
+class ModelDecision(Decision):
+    family: Literal["tabular", "time_series", "recommendations", "text", "generation", "vision", "audio"]
+
+
 class Decisions(Open):
     """The decision engine's output; the decisions every layer reads must be there."""
 
-    model: Decision
+    model: ModelDecision
     hosting: Decision
     serving_pattern: Decision
     precision: Decision

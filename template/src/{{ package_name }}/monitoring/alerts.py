@@ -26,15 +26,14 @@ class AlertSettings:
 
     @classmethod
     def from_platform(cls, platform_: Platform | None = None) -> AlertSettings:
-        current = platform_ or platform()
-        section = dict(current.section("monitoring").get("alerts") or {})
+        alerts = (platform_ or platform()).settings.monitoring.alerts
         switch = os.environ.get("DRIFT_ALERTS_ENABLED")
-        enabled = bool(section.get("enabled", False)) if switch is None else switch.lower() in ("1", "true", "yes")
+        enabled = alerts.enabled if switch is None else switch.lower() in ("1", "true", "yes")
         return cls(
             enabled=enabled,
-            webhook_url=str(os.environ.get("DRIFT_WEBHOOK_URL") or section.get("webhook_url") or ""),
-            timeout_seconds=float(section.get("timeout_seconds", 5.0)),
-            report_base_url=str(section.get("report_base_url") or ""),
+            webhook_url=os.environ.get("DRIFT_WEBHOOK_URL") or alerts.webhook_url,
+            timeout_seconds=alerts.timeout_seconds,
+            report_base_url=alerts.report_base_url,
         )
 
 

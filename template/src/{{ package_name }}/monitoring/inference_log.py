@@ -57,17 +57,17 @@ class LogSettings:
     @classmethod
     def from_platform(cls, platform_: Platform | None = None) -> LogSettings:
         current = platform_ or platform()
-        section = dict(current.section("monitoring").get("inference_log") or {})
-        uri = os.environ.get(URI_ENV) or str(section.get("uri") or "")
+        log = current.settings.monitoring.inference_log  # ranges checked at load (platform_schema.py)
+        uri = os.environ.get(URI_ENV) or log.uri
         if not uri and os.environ.get(PROFILE_ENV, "local").strip() == "cloud":
-            uri = str(section.get("cloud_uri") or "")
+            uri = log.cloud_uri
         uri = uri or str(local_path("inference_log", current))
         return cls(
             uri=uri,
-            sample_rate=min(1.0, max(0.0, float(section.get("sample_rate", 1.0)))),
-            flush_rows=max(1, int(section.get("flush_rows", 1000))),
-            flush_seconds=max(0.0, float(section.get("flush_seconds", 10.0))),
-            max_buffered_rows=max(1, int(section.get("max_buffered_rows", 100_000))),
+            sample_rate=log.sample_rate,
+            flush_rows=log.flush_rows,
+            flush_seconds=log.flush_seconds,
+            max_buffered_rows=log.max_buffered_rows,
         )
 
 

@@ -54,15 +54,15 @@ class PrometheusSettings:
     @classmethod
     def from_platform(cls, platform_: Platform | None = None) -> PrometheusSettings:
         current = platform_ or platform()
-        section = dict(current.section("monitoring").get("prometheus") or {})
-        textfile = Path(str(os.environ.get("DRIFT_METRICS_TEXTFILE") or section.get("textfile") or ""))
+        prometheus = current.settings.monitoring.prometheus
+        textfile = Path(os.environ.get("DRIFT_METRICS_TEXTFILE") or prometheus.textfile)
         if str(textfile) and not textfile.is_absolute():
             textfile = current.path.parent / textfile
         return cls(
             textfile=textfile,
-            pushgateway_url=str(os.environ.get("PUSHGATEWAY_URL") or section.get("pushgateway_url") or ""),
-            job=str(section.get("job") or f"{current.project['slug']}-drift"),
-            namespace=str(section.get("namespace") or current.project["slug"]),
+            pushgateway_url=os.environ.get("PUSHGATEWAY_URL") or prometheus.pushgateway_url,
+            job=prometheus.job,
+            namespace=prometheus.namespace,
         )
 
 

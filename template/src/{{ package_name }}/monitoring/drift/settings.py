@@ -30,29 +30,26 @@ class DriftSettings:
 
     @classmethod
     def from_platform(cls, current: Platform) -> DriftSettings:
-        section = dict(current.section("monitoring").get("drift") or {})
+        settings = current.settings  # validated, defaults filled in (platform_schema.py)
+        drift = settings.monitoring.drift
         decision = current.decision("monitoring")
-        family_name = str(current.decision("model").get("family", "tabular"))
-        family = get_family(family_name)
-        training = current.raw.get("training") or {}
-        registry = training.get("registry") or {}
-        summary_families = [str(name) for name in section.get("summary_statistics_families", [])]
+        family_name = settings.decisions.model.family
         threshold = float(decision["psi_threshold"])
         if threshold <= 0:
             raise ConfigError(f"decisions.monitoring.psi_threshold must be > 0, got {threshold}")
         return cls(
-            project=str(current.project["slug"]),
+            project=settings.project.slug,
             family=family_name,
-            features=tuple(family.features),
-            summary_statistics=family_name in summary_families,
+            features=tuple(get_family(family_name).features),
+            summary_statistics=family_name in drift.summary_statistics_families,
             threshold=threshold,
-            min_window_rows=int(section.get("min_window_rows", decision.get("psi_min_window_rows", 500))),
-            window_hours=float(section.get("window_hours", 24)),
-            max_rows=int(section.get("max_rows", 100_000)),
-            drift_share=float(section.get("drift_share", 0.5)),
-            retrain_after_windows=int(section.get("retrain_after_windows", 3)),
-            registered_model_name=str(training.get("registered_model_name") or current.project["slug"]),
-            champion_alias=str(registry.get("champion_alias") or "champion"),
-            mlflow_experiment=str(section.get("mlflow_experiment") or f"{current.project['slug']}-drift"),
+            min_window_rows=drift.min_window_rows,
+            window_hours=drift.window_hours,
+            max_rows=drift.max_rows,
+            drift_share=drift.drift_share,
+            retrain_after_windows=drift.retrain_after_windows,
+            registered_model_name=settings.training.registered_model_name,
+            champion_alias=settings.training.registry.champion_alias,
+            mlflow_experiment=drift.mlflow_experiment,
             reports_dir=local_path("reports", current) / "drift",
         )
