@@ -22,11 +22,10 @@ from .terraform import InfraError, Runner, check_version, find_terraform, format
 
 def environment_dirs(platform: Platform, env: str) -> tuple[Path, Path]:
     """The one root module (infra/stack) and the environment's folder (variables, state settings)."""
-    infra = platform.section("infra")
-    environments = [str(e) for e in infra.get("environments", platform.project["environments"])]
-    if env not in environments:
-        raise InfraError(f"unknown environment {env!r}: this project has {', '.join(environments)} (ENV=...)")
-    envs = platform.path.parent / str(infra.get("envs_dir", "infra/envs"))
+    infra = platform.settings.infra
+    if env not in infra.environments:
+        raise InfraError(f"unknown environment {env!r}: this project has {', '.join(infra.environments)} (ENV=...)")
+    envs = platform.path.parent / infra.envs_dir
     root, env_dir = envs.parent / "stack", envs / env
     for folder in (root, env_dir):
         if not folder.is_dir():
@@ -36,10 +35,10 @@ def environment_dirs(platform: Platform, env: str) -> tuple[Path, Path]:
 
 def preflight(platform: Platform) -> str:
     """terraform found and new enough, required variables set; returns the binary's path."""
-    infra = platform.section("infra")
+    infra = platform.settings.infra
     binary = find_terraform()
-    check_version(installed_version(binary), str(infra.get("terraform_min_version", "1.10.0")))
-    missing = missing_env([str(name) for name in infra.get("required_env", [])])
+    check_version(installed_version(binary), infra.terraform_min_version)
+    missing = missing_env(infra.required_env)
     if missing:
         raise InfraError(f"set {', '.join(missing)} first (account-specific values stay out of git)")
     return binary

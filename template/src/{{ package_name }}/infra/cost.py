@@ -33,7 +33,7 @@ def summary(platform: Platform, env: str) -> str:
     cost = platform.decision("cost")
     numbers = environment_cost(platform, env)
     pool = platform.decision("gpu")["environments"][env]
-    thresholds = platform.section("infra").get("budget_alert_thresholds_percent", [80, 100])
+    thresholds = platform.settings.infra.budget_alert_thresholds_percent
     total = float(numbers["total"])
     alerts = ", ".join(f"{money(total * t / 100)} ({t}%)" for t in thresholds)
     lines = [
