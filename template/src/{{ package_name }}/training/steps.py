@@ -58,7 +58,7 @@ def _trusted_types(model: Any, package: str) -> list[str]:
     import skops.io  # type: ignore[import-untyped]
 
     untrusted = [str(name) for name in skops.io.get_untrusted_types(data=skops.io.dumps(model))]
-    allowed = (*TRUSTED_PREFIXES, f"{package}.training.models.")
+    allowed = (*TRUSTED_PREFIXES, f"{package}.training.families.")
     unexpected = [name for name in untrusted if not name.startswith(allowed)]
     if unexpected:
         raise TrainingError(f"the model holds types outside the trusted libraries: {unexpected}")
@@ -69,14 +69,14 @@ def _trusted_types(model: Any, package: str) -> list[str]:
 
 
 def _flat_params(settings: TrainingSettings, params: dict[str, Any], training_set: TrainingSet) -> dict[str, str]:
-    from .models import SMOKE_MODELS
+    from .models import smoke_model
 
     snapshot = training_set.snapshot
     flat = {
         "family": settings.family,
         "task": settings.contract.task,
         "smoke_model": settings.smoke_model,
-        "model_class": SMOKE_MODELS.get(settings.family, ""),
+        "model_class": smoke_model(settings.family),
         "production_model": settings.production_model,
         "features": json.dumps(list(settings.contract.features)),
         "n_features": str(len(settings.contract.features)),
