@@ -36,11 +36,9 @@ HEADS_OF = {
     "search_rag": "retriever",
     "text_to_speech": "speech_synthesizer",
 }
-# Modules every project renders whatever its contract: data/sample.py and features/text.py import
-# them for the text and generation families' features, and (until the sample data is split per
-# family) every project imports data/sample.py. They become conditional on
-# `decisions.model.family in ['text', 'generation'] or ... in decisions.task.modules` with that split.
-ALWAYS = {"text", "vocabulary"}
+# Modules a project of these families renders whatever its contract: data/samples/<family>.py
+# imports them for the text and generation families' features.
+FAMILY_MODULES = {"text": {"text", "vocabulary"}, "generation": {"text", "vocabulary"}}
 
 
 def _decisions(use_case: str) -> dict[str, Any]:
@@ -100,7 +98,8 @@ def test_a_project_renders_exactly_its_heads_modules(use_case: str) -> None:
     helpers of the text and generation families), nothing else; the task model only with a task."""
     decisions = _decisions(use_case)
     task = decisions["task"]
-    expected = {"__init__"} | set(task["modules"] if task else ()) | ALWAYS
+    family = decisions["model"]["family"]
+    expected = {"__init__"} | set(task["modules"] if task else ()) | FAMILY_MODULES.get(family, set())
     assert _rendered_names(HEADS, decisions) == {f"{name}.py" for name in expected}
     task_model = {name for name in _rendered_names(TASK_MODEL, decisions) if "task" in name}
     assert task_model == ({"triton_task_model.py"} if task else set())
@@ -111,12 +110,12 @@ def test_every_head_module_in_the_template_is_named_by_a_contract() -> None:
     named = {name for use_case in task_use_cases() for name in task_contract(use_case)["modules"]}  # type: ignore[index]
     in_template = set()
     for path in HEADS.iterdir():
-        if path.name == "__pycache__" or path.stem in {"__init__", *ALWAYS}:
+        if path.name in ("__init__.py", "__pycache__"):
             continue
         match = re.fullmatch(r"\{%.*'(\w+)' in decisions\.task\.modules.*%\}(\w+)\.py\{% endif %\}", path.name)
         assert match and match.group(1) == match.group(2), f"{path.name}: the condition must name the module"
         in_template.add(match.group(2))
-    assert in_template == named - ALWAYS
+    assert in_template == named
 
 
 def test_a_contract_of_another_family_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -4,8 +4,9 @@ A project holds only its own use case's head (decisions.task.modules under tasks
 tests/test_heads_<head>.py and tests/stack/test_task_stack.py), so no single project tests every
 head any more: this module renders one project per use case with a head (`--defaults` plus the
 use case), checks that it holds exactly that head's modules and tests, and runs them there: the
-head's unit tests and the task stack test (the head served by Triton as `<model>_<head>` around
-the demo champion must equal the head computed in process, over HTTP and gRPC).
+head's unit tests, the contract's (tests/test_task_contract.py) and the task stack test (the head
+served by Triton as `<model>_<head>` around the demo champion must equal the head computed in
+process, over HTTP and gRPC).
 
 The projects live in build/stack/heads_<use_case> and are reused while the template's fingerprint
 is unchanged (like tests/conftest.py's `stack_project`).
@@ -25,8 +26,6 @@ from platform_engine import Answers, decide
 from platform_engine.tasks import task_use_cases
 
 pytestmark = pytest.mark.project
-# Imported by data/sample.py and features/text.py, so every project holds them for now.
-SHARED = {"__init__", "text", "vocabulary"}
 
 
 @pytest.fixture(scope="session")
@@ -66,14 +65,14 @@ def test_the_project_holds_and_serves_its_own_head(head_project: Callable[[str],
     assert task is not None
     project = head_project(use_case)
     (heads,) = project.glob("src/*/tasks/heads")
-    assert {path.stem for path in heads.glob("*.py")} == SHARED | set(task["modules"]), "the head's modules only"
+    assert {path.stem for path in heads.glob("*.py")} == {"__init__", *task["modules"]}, "the head's modules only"
     (serving,) = project.glob("src/*/serving")
     assert (serving / "triton_task_model.py").is_file()
     expected = {f"test_heads_{task['head']}.py"} | ({"test_heads_vision.py"} if "vision" in task["modules"] else set())
     tests = sorted(path.name for path in (project / "tests").glob("test_heads_*.py"))
     assert set(tests) == expected, "the head's tests only"
-    assert (project / "tests" / "stack" / "test_task_stack.py").is_file()
-    files = [*(f"tests/{name}" for name in tests), "tests/stack/test_task_stack.py"]
+    files = [*(f"tests/{name}" for name in tests), "tests/test_task_contract.py", "tests/stack/test_task_stack.py"]
+    assert all((project / name).is_file() for name in files)
     command = ["uv", "run", "--frozen", "pytest", "-q", "-p", "no:cacheprovider", *files]
     run_project_tests(project, command, f"{task['head']} head + task stack", timeout=1800)
 
@@ -82,7 +81,8 @@ def test_a_flat_contract_project_holds_no_head(render: Callable[..., Path]) -> N
     """The tabular default: no head module, no head test, no task stack test, no task model."""
     project = render(use_case="tabular")
     (heads,) = project.glob("src/*/tasks/heads")
-    assert {path.stem for path in heads.glob("*.py")} == SHARED
+    assert {path.stem for path in heads.glob("*.py")} == {"__init__"}
     assert not list(project.glob("src/*/serving/triton_task_model.py"))
     assert not list((project / "tests").rglob("test_heads_*.py"))
     assert not (project / "tests" / "stack" / "test_task_stack.py").exists()
+    assert not (project / "tests" / "test_task_contract.py").exists()
