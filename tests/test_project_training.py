@@ -3,9 +3,9 @@
 For each answer set the project is rendered once and every layer installed (`stack_project`), then the
 project's own training tests run in its environment:
 - tests/test_training.py: settings, quality gate, manifests (dev deps only);
-- tests/stack/test_training_models.py: every family's model beats its trivial baseline, its ONNX
+- tests/stack/test_training_models.py: the project family's model beats its trivial baseline, its ONNX
   export keeps the serving contract, bad training sets are refused, the pipeline compiles to KFP v2
-  YAML for every family;
+  YAML (every family's model: tests/test_project_families.py);
 - tests/stack/test_training_stack.py: the ETL DAG fills Feast, `make train` (kfp.local + MLflow)
   promotes a champion, a worse configuration stays challenger, bad input and an unreachable tracking
   server stop the pipeline with nothing registered, and the champion API predicts like the registry.

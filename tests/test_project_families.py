@@ -1,0 +1,72 @@
+"""Tier 3: every family's data and model work in a project rendered for that family.
+
+A project holds only its own family's sample generator, contract and model, and its tests test
+that family only; so the generator renders one project per family (the first use case of the
+catalog with that family, other answers default) and runs there the tests that cover the family:
+the contract and settings (test_data, test_training, test_serving_config), the sample data and its
+validation (stack/test_data_units), training the family's model, its ONNX export and the KFP
+pipeline (stack/test_training_models), plus the family-only tests (text hashing, the click model).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from conftest import STACK_DIR, render_project, run_project_tests, template_fingerprint
+from test_render_families import FAMILIES, FAMILY_TESTS, first_use_case
+
+pytestmark = pytest.mark.project
+
+TESTS = [
+    "tests/test_data.py",
+    "tests/test_training.py",
+    "tests/test_serving_config.py",
+    "tests/stack/test_data_units.py",
+    "tests/stack/test_training_models.py",
+]
+
+
+@pytest.fixture(scope="session")
+def family_project() -> Callable[[str], Path]:
+    """`family_project(family)`: the project of the family's first use case, committed to a fresh
+    git repo and set up (`make setup`) once per template fingerprint."""
+    fingerprint = template_fingerprint()
+
+    def _get(family: str) -> Path:
+        dst = STACK_DIR / f"family_{family}"
+        marker = STACK_DIR / f"family_{family}.ready"
+        if marker.is_file() and marker.read_text() == fingerprint:
+            return dst
+        marker.unlink(missing_ok=True)
+        shutil.rmtree(dst, ignore_errors=True)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        started = time.monotonic()
+        render_project(dst, use_case=first_use_case(family))
+        git = ["git", "-c", "user.email=ci@example.com", "-c", "user.name=ci"]
+        subprocess.run([*git, "init", "-q"], cwd=dst, check=True)
+        subprocess.run([*git, "add", "-A"], cwd=dst, check=True)
+        subprocess.run([*git, "commit", "-qm", "generated"], cwd=dst, check=True)
+        rendered = time.monotonic() - started
+        result = subprocess.run(["make", "setup"], cwd=dst, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            pytest.fail(f"make setup failed in {dst}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+        print(f"{dst.name}: rendered in {rendered:.1f} s, set up in {time.monotonic() - started - rendered:.0f} s")
+        marker.write_text(fingerprint)
+        return dst
+
+    return _get
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_the_familys_data_and_model_work_in_its_project(family: str, family_project: Callable[[str], Path]) -> None:
+    project = family_project(family)
+    own = [test for test, families in FAMILY_TESTS.items() if family in families]
+    files = [*TESTS, *own]
+    assert all((project / name).is_file() for name in files), files
+    command = ["uv", "run", "--frozen", "pytest", "-q", "-p", "no:cacheprovider", *files]
+    run_project_tests(project, command, f"{family} family data + model", timeout=1800)
