@@ -41,7 +41,7 @@ class FeatureContract:
 
 
 def feature_contract(family: str) -> FeatureContract:
-    """The serving view of `family` in data/families.yaml; KeyError names the known families."""
+    """The serving view of `family` in contract.yaml; KeyError names the family the project was rendered for."""
     row = get_family(family)
     return FeatureContract(family=row.name, features=row.features, task=row.task, classes=row.classes)
 

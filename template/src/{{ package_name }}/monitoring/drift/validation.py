@@ -33,7 +33,7 @@ def validate_features(frame: pd.DataFrame, settings: DriftSettings, side: str) -
         raise DriftJobError(
             EXIT_BAD_FEATURES,
             f"feature(s) {', '.join(missing)} missing from the {side} (family {settings.family} "
-            "expects the columns of data/families.yaml)",
+            "expects the columns of contract.yaml)",
         )
     empty = [name for name in settings.features if not np.isfinite(pd.to_numeric(frame[name], errors="coerce")).any()]
     if empty:
