@@ -169,7 +169,7 @@ def in_process_limits(project: Path, model: Any, batch: Any, uri: str, seconds: 
     try:
         import onnxruntime as ort
 
-        resolve_model = inproject.module(project, "serving.repository").resolve_model
+        resolve_model = inproject.module(project, "serving.champion").resolve_model
         with tempfile.TemporaryDirectory() as onnx_dir:
             onnx = resolve_model(uri, Path(onnx_dir)).onnx_path
             session = ort.InferenceSession(str(onnx), providers=["CPUExecutionProvider"])

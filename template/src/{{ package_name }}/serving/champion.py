@@ -1,0 +1,132 @@
+"""Where the served model comes from: the champion's ONNX export (and fitted head) in MLflow.
+
+`resolve_model` turns a model URI (models:/<name>@<alias>, models:/<name>/<version>, or an .onnx
+file) into a local ONNX file and the registry version it came from; `download_task_params` fetches
+the head the same training run fitted. The repository builder (repository.py) lays them out for Triton.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..tasks.contract import TASK_PARAMS_ARTIFACT, TaskContract
+from .errors import RepositoryError
+from .model_config import INPUT_NAME, OUTPUT_NAME
+
+ONNX_ARTIFACT = "onnx/model.onnx"
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    """The champion's ONNX file on disk and where it came from."""
+
+    onnx_path: Path
+    uri: str
+    version: str
+    run_id: str = ""
+
+
+def download_task_params(resolved: ResolvedModel, task: TaskContract, scratch: Path, target: Path) -> None:
+    """Copy the head fitted by the champion's training run (task/params.npz) to `target`."""
+    if not resolved.run_id:
+        raise RepositoryError(
+            f"{resolved.uri} has no MLflow run, so no fitted {task.head} head ({TASK_PARAMS_ARTIFACT}); the "
+            f"{task.use_case} contract needs a champion trained by `make train`"
+        )
+    import mlflow
+
+    try:
+        params = mlflow.artifacts.download_artifacts(
+            run_id=resolved.run_id, artifact_path=TASK_PARAMS_ARTIFACT, dst_path=str(scratch / "task")
+        )
+    except Exception as error:
+        raise RepositoryError(
+            f"{resolved.uri}: run {resolved.run_id} has no {TASK_PARAMS_ARTIFACT} (the {task.head} head); "
+            f"retrain with this version of the template (make train): {error}"
+        ) from error
+    shutil.copyfile(params, target)
+
+
+def _tracking_setup() -> None:
+    import mlflow
+
+    from ..config import mlflow_tracking_uri
+
+    uri = mlflow_tracking_uri()
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+
+
+def _find_onnx(folder: Path) -> Path | None:
+    preferred = folder / ONNX_ARTIFACT
+    if preferred.is_file():
+        return preferred
+    found = sorted(folder.rglob("*.onnx"))
+    return found[0] if found else None
+
+
+def resolve_model(model_uri: str, dst: Path) -> ResolvedModel:
+    """Download the ONNX export of `model_uri` (models:/name@alias, models:/name/version, or an .onnx path)."""
+    local = Path(model_uri)
+    if model_uri.endswith(".onnx") and local.is_file():
+        return ResolvedModel(onnx_path=local, uri=str(local.resolve()), version="local")
+    if not model_uri.startswith("models:/"):
+        raise RepositoryError(
+            f"model URI {model_uri!r}: expected models:/<name>@<alias>, models:/<name>/<version> or a .onnx file"
+        )
+    import mlflow
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    _tracking_setup()
+    client = MlflowClient()
+    name, _, ref = model_uri.removeprefix("models:/").partition("@")
+    try:
+        if ref:
+            version = client.get_model_version_by_alias(name, ref)
+        else:
+            name, _, number = model_uri.removeprefix("models:/").partition("/")
+            version = client.get_model_version(name, number)
+    except MlflowException as error:
+        raise RepositoryError(
+            f"{model_uri} not found in the MLflow registry at {mlflow.get_tracking_uri()}: {error.message}. "
+            "Train and promote a champion first (make train), or set serving.model_uri / $SERVING_MODEL_URI"
+        ) from error
+    dst.mkdir(parents=True, exist_ok=True)
+    attempts: list[str] = []
+    sources: list[tuple[str, dict[str, Any]]] = []
+    if version.run_id:
+        sources.append(
+            (
+                f"run {version.run_id} artifact {ONNX_ARTIFACT}",
+                {"run_id": version.run_id, "artifact_path": ONNX_ARTIFACT},
+            )
+        )
+    if version.source:
+        sources.append((f"model version source {version.source}", {"artifact_uri": version.source}))
+    model_id = getattr(version, "model_id", None)
+    if model_id:
+        sources.append((f"logged model {model_id}", {"artifact_uri": f"models:/{model_id}"}))
+    if version.run_id:
+        sources.append((f"run {version.run_id} artifacts", {"run_id": version.run_id, "artifact_path": ""}))
+    for index, (label, kwargs) in enumerate(sources):
+        target = dst / f"source{index}"
+        try:
+            downloaded = Path(mlflow.artifacts.download_artifacts(dst_path=str(target), **kwargs))
+        except Exception as error:
+            attempts.append(f"{label}: {error}")
+            continue
+        onnx = downloaded if downloaded.suffix == ".onnx" else _find_onnx(downloaded)
+        if onnx is not None:
+            return ResolvedModel(
+                onnx_path=onnx, uri=model_uri, version=str(version.version), run_id=version.run_id or ""
+            )
+        attempts.append(f"{label}: no .onnx file")
+    raise RepositoryError(
+        f"{model_uri} (version {version.version}) has no ONNX export; the training layer must log "
+        f"`{ONNX_ARTIFACT}` (input `{INPUT_NAME}` FP32 [None, n], output `{OUTPUT_NAME}`). Looked at: "
+        + "; ".join(attempts)
+    )
