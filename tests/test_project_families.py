@@ -6,6 +6,9 @@ catalog with that family, other answers default) and runs there the tests that c
 the contract and settings (test_data, test_training, test_serving_config), the sample data and its
 validation (stack/test_data_units), training the family's model, its ONNX export and the KFP
 pipeline (stack/test_training_models), plus the family-only tests (text hashing, the click model).
+The time series and text families render as edge projects and run the edge bundle's tests too:
+their models (a tree regressor, a linear pipeline) export only ai.onnx.ml operators, which the edge
+export ships unquantized; the vision family's network is quantized in test_project_serving's edge set.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ TESTS = [
     "tests/stack/test_data_units.py",
     "tests/stack/test_training_models.py",
 ]
+EDGE_FAMILIES = ("time_series", "text")
+EDGE_TESTS = ["tests/stack/test_edge_stack.py", "tests/test_edge_settings.py"]
 
 
 @pytest.fixture(scope="session")
@@ -46,7 +51,8 @@ def family_project() -> Callable[[str], Path]:
         shutil.rmtree(dst, ignore_errors=True)
         dst.parent.mkdir(parents=True, exist_ok=True)
         started = time.monotonic()
-        render_project(dst, use_case=first_use_case(family))
+        pattern = {"serving_pattern": "edge"} if family in EDGE_FAMILIES else {}
+        render_project(dst, use_case=first_use_case(family), **pattern)
         git = ["git", "-c", "user.email=ci@example.com", "-c", "user.name=ci"]
         subprocess.run([*git, "init", "-q"], cwd=dst, check=True)
         subprocess.run([*git, "add", "-A"], cwd=dst, check=True)
@@ -66,7 +72,7 @@ def family_project() -> Callable[[str], Path]:
 def test_the_familys_data_and_model_work_in_its_project(family: str, family_project: Callable[[str], Path]) -> None:
     project = family_project(family)
     own = [test for test, families in FAMILY_TESTS.items() if family in families]
-    files = [*TESTS, *own]
+    files = [*TESTS, *own, *(EDGE_TESTS if family in EDGE_FAMILIES else [])]
     assert all((project / name).is_file() for name in files), files
     command = ["uv", "run", "--frozen", "pytest", "-q", "-p", "no:cacheprovider", *files]
     run_project_tests(project, command, f"{family} family data + model", timeout=1800)

@@ -235,7 +235,7 @@ def predict(ctx: SmokeContext) -> str:
 
 
 def task(ctx: SmokeContext) -> str:
-    """The use case's production contract (tasks.yaml) through the task model, checked against the
+    """The use case's production contract (platform.yaml decisions.task) through the task model, checked against the
     champion's head in process; a flat-contract project has no task model and says so."""
     from ..contract import get_family
     from ..serving.client import TritonClient
@@ -326,7 +326,7 @@ STAGES: tuple[Stage, ...] = (
     Stage("build-serving", "Triton model repository from the champion", build_serving),
     Stage("serve", "start the local Triton server", serve),
     Stage("predict", "client requests, checked against the champion", predict),
-    Stage("task", "production contract (tasks.yaml) on the task model", task),
+    Stage("task", "production contract (decisions.task) on the task model", task),
     Stage("inference-log", "read the inference log back", inference_log),
     Stage("drift", "Evidently PSI drift job", drift),
     Stage("stop", "stop everything", stop),

@@ -15,7 +15,7 @@ This package imports NumPy and the standard library only: the repository builder
 the Triton python model, where the project package is not installed.
 
 Conventions every head follows
-- `core(x)` takes FP32 features [n, n_features] (families.yaml order) and returns FP32 scores
+- `core(x)` takes FP32 features [n, n_features] (contract.yaml order) and returns FP32 scores
   [n, n_classes]; heads may call it with any n (including 0 rows).
 - Inputs and outputs are dicts of batched arrays: the first axis is the request batch. FP32 as
   float32, INT32 as int32, UTF8 (text) as uint8 [n, width] zero-padded UTF-8 (`encode_text`).
