@@ -181,28 +181,25 @@ class ServingSettings:
     @classmethod
     def from_platform(cls, platform_: Platform | None = None) -> ServingSettings:
         current = platform_ or platform()
+        serving = current.settings.serving  # validated, defaults filled in (platform_schema.py)
         section = current.section("serving")
         batching = current.decision("batching")
         precision = current.decision("precision")
-        ports = {
-            key: int(os.environ.get(env) or section.get("ports", {}).get(key, 0)) for key, env in PORT_ENVS.items()
-        }
-        client = dict(section.get("client") or {})
-        batch = dict(section.get("batch") or {})
+        ports = {key: int(os.environ.get(env) or getattr(serving.ports, key)) for key, env in PORT_ENVS.items()}
         monitoring = current.decision("monitoring")
-        edge = dict(section.get("edge") or {})
-        bundle_dir = Path(str(edge.get("bundle_dir") or ".local/edge"))
+        bundle_dir = Path(serving.edge.bundle_dir if serving.edge else ".local/edge")
+        batch = serving.batch
         return cls(
-            model_name=str(section["model_name"]),
+            model_name=serving.model_name,
             model_uri=os.environ.get(MODEL_URI_ENV) or champion_uri(current),
-            host=os.environ.get(HOST_ENV) or str(section.get("host", "127.0.0.1")),
+            host=os.environ.get(HOST_ENV) or serving.host,
             ports=ports,
-            startup_timeout_seconds=float(section.get("startup_timeout_seconds", 120)),
-            allocator=str(section.get("allocator", "jemalloc")),
+            startup_timeout_seconds=serving.startup_timeout_seconds,
+            allocator=serving.allocator,
             repository=Path(os.environ.get(REPOSITORY_ENV) or local_path("model_repository", current)),
             state_dir=Path(os.environ.get(STATE_DIR_ENV) or local_path("state_dir", current) / "triton"),
             pattern=str(current.decision("serving_pattern")["choice"]),
-            family=str(current.decision("model")["family"]),
+            family=current.settings.decisions.model.family,
             max_batch_size=int(batching["max_batch_size"]),
             max_queue_delay_microseconds=int(batching["max_queue_delay_microseconds"]),
             gpu_instance_count=int(batching["instance_count"]),
@@ -210,22 +207,19 @@ class ServingSettings:
             tensorrt_precision_mode=precision.get("tensorrt_precision_mode") or None,
             latency_p95_target_ms=float(monitoring.get("latency_p95_target_ms") or current.answers["latency_p95_ms"]),
             edge_bundle_dir=bundle_dir if bundle_dir.is_absolute() else current.path.parent / bundle_dir,
-            edge_sync_uri=os.environ.get("EDGE_SYNC_URI") or str(edge.get("sync_uri") or ""),
+            edge_sync_uri=os.environ.get("EDGE_SYNC_URI") or (serving.edge.sync_uri if serving.edge else ""),
             edge=EdgeSettings.from_platform(current),
             latency_summary_quantiles=str(monitoring.get("latency_summary_quantiles") or SUMMARY_QUANTILES),
-            client=ClientSettings(
-                protocol=str(client.get("protocol", "http")),
-                timeout_seconds=float(client.get("timeout_seconds", 10.0)),
-                retries=int(client.get("retries", 3)),
-                backoff_seconds=float(client.get("backoff_seconds", 0.2)),
-                log_inferences=bool(client.get("log_inferences", True)),
-            ),
-            batch=BatchSettings(
-                redis_url=os.environ.get("REDIS_URL") or str(batch.get("redis_url", BatchSettings.redis_url)),
-                request_queue=str(batch.get("request_queue", BatchSettings.request_queue)),
-                result_prefix=str(batch.get("result_prefix", BatchSettings.result_prefix)),
-                result_ttl_seconds=int(batch.get("result_ttl_seconds", BatchSettings.result_ttl_seconds)),
-                max_wait_ms=float(batch.get("max_wait_ms", BatchSettings.max_wait_ms)),
+            client=ClientSettings(**serving.client.model_dump()),
+            # only batch projects have serving.batch; the others never start the worker
+            batch=BatchSettings()
+            if batch is None
+            else BatchSettings(
+                redis_url=os.environ.get("REDIS_URL") or batch.redis_url,
+                request_queue=batch.request_queue,
+                result_prefix=batch.result_prefix,
+                result_ttl_seconds=batch.result_ttl_seconds,
+                max_wait_ms=batch.max_wait_ms,
             ),
             production_contract=project_task(current),
             raw=section,

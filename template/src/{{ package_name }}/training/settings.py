@@ -212,44 +212,37 @@ def load_settings(platform_: Platform | None = None) -> TrainingSettings:
     """The training settings of this project (platform.yaml) with the family's contract."""
     current = platform_ or platform()
     raw = current.section("training")
+    training = current.settings.training  # validated, defaults filled in (platform_schema.py)
     where = str(current.path)
-    family = str(raw.get("family") or current.decision("model").get("family") or "")
-    contract = load_contract(family)
-    registry: dict[str, Any] = raw.get("registry") or {}
-    dataset: dict[str, Any] = raw.get("dataset") or {}
-    pipeline: dict[str, Any] = raw.get("pipeline") or {}
-    remote: dict[str, Any] = raw.get("remote") or {}
-    test_fraction = float(dataset.get("test_fraction", 0.25))
-    if not 0.05 <= test_fraction <= 0.5:
-        raise TrainingError(f"{where}: training.dataset.test_fraction {test_fraction} is outside 0.05..0.5")
-    root = Path(str(pipeline.get("local_root", ".local/kfp")))
-    slug = str(current.project["slug"])
+    contract = load_contract(training.family)
+    root = Path(training.pipeline.local_root)
     model = current.decision("model")
+    remote = training.remote
     return TrainingSettings(
         platform=current,
         contract=contract,
-        registered_model_name=str(raw.get("registered_model_name") or slug),
-        experiment=str(raw.get("experiment") or slug),
-        smoke_model=str(raw.get("smoke_model") or model.get("smoke_model", "")),
+        registered_model_name=training.registered_model_name,
+        experiment=training.experiment,
+        smoke_model=training.smoke_model,
         # the open model the pipeline trains (also when hosting is an API, which serves another one)
         production_model=str(model.get("open_model") or model.get("choice", "")),
-        challenger_alias=str(registry.get("challenger_alias", "challenger")),
-        champion_alias=str(registry.get("champion_alias", "champion")),
-        test_fraction=test_fraction,
-        seed=int(dataset.get("seed", 42)),
-        reference_rows=int(dataset.get("reference_rows", 2000)),
-        min_rows=int(dataset.get("min_rows", 50)),
-        model_params=dict(raw.get("model_params") or {}),
+        challenger_alias=training.registry.challenger_alias,
+        champion_alias=training.registry.champion_alias,
+        test_fraction=training.dataset.test_fraction,
+        seed=training.dataset.seed,
+        reference_rows=training.dataset.reference_rows,
+        min_rows=training.dataset.min_rows,
+        model_params=dict(training.model_params),
         gate=_gate(raw, contract, where),
-        pipeline_name=str(pipeline.get("name") or f"{slug}-training"),
+        pipeline_name=training.pipeline.name,
         pipeline_root=root if root.is_absolute() else current.path.parent / root,
         remote=RemoteSettings(
-            kfp_endpoint=os.environ.get("KFP_ENDPOINT") or str(remote.get("kfp_endpoint") or ""),
-            namespace=str(remote.get("namespace") or "kubeflow"),
-            image=str(remote.get("image") or ""),
-            config_path=str(remote.get("config_path") or "/app/platform.yaml"),
-            tracking_uri=str(remote.get("tracking_uri") or ""),
-            experiment=str(remote.get("experiment") or slug),
+            kfp_endpoint=os.environ.get("KFP_ENDPOINT") or remote.kfp_endpoint,
+            namespace=remote.namespace,
+            image=remote.image,
+            config_path=remote.config_path,
+            tracking_uri=remote.tracking_uri,
+            experiment=remote.experiment,
         ),
         production_contract=project_task(current),
         raw=raw,
