@@ -85,43 +85,43 @@ def template_fingerprint() -> str:
     return digest.hexdigest()[:16]
 
 
-@pytest.fixture(scope="session")
-def stack_project() -> Callable[[str], Path]:
-    """`stack_project(name)`: a representative project rendered with every layer installed.
-
-    Rendered from the working tree into build/stack/<name>, committed to a fresh git repo (like a
-    user's project), and `make setup-all` run once. The folder is reused by later test runs (tiers
-    3 and 4 run in separate processes) while the template's fingerprint is unchanged; any change to
-    the template renders it anew.
-    """
+def set_up_project(name: str, answers: dict[str, Any], fingerprint: str) -> Path:
+    """build/stack/<name>: the project rendered from the working tree with `answers`, committed to a
+    fresh git repo (like a user's project) and set up with `make setup` (every group). The folder is
+    reused by later test runs (tiers 3 and 4 run in separate processes) while the template's
+    fingerprint is unchanged; any change to the template renders it anew."""
     import shutil
     import subprocess
+    import time
 
-    fingerprint = template_fingerprint()
-    cache: dict[str, Path] = {}
-
-    def _get(name: str) -> Path:
-        if name in cache:
-            return cache[name]
-        dst = STACK_DIR / name
-        marker = STACK_DIR / f"{name}.ready"
-        if not (marker.is_file() and marker.read_text() == fingerprint):
-            marker.unlink(missing_ok=True)
-            shutil.rmtree(dst, ignore_errors=True)
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            render_project(dst, **answer_sets()[name])
-            git = ["git", "-c", "user.email=ci@example.com", "-c", "user.name=ci"]
-            subprocess.run([*git, "init", "-q"], cwd=dst, check=True)
-            subprocess.run([*git, "add", "-A"], cwd=dst, check=True)
-            subprocess.run([*git, "commit", "-qm", "generated"], cwd=dst, check=True)
-            result = subprocess.run(["make", "setup-all"], cwd=dst, capture_output=True, text=True)
-            if result.returncode != 0:
-                pytest.fail(f"make setup-all failed in {dst}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
-            marker.write_text(fingerprint)
-        cache[name] = dst
+    dst = STACK_DIR / name
+    marker = STACK_DIR / f"{name}.ready"
+    if marker.is_file() and marker.read_text() == fingerprint:
         return dst
+    marker.unlink(missing_ok=True)
+    shutil.rmtree(dst, ignore_errors=True)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    render_project(dst, **answers)
+    git = ["git", "-c", "user.email=ci@example.com", "-c", "user.name=ci"]
+    subprocess.run([*git, "init", "-q"], cwd=dst, check=True)
+    subprocess.run([*git, "add", "-A"], cwd=dst, check=True)
+    subprocess.run([*git, "commit", "-qm", "generated"], cwd=dst, check=True)
+    rendered = time.monotonic() - started
+    result = subprocess.run(["make", "setup"], cwd=dst, capture_output=True, text=True)
+    if result.returncode != 0:
+        pytest.fail(f"make setup failed in {dst}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    print(f"{name}: rendered in {rendered:.1f} s, set up in {time.monotonic() - started - rendered:.0f} s")
+    marker.write_text(fingerprint)
+    return dst
 
-    return _get
+
+@pytest.fixture(scope="session")
+def stack_project() -> Callable[[str], Path]:
+    """`stack_project(name)`: a representative answer set of ci/matrix.yaml, rendered and set up
+    (set_up_project) once per template fingerprint."""
+    fingerprint = template_fingerprint()
+    return lambda name: set_up_project(name, answer_sets()[name], fingerprint)
 
 
 def run_project_tests(project: Path, command: list[str], what: str, timeout: int) -> str:

@@ -13,14 +13,11 @@ export ships unquantized; the vision family's network is quantized in test_proje
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import STACK_DIR, render_project, run_project_tests, template_fingerprint
+from conftest import run_project_tests, set_up_project, template_fingerprint
 from test_render_families import FAMILIES, FAMILY_TESTS, first_use_case
 
 pytestmark = pytest.mark.project
@@ -43,27 +40,8 @@ def family_project() -> Callable[[str], Path]:
     fingerprint = template_fingerprint()
 
     def _get(family: str) -> Path:
-        dst = STACK_DIR / f"family_{family}"
-        marker = STACK_DIR / f"family_{family}.ready"
-        if marker.is_file() and marker.read_text() == fingerprint:
-            return dst
-        marker.unlink(missing_ok=True)
-        shutil.rmtree(dst, ignore_errors=True)
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        started = time.monotonic()
         pattern = {"serving_pattern": "edge"} if family in EDGE_FAMILIES else {}
-        render_project(dst, use_case=first_use_case(family), **pattern)
-        git = ["git", "-c", "user.email=ci@example.com", "-c", "user.name=ci"]
-        subprocess.run([*git, "init", "-q"], cwd=dst, check=True)
-        subprocess.run([*git, "add", "-A"], cwd=dst, check=True)
-        subprocess.run([*git, "commit", "-qm", "generated"], cwd=dst, check=True)
-        rendered = time.monotonic() - started
-        result = subprocess.run(["make", "setup"], cwd=dst, capture_output=True, text=True, check=False)
-        if result.returncode != 0:
-            pytest.fail(f"make setup failed in {dst}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
-        print(f"{dst.name}: rendered in {rendered:.1f} s, set up in {time.monotonic() - started - rendered:.0f} s")
-        marker.write_text(fingerprint)
-        return dst
+        return set_up_project(f"family_{family}", {"use_case": first_use_case(family), **pattern}, fingerprint)
 
     return _get
 

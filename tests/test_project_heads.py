@@ -14,14 +14,11 @@ is unchanged (like tests/conftest.py's `stack_project`).
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import STACK_DIR, render_project, run_project_tests, template_fingerprint
+from conftest import run_project_tests, set_up_project, template_fingerprint
 from platform_engine import Answers, decide
 from platform_engine.tasks import task_use_cases
 
@@ -33,30 +30,7 @@ def head_project() -> Callable[[str], Path]:
     """`head_project(use_case)`: the project rendered with `--defaults` plus the use case, committed
     to a fresh git repo and set up (`make setup`) once per template fingerprint."""
     fingerprint = template_fingerprint()
-
-    def _get(use_case: str) -> Path:
-        dst = STACK_DIR / f"heads_{use_case}"
-        marker = STACK_DIR / f"heads_{use_case}.ready"
-        if marker.is_file() and marker.read_text() == fingerprint:
-            return dst
-        marker.unlink(missing_ok=True)
-        shutil.rmtree(dst, ignore_errors=True)
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        started = time.monotonic()
-        render_project(dst, use_case=use_case)
-        git = ["git", "-c", "user.email=ci@example.com", "-c", "user.name=ci"]
-        subprocess.run([*git, "init", "-q"], cwd=dst, check=True)
-        subprocess.run([*git, "add", "-A"], cwd=dst, check=True)
-        subprocess.run([*git, "commit", "-qm", "generated"], cwd=dst, check=True)
-        rendered = time.monotonic() - started
-        result = subprocess.run(["make", "setup"], cwd=dst, capture_output=True, text=True)
-        if result.returncode != 0:
-            pytest.fail(f"make setup failed in {dst}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
-        print(f"{dst.name}: rendered in {rendered:.1f} s, set up in {time.monotonic() - started - rendered:.0f} s")
-        marker.write_text(fingerprint)
-        return dst
-
-    return _get
+    return lambda use_case: set_up_project(f"heads_{use_case}", {"use_case": use_case}, fingerprint)
 
 
 @pytest.mark.parametrize("use_case", task_use_cases())
