@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,8 @@ class Platform:
 
     path: Path
     raw: dict[str, Any]
+    # The validated models `load()` built `raw` from; a Platform made from a plain mapping has none.
+    typed: PlatformFile | None = field(default=None, repr=False, compare=False)
 
     @property
     def project(self) -> dict[str, Any]:
@@ -72,29 +74,29 @@ class Platform:
 
     @property
     def settings(self) -> PlatformFile:
-        """The file as typed sections (platform_schema.py), e.g. `settings.serving.client.retries`."""
-        return PlatformFile.model_validate(self.raw)
+        """The file as typed sections (platform_schema.py), e.g. `settings.serving.client.retries`:
+        the models `load()` validated, so the layers do not validate the file again."""
+        return self.typed if self.typed is not None else PlatformFile.model_validate(self.raw)
 
 
 def _location(loc: tuple[int | str, ...]) -> str:
     return ".".join(str(part) for part in loc) or "(top level)"
 
 
-def validate(raw: Any, path: Path) -> list[str]:
-    """Every problem with a parsed platform.yaml (empty when valid), each naming its key."""
+def validated(raw: Any, path: Path) -> PlatformFile:
+    """A parsed platform.yaml as its typed sections; ConfigError naming every problem and its key."""
     if not isinstance(raw, dict):
-        return [f"{path}: the top level must be a mapping"]
+        raise ConfigError(f"{path}: the top level must be a mapping")
     if "schema_version" in raw and raw["schema_version"] != SUPPORTED_SCHEMA:
         # The one problem whose fix is not an edit: say it alone, before the details it causes.
-        return [
+        raise ConfigError(
             f"{path}: schema_version {raw['schema_version']!r} is not {SUPPORTED_SCHEMA}; "
             "run `copier update` to migrate"
-        ]
+        )
     try:
-        PlatformFile.model_validate(raw)
+        return PlatformFile.model_validate(raw)
     except ValidationError as error:
-        return [_problem(path, detail) for detail in error.errors()]
-    return []
+        raise ConfigError("; ".join(_problem(path, detail) for detail in error.errors())) from error
 
 
 def _problem(path: Path, detail: Any) -> str:
@@ -122,11 +124,9 @@ def load(path: Path | None = None) -> Platform:
         raw = yaml.safe_load(target.read_text(encoding="utf-8"))
     except yaml.YAMLError as error:
         raise ConfigError(f"{target} is not valid YAML: {error}") from error
-    problems = validate(raw, target)
-    if problems:
-        raise ConfigError("; ".join(problems))
     # Validated once, here; the layers read the sections with every default filled in.
-    return Platform(path=target, raw=PlatformFile.model_validate(raw).model_dump(mode="json"))
+    typed = validated(raw, target)
+    return Platform(path=target, raw=typed.model_dump(mode="json"), typed=typed)
 
 
 @cache

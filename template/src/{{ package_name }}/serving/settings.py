@@ -181,7 +181,8 @@ class ServingSettings:
     @classmethod
     def from_platform(cls, platform_: Platform | None = None) -> ServingSettings:
         current = platform_ or platform()
-        serving = current.settings.serving  # validated, defaults filled in (platform_schema.py)
+        typed = current.settings  # validated, defaults filled in (platform_schema.py)
+        serving = typed.serving
         section = current.section("serving")
         batching = current.decision("batching")
         precision = current.decision("precision")
@@ -199,7 +200,7 @@ class ServingSettings:
             repository=Path(os.environ.get(REPOSITORY_ENV) or local_path("model_repository", current)),
             state_dir=Path(os.environ.get(STATE_DIR_ENV) or local_path("state_dir", current) / "triton"),
             pattern=str(current.decision("serving_pattern")["choice"]),
-            family=current.settings.decisions.model.family,
+            family=typed.decisions.model.family,
             max_batch_size=int(batching["max_batch_size"]),
             max_queue_delay_microseconds=int(batching["max_queue_delay_microseconds"]),
             gpu_instance_count=int(batching["instance_count"]),
