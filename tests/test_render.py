@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import yaml
+from doc_links import dangling_documentation
 from conftest import REPO, answer_sets, render_project
 from platform_engine import Answers, decide
 from platform_engine.model_choice import offers_choice
@@ -168,6 +169,8 @@ def check_rendered_project(project: Path, answers: dict[str, Any]) -> None:
     check_ci_files(project)
     check_kubernetes(project)
     check_terraform_format(project)
+    dangling = dangling_documentation(project)
+    assert not dangling, "documentation that leads nowhere:\n" + "\n".join(dangling)
 
 
 def _tool(name: str) -> str:
