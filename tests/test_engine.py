@@ -11,7 +11,7 @@ from platform_engine.hosting import factor_votes, recommended_hosting
 from platform_engine.model_choice import recommend_model
 from platform_engine.monitoring import summary_quantiles
 from platform_engine.records import GpuSizing
-from platform_engine.serving import hpa_queue_target_us, max_batch_size, queue_delay_ms, recommended_pattern
+from platform_engine.serving import gateway, hpa_queue_target_us, max_batch_size, queue_delay_ms, recommended_pattern
 from platform_engine.sizing import (
     expected_monthly,
     gpus_per_replica,
@@ -343,6 +343,25 @@ def test_tight_latency_shrinks_batch_and_wait() -> None:
     # the HPA scales on queueing that takes a tenth of the budget, far above the batcher's wait
     assert hpa_queue_target_us(200) == 20_000
     assert max_batch_size(90, "realtime", generation=False) == 16
+
+
+def test_gateway_timeouts_cover_the_tail_of_the_latency_budget() -> None:
+    """p95 target plus the batching wait, x10 for the tail, at least 5 s (never the old 2 s at 200 ms)."""
+    assert gateway(200)["read_timeout_s"] == 5  # 10 x 200.2 ms = 2.002 s, under the floor
+    assert "(the floor)" in gateway(200)["reason"]
+    assert gateway(1000)["read_timeout_s"] == 11  # 10 x 1001 ms, rounded up to whole seconds
+    assert gateway(2000)["send_timeout_s"] == gateway(2000)["read_timeout_s"] == 21
+    assert gateway(2000)["connect_timeout_s"] == 2
+    for target in (10, 50, 200, 999, 4999):  # never shorter than the budget itself
+        assert gateway(target)["read_timeout_s"] * 1000 >= target + queue_delay_ms(target)
+
+
+def test_gateway_routes_only_model_endpoints_and_only_for_realtime() -> None:
+    realtime = decide(Answers(use_case="object_detection", latency_p95_ms=200)).serving_pattern.numbers
+    assert realtime["gateway"]["endpoints"] == ["", "/ready", "/config", "/infer"]
+    assert all(not path.startswith(("/repository", "/stats", "/trace")) for path in realtime["gateway"]["endpoints"])
+    batch = decide(Answers(use_case="tabular", latency_p95_ms=8000)).serving_pattern
+    assert batch.choice == "batch" and "gateway" not in batch.numbers
 
 
 def test_batch_pattern_and_generation_batches() -> None:

@@ -31,6 +31,9 @@ EXTRA: dict[str, dict[str, Any]] = {
         "drift_schedule": "@hourly",
         "latency_p95_ms": 150,
     },
+    # A task head: the production-contract model <model>_detection gets its own latency rule and
+    # shares the error-rate rule.
+    "detection_task": {"use_case": "object_detection", "cloud": "aws"},
 }
 SETS = {**answer_sets("representative"), **EXTRA}
 
@@ -57,7 +60,8 @@ def test_alert_rules_pass_promtool(name: str, rendered: dict[str, Path]) -> None
     rules = rendered[name] / "deploy" / "k8s" / "monitoring" / "rules"
     checked = run(tool, "check", "rules", "alerts.rules.yml", cwd=rules)
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert "SUCCESS: 6 rules found" in checked.stdout
+    task = yaml.safe_load((rendered[name] / "platform.yaml").read_text(encoding="utf-8"))["decisions"]["task"]
+    assert f"SUCCESS: {7 if task else 6} rules found" in checked.stdout
     tested = run(tool, "test", "rules", "alerts.test.yml", cwd=rules)
     assert tested.returncode == 0, tested.stdout + tested.stderr
 
@@ -88,17 +92,31 @@ def test_monitoring_manifests(name: str, rendered: dict[str, Path]) -> None:
     built = run(kubectl, "kustomize", "deploy/k8s/monitoring", cwd=project)
     assert built.returncode == 0, built.stderr
     docs = {doc["kind"]: doc for doc in yaml.safe_load_all(built.stdout) if doc}
-    assert set(docs) == {"ServiceAccount", "ConfigMap", "CronJob", "PrometheusRule"}
-    for kind in ("ServiceAccount", "ConfigMap", "CronJob"):
-        kubernetes_validate.validate(docs[kind], K8S_VERSION, strict=True)
+    assert {"ServiceAccount", "ConfigMap", "CronJob", "PrometheusRule"} <= set(docs)
+    for kind, doc in docs.items():
+        if kind != "PrometheusRule":  # a CRD: no schema offline
+            kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
     assert docs["CronJob"]["spec"]["schedule"] == decided["drift_cron"]
-    assert all(doc["metadata"]["namespace"] == platform["project"]["slug"] for doc in docs.values())
+    kustomization = yaml.safe_load((project / "deploy/k8s/monitoring/kustomization.yaml").read_text(encoding="utf-8"))
+    namespace = kustomization["namespace"]
+    assert namespace.startswith(platform["project"]["slug"])
+    assert all(doc["metadata"].get("namespace", namespace) == namespace for doc in docs.values())
     # the PrometheusRule carries exactly the groups promtool checked
     plain = yaml.safe_load((project / "deploy/k8s/monitoring/rules/alerts.rules.yml").read_text(encoding="utf-8"))
     assert docs["PrometheusRule"]["spec"]["groups"] == plain["groups"]
     exprs = {rule["alert"]: " ".join(rule["expr"].split()) for group in plain["groups"] for rule in group["rules"]}
     assert exprs["ModelFeatureDrift"].endswith(f">= {decided['psi_threshold']}")
     assert re.search(rf"> {re.escape(str(decided['latency_p95_alert_ms']))}$", exprs["ServingLatencyP95High"])
+    core = platform["serving"]["model_name"]
+    task = platform["decisions"]["task"]
+    if task:  # every served model is alerted on: the task model against the answered p95 target
+        task_model = f"{core}_{task['head']}"
+        assert f'model="{task_model}"' in exprs["TaskLatencyP95High"]
+        assert exprs["TaskLatencyP95High"].endswith(f"> {decided['latency_p95_target_ms']}")
+        assert f'model=~"{core}|{task_model}"' in exprs["ServingErrorRateHigh"]
+    else:
+        assert "TaskLatencyP95High" not in exprs
+        assert f'model=~"{core}"' in exprs["ServingErrorRateHigh"]
     dashboard = json.loads(docs["ConfigMap"]["data"]["dashboard.json"])
     assert len(dashboard["uid"]) <= 40
     titles = " ".join(panel["title"] for panel in dashboard["panels"])

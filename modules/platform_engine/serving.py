@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any
 
 from .answers import Answers
@@ -37,8 +38,34 @@ def decide_pattern(answers: Answers) -> Decision:
         choice=chosen,
         reason=reason,
         alternatives=tuple(p for p in patterns if p != chosen),
-        numbers={"recommended": recommended, "path": patterns[chosen]["path"], "label": patterns[chosen]["label"]},
+        numbers={
+            "recommended": recommended,
+            "path": patterns[chosen]["path"],
+            "label": patterns[chosen]["label"],
+            **({"gateway": gateway(answers.latency_p95_ms)} if chosen == "realtime" else {}),
+        },
     )
+
+
+def gateway(latency_p95_ms: float) -> dict[str, Any]:
+    """The real-time gateway: the endpoints it routes per model and its timeouts (patterns.yaml)."""
+    rule = table("patterns")["gateway"]
+    wait_ms = queue_delay_ms(latency_p95_ms)
+    budget_ms = latency_p95_ms + wait_ms
+    timeout_s = max(int(rule["min_timeout_s"]), math.ceil(budget_ms * float(rule["tail_factor"]) / 1000))
+    floor = " (the floor)" if timeout_s == int(rule["min_timeout_s"]) else ""
+    return {
+        "endpoints": [str(item) for item in rule["endpoints"]],
+        "health_endpoints": [str(item) for item in rule["health_endpoints"]],
+        "connect_timeout_s": int(rule["connect_timeout_s"]),
+        "send_timeout_s": timeout_s,
+        "read_timeout_s": timeout_s,
+        "reason": (
+            f"because a request may take its {latency_p95_ms:g} ms p95 target plus the {wait_ms:g} ms "
+            f"batching wait, and the gateway waits {rule['tail_factor']}x that for the tail, at least "
+            f"{rule['min_timeout_s']} s{floor}: {timeout_s} s"
+        ),
+    }
 
 
 def edge_device_budget(answers: Answers, precision: str) -> dict[str, Any]:

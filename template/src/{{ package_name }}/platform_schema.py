@@ -250,6 +250,13 @@ class Kubernetes(Section):
     image: str
 
 
+class Gateway(Section):
+    """The real-time gateway Ingress: cert-manager ClusterIssuer and DNS name per environment."""
+
+    cluster_issuer: str = Field(min_length=1)
+    hosts: dict[Literal["dev", "prod"], str] = Field(default_factory=dict)
+
+
 class Serving(Section):
     model_name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     model_uri: str = ""
@@ -261,6 +268,7 @@ class Serving(Section):
     # Only in projects of that serving pattern (decisions.serving_pattern).
     batch: Batch | None = None
     edge: Edge | None = None
+    gateway: Gateway | None = None
     kubernetes: Kubernetes
 
 
