@@ -1,9 +1,15 @@
-"""Serving's Kubernetes manifests: every overlay renders with kustomize and validates offline, and the
-Triton Deployment lands on the GPU pool that Terraform creates (same labels and taint)."""
+"""Serving's Kubernetes manifests: every overlay renders with kustomize and validates offline, the
+Triton Deployment lands on the GPU pool that Terraform creates (same labels and taint), and checkov
+passes every built kustomization with no unexplained failure (each accepted finding is a
+`checkov.io/skipN: CHECK=reason` annotation on its resource).
+
+Per-workload table (Pod Security restricted, checkov passed/failed/skipped) for the issue report:
+    uv run pytest tests/test_render_k8s.py -k workload_table -s -q"""
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -14,6 +20,9 @@ import kubernetes_validate
 import pytest
 import yaml
 from conftest import answer_sets, render_project
+from pod_security import pod_spec, restricted_violations
+from tabulate import tabulate
+from test_terraform import checkov_command
 
 pytestmark = pytest.mark.render
 K8S_VERSION = "1.30.0"
@@ -161,3 +170,100 @@ def test_overlays_render_validate_and_match_the_gpu_pool(name: str, tmp_path: Pa
             assert all(not re.search(r"repository|logging|trace", path) for path in paths)
         else:
             assert ingress is None
+
+
+# ---------------------------------------------------------------- checkov (kubernetes framework)
+
+
+def kustomizations(project: Path) -> list[Path]:
+    """Every kustomization but the base (checked through the overlays that include it)."""
+    root = project / "deploy" / "k8s"
+    return sorted(p.parent for p in root.glob("**/kustomization.yaml") if "base" not in p.parts)
+
+
+@pytest.fixture(scope="module")
+def checkov_kubernetes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """One checkov run (its start-up is the slow part) over every built kustomization of every case:
+    `builds[(case, kustomization)]` are the built documents, `checks` checkov's results, each with
+    its case and kustomization."""
+    scan = tmp_path_factory.mktemp("checkov-k8s")
+    builds: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for name, answers in CASES.items():
+        project = render_project(tmp_path_factory.mktemp("render") / name, **answers)
+        (scan / name).mkdir()
+        for folder in kustomizations(project):
+            key = folder.relative_to(project / "deploy" / "k8s").as_posix()
+            docs = kustomize(folder)
+            builds[(name, key)] = docs
+            (scan / name / f"{key.replace('/', '-')}.yaml").write_text(yaml.safe_dump_all(docs), encoding="utf-8")
+    env = {**os.environ, "BC_SKIP_MAPPING": "TRUE", "CHECKOV_RUN_SCA_PACKAGE_SCAN_V2": "false"}
+    command = [*checkov_command(), "-d", str(scan), "--framework", "kubernetes", "--compact", "--skip-download"]
+    result = subprocess.run([*command, "-o", "json"], capture_output=True, text=True, env=env, timeout=600)
+    assert result.stdout.strip(), f"checkov printed nothing (exit {result.returncode}):\n{result.stderr[-3000:]}"
+    loaded = json.loads(result.stdout)
+    checks: list[dict[str, Any]] = []
+    parsing_errors = 0
+    for report in loaded if isinstance(loaded, list) else [loaded]:
+        parsing_errors += report.get("summary", {}).get("parsing_errors", 0)
+        for outcome in ("passed", "failed", "skipped"):
+            for check in report.get("results", {}).get(f"{outcome}_checks", []):
+                case, file = Path(check["file_path"]).parts[-2:]
+                kustomization = file.removesuffix(".yaml").replace("-", "/", 1 if file.startswith("overlays") else 0)
+                checks.append({**check, "outcome": outcome, "case": case, "kustomization": kustomization})
+    assert parsing_errors == 0, f"checkov could not parse {parsing_errors} file(s)"
+    return {"builds": builds, "checks": checks}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_checkov_passes_every_manifest_or_says_why_not(name: str, checkov_kubernetes: dict[str, Any]) -> None:
+    checks = [check for check in checkov_kubernetes["checks"] if check["case"] == name]
+    built = {key for case, key in checkov_kubernetes["builds"] if case == name}
+    assert {check["kustomization"] for check in checks} == built, "checkov did not scan every kustomization"
+    failed = [
+        f"{check['kustomization']}: {check['check_id']} {check['check_name']} ({check['resource']})"
+        for check in checks
+        if check["outcome"] == "failed"
+    ]
+    assert not failed, "checkov failures (fix them, or skip with a reason annotation):\n" + "\n".join(failed)
+    unexplained = [
+        f"{check['kustomization']}: {check['check_id']} ({check['resource']})"
+        for check in checks
+        if check["outcome"] == "skipped" and len(str(check["check_result"].get("suppress_comment") or "").strip()) < 20
+    ]
+    assert not unexplained, "skips need their reason (checkov.io/skipN: CHECK=reason):\n" + "\n".join(unexplained)
+
+
+def workload_rows(checkov_kubernetes: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per workload of every case: its restricted Pod Security result and checkov's counts (the
+    checks on the workload and on its pod, e.g. the NetworkPolicy graph check)."""
+    rows = []
+    for (case, kustomization), docs in sorted(checkov_kubernetes["builds"].items()):
+        for doc in docs:
+            if pod_spec(doc) is None:
+                continue
+            namespace, name = doc["metadata"].get("namespace", ""), doc["metadata"]["name"]
+            counts = dict.fromkeys(("passed", "failed", "skipped"), 0)
+            for check in checkov_kubernetes["checks"]:
+                kind, *rest = check["resource"].split(".")
+                if (check["case"], check["kustomization"]) == (case, kustomization) and (
+                    kind in (doc["kind"], "Pod") and rest[:2] == [namespace, name]
+                ):
+                    counts[check["outcome"]] += 1
+            violations = restricted_violations(doc)
+            rows.append(
+                {
+                    "answer set": case,
+                    "kustomization": kustomization,
+                    "workload": f"{doc['kind']}/{name}",
+                    "namespace": namespace,
+                    "PSS restricted": "pass" if not violations else f"FAIL ({len(violations)})",
+                    **counts,
+                }
+            )
+    return rows
+
+
+def test_workload_table(checkov_kubernetes: dict[str, Any]) -> None:
+    rows = workload_rows(checkov_kubernetes)
+    print("\n" + tabulate(rows, headers="keys", tablefmt="github"))
+    assert rows and all(row["PSS restricted"] == "pass" and row["failed"] == 0 for row in rows)
