@@ -2,12 +2,13 @@
 #   make plan ENV=dev      decisions and cost, then the Terraform plan of dev
 #   make apply ENV=dev     plan, cost summary, confirm, apply that plan
 #   make destroy ENV=dev   confirm (type the name), destroy
+#   make identities ENV=dev   bind the ServiceAccounts to the identities Terraform created (after apply)
 INFRA = $(RUN) python -m $(PACKAGE).infra
 
-.PHONY: setup-infra infra-plan apply destroy infra-check cost-summary cost-chart tf-fmt tf-test
+.PHONY: setup-infra infra-plan apply destroy identities identities-check infra-check cost-summary cost-chart tf-fmt tf-test
 
 setup-infra: uv.lock ## Install the Terraform driver (python-terraform)
-	$(UV) sync --frozen --group infra
+	$(UV) sync --frozen --inexact --group infra  # keep the other groups (make setup) installed
 
 infra-plan: setup-infra ## Terraform plan of infra/stack for ENV (plan file infra/envs/$(ENV)/terraform.tfplan) and its cost
 	$(INFRA) plan --env $(ENV)
@@ -17,6 +18,12 @@ apply: setup-infra ## Plan, print the cost, confirm, then apply ENV
 
 destroy: setup-infra ## Destroy every resource of ENV (asks you to type its name)
 	$(INFRA) destroy --env $(ENV)
+
+identities: setup-infra ## Write ENV's cloud identities (terraform output workload_identities; OUTPUTS=file for a saved `terraform output -json`) into deploy/k8s/overlays/ENV and deploy/airflow/identity-ENV.yaml
+	$(INFRA) identities --env $(ENV) $(if $(OUTPUTS),--outputs $(OUTPUTS))
+
+identities-check: setup ## Stop (exit 1) unless every workload of ENV has its identity files (run before a deploy)
+	$(INFRA) identities --env $(ENV) --check
 
 infra-check: setup ## Is terraform installed and new enough, are the account variables set?
 	$(INFRA) check

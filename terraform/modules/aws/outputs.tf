@@ -71,3 +71,21 @@ output "budget_alert_topic" {
   description = "SNS topic ARN that receives the budget alerts."
   value       = aws_sns_topic.budget.arn
 }
+
+output "workload_identities" {
+  description = "Per workload: its ServiceAccount, the IAM role it assumes (IRSA) and the annotations that bind them (`make identities` writes them into the manifests)."
+  value = {
+    for key, account in var.workload_identities : key => {
+      namespace       = account.namespace
+      service_account = account.service_account
+      identity        = aws_iam_role.workload[key].arn
+      annotations     = { "eks.amazonaws.com/role-arn" = aws_iam_role.workload[key].arn }
+      pod_labels      = {}
+    }
+  }
+}
+
+output "oidc_provider_arn" {
+  description = "The cluster's IAM OIDC provider (IRSA)."
+  value       = aws_iam_openid_connect_provider.cluster.arn
+}

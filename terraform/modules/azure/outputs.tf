@@ -81,3 +81,25 @@ output "budget_id" {
   description = "The Cost Management budget."
   value       = azurerm_consumption_budget_resource_group.monthly.id
 }
+
+output "workload_identities" {
+  description = "Per workload: its ServiceAccount, the managed identity's client ID (workload identity) and the annotations and pod labels that bind them (`make identities` writes them into the manifests)."
+  value = {
+    for key, account in var.workload_identities : key => {
+      namespace       = account.namespace
+      service_account = account.service_account
+      identity        = azurerm_user_assigned_identity.workload[key].client_id
+      annotations = {
+        "azure.workload.identity/client-id" = azurerm_user_assigned_identity.workload[key].client_id
+        "azure.workload.identity/tenant-id" = azurerm_user_assigned_identity.workload[key].tenant_id
+      }
+      # The webhook injects the token only into pods that carry this label.
+      pod_labels = { "azure.workload.identity/use" = "true" }
+    }
+  }
+}
+
+output "oidc_issuer_url" {
+  description = "The cluster's OIDC issuer (federated credentials trust it)."
+  value       = azurerm_kubernetes_cluster.this.oidc_issuer_url
+}

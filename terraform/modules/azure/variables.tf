@@ -151,3 +151,19 @@ variable "budget_alert_emails" {
   type        = list(string)
   default     = []
 }
+
+variable "workload_identities" {
+  description = "The Kubernetes ServiceAccount (namespace, name) of each workload that touches storage: triton (model repository, inference log), mlflow (artifacts), monitor (the drift job: inference log) and airflow (the ETL worker: offline store). Each gets its own user-assigned identity, federated with exactly that account."
+  type = object({
+    triton  = object({ namespace = string, service_account = string })
+    mlflow  = object({ namespace = string, service_account = string })
+    monitor = object({ namespace = string, service_account = string })
+    airflow = object({ namespace = string, service_account = string })
+  })
+}
+
+variable "edge_sync" {
+  description = "The edge serving pattern: the drift job also reads the devices' logs under edge/logs/ of the models container."
+  type        = bool
+  default     = false
+}

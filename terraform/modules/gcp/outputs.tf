@@ -78,3 +78,16 @@ output "budget_name" {
   description = "The billing budget's resource name."
   value       = google_billing_budget.monthly.name
 }
+
+output "workload_identities" {
+  description = "Per workload: its ServiceAccount, the Google service account it acts as (Workload Identity) and the annotations that bind them (`make identities` writes them into the manifests)."
+  value = {
+    for key, account in var.workload_identities : key => {
+      namespace       = account.namespace
+      service_account = account.service_account
+      identity        = google_service_account.workload[key].email
+      annotations     = { "iam.gke.io/gcp-service-account" = google_service_account.workload[key].email }
+      pod_labels      = {}
+    }
+  }
+}

@@ -1,4 +1,4 @@
-"""`python -m <package>.infra {plan,apply,destroy,summary,check} --env dev|prod`.
+"""`python -m <package>.infra {plan,apply,destroy,summary,check,identities} --env dev|prod`.
 
 plan     terraform init + plan of infra/stack with infra/envs/<env> (plan file infra/envs/<env>/terraform.tfplan)
          and the cost summary
@@ -6,6 +6,9 @@ apply    plan, the cost summary, a confirmation, then apply exactly that plan
 destroy  a confirmation (type the environment's name), then terraform destroy
 summary  the cost summary only (no terraform)
 check    is terraform installed and new enough, and are the required variables set?
+identities  write the cloud identities (terraform output workload_identities) into the ServiceAccounts
+         of the environment (deploy/k8s/overlays/<env>, deploy/airflow/identity-<env>.yaml);
+         --outputs FILE reads a saved `terraform output -json` instead; --check only verifies them
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ..config import ConfigError, Platform, load
+from . import identities
 from .cost import summary
 from .terraform import InfraError, Runner, check_version, find_terraform, format_version, installed_version, missing_env
 
@@ -52,6 +56,8 @@ def run(args: argparse.Namespace, platform: Platform, ask: Callable[[str], str] 
     if args.command == "summary":
         print(summary(platform, args.env))
         return 0
+    if args.command == "identities":
+        return run_identities(args, platform)
     binary = preflight(platform)
     if args.command == "check":
         print(f"terraform {format_version(installed_version(binary))} at {binary}: OK")
@@ -78,11 +84,41 @@ def run(args: argparse.Namespace, platform: Platform, ask: Callable[[str], str] 
     return 0
 
 
+def run_identities(args: argparse.Namespace, platform: Platform) -> int:
+    environment_dirs(platform, args.env)  # a known environment
+    if args.check:
+        problems = identities.check(platform, args.env)
+        for problem in problems:
+            print(f"error: {problem}", file=sys.stderr)
+        if problems:
+            print(
+                f"error: the {args.env} workloads have no cloud identity yet: run `make identities ENV={args.env}`",
+                file=sys.stderr,
+            )
+            return 1
+        print(f"{args.env}: every workload's ServiceAccount is bound to its cloud identity")
+        return 0
+    if args.outputs:
+        document = identities.load_outputs(Path(args.outputs))
+    else:
+        # Reading outputs needs the state only: no TF_VAR_* account variables.
+        binary = find_terraform()
+        check_version(installed_version(binary), platform.settings.infra.terraform_min_version)
+        runner = Runner(*environment_dirs(platform, args.env), binary)
+        runner.init()
+        document = runner.outputs()
+    for path in identities.write(platform, args.env, document):
+        print(f"wrote {path.relative_to(platform.path.parent)}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="infra", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    parser.add_argument("command", choices=("plan", "apply", "destroy", "summary", "check"))
+    parser.add_argument("command", choices=("plan", "apply", "destroy", "summary", "check", "identities"))
     parser.add_argument("--env", default="dev", help="environment: dev or prod (default dev)")
     parser.add_argument("--yes", action="store_true", help="do not ask for confirmation (CI)")
+    parser.add_argument("--outputs", help="identities: a saved `terraform output -json` document instead of the state")
+    parser.add_argument("--check", action="store_true", help="identities: only check that the files are in place")
     args = parser.parse_args(argv)
     try:
         platform = load()

@@ -99,18 +99,22 @@ class Runner:
         return module.Terraform(working_dir=str(self.root), terraform_bin_path=self.binary)
 
     def _run(self, command: str, *args: str, **options: Any) -> int:
+        code, _ = self._call(command, *args, capture=False, **options)
+        return code
+
+    def _call(self, command: str, *args: str, capture: bool, **options: Any) -> tuple[int, str]:
         module = _python_terraform()
         flags = {key: module.IsFlagged if value is True else value for key, value in options.items()}
         previous = os.environ.get("TF_DATA_DIR")
         os.environ["TF_DATA_DIR"] = str(self.env_dir / ".terraform")
         try:
-            code, _, _ = self._terraform().cmd(command, *args, capture_output=False, no_color=None, **flags)
+            code, out, _ = self._terraform().cmd(command, *args, capture_output=capture, no_color=None, **flags)
         finally:
             if previous is None:
                 os.environ.pop("TF_DATA_DIR", None)
             else:
                 os.environ["TF_DATA_DIR"] = previous
-        return int(code)
+        return int(code), str(out or "")
 
     def backend_files(self) -> list[str]:
         """The environment's state settings, then backend.hcl (yours, e.g. from the 0.7.0 upgrade), which wins."""
@@ -150,3 +154,14 @@ class Runner:
         """Apply the plan file written by plan() (what was reviewed is what runs)."""
         if self._run("apply", self.plan_file, input=False) != 0:
             raise InfraError(f"terraform apply failed in {self.root} for {self.env_dir.name} (see the output above)")
+
+    def outputs(self) -> dict[str, Any]:
+        """`terraform output -json` of the environment's state (after init)."""
+        code, text = self._call("output", capture=True, json=True)
+        if code != 0:
+            raise InfraError(f"terraform output failed in {self.root} for {self.env_dir.name} (see the output above)")
+        try:
+            document = json.loads(text or "{}")
+        except ValueError as error:
+            raise InfraError(f"terraform output -json did not print JSON: {error}") from error
+        return document if isinstance(document, dict) else {}

@@ -42,6 +42,12 @@ variables {
     labels        = { "nvidia.com/gpu.present" = "true", workload = "gpu-inference" }
   }
   monthly_budget_usd = 252.08
+  workload_identities = {
+    triton  = { namespace = "churn-prediction-dev", service_account = "triton" }
+    mlflow  = { namespace = "mlflow", service_account = "mlflow" }
+    monitor = { namespace = "churn-prediction-monitoring", service_account = "churn-prediction-monitor" }
+    airflow = { namespace = "airflow", service_account = "airflow-worker" }
+  }
 }
 
 run "gpu_node_group_follows_the_sizing" {
@@ -149,4 +155,18 @@ run "rejects_a_prefix_over_38_characters" {
   }
 
   expect_failures = [var.names]
+}
+
+run "each_workload_gets_its_own_irsa_role" {
+  command = plan
+
+  assert {
+    condition     = { for key, role in aws_iam_role.workload : key => role.name } == { triton = "churn-prediction-dev-triton", mlflow = "churn-prediction-dev-mlflow", monitor = "churn-prediction-dev-monitor", airflow = "churn-prediction-dev-airflow" }
+    error_message = "Every workload that touches storage needs its own IAM role, named after names.prefix."
+  }
+
+  assert {
+    condition     = length(aws_iam_role_policy.workload_storage) == 4 && aws_iam_openid_connect_provider.cluster.client_id_list == toset(["sts.amazonaws.com"])
+    error_message = "The roles need their storage policies and the cluster its OIDC provider (audience sts.amazonaws.com)."
+  }
 }

@@ -36,6 +36,12 @@ variables {
     labels    = { accelerator = "nvidia", workload = "gpu-inference" }
   }
   monthly_budget_usd = 250
+  workload_identities = {
+    triton  = { namespace = "churn-prediction-dev", service_account = "triton" }
+    mlflow  = { namespace = "mlflow", service_account = "mlflow" }
+    monitor = { namespace = "churn-prediction-monitoring", service_account = "churn-prediction-monitor" }
+    airflow = { namespace = "airflow", service_account = "airflow-worker" }
+  }
 }
 
 run "gpu_pool_follows_the_sizing" {
@@ -131,4 +137,23 @@ run "rejects_a_server_name_that_is_no_dns_label" {
   }
 
   expect_failures = [var.names]
+}
+
+run "each_workload_gets_its_own_federated_identity" {
+  command = plan
+
+  assert {
+    condition     = azurerm_federated_identity_credential.workload["monitor"].subject == "system:serviceaccount:churn-prediction-monitoring:churn-prediction-monitor"
+    error_message = "The federated credential must trust exactly the workload's namespace/ServiceAccount."
+  }
+
+  assert {
+    condition     = length(azurerm_user_assigned_identity.workload) == 4 && length(azurerm_role_assignment.workload) == 5
+    error_message = "One identity per workload and one role assignment per grant."
+  }
+
+  assert {
+    condition     = azurerm_role_assignment.workload["triton_model_repository"].role_definition_name == "Storage Blob Data Reader"
+    error_message = "Triton only reads the model repository."
+  }
 }

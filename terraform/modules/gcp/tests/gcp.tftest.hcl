@@ -38,6 +38,12 @@ variables {
     labels            = { workload = "gpu-inference" }
   }
   monthly_budget_usd = 250
+  workload_identities = {
+    triton  = { namespace = "churn-prediction-dev", service_account = "triton" }
+    mlflow  = { namespace = "mlflow", service_account = "mlflow" }
+    monitor = { namespace = "churn-prediction-monitoring", service_account = "churn-prediction-monitor" }
+    airflow = { namespace = "airflow", service_account = "airflow-worker" }
+  }
 }
 
 run "gpu_pool_follows_the_sizing" {
@@ -130,4 +136,36 @@ run "rejects_a_prefix_the_node_service_account_cannot_carry" {
   }
 
   expect_failures = [var.names]
+}
+
+run "each_workload_gets_its_own_gsa_bound_to_its_service_account" {
+  command = plan
+
+  assert {
+    condition     = google_service_account.workload["triton"].account_id == "churn-prediction-dev-serve" && google_service_account.workload["airflow"].account_id == "churn-prediction-dev-etl"
+    error_message = "Workload service accounts are <prefix>-<short workload name> (30 characters at most)."
+  }
+
+  assert {
+    condition     = google_service_account_iam_member.workload_identity["monitor"].member == "serviceAccount:acme-ml-dev.svc.id.goog[churn-prediction-monitoring/churn-prediction-monitor]"
+    error_message = "Workload Identity must trust exactly the workload's namespace/ServiceAccount."
+  }
+
+  assert {
+    condition     = length(google_storage_bucket_iam_member.workload) == 5 && google_storage_bucket_iam_member.workload["triton_model_repository"].role == "roles/storage.objectViewer"
+    error_message = "The bucket grants are not the least-privilege table (triton reads the model repository only)."
+  }
+}
+
+run "edge_pattern_lets_the_drift_job_read_device_logs" {
+  command = plan
+
+  variables {
+    edge_sync = true
+  }
+
+  assert {
+    condition     = length(google_storage_bucket_iam_member.workload) == 6 && google_storage_bucket_iam_member.workload["monitor_edge_logs"].bucket == "churn-prediction-dev-models-f3e9e0"
+    error_message = "With edge_sync the drift job reads edge/logs/ of the models bucket."
+  }
 }
