@@ -162,7 +162,7 @@ def test_deploy_builds_pushes_and_pins_every_image(projects: dict[str, Path], na
     plan = _make(project, "-n", "deploy", "ENV=dev", "TAG=0123456789ab")
     for dockerfile, _ in built_images(project).values():
         assert f"--file {dockerfile}" in plan, f"make deploy does not build {dockerfile}"
-    assert 'docker push "$repo:0123456789ab"' in plan
+    assert 'docker push "$repo:' in plan and "0123456789ab" in plan
     assert plan.index("docker push") < plan.index("edit set image") < plan.index("kubectl apply -k")
     assert "images-verify" in plan or "not pinned by digest" in plan
 
