@@ -5,8 +5,15 @@ Layout (local directory or object storage, Hive-style partitions by hour, UTC):
     <root>/date=2026-01-31/hour=14/part-<epoch-ms>-<id>.parquet
 
 Columns: the feature columns as served, `prediction` (or `prediction_0..k-1` for 2-D outputs such
-as class probabilities), `model_version`, `timestamp` (UTC), `latency_ms` (of the request the
-row came in) and `request_id` (one per `log()` call).
+as class probabilities), `model` (the Triton model that served the row; empty from callers that
+do not say, e.g. edge devices), `model_version`, `timestamp` (UTC), `latency_ms` (of the request
+the row came in) and `request_id` (one per `log()` call).
+
+Requests of the production contract (decisions.task, the `<model>_<head>` Triton model) are
+logged by `log_task()` into the same log, one row per item: `model` names the task model and the
+columns summarize each tensor (`input_<name>_<stat>`, `output_<name>_<stat>`; see
+`task_summary`), since an image or a text line is not a row of the core model's features.
+`split_task_rows()` separates them again for the drift job.
 
 `InferenceLogger.log()` never raises and never blocks on I/O: it samples the rows, copies them
 into an in-memory buffer and returns; a background thread writes the buffer. Sink errors, full
@@ -41,7 +48,10 @@ from ..config import Platform, local_path, platform
 LOGGER = logging.getLogger(__name__)
 URI_ENV = "INFERENCE_LOG_URI"
 PROFILE_ENV = "PLATFORM_PROFILE"  # `cloud` logs to monitoring.inference_log.cloud_uri
-META_COLUMNS = ("model_version", "timestamp", "latency_ms", "request_id")
+META_COLUMNS = ("model", "model_version", "timestamp", "latency_ms", "request_id")
+# Per-item statistics of a task tensor (the drift job's summary statistics of wide feature
+# vectors, plus `nonzero`: detections with a score, foreground pixels, characters of a text).
+TASK_STATISTICS = ("mean", "std", "min", "max", "nonzero")
 
 
 @dataclass(frozen=True)
@@ -90,10 +100,53 @@ def prediction_columns(predictions: np.ndarray[Any, Any], rows: int) -> dict[str
         values = values.reshape(1)
     if values.shape[0] != rows:
         raise ValueError(f"{values.shape[0]} predictions for {rows} feature rows")
+    if values.size == 0:  # a task request: its outputs are summary columns already (log_task)
+        return {}
     flat = values.reshape(rows, -1)
     if flat.shape[1] == 1:
         return {"prediction": flat[:, 0]}
     return {f"prediction_{i}": flat[:, i] for i in range(flat.shape[1])}
+
+
+def task_summary(prefix: str, arrays: dict[str, np.ndarray[Any, Any]]) -> pd.DataFrame:
+    """One row per item of a task request: TASK_STATISTICS of each tensor, as `<prefix>_<name>_<stat>`.
+
+    Text travels as zero-padded UTF-8 bytes, so its `nonzero` is the text's length in bytes.
+    """
+    columns: dict[str, np.ndarray[Any, Any]] = {}
+    rows: int | None = None
+    for name, array in arrays.items():
+        values = np.asarray(array)
+        if values.ndim < 1 or values.size == 0:
+            raise ValueError(f"task tensor {name!r} has shape {values.shape}; expected [batch, ...] with values")
+        flat = values.reshape(len(values), -1).astype(np.float64)
+        if rows is not None and len(flat) != rows:
+            raise ValueError(f"task tensor {name!r} has {len(flat)} items, the others {rows}")
+        rows = len(flat)
+        with np.errstate(invalid="ignore"):
+            stats = {
+                "mean": flat.mean(axis=1),
+                "std": flat.std(axis=1),
+                "min": flat.min(axis=1),
+                "max": flat.max(axis=1),
+                "nonzero": np.count_nonzero(flat, axis=1).astype(np.float64),
+            }
+        for stat in TASK_STATISTICS:
+            columns[f"{prefix}_{name}_{stat}"] = stats[stat]
+    return pd.DataFrame(columns)
+
+
+def split_task_rows(frame: pd.DataFrame, core_model: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(rows of the core model's features, rows of other models such as the task model).
+
+    A row without a `model` (older logs, edge devices) is the core model's; so is every row when
+    `core_model` is empty (settings built by hand, e.g. the benchmark's).
+    """
+    if frame.empty or "model" not in frame.columns or not core_model:
+        return frame, frame.iloc[0:0]
+    named = frame["model"].fillna("").astype(str)
+    core = named.isin(["", core_model])
+    return frame.loc[core].reset_index(drop=True), frame.loc[~core].reset_index(drop=True)
 
 
 @dataclass(frozen=True)
@@ -106,12 +159,14 @@ class _Entry:
     logged_at: float
     latency_ms: float
     request_id: str
+    model: str = ""
 
     def frame(self) -> pd.DataFrame:
         rows = len(self.features)
         frame = self.features.reset_index(drop=True)
         for name, values in prediction_columns(self.predictions, rows).items():
             frame[name] = values
+        frame["model"] = self.model
         frame["model_version"] = self.model_version
         frame["timestamp"] = pd.Timestamp(self.logged_at, unit="s", tz="UTC")
         frame["latency_ms"] = self.latency_ms
@@ -187,16 +242,43 @@ class InferenceLogger:
     # -- request path ---------------------------------------------------------------------------
 
     def log(
-        self, features: pd.DataFrame, predictions: np.ndarray[Any, Any], model_version: str, latency_ms: float
+        self,
+        features: pd.DataFrame,
+        predictions: np.ndarray[Any, Any],
+        model_version: str,
+        latency_ms: float,
+        *,
+        model: str = "",
     ) -> None:
         """Queue the sampled rows of one request for writing; returns at once, never raises."""
         try:
-            self._log(features, predictions, model_version, latency_ms)
+            self._log(features, predictions, model_version, latency_ms, model)
+        except Exception as error:
+            self._record_failure(f"inference log input rejected: {error}")
+
+    def log_task(
+        self,
+        model: str,
+        inputs: dict[str, np.ndarray[Any, Any]],
+        outputs: dict[str, np.ndarray[Any, Any]],
+        model_version: str,
+        latency_ms: float,
+    ) -> None:
+        """Queue one production-contract request (the task model's tensors, batch axis first) as
+        one row per item of summary columns; returns at once, never raises."""
+        try:
+            summary = pd.concat([task_summary("input", inputs), task_summary("output", outputs)], axis=1)
+            self._log(summary, np.zeros((len(summary), 0)), model_version, latency_ms, model)
         except Exception as error:
             self._record_failure(f"inference log input rejected: {error}")
 
     def _log(
-        self, features: pd.DataFrame, predictions: np.ndarray[Any, Any], model_version: str, latency_ms: float
+        self,
+        features: pd.DataFrame,
+        predictions: np.ndarray[Any, Any],
+        model_version: str,
+        latency_ms: float,
+        model: str = "",
     ) -> None:
         if self._closed or self._filesystem is None:
             self.dropped_rows += len(features)
@@ -219,7 +301,9 @@ class InferenceLogger:
             kept = rows
             batch = features.copy(deep=True)
             values = values.copy()
-        entry = _Entry(batch, values, str(model_version), self._clock(), float(latency_ms), uuid.uuid4().hex)
+        entry = _Entry(
+            batch, values, str(model_version), self._clock(), float(latency_ms), uuid.uuid4().hex, str(model)
+        )
         with self._lock:
             if self._pending_rows + kept > self.settings.max_buffered_rows:
                 self.dropped_rows += kept

@@ -8,7 +8,9 @@
 non-numeric values, wrong width, empty or oversized batch -> `BadInputError`), retries connection
 errors and timeouts with exponential backoff, maps server errors to `BadInputError` /
 `ModelNotReadyError` / `ServerUnavailableError`, and writes the served rows to the inference log
-(never failing the request when logging fails).
+(never failing the request when logging fails). `infer_task()` does the same for the production
+contract (decisions.task): its requests are logged as per-item summaries of the input and output
+tensors under the task model's name (monitoring/inference_log.py `log_task`).
 """
 
 from __future__ import annotations
@@ -295,7 +297,7 @@ class TritonClient:
 
         options = {"binary_data": True} if self.protocol == "http" else {}
 
-        def action() -> dict[str, Any]:
+        def action() -> dict[str, np.ndarray[Any, Any]]:
             tensors = []
             for spec in task.inputs:
                 array = arrays[spec.name]
@@ -311,9 +313,12 @@ class TritonClient:
                 if value is None:
                     raise ServingError(f"the response of {model!r} has no output {spec.name!r}")
                 outputs[spec.name] = np.asarray(value)
-            return task.decode_outputs(outputs)
+            return outputs
 
-        return self._call(f"inference on {model!r}", action)
+        started = time.perf_counter()
+        outputs = self._call(f"inference on {model!r}", action)
+        self._log_task(model, arrays, outputs, (time.perf_counter() - started) * 1000.0)
+        return task.decode_outputs(outputs)
 
     # -- inference log ----------------------------------------------------------------------------
 
@@ -344,6 +349,25 @@ class TritonClient:
         try:
             logger = self._inference_logger()
             if logger is not None:
-                logger.log(to_frame(batch, self.features), scores, self.model_version(), latency_ms)
+                frame = to_frame(batch, self.features)
+                logger.log(frame, scores, self.model_version(), latency_ms, model=self.model_name)
+        except Exception as error:  # logging must never fail a request
+            LOGGER.warning("inference log failed: %s", error)
+
+    def _log_task(
+        self,
+        model: str,
+        inputs: dict[str, np.ndarray[Any, Any]],
+        outputs: dict[str, np.ndarray[Any, Any]],
+        latency_ms: float,
+    ) -> None:
+        """A production-contract request, summarized per item (the task model wraps the champion,
+        so the row carries the champion's version)."""
+        if not self.log_inferences:
+            return
+        try:
+            logger = self._inference_logger()
+            if logger is not None:
+                logger.log_task(model, inputs, outputs, self.model_version(), latency_ms)
         except Exception as error:  # logging must never fail a request
             LOGGER.warning("inference log failed: %s", error)

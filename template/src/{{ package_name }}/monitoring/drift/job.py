@@ -10,16 +10,18 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from ...config import Platform, mlflow_tracking_uri
 from .. import alerts, metrics
-from ..inference_log import read_window
+from ..inference_log import read_window, split_task_rows
 from .computation import compute
 from .inputs import Reference, load_champion_reference, read_parquet
 from .reports import write_reports
 from .samples import metric_samples
 from .settings import DriftSettings
 from .state import read_state, update_state
-from .status import EXIT_CONFIG, EXIT_DRIFT, EXIT_OK, STATUS_NAMES, DriftJobError
+from .status import EXIT_CONFIG, EXIT_DRIFT, EXIT_EMPTY_WINDOW, EXIT_OK, STATUS_NAMES, DriftJobError
 from .tracking import log_to_mlflow, mlflow_streak
 from .validation import validate_features, validate_window
 
@@ -58,6 +60,7 @@ def run(
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     warnings: list[str] = []
     reference: Reference | None = None
+    traffic: dict[str, Any] = {}
     try:
         if start >= end:
             raise DriftJobError(
@@ -71,6 +74,17 @@ def run(
                 current = read_window(start, end, platform_=current_platform)
             except OSError as error:
                 raise DriftJobError(EXIT_CONFIG, f"the inference log cannot be read: {error}") from error
+        current, other = split_task_rows(current, settings.serving_model)  # the log file or window
+        traffic = task_traffic(other)
+        if current.empty and traffic:
+            served = ", ".join(f"{name} ({item['rows']} rows)" for name, item in traffic.items())
+            raise DriftJobError(
+                EXIT_EMPTY_WINDOW,
+                f"empty window: {window} holds only task-model rows ({served}) and no row of the core model "
+                f"{settings.serving_model!r}; PSI compares the core model's features with the champion's "
+                "training data, which task requests (images, text) are not rows of. Log a sample of core-model "
+                "requests too (TritonClient.predict); task rows are then reported beside the PSI (task_traffic)",
+            )
         validate_window(current, settings, window)
         validate_features(current, settings, "inference log")
         if reference_path is not None:
@@ -122,6 +136,7 @@ def run(
         "model_name": reference.model_name,
         "model_version": reference.model_version,
         "max_rows_per_side": settings.max_rows,
+        "task_traffic": traffic,
         "finished_at": finished.isoformat(),
     }
     report_dir = write_reports(settings.reports_dir, finished.strftime("%Y%m%dT%H%M%S%fZ"), summary, result.snapshot)
@@ -146,3 +161,23 @@ def run(
         top = max(result.psi.values())
         message = f"no drift: max PSI {top:.3f} < {settings.threshold:g}; report {report_dir / 'drift.html'}"
     return Outcome(status, message, summary, warnings)
+
+
+def task_traffic(rows: pd.DataFrame) -> dict[str, Any]:
+    """Per task model in the window: rows, p95 latency and the mean of each summary column.
+
+    Reported beside the PSI (summary.json, MLflow): drift itself runs on the core model's features,
+    the only ones the champion's training reference holds.
+    """
+    traffic: dict[str, Any] = {}
+    if rows.empty:
+        return traffic
+    for name, part in rows.groupby(rows["model"].astype(str), sort=True):
+        summary = [column for column in part.columns if column.startswith(("input_", "output_"))]
+        means = part[summary].apply(pd.to_numeric, errors="coerce").mean()
+        traffic[str(name)] = {
+            "rows": len(part),
+            "latency_ms_p95": float(pd.to_numeric(part["latency_ms"], errors="coerce").quantile(0.95)),
+            "means": {column: round(float(value), 6) for column, value in means.items() if pd.notna(value)},
+        }
+    return traffic

@@ -27,6 +27,9 @@ class DriftSettings:
     champion_alias: str
     mlflow_experiment: str
     reports_dir: Path
+    # The core model's Triton name: inference-log rows of other models (the task model of
+    # decisions.task) are reported beside the PSI, not mixed into it.
+    serving_model: str = ""
 
     @classmethod
     def from_platform(cls, current: Platform) -> DriftSettings:
@@ -52,4 +55,5 @@ class DriftSettings:
             champion_alias=settings.training.registry.champion_alias,
             mlflow_experiment=drift.mlflow_experiment,
             reports_dir=local_path("reports", current) / "drift",
+            serving_model=settings.serving.model_name,
         )
