@@ -22,6 +22,7 @@ TAGGABLE = {
     "aws_iam_openid_connect_provider": "tags",
     "aws_eks_cluster": "tags",
     "aws_eks_node_group": "tags",
+    "aws_eks_addon": "tags",
     "aws_launch_template": "tags",
     "aws_s3_bucket": "tags",
     "aws_db_subnet_group": "tags",

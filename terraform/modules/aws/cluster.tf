@@ -60,6 +60,17 @@ resource "aws_eks_cluster" "this" {
   depends_on = [aws_iam_role_policy_attachment.cluster, aws_iam_role_policy.cluster_encryption, aws_cloudwatch_log_group.cluster]
 }
 
+# The manifests' NetworkPolicies (deploy/k8s: default-deny ingress, then only the intended peers) are
+# enforced by the VPC CNI's network policy agent, which EKS leaves off unless the add-on asks for it.
+resource "aws_eks_addon" "vpc_cni" {
+  cluster_name                = aws_eks_cluster.this.name
+  addon_name                  = "vpc-cni"
+  configuration_values        = jsonencode({ enableNetworkPolicy = "true" })
+  resolve_conflicts_on_create = "OVERWRITE"
+  resolve_conflicts_on_update = "OVERWRITE"
+  tags                        = var.tags
+}
+
 resource "aws_iam_role" "node" {
   name               = "${local.name}-eks-node"
   assume_role_policy = data.aws_iam_policy_document.assume["ec2.amazonaws.com"].json
