@@ -8,6 +8,7 @@ anchors are checked against the headings' GitHub-style slugs.
 
 from __future__ import annotations
 
+import itertools
 import re
 from functools import cache
 from pathlib import Path
@@ -41,7 +42,7 @@ def _anchors(path: Path) -> frozenset[str]:
     tokens = _MARKDOWN.parse(path.read_text(encoding="utf-8"))
     slugs: dict[str, int] = {}
     anchors = set()
-    for opening, inline in zip(tokens, tokens[1:], strict=False):
+    for opening, inline in itertools.pairwise(tokens):
         if opening.type == "heading_open" and inline.type == "inline":
             slug = _slug(inline.content.replace("`", ""))
             count = slugs.get(slug, 0)
@@ -95,7 +96,9 @@ def text_files(project: Path) -> list[Path]:
     return [
         path
         for path in sorted(project.rglob("*"))
-        if path.is_file() and not SKIP_PARTS & set(path.relative_to(project).parts) and path.suffix not in BINARY_SUFFIXES
+        if path.is_file()
+        and not SKIP_PARTS & set(path.relative_to(project).parts)
+        and path.suffix not in BINARY_SUFFIXES
     ]
 
 

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 import yaml
-from doc_links import dangling_documentation
 from conftest import REPO, answer_sets, render_project
+from doc_links import dangling_documentation
 from platform_engine import Answers, decide
 from platform_engine.model_choice import offers_choice
 from platform_engine.tables import use_cases
