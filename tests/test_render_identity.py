@@ -103,8 +103,10 @@ def declared_subjects(project: Path, env: str) -> dict[str, tuple[str, set[str]]
 
     values = yaml.safe_load((project / "deploy" / "airflow" / "values.yaml").read_text(encoding="utf-8"))
     helm_namespace = "airflow" if "-n airflow" in (project / "deploy" / "airflow" / "values.yaml").read_text() else ""
+    serving = (namespace(k8s / "overlays" / env / "kustomization.yaml"), service_accounts(k8s / "base"))
     return {
-        "triton": (namespace(k8s / "overlays" / env / "kustomization.yaml"), service_accounts(k8s / "base")),
+        "triton": serving,
+        **({"batch_worker": serving} if "batch-worker" in serving[1] else {}),
         "mlflow": (namespace(k8s / "mlflow" / "kustomization.yaml"), service_accounts(k8s / "mlflow")),
         "monitor": (namespace(k8s / "monitoring" / "kustomization.yaml"), service_accounts(k8s / "monitoring")),
         "airflow": (helm_namespace, {values["workers"]["serviceAccount"]["name"]}),
@@ -128,8 +130,12 @@ def identity_table(project: Path) -> list[dict[str, str]]:
     cloud = platform["project"]["cloud"]
     modules = parse_tf(project / "infra" / "modules" / cloud)
     local = locals_of(modules)
-    _, edge_sync = stack_subjects(project, platform["project"]["environments"][0])
-    grants = {**local["storage_grants"], **(local["edge_grants"] if edge_sync else {})}
+    first, edge_sync = stack_subjects(project, platform["project"]["environments"][0])
+    grants = {
+        **local["storage_grants"],
+        **(local["edge_grants"] if edge_sync else {}),
+        **(local["batch_grants"] if "batch_worker" in first else {}),
+    }
     (bucket_block,) = resources(modules, BUCKET_RESOURCE[cloud]).values()
     for_each = bucket_block["for_each"]
     if isinstance(for_each, str):  # aws: for_each = local.buckets
@@ -208,6 +214,10 @@ def test_every_uri_has_its_bucket_and_the_grant_of_the_workload_that_uses_it(
     grants = {(r["env"], r["label"], r["workload"]) for r in rows}
     assert ("prod", "uris.model_repository", "triton") in grants
     assert ("prod", "uris.inference_log", "monitor") in grants
+    # The serving client writes the inference log: in the cluster only the batch pattern's worker.
+    batch = IDENTITY_ANSWERS[cloud].get("serving_pattern") == "batch"
+    assert (("prod", "uris.inference_log", "batch_worker") in grants) == batch
+    assert not any(workload == "triton" and label == "uris.inference_log" for _, label, workload in grants)
 
 
 @pytest.mark.parametrize("cloud", IDENTITY_ANSWERS)
@@ -231,11 +241,9 @@ def test_identities_and_grants_exist_in_the_hcl(cloud: str, projects: dict[str, 
     modules = parse_tf(project / "infra" / "modules" / cloud)
     text = (project / "infra" / "modules" / cloud / "identity.tf").read_text(encoding="utf-8")
     identity = resources(modules, IDENTITY_RESOURCE[cloud])["workload"]
-    assert identity["for_each"] == "${var.workload_identities}"
+    assert identity["for_each"] == "${local.workloads}"
     grant = resources(modules, GRANT_RESOURCE[cloud])
-    assert any(
-        str(body.get("for_each")) in ("${local.grants}", "${var.workload_identities}") for body in grant.values()
-    )
+    assert any(str(body.get("for_each")) in ("${local.grants}", "${local.workloads}") for body in grant.values())
     subject = {
         "aws": "system:serviceaccount:${each.value.namespace}:${each.value.service_account}",
         "gcp": "svc.id.goog[${each.value.namespace}/${each.value.service_account}]",

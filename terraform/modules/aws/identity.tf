@@ -17,7 +17,6 @@ locals {
   # (--serve-artifacts), so the drift job and training reach the artifacts through MLflow only.
   storage_grants = {
     triton_model_repository = { workload = "triton", bucket = "models", prefix = "triton/", access = "read" }
-    triton_inference_log    = { workload = "triton", bucket = "inference_log", prefix = "inference-log/", access = "write" }
     mlflow_artifacts        = { workload = "mlflow", bucket = "artifacts", prefix = "", access = "read_write" }
     monitor_inference_log   = { workload = "monitor", bucket = "inference_log", prefix = "inference-log/", access = "read" }
     airflow_offline_store   = { workload = "airflow", bucket = "offline", prefix = "", access = "read_write" }
@@ -26,7 +25,18 @@ locals {
   edge_grants = {
     monitor_edge_logs = { workload = "monitor", bucket = "models", prefix = "edge/logs/", access = "read" }
   }
-  grants = merge(local.storage_grants, var.edge_sync ? local.edge_grants : {})
+  # The batch pattern: the queue worker calls Triton through the project's client, which writes
+  # the inference log (in the realtime and edge patterns the callers and devices write it).
+  batch_grants = {
+    batch_worker_inference_log = { workload = "batch_worker", bucket = "inference_log", prefix = "inference-log/", access = "write" }
+  }
+  grants = merge(
+    local.storage_grants,
+    var.edge_sync ? local.edge_grants : {},
+    var.workload_identities.batch_worker != null ? local.batch_grants : {},
+  )
+  # The workloads this stack runs (batch_worker only with the batch pattern).
+  workloads = { for key, account in var.workload_identities : key => account if account != null }
 
   object_actions = {
     read       = ["s3:GetObject"]
@@ -42,7 +52,7 @@ locals {
 }
 
 data "aws_iam_policy_document" "workload_trust" {
-  for_each = var.workload_identities
+  for_each = local.workloads
 
   statement {
     actions = ["sts:AssumeRoleWithWebIdentity"]
@@ -64,16 +74,16 @@ data "aws_iam_policy_document" "workload_trust" {
 }
 
 resource "aws_iam_role" "workload" {
-  for_each = var.workload_identities
+  for_each = local.workloads
 
-  name               = "${local.name}-${each.key}"
+  name               = "${local.name}-${replace(each.key, "_", "-")}"
   description        = "IRSA role of ServiceAccount ${each.value.namespace}/${each.value.service_account}"
   assume_role_policy = data.aws_iam_policy_document.workload_trust[each.key].json
   tags               = var.tags
 }
 
 data "aws_iam_policy_document" "workload_storage" {
-  for_each = var.workload_identities
+  for_each = local.workloads
 
   dynamic "statement" {
     for_each = { for key, grant in local.grants : key => grant if grant.workload == each.key }
@@ -112,7 +122,7 @@ data "aws_iam_policy_document" "workload_storage" {
 }
 
 resource "aws_iam_role_policy" "workload_storage" {
-  for_each = var.workload_identities
+  for_each = local.workloads
 
   name   = "storage"
   role   = aws_iam_role.workload[each.key].id

@@ -75,7 +75,7 @@ output "budget_alert_topic" {
 output "workload_identities" {
   description = "Per workload: its ServiceAccount, the IAM role it assumes (IRSA) and the annotations that bind them (`make identities` writes them into the manifests)."
   value = {
-    for key, account in var.workload_identities : key => {
+    for key, account in local.workloads : key => {
       namespace       = account.namespace
       service_account = account.service_account
       identity        = aws_iam_role.workload[key].arn

@@ -11,7 +11,6 @@ locals {
   # the drift job and training reach them through MLflow only.
   storage_grants = {
     triton_model_repository = { workload = "triton", bucket = "models", prefix = "triton/", access = "read" }
-    triton_inference_log    = { workload = "triton", bucket = "inference_log", prefix = "inference-log/", access = "write" }
     mlflow_artifacts        = { workload = "mlflow", bucket = "artifacts", prefix = "", access = "read_write" }
     monitor_inference_log   = { workload = "monitor", bucket = "inference_log", prefix = "inference-log/", access = "read" }
     airflow_offline_store   = { workload = "airflow", bucket = "offline", prefix = "", access = "read_write" }
@@ -20,7 +19,18 @@ locals {
   edge_grants = {
     monitor_edge_logs = { workload = "monitor", bucket = "models", prefix = "edge/logs/", access = "read" }
   }
-  grants = merge(local.storage_grants, var.edge_sync ? local.edge_grants : {})
+  # The batch pattern: the queue worker calls Triton through the project's client, which writes
+  # the inference log (in the realtime and edge patterns the callers and devices write it).
+  batch_grants = {
+    batch_worker_inference_log = { workload = "batch_worker", bucket = "inference_log", prefix = "inference-log/", access = "write" }
+  }
+  grants = merge(
+    local.storage_grants,
+    var.edge_sync ? local.edge_grants : {},
+    var.workload_identities.batch_worker != null ? local.batch_grants : {},
+  )
+  # The workloads this stack runs (batch_worker only with the batch pattern).
+  workloads = { for key, account in var.workload_identities : key => account if account != null }
 
   blob_roles = {
     read       = "Storage Blob Data Reader"
@@ -30,16 +40,16 @@ locals {
 }
 
 resource "azurerm_user_assigned_identity" "workload" {
-  for_each = var.workload_identities
+  for_each = local.workloads
 
-  name                = "id-${local.name}-${each.key}"
+  name                = "id-${local.name}-${replace(each.key, "_", "-")}"
   location            = azurerm_resource_group.this.location
   resource_group_name = azurerm_resource_group.this.name
   tags                = var.tags
 }
 
 resource "azurerm_federated_identity_credential" "workload" {
-  for_each = var.workload_identities
+  for_each = local.workloads
 
   name                = "aks-${each.value.namespace}-${each.value.service_account}"
   resource_group_name = azurerm_resource_group.this.name

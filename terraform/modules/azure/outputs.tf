@@ -85,7 +85,7 @@ output "budget_id" {
 output "workload_identities" {
   description = "Per workload: its ServiceAccount, the managed identity's client ID (workload identity) and the annotations and pod labels that bind them (`make identities` writes them into the manifests)."
   value = {
-    for key, account in var.workload_identities : key => {
+    for key, account in local.workloads : key => {
       namespace       = account.namespace
       service_account = account.service_account
       identity        = azurerm_user_assigned_identity.workload[key].client_id
@@ -95,6 +95,9 @@ output "workload_identities" {
       }
       # The webhook injects the token only into pods that carry this label.
       pod_labels = { "azure.workload.identity/use" = "true" }
+      # Triton reads as:// with a shared key unless told to use the Azure credential chain (which
+      # takes the webhook's federated token); the account allows no shared keys.
+      container_env = key == "triton" ? { AZURE_STORAGE_AUTH_TYPE = "default" } : {}
     }
   }
 }

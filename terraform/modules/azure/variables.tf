@@ -153,12 +153,14 @@ variable "budget_alert_emails" {
 }
 
 variable "workload_identities" {
-  description = "The Kubernetes ServiceAccount (namespace, name) of each workload that touches storage: triton (model repository, inference log), mlflow (artifacts), monitor (the drift job: inference log) and airflow (the ETL worker: offline store). Each gets its own user-assigned identity, federated with exactly that account."
+  description = "The Kubernetes ServiceAccount (namespace, name) of each workload that touches storage: triton (model repository), mlflow (artifacts), monitor (the drift job: inference log), airflow (the ETL worker: offline store) and, with the batch pattern, batch_worker (the inference log). Each gets its own user-assigned identity, federated with exactly that account."
   type = object({
     triton  = object({ namespace = string, service_account = string })
     mlflow  = object({ namespace = string, service_account = string })
     monitor = object({ namespace = string, service_account = string })
     airflow = object({ namespace = string, service_account = string })
+    # The batch pattern's queue worker (it writes the inference log); null without it.
+    batch_worker = optional(object({ namespace = string, service_account = string }))
   })
 }
 

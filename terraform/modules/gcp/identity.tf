@@ -9,7 +9,6 @@ locals {
   # server (--serve-artifacts), so the drift job and training reach them through MLflow only.
   storage_grants = {
     triton_model_repository = { workload = "triton", bucket = "models", prefix = "triton/", access = "read" }
-    triton_inference_log    = { workload = "triton", bucket = "inference_log", prefix = "inference-log/", access = "write" }
     mlflow_artifacts        = { workload = "mlflow", bucket = "artifacts", prefix = "", access = "read_write" }
     monitor_inference_log   = { workload = "monitor", bucket = "inference_log", prefix = "inference-log/", access = "read" }
     airflow_offline_store   = { workload = "airflow", bucket = "offline", prefix = "", access = "read_write" }
@@ -18,7 +17,18 @@ locals {
   edge_grants = {
     monitor_edge_logs = { workload = "monitor", bucket = "models", prefix = "edge/logs/", access = "read" }
   }
-  grants = merge(local.storage_grants, var.edge_sync ? local.edge_grants : {})
+  # The batch pattern: the queue worker calls Triton through the project's client, which writes
+  # the inference log (in the realtime and edge patterns the callers and devices write it).
+  batch_grants = {
+    batch_worker_inference_log = { workload = "batch_worker", bucket = "inference_log", prefix = "inference-log/", access = "write" }
+  }
+  grants = merge(
+    local.storage_grants,
+    var.edge_sync ? local.edge_grants : {},
+    var.workload_identities.batch_worker != null ? local.batch_grants : {},
+  )
+  # The workloads this stack runs (batch_worker only with the batch pattern).
+  workloads = { for key, account in var.workload_identities : key => account if account != null }
 
   object_roles = {
     read       = "roles/storage.objectViewer"
@@ -26,11 +36,11 @@ locals {
     read_write = "roles/storage.objectUser"
   }
   # Service account ids have 30 characters at most and names.prefix 24: short, fixed suffixes.
-  workload_account_suffix = { triton = "serve", mlflow = "track", monitor = "drift", airflow = "etl" }
+  workload_account_suffix = { triton = "serve", mlflow = "track", monitor = "drift", airflow = "etl", batch_worker = "batch" }
 }
 
 resource "google_service_account" "workload" {
-  for_each = var.workload_identities
+  for_each = local.workloads
 
   account_id   = "${local.name}-${local.workload_account_suffix[each.key]}"
   project      = var.project_id
@@ -38,7 +48,7 @@ resource "google_service_account" "workload" {
 }
 
 resource "google_service_account_iam_member" "workload_identity" {
-  for_each = var.workload_identities
+  for_each = local.workloads
 
   service_account_id = google_service_account.workload[each.key].name
   role               = "roles/iam.workloadIdentityUser"

@@ -82,7 +82,7 @@ output "budget_name" {
 output "workload_identities" {
   description = "Per workload: its ServiceAccount, the Google service account it acts as (Workload Identity) and the annotations that bind them (`make identities` writes them into the manifests)."
   value = {
-    for key, account in var.workload_identities : key => {
+    for key, account in local.workloads : key => {
       namespace       = account.namespace
       service_account = account.service_account
       identity        = google_service_account.workload[key].email

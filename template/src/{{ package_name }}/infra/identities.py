@@ -35,16 +35,20 @@ class Workload:
     base: str  # folder of its manifests under deploy/k8s, or the Helm values file under deploy/
     pod_kind: str  # Deployment, CronJob, or "helm" for the Airflow chart
     pod_name: str  # {slug} is the project slug
+    container: str  # the container that reads storage (for container_env)
     target: str  # where the patch goes, under deploy/; {env} is the environment
 
 
-# The four workloads that touch object storage (the stack's workload_identities keys).
+# The workloads that touch object storage (the stack's workload_identities keys); batch_worker
+# only exists with the batch serving pattern.
 WORKLOADS: dict[str, Workload] = {
-    "triton": Workload("k8s/base", "Deployment", "triton", "k8s/overlays/{env}"),
-    "mlflow": Workload("k8s/mlflow", "Deployment", "mlflow", "k8s/overlays/{env}/mlflow"),
-    "monitor": Workload("k8s/monitoring", "CronJob", "{slug}-drift", "k8s/overlays/{env}/monitoring"),
-    "airflow": Workload("airflow/values.yaml", "helm", "airflow", "airflow/identity-{env}.yaml"),
+    "triton": Workload("k8s/base", "Deployment", "triton", "triton", "k8s/overlays/{env}"),
+    "mlflow": Workload("k8s/mlflow", "Deployment", "mlflow", "mlflow", "k8s/overlays/{env}/mlflow"),
+    "monitor": Workload("k8s/monitoring", "CronJob", "{slug}-drift", "drift", "k8s/overlays/{env}/monitoring"),
+    "airflow": Workload("airflow/values.yaml", "helm", "airflow", "worker", "airflow/identity-{env}.yaml"),
+    "batch_worker": Workload("k8s/base", "Deployment", "batch-worker", "worker", "k8s/overlays/{env}"),
 }
+OPTIONAL = {"batch_worker"}
 PATCH = "identity.yaml"
 
 
@@ -56,6 +60,7 @@ class Identity:
     identity: str
     annotations: dict[str, str]
     pod_labels: dict[str, str]
+    container_env: dict[str, str]  # what the workload's container needs to use the identity
 
 
 def fix_hint(env: str) -> str:
@@ -70,11 +75,11 @@ def read_identities(document: dict[str, Any], env: str) -> dict[str, Identity]:
     values = entry.get("value") if isinstance(entry, dict) and "value" in entry else entry
     if not isinstance(values, dict):
         raise InfraError(f"terraform output {OUTPUT} is not a map: {fix_hint(env)}")
-    missing = sorted(set(WORKLOADS) - set(values))
+    missing = sorted(set(WORKLOADS) - OPTIONAL - set(values))
     if missing:
         raise InfraError(f"terraform output {OUTPUT} lacks {', '.join(missing)}: {fix_hint(env)}")
     identities: dict[str, Identity] = {}
-    for workload in WORKLOADS:
+    for workload in [key for key in WORKLOADS if key in values]:
         value = values[workload]
         annotations = {str(k): str(v) for k, v in (value.get("annotations") or {}).items()}
         empty = [key for key, annotation in annotations.items() if not annotation.strip()]
@@ -90,6 +95,7 @@ def read_identities(document: dict[str, Any], env: str) -> dict[str, Identity]:
             identity=str(value["identity"]),
             annotations=annotations,
             pod_labels={str(k): str(v) for k, v in (value.get("pod_labels") or {}).items()},
+            container_env={str(k): str(v) for k, v in (value.get("container_env") or {}).items()},
         )
     return identities
 
@@ -108,8 +114,11 @@ def service_accounts(path: Path) -> set[str]:
     return names
 
 
-def _pod_template(kind: str, name: str, labels: dict[str, str]) -> dict[str, Any]:
-    template = {"metadata": {"labels": labels}}
+def _pod_template(kind: str, name: str, labels: dict[str, str], container: str, env: dict[str, str]) -> dict[str, Any]:
+    template: dict[str, Any] = {"metadata": {"labels": labels}}
+    if env:  # strategic merge: containers and env entries merge by name
+        variables = [{"name": key, "value": value} for key, value in env.items()]
+        template["spec"] = {"containers": [{"name": container, "env": variables}]}
     spec: dict[str, Any] = {"template": template}
     if kind == "CronJob":
         spec = {"jobTemplate": {"spec": {"template": template}}}
@@ -128,6 +137,8 @@ def _dump(header: str, documents: list[dict[str, Any]]) -> str:
 def render(identities: dict[str, Identity], env: str, slug: str) -> dict[str, str]:
     """Every file `make identities` writes, by path under deploy/."""
     files: dict[str, str] = {}
+    patches: dict[str, list[dict[str, Any]]] = {}  # several workloads of one overlay share its patch
+    headers: dict[str, list[str]] = {}
     for key, identity in identities.items():
         workload = WORKLOADS[key]
         target = workload.target.format(env=env)
@@ -138,22 +149,30 @@ def render(identities: dict[str, Identity], env: str, slug: str) -> dict[str, st
             }
             if identity.pod_labels:
                 values["workers"]["labels"] = identity.pod_labels
+            if identity.container_env:
+                values["workers"]["env"] = [{"name": k, "value": v} for k, v in identity.container_env.items()]
             files[target] = header + "\n" + yaml.safe_dump(values, sort_keys=False)
             continue
         # The serving overlay sets its namespace itself; the other bases name theirs.
-        metadata = {"name": identity.service_account} | ({} if key == "triton" else {"namespace": identity.namespace})
-        account = {
-            "apiVersion": "v1",
-            "kind": "ServiceAccount",
-            "metadata": metadata | {"annotations": identity.annotations},
-        }
-        documents = [account]
-        if identity.pod_labels:
-            pod = _pod_template(workload.pod_kind, workload.pod_name.format(slug=slug), identity.pod_labels)
+        overlay = target == f"k8s/overlays/{env}"
+        metadata = {"name": identity.service_account} | ({} if overlay else {"namespace": identity.namespace})
+        documents = patches.setdefault(f"{target}/{PATCH}", [])
+        headers.setdefault(f"{target}/{PATCH}", []).append(header)
+        documents.append(
+            {
+                "apiVersion": "v1",
+                "kind": "ServiceAccount",
+                "metadata": metadata | {"annotations": identity.annotations},
+            }
+        )
+        if identity.pod_labels or identity.container_env:
+            pod_name = workload.pod_name.format(slug=slug)
+            pod = _pod_template(
+                workload.pod_kind, pod_name, identity.pod_labels, workload.container, identity.container_env
+            )
             pod["metadata"] |= {key_: value for key_, value in metadata.items() if key_ == "namespace"}
             documents.append(pod)
-        files[f"{target}/{PATCH}"] = _dump(header, documents)
-        if key != "triton":  # mlflow and monitoring: a per-environment kustomization around the base
+        if not overlay:  # mlflow and monitoring: a per-environment kustomization around the base
             files[f"{target}/kustomization.yaml"] = (
                 f"{header}\n"
                 "apiVersion: kustomize.config.k8s.io/v1beta1\n"
@@ -163,6 +182,8 @@ def render(identities: dict[str, Identity], env: str, slug: str) -> dict[str, st
                 "patches:\n"
                 f"  - path: {PATCH}\n"
             )
+    for path, documents in patches.items():
+        files[path] = _dump("\n".join(headers[path]), documents)
     return files
 
 
@@ -216,32 +237,46 @@ def write(platform: Platform, env: str, document: dict[str, Any]) -> list[Path]:
         path.write_text(text, encoding="utf-8")
         written.append(path)
     register_patch(overlay / "kustomization.yaml")
+    problems = check(platform, env)
+    if problems:  # e.g. the manifests gained a workload the applied stack has no identity for yet
+        raise InfraError(f"{'; '.join(problems)}: {fix_hint(env)}")
     return written
 
 
-def _annotations(path: Path, helm: bool) -> list[dict[str, Any]]:
-    """The ServiceAccount annotations an identity file sets (one map per account)."""
+def _annotated(path: Path, helm: bool) -> set[str]:
+    """The ServiceAccounts an identity file binds (every annotation set, none empty)."""
     documents = [doc for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")) if isinstance(doc, dict)]
     if helm:
-        return [((doc.get("workers") or {}).get("serviceAccount") or {}).get("annotations") or {} for doc in documents]
-    return [doc["metadata"].get("annotations") or {} for doc in documents if doc.get("kind") == "ServiceAccount"]
+        accounts = [((doc.get("workers") or {}).get("serviceAccount") or {}) for doc in documents]
+        pairs = [(str(a.get("name", "")), a.get("annotations") or {}) for a in accounts]
+    else:
+        pairs = [
+            (str(doc["metadata"]["name"]), doc["metadata"].get("annotations") or {})
+            for doc in documents
+            if doc.get("kind") == "ServiceAccount"
+        ]
+    return {name for name, annotations in pairs if annotations and all(str(v).strip() for v in annotations.values())}
 
 
 def check(platform: Platform, env: str) -> list[str]:
-    """What keeps `env` from deploying with its identities: empty when every file is in place."""
+    """What keeps `env` from deploying with its identities: empty when every ServiceAccount the
+    manifests declare (each one a storage workload's) has its identity in place."""
     root = platform.path.parent
     deploy = root / "deploy"
     problems: list[str] = []
-    for key, workload in WORKLOADS.items():
-        helm = workload.pod_kind == "helm"
+    expected: dict[Path, set[str]] = {}
+    for workload in WORKLOADS.values():  # every ServiceAccount the bases declare is a storage workload's
         target = deploy / workload.target.format(env=env)
-        path = target if helm else target / PATCH
+        path = target if workload.pod_kind == "helm" else target / PATCH
+        expected.setdefault(path, set()).update(service_accounts(deploy / workload.base))
+    for path, accounts in expected.items():
+        relative = path.relative_to(root)
         if not path.is_file():
-            problems.append(f"{path.relative_to(root)} is missing ({key})")
+            problems.append(f"{relative} is missing (ServiceAccount {', '.join(sorted(accounts))})")
             continue
-        accounts = _annotations(path, helm)
-        if not accounts or not all(a and all(str(v).strip() for v in a.values()) for a in accounts):
-            problems.append(f"{path.relative_to(root)} has no identity for {key}")
+        annotated = _annotated(path, helm=path.name != PATCH)
+        for account in sorted(accounts - annotated):
+            problems.append(f"{relative} has no identity for ServiceAccount {account}")
     kustomization = deploy / "k8s" / "overlays" / env / "kustomization.yaml"
     if kustomization.is_file() and f"- path: {PATCH}" not in kustomization.read_text(encoding="utf-8"):
         problems.append(f"{kustomization.relative_to(root)} does not apply {PATCH}")

@@ -148,12 +148,31 @@ run "each_workload_gets_its_own_federated_identity" {
   }
 
   assert {
-    condition     = length(azurerm_user_assigned_identity.workload) == 4 && length(azurerm_role_assignment.workload) == 5
+    condition     = length(azurerm_user_assigned_identity.workload) == 4 && length(azurerm_role_assignment.workload) == 4
     error_message = "One identity per workload and one role assignment per grant."
   }
 
   assert {
     condition     = azurerm_role_assignment.workload["triton_model_repository"].role_definition_name == "Storage Blob Data Reader"
     error_message = "Triton only reads the model repository."
+  }
+}
+
+run "batch_pattern_gives_the_queue_worker_the_inference_log" {
+  command = plan
+
+  variables {
+    workload_identities = {
+      triton       = { namespace = "churn-prediction-dev", service_account = "triton" }
+      mlflow       = { namespace = "mlflow", service_account = "mlflow" }
+      monitor      = { namespace = "churn-prediction-monitoring", service_account = "churn-prediction-monitor" }
+      airflow      = { namespace = "airflow", service_account = "airflow-worker" }
+      batch_worker = { namespace = "churn-prediction-dev", service_account = "batch-worker" }
+    }
+  }
+
+  assert {
+    condition     = azurerm_user_assigned_identity.workload["batch_worker"].name == "id-churn-prediction-dev-batch-worker" && azurerm_role_assignment.workload["batch_worker_inference_log"].role_definition_name == "Storage Blob Data Contributor"
+    error_message = "The batch worker writes the inference log with an identity of its own."
   }
 }

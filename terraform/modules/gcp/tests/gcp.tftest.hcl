@@ -152,7 +152,7 @@ run "each_workload_gets_its_own_gsa_bound_to_its_service_account" {
   }
 
   assert {
-    condition     = length(google_storage_bucket_iam_member.workload) == 5 && google_storage_bucket_iam_member.workload["triton_model_repository"].role == "roles/storage.objectViewer"
+    condition     = length(google_storage_bucket_iam_member.workload) == 4 && google_storage_bucket_iam_member.workload["triton_model_repository"].role == "roles/storage.objectViewer"
     error_message = "The bucket grants are not the least-privilege table (triton reads the model repository only)."
   }
 }
@@ -165,7 +165,7 @@ run "edge_pattern_lets_the_drift_job_read_device_logs" {
   }
 
   assert {
-    condition     = length(google_storage_bucket_iam_member.workload) == 6 && google_storage_bucket_iam_member.workload["monitor_edge_logs"].bucket == "churn-prediction-dev-models-f3e9e0"
+    condition     = length(google_storage_bucket_iam_member.workload) == 5 && google_storage_bucket_iam_member.workload["monitor_edge_logs"].bucket == "churn-prediction-dev-models-f3e9e0"
     error_message = "With edge_sync the drift job reads edge/logs/ of the models bucket."
   }
 }
