@@ -246,7 +246,7 @@ class Edge(Section):
 
 
 class Kubernetes(Section):
-    namespace: str
+    namespaces: dict[str, str]
     image: str
 
 
