@@ -166,7 +166,7 @@ run "each_workload_gets_its_own_irsa_role" {
   }
 
   assert {
-    condition     = length(aws_iam_role_policy.workload_storage) == 4 && aws_iam_openid_connect_provider.cluster.client_id_list == toset(["sts.amazonaws.com"])
+    condition     = length(aws_iam_role_policy.workload_storage) == 4 && contains(aws_iam_openid_connect_provider.cluster.client_id_list, "sts.amazonaws.com")
     error_message = "The roles need their storage policies and the cluster its OIDC provider (audience sts.amazonaws.com)."
   }
 }
