@@ -2,7 +2,9 @@
 
 drift_check (schedule: platform.yaml decisions.monitoring.drift_cron)
     check: the drift job (`<package>.monitoring.drift`) on the run's data interval of the inference
-    log (manual runs, whose interval is empty: the monitoring.drift.window_hours before the run).
+    log (runs without an interval, the cron trigger schedule's and manual ones: the
+    monitoring.drift.window_hours before the run's logical date, or before its run_after when it has
+    none; or the params data_interval_start/data_interval_end; `<package>.data.intervals`).
     No drift and drift both succeed (drift is a finding: the job alerts and exports metrics); an
     empty or too-small window skips; bad features, a missing reference or bad configuration fail
     the task. Every finished check updates the drift-state asset.
@@ -26,9 +28,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from airflow.exceptions import AirflowSkipException
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import Asset, dag, get_current_context, task
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("PLATFORM_CONFIG", str(ROOT / "platform.yaml"))
@@ -68,11 +70,21 @@ def drift_check() -> None:
     def check() -> dict[str, Any]:
         drift = importlib.import_module(f"{PACKAGE}.monitoring.drift")
         config = importlib.import_module(f"{PACKAGE}.config")
+        intervals = importlib.import_module(f"{PACKAGE}.data.intervals")
         context = get_current_context()
-        start, end = context.get("data_interval_start"), context.get("data_interval_end")
-        if start is None or end is None or start >= end:  # manual runs: the window_hours before the run
-            end = end or context.get("logical_date") or datetime.now(UTC)
-            start = end - timedelta(hours=WINDOW_HOURS)
+        dag_run = context["dag_run"]
+        try:  # a cron trigger schedule and manual runs have no interval: the window_hours before the run
+            start, end = intervals.run_interval(
+                data_interval_start=context.get("data_interval_start"),
+                data_interval_end=context.get("data_interval_end"),
+                # The cron trigger schedule's runs and dag.test() carry a logical date: the window ends there.
+                run_after=context.get("logical_date") or getattr(dag_run, "run_after", None),
+                params=context["params"],
+                latest=lambda run_after: (run_after - timedelta(hours=WINDOW_HOURS), run_after),
+                run_type=str(getattr(dag_run.run_type, "value", dag_run.run_type)),
+            )
+        except intervals.IntervalError as error:
+            raise AirflowFailException(str(error)) from error
         outcome = drift.run(config.load(Path(os.environ["PLATFORM_CONFIG"])), start=start, end=end)
         for warning in outcome.warnings:
             print(f"drift: warning: {warning}")
@@ -125,7 +137,7 @@ retrain_dag = retrain_on_drift()
 def main(argv: list[str] | None = None) -> int:
     """Run one drift check with dag.test() (needs `airflow db migrate` in $AIRFLOW_HOME first)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--date", required=True, help="the interval's start, e.g. 2026-03-01")
+    parser.add_argument("--date", required=True, help="the check's time: its window ends there, e.g. 2026-03-02")
     args = parser.parse_args(argv)
     run = drift_dag.test(logical_date=datetime.fromisoformat(args.date).replace(tzinfo=UTC))
     state = str(getattr(run, "state", "unknown"))

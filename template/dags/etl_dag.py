@@ -21,6 +21,7 @@ from typing import Any
 
 import yaml
 from airflow.sdk import Connection, CronDataIntervalTimetable, dag, get_current_context, task
+from airflow.sdk.exceptions import AirflowFailException
 
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("PLATFORM_CONFIG", str(ROOT / "platform.yaml"))
@@ -31,12 +32,25 @@ if str(ROOT / "src") not in sys.path:  # a git-synced checkout without the packa
 PACKAGE = yaml.safe_load(Path(os.environ["PLATFORM_CONFIG"]).read_text(encoding="utf-8"))["project"]["package"]
 etl = importlib.import_module(f"{PACKAGE}.data.etl")
 settings_module = importlib.import_module(f"{PACKAGE}.data.settings")
+intervals = importlib.import_module(f"{PACKAGE}.data.intervals")
 SETTINGS = settings_module.load_settings()
 
 
 def _interval() -> tuple[datetime, datetime]:
+    """The run's [start, end): scheduled, backfill and manual runs alike (see the module docstring)."""
     context = get_current_context()
-    return context["data_interval_start"], context["data_interval_end"]
+    dag_run = context["dag_run"]
+    try:
+        return intervals.run_interval(
+            data_interval_start=context.get("data_interval_start"),
+            data_interval_end=context.get("data_interval_end"),
+            run_after=getattr(dag_run, "run_after", None),
+            params=context["params"],
+            latest=lambda run_after: intervals.latest_complete_interval(SETTINGS.schedule, run_after),
+            run_type=str(getattr(dag_run.run_type, "value", dag_run.run_type)),
+        )
+    except intervals.IntervalError as error:
+        raise AirflowFailException(str(error)) from error  # no retries: a missing interval stays missing
 
 
 def _source_dsn() -> str | None:
@@ -61,7 +75,7 @@ def _source_dsn() -> str | None:
         "retry_delay": timedelta(minutes=SETTINGS.retry_delay_minutes),
         "execution_timeout": timedelta(minutes=SETTINGS.task_timeout_minutes),
     },
-    params={"source_file": None},
+    params={"source_file": None, "data_interval_start": None, "data_interval_end": None},
     doc_md=__doc__,
 )
 def etl_dag() -> None:

@@ -17,6 +17,7 @@ CONFIG = Path(os.environ.get("PLATFORM_CONFIG") or ROOT / "platform.yaml")
 PACKAGE = yaml.safe_load(CONFIG.read_text(encoding="utf-8"))["project"]["package"]
 _built = importlib.import_module(f"{PACKAGE}.features.definitions").build()
 
+project = _built.project
 entity = _built.entity
 source = _built.source
 features_view = _built.features

@@ -18,5 +18,5 @@ sample-data: setup-all ## Write one day of sample rows to .local/sample/DATE.par
 feast-apply: setup-all ## Register the feature repo (local profile; PLATFORM_PROFILE=cloud for the cloud one)
 	cd feature_repo && FEAST_USAGE=False $(RUN) feast apply
 
-test-data: setup-all ## The data layer's unit and stack tests (real Airflow, Feast, PostgreSQL, Redis)
-	$(RUN) pytest -q tests/test_data.py $(sort $(wildcard tests/stack/test_data_*.py))
+test-data: setup-all ## The data layer's unit and stack tests (real Airflow scheduler, Feast, PostgreSQL, Redis)
+	$(RUN) pytest -q tests/test_data.py $(sort $(wildcard tests/stack/test_data_*.py tests/stack/test_airflow_*.py))

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from feast import Entity, FeatureService, FeatureView, Field, FileSource, ValueType
+from feast import Entity, FeatureService, FeatureView, Field, FileSource, Project, ValueType
+from feast.repo_contents import RepoContents
 from feast.types import Float64, Int64
 
 from ..contract import CREATED_TIMESTAMP, EVENT_TIMESTAMP, Family
@@ -24,6 +25,7 @@ from ..data.settings import DataSettings, load_settings
 
 @dataclass(frozen=True)
 class Definitions:
+    project: Project
     entity: Entity
     source: FileSource
     features: FeatureView
@@ -34,6 +36,20 @@ class Definitions:
     def objects(self) -> list[Any]:
         """Everything `FeatureStore.apply` registers."""
         return [self.entity, self.source, self.features, self.labels, self.training, self.serving]
+
+    def repo_contents(self) -> RepoContents:
+        """The feature repo as `feast apply`/`feast plan` see it (feature_repo/repo.py holds the same)."""
+        return RepoContents(
+            projects=[self.project],
+            data_sources=[self.source],
+            feature_views=[self.features, self.labels],
+            on_demand_feature_views=[],
+            stream_feature_views=[],
+            label_views=[],
+            entities=[self.entity],
+            feature_services=[self.training, self.serving],
+            permissions=[],
+        )
 
 
 def names(family: Family) -> dict[str, str]:
@@ -90,4 +106,5 @@ def build(settings: DataSettings | None = None) -> Definitions:
     )
     training = FeatureService(name=named["training"], features=[features, labels], tags=tags)
     serving = FeatureService(name=named["serving"], features=[features], tags=tags)
-    return Definitions(entity, source, features, labels, training, serving)
+    project = Project(name=current.feast_project, description=f"{family.description}: the {family.name} family")
+    return Definitions(project, entity, source, features, labels, training, serving)

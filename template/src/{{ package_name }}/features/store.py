@@ -7,6 +7,7 @@ platform.yaml `local:`. Cloud profile ($PLATFORM_PROFILE=cloud): feature_repo/fe
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -14,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.dataset as pads
 from feast import FeatureStore, RepoConfig
+from feast.repo_operations import apply_total_with_repo_instance
 
 from ..contract import EVENT_TIMESTAMP
 from ..data.offline import as_utc, latest_event_time, offline_root
@@ -24,7 +26,12 @@ CLOUD_YAML = "feature_store.cloud.yaml"
 
 
 def repo_config(settings: DataSettings | None = None) -> RepoConfig:
-    """The local profile's Feast configuration, from platform.yaml."""
+    """The local profile's Feast configuration, from platform.yaml.
+
+    The SQLite path is relative to the feature repo, as in feature_store.yaml: Feast records the
+    joined path string in the registry's infra, so an absolute one here made `feast plan` report
+    the tables as changed after every apply.
+    """
     current = settings or load_settings()
     current.feast_registry.parent.mkdir(parents=True, exist_ok=True)
     current.online_store.parent.mkdir(parents=True, exist_ok=True)
@@ -32,7 +39,7 @@ def repo_config(settings: DataSettings | None = None) -> RepoConfig:
         project=current.feast_project,
         provider="local",
         registry={"registry_type": "file", "path": str(current.feast_registry), "cache_ttl_seconds": 60},
-        online_store={"type": "sqlite", "path": str(current.online_store)},
+        online_store={"type": "sqlite", "path": os.path.relpath(current.online_store, current.feast_repo)},
         offline_store={"type": "file"},
         entity_key_serialization_version=3,
         repo_path=current.feast_repo,
@@ -48,10 +55,21 @@ def get_store(settings: DataSettings | None = None) -> FeatureStore:
 
 
 def apply(settings: DataSettings | None = None) -> list[str]:
-    """Register the family's entity, views and services (idempotent); return their names."""
+    """Register the family's entity, views and services (idempotent); return their names.
+
+    The same code path as `feast apply` in feature_repo/: the registry then mirrors the repo
+    (objects no longer defined are removed) and records the online-store tables it created, so a
+    `feast plan` afterwards reports no changes. (FeatureStore.apply() records no infra: `feast plan`
+    then listed every table as one to create.)
+    """
     current = settings or load_settings()
     definitions = build(current)
-    get_store(current).apply(definitions.objects())
+    store = get_store(current)
+    # Source validation off: the DAG applies right after loading the partition, and in the cloud
+    # profile validating would read the object store once more for nothing.
+    apply_total_with_repo_instance(
+        store, store.project, store.registry, definitions.repo_contents(), skip_source_validation=True
+    )
     return [str(item.name) for item in definitions.objects()]
 
 
