@@ -181,16 +181,13 @@ def kustomizations(project: Path) -> list[Path]:
     return sorted(p.parent for p in root.glob("**/kustomization.yaml") if "base" not in p.parts)
 
 
-@pytest.fixture(scope="module")
-def checkov_kubernetes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """One checkov run (its start-up is the slow part) over every built kustomization of every case:
-    `builds[(case, kustomization)]` are the built documents, `checks` checkov's results, each with
-    its case and kustomization."""
-    scan = tmp_path_factory.mktemp("checkov-k8s")
+def scan_kubernetes(projects: dict[str, Path], scan: Path) -> dict[str, Any]:
+    """One checkov run (its start-up is the slow part) over every built kustomization of every
+    project: `builds[(case, kustomization)]` are the built documents, `checks` checkov's results,
+    each with its case and kustomization."""
     builds: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    for name, answers in CASES.items():
-        project = render_project(tmp_path_factory.mktemp("render") / name, **answers)
-        (scan / name).mkdir()
+    for name, project in projects.items():
+        (scan / name).mkdir(parents=True)
         for folder in kustomizations(project):
             key = folder.relative_to(project / "deploy" / "k8s").as_posix()
             docs = kustomize(folder)
@@ -212,6 +209,13 @@ def checkov_kubernetes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, An
                 checks.append({**check, "outcome": outcome, "case": case, "kustomization": kustomization})
     assert parsing_errors == 0, f"checkov could not parse {parsing_errors} file(s)"
     return {"builds": builds, "checks": checks}
+
+
+@pytest.fixture(scope="module")
+def checkov_kubernetes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    renders = tmp_path_factory.mktemp("render")
+    projects = {name: render_project(renders / name, **answers) for name, answers in CASES.items()}
+    return scan_kubernetes(projects, tmp_path_factory.mktemp("checkov-k8s"))
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
