@@ -28,7 +28,7 @@ mlflow-config: ## Print the kubectl commands for the MLflow Secret and ConfigMap
 	  wasbs) root="wasbs://$${bucket#*/}@$${bucket%%/*}.blob.core.windows.net" ;; \
 	  *) root="$(MLFLOW_SCHEME)://$$bucket" ;; \
 	esac; \
-	echo "kubectl apply -k deploy/k8s/mlflow"; \
+	echo "# then deploy the server with its cloud identity: make deploy ENV=$(ENV) (docs/deploy.md)"; \
 	echo "kubectl -n mlflow create configmap mlflow-artifacts --from-literal=root=$$root"; \
 	echo "# the password is in $$secret (your cloud's secret manager); never commit it:"; \
 	echo "kubectl -n mlflow create secret generic mlflow-backend --from-literal=uri='postgresql://<user>:<password>@$$endpoint/mlflow'"
