@@ -102,7 +102,10 @@ def declared_subjects(project: Path, env: str) -> dict[str, tuple[str, set[str]]
         return str(yaml.safe_load(kustomization.read_text(encoding="utf-8")).get("namespace", ""))
 
     values = yaml.safe_load((project / "deploy" / "airflow" / "values.yaml").read_text(encoding="utf-8"))
-    helm_namespace = "airflow" if "-n airflow" in (project / "deploy" / "airflow" / "values.yaml").read_text() else ""
+    # The namespace `make deploy-airflow` installs the chart into (helm --namespace).
+    recipe = (project / "mk" / "images.mk").read_text(encoding="utf-8")
+    helm = re.search(r"helm upgrade --install airflow .*?--namespace (\S+)", recipe, re.S)
+    helm_namespace = helm.group(1) if helm else ""
     serving = (namespace(k8s / "overlays" / env / "kustomization.yaml"), service_accounts(k8s / "base"))
     return {
         "triton": serving,
