@@ -13,6 +13,7 @@ from .settings import DriftSettings
 SUMMARY_STATISTICS = ("mean", "std", "min", "max", "zero_share", "l2_norm")
 ANOMALY_RANGE_MARGIN = 0.1  # a value beyond the reference's [min, max] widened by 10% of the range is an anomaly
 SAMPLE_SEED = 0
+SIGNIFICANT_DIGITS = 12  # PSI compares columns at this precision (without_float_noise)
 
 
 @dataclass
@@ -101,9 +102,30 @@ def evidently_psi(
     return psi, share, share >= drift_share, snapshot
 
 
+def without_float_noise(reference: pd.DataFrame, current: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Both frames rounded, column by column, to SIGNIFICANT_DIGITS of the column's largest value.
+
+    A column that is constant up to floating-point noise (the mean of a normalised audio clip:
+    0.0625 +- 1 ulp) has a range of a few ulps, which numpy cannot cut into Evidently's bins ("Too
+    many bins for data range"); rounded, it is constant, which bins fine. Both frames share one
+    scale per column, so rounding never creates a difference between them."""
+    reference, current = reference.copy(), current.copy()
+    for name in reference.columns:
+        with np.errstate(invalid="ignore", all="ignore"):
+            magnitude = np.nanmax(np.abs(np.concatenate([reference[name].to_numpy(), current[name].to_numpy()])))
+        if not np.isfinite(magnitude) or magnitude == 0:
+            continue
+        decimals = SIGNIFICANT_DIGITS - int(np.ceil(np.log10(magnitude)))
+        reference[name] = reference[name].round(decimals)
+        current[name] = current[name].round(decimals)
+    return reference, current
+
+
 def compute(reference: pd.DataFrame, current: pd.DataFrame, settings: DriftSettings) -> DriftResult:
-    ref_columns = drift_columns(cap_rows(reference, settings.max_rows), settings)
-    cur_columns = drift_columns(cap_rows(current, settings.max_rows), settings)
+    ref_columns, cur_columns = without_float_noise(
+        drift_columns(cap_rows(reference, settings.max_rows), settings),
+        drift_columns(cap_rows(current, settings.max_rows), settings),
+    )
     psi, share, dataset_drift, snapshot = evidently_psi(
         ref_columns, cur_columns, settings.threshold, settings.drift_share
     )
