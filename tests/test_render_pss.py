@@ -13,7 +13,7 @@ import pytest
 import yaml
 from conftest import answer_sets, render_project
 from pod_security import pod_spec, reachable_peers, restricted_violations, workload_name
-from test_render_k8s import kustomize
+from test_render_k8s import kustomizations, kustomize
 
 pytestmark = pytest.mark.render
 CASES = answer_sets()
@@ -28,8 +28,7 @@ Built = dict[str, list[dict[str, Any]]]
 def build_all(project: Path) -> Built:
     """Every kustomization but the base (built through the overlays), by its folder under deploy/k8s."""
     root = project / "deploy" / "k8s"
-    folders = sorted(p.parent for p in root.glob("**/kustomization.yaml") if "base" not in p.parts)
-    return {str(folder.relative_to(root)): kustomize(folder) for folder in folders}
+    return {str(folder.relative_to(root)): kustomize(folder) for folder in kustomizations(project)}
 
 
 @pytest.fixture(scope="module")
