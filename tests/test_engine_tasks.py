@@ -41,8 +41,19 @@ HEADS_OF = {
 FAMILY_MODULES = {"text": {"text", "vocabulary"}, "generation": {"text", "vocabulary"}}
 
 
+# Use cases whose default option has a PyTorch framework serve their contract themselves (no head);
+# their head serves the edge pattern, which keeps the ONNX-only path (test_engine_frameworks.py).
+FRAMEWORK_USE_CASES = {"object_detection"}
+
+
+def _answers(use_case: str) -> Answers:
+    if use_case in FRAMEWORK_USE_CASES:
+        return Answers(use_case=use_case, serving_pattern="edge", hosting="self_hosted")
+    return Answers(use_case=use_case)
+
+
 def _decisions(use_case: str) -> dict[str, Any]:
-    return decide(Answers(use_case=use_case)).to_dict()
+    return decide(_answers(use_case)).to_dict()
 
 
 def _rendered_names(folder: Path, decisions: dict[str, Any]) -> set[str]:

@@ -8,7 +8,7 @@ from typing import Any
 from .answers import Answers
 from .cost import decide_cost
 from .hosting import decide_hosting
-from .model_choice import recommend_model
+from .model_choice import recommend_model, with_framework
 from .monitoring import decide_monitoring
 from .naming import decide_names
 from .records import Decision, GpuSizing, Warning_
@@ -76,6 +76,7 @@ def decide(answers: Answers, *, with_fixes: bool = True) -> Decisions:
     pattern = decide_pattern(answers)
     precision = decide_precision(answers, pattern.choice)
     pattern = with_edge_device(pattern, answers, precision.choice)
+    model = with_framework(model, answers, pattern.choice)
     gpu = decide_gpu(answers, precision.choice, hosting.choice, pattern.choice)
     pools = {
         env: node_pool_for(answers, precision.choice, env, hosting.choice, pattern.choice)
@@ -108,7 +109,8 @@ def decide(answers: Answers, *, with_fixes: bool = True) -> Decisions:
         cost=cost,
         warnings=tuple(warnings),
         names=decide_names(answers, model.choice),
-        task=decide_task(answers),
+        # a framework model serves the production contract itself: no smoke head around a core
+        task=None if model.numbers["framework"] else decide_task(answers),
     )
 
 

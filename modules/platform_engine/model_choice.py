@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from .answers import Answers
@@ -42,6 +43,7 @@ def recommend_model(answers: Answers, hosting: str = "self_hosted") -> Decision:
         open_model = f"{open_model}, {answers.model_size_b:g}B parameters"
     hosted = hosting == "api" and bool(entry.get("api"))
     others = [o["model"] for o in entry["options"].values() if o is not option]
+    others += [_alternative(o) for o in entry.get("alternatives", [])]
     preference = answers.accuracy_preference if offers_choice(answers.use_case) else "the only listed option"
     if hosted:
         name = str(entry["api"]["name"])
@@ -76,5 +78,41 @@ def recommend_model(answers: Answers, hosting: str = "self_hosted") -> Decision:
             "family": entry["family"],
             "modality": entry["modality"],
             "smoke_model": entry["smoke_model"],
+            "licence": option.get("licence"),
+            "framework": None,
         },
     )
+
+
+def _alternative(option: dict[str, Any]) -> str:
+    """A catalog alternative as people read it, with what its licence asks when it binds."""
+    restrictive = restrictive_licence(option)
+    licence = f"{restrictive[0]}: {restrictive[1]}" if restrictive else str(option["licence"])
+    return f"{option['model']} ({licence}; {option['note']})"
+
+
+def model_framework(answers: Answers, pattern: str) -> dict[str, Any] | None:
+    """The PyTorch framework a project trains and serves for the chosen option (catalog
+    `options[].framework`), with the use case's precision tolerance; None for use cases without one.
+
+    The edge pattern keeps the family's ONNX-only model for now: the edge bundle of a framework
+    model (its quantized artifact checked against the device budget) is not built yet."""
+    framework = model_option(answers).get("framework")
+    if not framework or pattern == "edge":
+        return None
+    entry = catalog_entry(answers.use_case)
+    return {**framework, "precision_tolerance": dict(entry.get("precision_tolerance", {}))}
+
+
+def with_framework(model: Decision, answers: Answers, pattern: str) -> Decision:
+    """The model decision with `framework` filled in once the serving pattern is known."""
+    return dataclasses.replace(model, numbers={**model.numbers, "framework": model_framework(answers, pattern)})
+
+
+def restrictive_licence(option: dict[str, Any]) -> tuple[str, str] | None:
+    """(licence, what it asks) when a catalog option's licence is one the catalog warns on."""
+    licence = option.get("licence")
+    notes: dict[str, str] = table("catalog").get("licences", {})
+    if licence in notes:
+        return str(licence), notes[str(licence)]
+    return None

@@ -9,7 +9,7 @@ from typing import Any
 
 from .answers import SENSITIVE, Answers, default_drift_threshold, validate
 from .hosting import api_available, recommended_hosting
-from .model_choice import catalog_entry, model_option
+from .model_choice import catalog_entry, model_option, restrictive_licence
 from .records import GpuSizing, Warning_
 from .serving import edge_device_budget, recommended_pattern, recommended_precision
 from .sizing import node_pool_for
@@ -102,6 +102,7 @@ def review(
                 "relax latency_p95_ms, choose accuracy_preference=speed, or plan a smaller model",
             )
         )
+    found.extend(_restrictive_licence(answers, hosting))
     warn_below = table("monitoring")["psi_warn_below_threshold"]
     if answers.drift_threshold < warn_below:
         found.append(
@@ -113,6 +114,27 @@ def review(
             )
         )
     return found
+
+
+def _restrictive_licence(answers: Answers, hosting: str) -> list[Warning_]:
+    """A self-hosted model whose licence binds the product (copyleft, research-only weights)."""
+    found = restrictive_licence(model_option(answers))
+    if found is None or hosting == "api":
+        return []
+    licence, asks = found
+    others = [
+        f"accuracy_preference={key}"
+        for key, option in catalog_entry(answers.use_case)["options"].items()
+        if key != answers.accuracy_preference and restrictive_licence(option) is None
+    ]
+    return [
+        Warning_(
+            "restrictive-model-licence",
+            f"{model_option(answers)['model']} is licensed {licence}: {asks}.",
+            ("use_case", "accuracy_preference", "hosting"),
+            f"check the licence with your legal team, or choose {' or '.join(others) or 'hosting=api'}",
+        )
+    ]
 
 
 def _edge_budget(answers: Answers, precision: str) -> list[Warning_]:
@@ -272,6 +294,14 @@ def fix_candidates(code: str, answers: Answers) -> list[dict[str, Any]]:
         "edge-with-api": [{"hosting": "self_hosted"}, {"serving_pattern": "realtime"}],
         "latency-below-model": [{"accuracy_preference": "speed"}, {"latency_p95_ms": math.ceil(typical * 1.5)}],
         "psi-threshold-noisy": [{"drift_threshold": default_drift_threshold()}],
+        "restrictive-model-licence": [
+            *(
+                {"accuracy_preference": key}
+                for key, option in catalog_entry(answers.use_case)["options"].items()
+                if key != answers.accuracy_preference and restrictive_licence(option) is None
+            ),
+            {"hosting": "api"},
+        ],
     }
     return candidates.get(code, [])
 

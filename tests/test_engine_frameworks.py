@@ -1,0 +1,75 @@
+"""Tier 1: the catalog's PyTorch frameworks and model licences as decisions.
+
+A use case whose chosen option names a framework (catalog `options[].framework`) gets it as
+`decisions.model.framework` (what renders src/<package>/vision/), with the use case's precision
+tolerance; it then serves its production contract itself, so it has no smoke head (`decisions.task`).
+The design review warns when a self-hosted model's licence binds the product.
+"""
+
+from __future__ import annotations
+
+import pytest
+from platform_engine import Answers, decide
+from platform_engine.model_choice import restrictive_licence
+from platform_engine.tables import table
+
+pytestmark = pytest.mark.engine
+
+
+def test_object_detection_gets_the_torchvision_framework_and_no_smoke_head() -> None:
+    decisions = decide(Answers(use_case="object_detection"))
+    framework = decisions.model.numbers["framework"]
+    assert framework["library"] == "torchvision"
+    assert framework["architecture"] == "ssdlite320_mobilenet_v3_large"
+    assert framework["weights"] == "COCO_V1"
+    assert framework["precision_tolerance"] == {"fp16": 0.01, "int8": 0.05}
+    assert decisions.model.numbers["licence"] == "BSD-3-Clause"
+    assert decisions.task is None
+
+
+def test_the_accuracy_option_trains_the_small_architecture_locally() -> None:
+    framework = decide(Answers(use_case="object_detection", accuracy_preference="accuracy")).model.numbers["framework"]
+    assert framework["architecture"] == "ssd300_vgg16"
+    assert framework["local_architecture"] == "ssdlite320_mobilenet_v3_large"
+
+
+def test_the_edge_pattern_keeps_the_onnx_only_path_for_now() -> None:
+    decisions = decide(Answers(use_case="object_detection", serving_pattern="edge", hosting="self_hosted"))
+    assert decisions.model.numbers["framework"] is None
+    assert decisions.task is not None and decisions.task["head"] == "detection"
+
+
+@pytest.mark.parametrize("use_case", ["tabular", "image_classification", "segmentation", "text_generation"])
+def test_use_cases_without_a_framework_have_none(use_case: str) -> None:
+    assert decide(Answers(use_case=use_case)).model.numbers["framework"] is None
+
+
+def test_the_agpl_alternative_is_listed_with_its_licence() -> None:
+    alternatives = decide(Answers(use_case="object_detection")).model.alternatives
+    assert any(a.startswith("YOLOv8-n (AGPL-3.0: copyleft") for a in alternatives)
+
+
+def test_every_vision_option_records_its_licence() -> None:
+    for entry in table("catalog")["use_cases"].values():
+        if entry["family"] == "vision":
+            assert all(option.get("licence") for option in entry["options"].values()), entry["label"]
+
+
+def test_a_self_hosted_research_only_model_is_warned_with_a_fix() -> None:
+    answers = Answers(use_case="face_recognition", hosting="self_hosted", monthly_requests=5_000_000, peak_rps=50)
+    (warning,) = [w for w in decide(answers).warnings if w.code == "restrictive-model-licence"]
+    assert "non-commercial" in warning.message
+    assert warning.fix_answers == {"accuracy_preference": "accuracy"}
+    fixed = decide(Answers(**{**answers.__dict__, **warning.fix_answers}))
+    assert "restrictive-model-licence" not in {w.code for w in fixed.warnings}
+
+
+def test_the_api_hosts_the_model_so_its_licence_is_not_warned() -> None:
+    codes = {w.code for w in decide(Answers(use_case="face_recognition", hosting="api")).warnings}
+    assert "restrictive-model-licence" not in codes
+
+
+def test_restrictive_licence_reads_the_catalog_table() -> None:
+    assert restrictive_licence({"licence": "AGPL-3.0"}) is not None
+    assert restrictive_licence({"licence": "BSD-3-Clause"}) is None
+    assert restrictive_licence({}) is None
