@@ -27,7 +27,9 @@ import triton_python_backend_utils as pb_utils  # type: ignore[import-not-found]
 
 _CAPSULE = ctypes.create_string_buffer(b"dltensor")
 _CONSUMED = ctypes.create_string_buffer(b"used_dltensor")
-_api = ctypes.pythonapi
+# A private handle on the interpreter's C API: ctypes.pythonapi's function objects are shared, and
+# importing torch (through dill) or tritonclient sets their argtypes to (py_object, c_char_p) for everyone.
+_api = ctypes.PyDLL(None)
 _api.PyCapsule_GetPointer.restype = ctypes.c_void_p
 _api.PyCapsule_GetPointer.argtypes = [ctypes.py_object, ctypes.c_void_p]
 _api.PyCapsule_SetName.restype = ctypes.c_int

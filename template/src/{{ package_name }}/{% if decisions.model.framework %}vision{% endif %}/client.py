@@ -1,0 +1,185 @@
+"""Client of the detector's Triton ensemble: encoded image bytes in, Detections out.
+
+    client = VisionClient("127.0.0.1:8000", protocol="http", model="<serving.model_name>")
+    found = client.detect(jpeg_bytes)                      # Detections (boxes in original pixels)
+    many = client.predict([jpeg, png, ...])                # concurrent requests, results in order
+
+Each image is its own request (the ensemble takes one encoded image); `predict()` keeps up to
+`concurrency` of them in flight from a thread pool (one tritonclient connection per thread), so the
+model step's dynamic batcher can join them. Server errors map to the serving layer's errors
+(an undecodable image -> BadInputError naming the image); connection errors are retried.
+`TritonDetector` is the stream's Detector (RGB frames -> JPEG bytes -> the ensemble).
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import numpy as np
+import tritonclient.grpc as grpcclient  # type: ignore[import-untyped]
+import tritonclient.http as httpclient  # type: ignore[import-untyped]
+from PIL import Image
+
+from ..serving.client import classify
+from ..serving.errors import BadInputError, ServerUnavailableError, ServingError
+from ..serving.settings import ServingSettings
+from .inference import Detections
+
+PROTOCOLS = ("http", "grpc")
+INPUT = "image"
+OUTPUTS = ("boxes", "scores", "classes")
+JPEG_QUALITY = 95  # frames are re-encoded for the wire; high quality keeps the detections of the raw frame
+T = TypeVar("T")
+
+
+class VisionClient:
+    """The detector ensemble on one Triton server; safe to share between threads."""
+
+    def __init__(
+        self,
+        url: str,
+        protocol: str = "http",
+        model: str = "detector",
+        *,
+        timeout_seconds: float = 30.0,
+        concurrency: int = 8,
+        retries: int = 2,
+        backoff_seconds: float = 0.2,
+    ) -> None:
+        if protocol not in PROTOCOLS:
+            raise ValueError(f"protocol {protocol!r} is not one of {', '.join(PROTOCOLS)}")
+        self.url = url
+        self.protocol = protocol
+        self.model = model
+        self.timeout_seconds = timeout_seconds
+        self.concurrency = max(1, concurrency)
+        self.retries = max(0, retries)
+        self.backoff_seconds = backoff_seconds
+        self._local = threading.local()
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_size = 0
+        self._pool_lock = threading.Lock()
+
+    @classmethod
+    def from_settings(
+        cls, serving: ServingSettings, *, protocol: str | None = None, url: str | None = None, **options: Any
+    ) -> VisionClient:
+        """The server and model platform.yaml's serving section names."""
+        kind = protocol or serving.client.protocol
+        return cls(url or serving.url(kind), kind, serving.model_name, **options)
+
+    def _client(self) -> Any:
+        client = getattr(self._local, "client", None)
+        if client is None:
+            if self.protocol == "http":
+                client = httpclient.InferenceServerClient(
+                    self.url, connection_timeout=self.timeout_seconds, network_timeout=self.timeout_seconds
+                )
+            else:
+                client = grpcclient.InferenceServerClient(self.url)
+            self._local.client = client
+        return client
+
+    def _call(self, action: Callable[[Any], T]) -> T:
+        for attempt in range(self.retries + 1):
+            try:
+                return action(self._client())
+            except Exception as error:
+                mapped = classify(error, self.model)
+                if not isinstance(mapped, ServerUnavailableError) or attempt == self.retries:
+                    raise mapped from error
+                self._local.client = None  # a fresh connection for the retry
+                time.sleep(self.backoff_seconds * 2**attempt)
+        raise AssertionError("unreachable")
+
+    def is_ready(self) -> bool:
+        try:
+            return bool(self._call(lambda client: client.is_model_ready(self.model)))
+        except ServingError:
+            return False
+
+    def wait_until_ready(self, timeout_seconds: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout_seconds
+        while not self.is_ready():
+            if time.monotonic() > deadline:
+                raise ServerUnavailableError(
+                    f"model {self.model!r} not ready on {self.url} after {timeout_seconds:.0f} s; "
+                    "is the server up (make serve) and the repository built (make build-serving)?"
+                )
+            time.sleep(0.5)
+
+    def detect(self, image: bytes) -> Detections:
+        """The detections of one encoded image (JPEG or PNG bytes)."""
+        if not isinstance(image, bytes | bytearray | memoryview) or len(image) == 0:
+            raise BadInputError(f"an image must be non-empty encoded bytes (JPEG or PNG), got {type(image).__name__}")
+        data = np.frombuffer(bytes(image), dtype=np.uint8)
+        module = httpclient if self.protocol == "http" else grpcclient
+        request = module.InferInput(INPUT, [int(data.size)], "UINT8")
+        request.set_data_from_numpy(data)
+        outputs = [module.InferRequestedOutput(name) for name in OUTPUTS]
+
+        def send(client: Any) -> Any:
+            if self.protocol == "http":
+                return client.infer(self.model, [request], outputs=outputs)
+            return client.infer(self.model, [request], outputs=outputs, client_timeout=self.timeout_seconds)
+
+        result = self._call(send)
+        return Detections(
+            boxes=np.asarray(result.as_numpy("boxes"), dtype=np.float32).reshape(-1, 4),
+            scores=np.asarray(result.as_numpy("scores"), dtype=np.float32).reshape(-1),
+            classes=np.asarray(result.as_numpy("classes"), dtype=np.int64).reshape(-1),
+        )
+
+    def predict(self, images: Sequence[bytes], *, concurrency: int | None = None) -> list[Detections]:
+        """The detections of many images, in order, with up to `concurrency` requests in flight."""
+        if len(images) <= 1:
+            return [self.detect(image) for image in images]
+        wanted = max(1, concurrency or self.concurrency)
+        if wanted == 1:
+            return [self.detect(image) for image in images]
+        with self._pool_lock:
+            if self._pool is None or self._pool_size != wanted:
+                if self._pool is not None:
+                    self._pool.shutdown(wait=False)
+                self._pool = ThreadPoolExecutor(max_workers=wanted, thread_name_prefix="vision-client")
+                self._pool_size = wanted
+            pool = self._pool
+        return list(pool.map(self.detect, images))
+
+    def close(self) -> None:
+        with self._pool_lock:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
+                self._pool = None
+
+    def __enter__(self) -> VisionClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def encode_frame(frame: np.ndarray[Any, Any], quality: int = JPEG_QUALITY) -> bytes:
+    """An HxWx3 uint8 RGB frame as JPEG bytes."""
+    array = np.asarray(frame)
+    if array.ndim != 3 or array.shape[2] != 3 or array.dtype != np.uint8:
+        raise BadInputError(f"a frame must be an HxWx3 uint8 RGB array, got {array.dtype} {array.shape}")
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+class TritonDetector:
+    """The stream's Detector over Triton: frames (HxWx3 uint8 RGB) -> JPEG -> the ensemble -> Detections."""
+
+    def __init__(self, client: VisionClient, *, quality: int = JPEG_QUALITY) -> None:
+        self.client = client
+        self.quality = quality
+
+    def predict(self, frames: list[np.ndarray[Any, Any]]) -> list[Detections]:
+        return self.client.predict([encode_frame(frame, self.quality) for frame in frames])
