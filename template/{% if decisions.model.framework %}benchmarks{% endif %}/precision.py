@@ -1,0 +1,100 @@
+"""FP32 / FP16 / INT8 side by side: mAP@0.5 on held-out images, latency p50/p95 at batch 1 and 32
+(onnxruntime on this machine's CPU), file size, ratios to FP32 and what the precision gate serves.
+One run, one table; trains nothing.
+
+    uv run python benchmarks/precision.py --onnx path/to/model.onnx [--images DIR] [--out DIR] [--runs N]
+
+--onnx: the exported model step (the champion's model.onnx, or any export with the model contract).
+--images: an interval folder (<images>/<interval>/ with annotations.json) or the images root
+(vision.images, default); without images there, a clean synthetic interval is generated in --out.
+The images are split with vision.seed: vision.test_fraction of them are evaluated, INT8 is calibrated
+on up to vision.calibration_images of the others.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import random
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = yaml.safe_load((ROOT / "platform.yaml").read_text(encoding="utf-8"))["project"]["package"]
+settings_module: Any = importlib.import_module(f"{PACKAGE}.vision.settings")
+images_module: Any = importlib.import_module(f"{PACKAGE}.vision.images")
+precision_module: Any = importlib.import_module(f"{PACKAGE}.vision.precision")
+
+
+def interval_dirs(location: Path) -> list[Path]:
+    if (location / "annotations.json").is_file():
+        return [location]
+    return sorted(folder for folder in location.glob("*") if (folder / "annotations.json").is_file())
+
+
+def load_samples(folders: list[Path], classes: tuple[str, ...]) -> list[tuple[bytes, Any]]:
+    samples = []
+    for _, path, truth in images_module.iter_samples(folders, classes):
+        samples.append((path.read_bytes(), truth))
+    return samples
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--onnx", type=Path, required=True, help="the FP32 model step (ONNX) to measure")
+    parser.add_argument("--images", type=Path, help="an interval folder or the images root (default vision.images)")
+    parser.add_argument("--out", type=Path, default=ROOT / ".local" / "precision", help="FP16/INT8 files, report")
+    parser.add_argument("--runs", type=int, default=precision_module.LATENCY_RUNS, help="timed runs per batch size")
+    parser.add_argument("--count", type=int, default=0, help="synthetic images when none exist (default vision)")
+    args = parser.parse_args(argv)
+
+    settings = settings_module.VisionSettings.from_platform()
+    folders = interval_dirs(args.images or settings.images_dir)
+    source = ", ".join(str(folder) for folder in folders)
+    if not folders:  # nothing generated yet: a clean synthetic interval of the configured kind
+        interval = args.out / "images" / "benchmark"
+        start = datetime(2026, 1, 1, tzinfo=UTC)
+        images_module.generate_interval(
+            interval,
+            start,
+            start + timedelta(days=1),
+            count=args.count or settings.sample_images,
+            classes=settings.classes,
+            seed=settings.seed,
+            min_side=settings.min_side,
+        )
+        folders, source = [interval], f"{interval} (generated: no images under {settings.images_dir})"
+    samples = load_samples(folders, settings.classes)
+    random.Random(settings.seed).shuffle(samples)
+    held_out = max(1, round(len(samples) * settings.test_fraction))
+    evaluation, rest = samples[:held_out], samples[held_out:]
+    if not rest:
+        print(f"need at least 2 images for an evaluation and a calibration set; found {len(samples)} in {source}")
+        return 2
+
+    began = time.perf_counter()
+    report = precision_module.evaluate_precisions(
+        args.onnx,
+        settings,
+        [image for image, _ in evaluation],
+        [truth for _, truth in evaluation],
+        [image for image, _ in rest],
+        args.out,
+        latency_runs=args.runs,
+    )
+    seconds = time.perf_counter() - began
+    model = f"{settings.architecture}, {settings.image_size} px, {settings.num_classes} classes"
+    print(f"# Precision: {args.onnx} ({model})")
+    print(f"images: {source}; {len(evaluation)} evaluated, {report.calibration_images} for INT8 calibration\n")
+    print(report.to_markdown())
+    print(f"convert + quantize + evaluate + time: {seconds:.1f} s; files and precision.json in {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
