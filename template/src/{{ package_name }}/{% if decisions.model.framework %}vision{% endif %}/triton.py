@@ -125,12 +125,20 @@ def local_model_config(name: str, settings: VisionSettings, batching: Batching) 
     return config
 
 
-def cloud_config(name: str, settings: VisionSettings, batching: Batching, precision: str) -> pb.ModelConfig:
-    """The model step on the GPU pool: the precision helper's config, under this repository's step name."""
+def cloud_config(
+    name: str, settings: VisionSettings, batching: Batching, precision: str, anchors: int = -1
+) -> pb.ModelConfig:
+    """The model step on the GPU pool: the precision helper's config, under this repository's step name.
+    `anchors`: the ONNX file's fixed anchor count (the onnxruntime backend refuses -1 against a fixed size)."""
     from .triton_cloud import cloud_model_config
 
     config: pb.ModelConfig = cloud_model_config(
-        settings, precision, batching.max_batch_size, batching.model_instances, batching.max_queue_delay_microseconds
+        settings,
+        precision,
+        batching.max_batch_size,
+        batching.model_instances,
+        batching.max_queue_delay_microseconds,
+        anchors=anchors,
     )
     config.name = step_names(name)["onnx"]
     return config
@@ -173,8 +181,9 @@ def repository_configs(
     profile: str = "local",
     batching: Batching | None = None,
     precision: str = "",
+    anchors: int = -1,
 ) -> dict[str, pb.ModelConfig]:
-    """Every model's config by model name: the ensemble and its three steps."""
+    """Every model's config by model name: the ensemble and its three steps (`anchors`: see cloud_config)."""
     if profile not in PROFILES:
         raise RepositoryError(f"profile {profile!r} is not one of {', '.join(PROFILES)}")
     chosen = batching or Batching()
@@ -184,7 +193,7 @@ def repository_configs(
     model = (
         local_model_config(name, settings, chosen)
         if profile == "local"
-        else cloud_config(name, settings, chosen, served)
+        else cloud_config(name, settings, chosen, served, anchors)
     )
     configs = [
         ensemble_config(name, settings),
@@ -241,8 +250,16 @@ def build_repository(
 ) -> Path:
     """Build (or rebuild) the detector's repository in `out_dir` from `onnx_path` (the served precision's
     ONNX); returns `out_dir`. `source` (model URI, version, run id) goes into `<name>/serving.json`."""
-    configs = repository_configs(settings, name=name, profile=profile, batching=batching, precision=precision)
     signature = check_onnx(onnx_path, settings)
+    anchors = signature["outputs"]["scores"][1] if len(signature["outputs"]["scores"]) > 1 else -1
+    configs = repository_configs(
+        settings,
+        name=name,
+        profile=profile,
+        batching=batching,
+        precision=precision,
+        anchors=anchors if isinstance(anchors, int) else -1,
+    )
     if not INFERENCE.is_file():
         raise RepositoryError(f"{INFERENCE} is missing: the python steps need the package's vision/inference.py")
     steps = step_names(name)
