@@ -20,6 +20,7 @@ The gate reads the metric only.
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -43,6 +44,7 @@ CALIBRATION_BATCH = 8
 # ops that carry weights: everything downstream of the last of them is post-processing (kept float)
 WEIGHTED_OPS = frozenset({"Conv", "ConvTranspose", "Gemm", "MatMul"})
 METRIC = "mAP@0.5"
+MODEL_FILE = "model_{precision}.onnx"  # in out_dir, one per precision
 
 
 class Truth(Protocol):
@@ -131,6 +133,7 @@ class PrecisionReport:
             "results": [item.to_dict() for item in self.results],
         }
 
+    @property
     def rows(self) -> list[dict[str, Any]]:
         """One row per precision with ratios to FP32 (size, and speed from the largest batch's p50)."""
         base = self.result("fp32")
@@ -158,7 +161,7 @@ class PrecisionReport:
         from tabulate import tabulate
 
         runs = max((item.runs for result in self.results for item in result.latency), default=0)
-        table = tabulate(self.rows(), headers="keys", tablefmt="github", disable_numparse=True)
+        table = tabulate(self.rows, headers="keys", tablefmt="github", disable_numparse=True)
         return (
             f"{table}\n\n"
             f"decided {self.decided}, served {self.served}: {self.reason}\n"
@@ -343,20 +346,20 @@ def evaluate_precisions(
     latency_runs: int = LATENCY_RUNS,
 ) -> PrecisionReport:
     """Build FP16 and INT8 from `fp32_onnx` into `out_dir`, measure all three on the same images and
-    gate them (vision.tolerance); writes precision.json and precision.md beside the models."""
+    gate them (vision.tolerance). Writes out_dir/model_<precision>.onnx for all three (FP32 copied), and
+    precision.json and precision.md beside them."""
     if len(eval_images) != len(truths):
         raise ValueError(f"{len(eval_images)} evaluation images but {len(truths)} ground truths")
     if not eval_images:
         raise ValueError("the precision report needs evaluation images (held-out, with ground truth)")
     out_dir.mkdir(parents=True, exist_ok=True)
     calibration = list(calibration_images)[: settings.calibration_images]
-    paths = {
-        "fp32": Path(fp32_onnx),
-        "fp16": convert_fp16(Path(fp32_onnx), out_dir / "model.fp16.onnx"),
-        "int8": quantize_int8(
-            Path(fp32_onnx), out_dir / "model.int8.onnx", CalibrationImages(calibration, settings.image_size)
-        ),
-    }
+    source = Path(fp32_onnx)
+    paths = {precision: out_dir / MODEL_FILE.format(precision=precision) for precision in PRECISIONS}
+    if source.resolve() != paths["fp32"].resolve():  # every precision's file side by side, the served one by name
+        shutil.copyfile(source, paths["fp32"])
+    convert_fp16(source, paths["fp16"])
+    quantize_int8(source, paths["int8"], CalibrationImages(calibration, settings.image_size))
     expected = [Detections.truth(item.boxes, item.classes) for item in truths]
     pixels = np.stack([preprocess(image, settings.image_size)[0] for image in eval_images[: max(latency_batches)]])
     metrics = {
