@@ -5,7 +5,7 @@
     <name>_preprocess   python: decode (Pillow), resize to vision.image_size, float32 0..1, original size
     <name>_onnx         the model step, the only one with dynamic batching: local = python backend running
                         onnxruntime on model.onnx; cloud = onnxruntime_onnx on GPU with TensorRT at the served
-                        precision (triton_cloud.cloud_model_config)
+                        precision (triton_cloud.cloud_model_config); cluster-cpu = onnxruntime_onnx on CPU
     <name>_postprocess  python: class-wise NMS, boxes scaled back to the original image
 
 Why this layout: detections are ragged (N boxes per image), and an image's size is only known after
@@ -16,7 +16,9 @@ batcher joins the images of concurrent requests into one onnxruntime / TensorRT 
 
 The python steps run triton_steps.py with copies of inference.py (the same pre/postprocess as the
 in-process OnnxDetector) and serving/triton_model.py (DLPack tensor helpers) beside it. Configs are
-Triton's own protobuf (tritonclient.grpc.model_config_pb2), so a wrong field fails here.
+Triton's own protobuf (tritonclient.grpc.model_config_pb2), so a wrong field fails here. On a
+cluster, the Triton image's Python must have what those steps import (numpy, Pillow, torch and
+torchvision for NMS); the stock image has numpy only.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from ..serving.repository import sha256_file
 from ..serving.settings import ServingSettings
 from .settings import PRECISIONS, VisionSettings
 
-PROFILES = ("local", "cloud")
+PROFILES = ("local", "cloud", "cluster-cpu")
 STEPS_MODEL = Path(__file__).with_name("triton_steps.py")
 INFERENCE = Path(__file__).with_name("inference.py")
 MANIFEST = "serving.json"
@@ -144,6 +146,22 @@ def cloud_config(
     return config
 
 
+def cluster_cpu_config(name: str, settings: VisionSettings, batching: Batching, anchors: int = -1) -> pb.ModelConfig:
+    """The model step on the stock Triton image of a CPU-only cluster (deploy/k8s/overlays/local): its
+    onnxruntime backend on CPU instances, dynamically batched, no TensorRT."""
+    size = settings.image_size
+    config = pb.ModelConfig(
+        name=step_names(name)["onnx"], platform="onnxruntime_onnx", max_batch_size=batching.max_batch_size
+    )
+    config.input.add(name="images", data_type=pb.TYPE_FP32, dims=[3, size, size])
+    config.output.add(name="boxes", data_type=pb.TYPE_FP32, dims=[anchors, 4])
+    config.output.add(name="scores", data_type=pb.TYPE_FP32, dims=[anchors, settings.num_classes])
+    config.dynamic_batching.max_queue_delay_microseconds = batching.max_queue_delay_microseconds
+    config.instance_group.add(count=batching.model_instances, kind=pb.ModelInstanceGroup.KIND_CPU)
+    config.parameters["intra_op_thread_count"].string_value = str(INTRA_OP_THREADS)
+    return config
+
+
 def ensemble_config(name: str, settings: VisionSettings) -> pb.ModelConfig:
     steps = step_names(name)
     config = pb.ModelConfig(name=name, platform="ensemble", max_batch_size=0)
@@ -190,11 +208,12 @@ def repository_configs(
     served = precision or settings.precision
     if served not in PRECISIONS:
         raise RepositoryError(f"precision {served!r} is not one of {', '.join(PRECISIONS)} (vision.precision)")
-    model = (
-        local_model_config(name, settings, chosen)
-        if profile == "local"
-        else cloud_config(name, settings, chosen, served, anchors)
-    )
+    if profile == "local":
+        model = local_model_config(name, settings, chosen)
+    elif profile == "cluster-cpu":
+        model = cluster_cpu_config(name, settings, chosen, anchors)
+    else:
+        model = cloud_config(name, settings, chosen, served, anchors)
     configs = [
         ensemble_config(name, settings),
         preprocess_config(name, settings, chosen),
@@ -304,7 +323,7 @@ def build_champion_repository(
 ) -> Path:
     """`python -m <package>.serving build` for a detector: the champion's served ONNX (fetched from MLflow
     by the caller) under serving.model_name, batched as platform.yaml decides, in serving.repository
-    (`<repository>_cloud` for the cloud profile)."""
+    (`<repository>_<profile>` for the cloud and cluster-cpu profiles)."""
     default = (
         serving.repository
         if profile == "local"

@@ -1,0 +1,278 @@
+"""Serving the detector: the Triton ensemble against onnxruntime in process and `mlflow models serve`.
+
+    uv run python benchmarks/serving.py [--onnx PATH] [--images 64] [--requests 256] [--concurrency 1,8,32]
+
+Rows (one run, the same synthetic images, encoded JPEG bytes in every row):
+  triton c=N         the ensemble (decode, resize, model step with dynamic batching, NMS) on a fresh local
+                     Triton over a temporary repository built from the ONNX with platform.yaml's batching;
+                     N clients each send one image per request; latency is per request
+  onnxruntime b=32   OnnxDetector in this process on batches of 32 (the same pre/postprocess); latency is
+                     per batch of 32: the floor without a server, no concurrency, no network
+  mlflow c=N         `mlflow models serve` of the registered champion's pyfunc, when the registry has one
+The ONNX model is --onnx, else the champion's model step in the local repository (`make build-serving`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import importlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+MLFLOW_WORKERS = 2  # uvicorn workers: one per core of a small machine
+PACKAGE = yaml.safe_load((ROOT / "platform.yaml").read_text(encoding="utf-8"))["project"]["package"]
+
+
+def module(name: str) -> Any:
+    """A module of the project's package (its name comes from platform.yaml: no edit per project)."""
+    return importlib.import_module(f"{PACKAGE}.{name}")
+
+
+def percentiles(latencies: Sequence[float]) -> tuple[float, float]:
+    p50, p95 = np.percentile(np.asarray(latencies) * 1000.0, [50, 95])
+    return float(p50), float(p95)
+
+
+def synthetic_images(count: int, settings: Any, folder: Path) -> list[bytes]:
+    """Clean synthetic images (the data layer's generator: shapes on noise, varied sizes), as JPEG bytes."""
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    interval = folder / "images"
+    module("vision.images").generate_interval(
+        interval, start, start + timedelta(days=1), count=count, classes=settings.classes, seed=settings.seed
+    )
+    return [path.read_bytes() for path in sorted((interval / "images").glob("*.jpg"))]
+
+
+def closed_loop(
+    send: Callable[[bytes], Any], images: list[bytes], requests: int, concurrency: int, warm: int = 0
+) -> dict[str, Any]:
+    """`requests` requests from `concurrency` clients, each sending its next image when the last returned,
+    after `warm` untimed ones (default two per client)."""
+    work = [images[i % len(images)] for i in range(requests)]
+
+    def timed(image: bytes) -> float:
+        began = time.perf_counter()
+        send(image)
+        return time.perf_counter() - began
+
+    warming = [images[i % len(images)] for i in range(warm or 2 * concurrency)]
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        list(pool.map(send, warming))  # connections, python stubs, onnxruntime arenas
+        began = time.perf_counter()
+        latencies = list(pool.map(timed, work))
+        seconds = time.perf_counter() - began
+    p50, p95 = percentiles(latencies)
+    return {"images_per_s": requests / seconds, "p50_ms": p50, "p95_ms": p95}
+
+
+def triton_rows(onnx: Path, settings: Any, images: list[bytes], args: argparse.Namespace, scratch: Path) -> list[Any]:
+    serving = module("serving.settings").ServingSettings.from_platform()
+    triton = module("vision.triton")
+    batching = triton.Batching.from_serving(serving, "local")
+    repository = triton.build_repository(
+        onnx, settings, scratch / "repository", name=serving.model_name, batching=batching
+    )
+    server = module("serving.server").LocalTriton(
+        repository, state_dir=scratch / "triton", startup_timeout=serving.startup_timeout_seconds
+    )
+    print(
+        f"triton: {serving.model_name} ensemble, model step max_batch_size {batching.max_batch_size}, queue delay "
+        f"{batching.max_queue_delay_microseconds} us, {batching.model_instances} model / "
+        f"{batching.python_instances} pre+post instance(s), {args.protocol}",
+        flush=True,
+    )
+    rows = []
+    with server:
+        url = server.grpc_url if args.protocol == "grpc" else server.http_url
+        client = module("vision.client").VisionClient(url, args.protocol, serving.model_name, retries=0)
+        client.wait_until_ready()
+        for concurrency in args.concurrency:
+            result = closed_loop(client.detect, images, max(args.requests, 4 * concurrency), concurrency)
+            rows.append(("triton ensemble", f"c={concurrency}", result, "per request"))
+            print(f"  c={concurrency}: {result['images_per_s']:.1f} images/s", flush=True)
+        model_step = triton.step_names(serving.model_name)["onnx"]
+        metrics = server.metrics()
+    counts = {
+        name: sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in metrics.splitlines()
+            if line.startswith(name + "{") and f'model="{model_step}"' in line
+        )
+        for name in ("nv_inference_count", "nv_inference_exec_count")
+    }
+    if counts["nv_inference_exec_count"]:
+        print(
+            f"  model step: {counts['nv_inference_count']:.0f} images in {counts['nv_inference_exec_count']:.0f} "
+            f"executions (mean batch {counts['nv_inference_count'] / counts['nv_inference_exec_count']:.1f})"
+        )
+    return rows
+
+
+def in_process_row(onnx: Path, settings: Any, images: list[bytes], requests: int) -> Any:
+    detector = module("vision.inference").OnnxDetector(onnx, settings)
+    batch = 32
+    chunks = [[images[(start + i) % len(images)] for i in range(batch)] for start in range(0, requests, batch)]
+    detector.predict(chunks[0])  # warm
+    latencies = []
+    began = time.perf_counter()
+    for chunk in chunks:
+        started = time.perf_counter()
+        detector.predict(chunk)
+        latencies.append(time.perf_counter() - started)
+    seconds = time.perf_counter() - began
+    p50, p95 = percentiles(latencies)
+    result = {"images_per_s": len(chunks) * batch / seconds, "p50_ms": p50, "p95_ms": p95}
+    return ("onnxruntime in process", f"b={batch}", result, "per batch of 32")
+
+
+def registered_champion() -> tuple[str, str] | tuple[None, str]:
+    """(models:/<name>@<alias>, tracking URI) of the registered champion, or (None, why not)."""
+    try:
+        from mlflow import MlflowClient
+        from mlflow.exceptions import MlflowException
+
+        training = module("training.settings").load_settings()
+        uri = os.environ.get("MLFLOW_TRACKING_URI") or training.tracking_uri()
+        if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
+            return None, f"no MLflow registry at {uri} yet (run `make train`)"  # do not create one by asking
+        client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+        try:
+            client.get_model_version_by_alias(training.registered_model_name, training.champion_alias)
+        except MlflowException as error:
+            return None, f"no champion: {str(error).splitlines()[0]} (run `make train`)"
+        return f"models:/{training.registered_model_name}@{training.champion_alias}", uri
+    except Exception as error:  # a registry that cannot be read is a skipped row, not a failed benchmark
+        return None, f"registry not readable: {type(error).__name__}: {error}"
+
+
+def pyfunc_request(model_uri: str) -> Callable[[bytes], bytes]:
+    """The JSON body for one image, from the pyfunc's input signature: one binary/string column gets the
+    image (base64, which MLflow's scoring server decodes for a binary column)."""
+    import mlflow
+
+    signature = mlflow.models.get_model_info(model_uri).signature
+    if signature is None or signature.inputs is None:
+        raise ValueError(f"{model_uri} has no input signature: cannot tell how it takes an image")
+    columns = signature.inputs.inputs
+    kind = str(columns[0].type).lower().removeprefix("datatype.") if len(columns) == 1 else ""
+    if kind not in ("binary", "string"):
+        raise ValueError(f"{model_uri} takes {signature.inputs}; expected one binary or string column")
+    name = columns[0].name or "image"
+
+    def body(image: bytes) -> bytes:
+        encoded = base64.b64encode(image).decode("ascii")
+        return json.dumps({"dataframe_split": {"columns": [name], "data": [[encoded]]}}).encode("utf-8")
+
+    return body
+
+
+def mlflow_rows(
+    model_uri: str, tracking_uri: str, images: list[bytes], args: argparse.Namespace, scratch: Path
+) -> list[Any]:
+    server = module("serving.server")
+    port = server.free_port()
+    body = pyfunc_request(model_uri)
+    env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri}
+    # `mlflow models serve` execs `uvicorn`: the one of this environment's bin/
+    env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"
+    serve = ["models", "serve", "-m", model_uri, "--env-manager", "local", "-p", str(port), "-w", str(MLFLOW_WORKERS)]
+    command = [sys.executable, "-m", "mlflow", *serve]  # this environment's mlflow, whatever PATH holds
+    log = (scratch / "mlflow-serve.log").open("wb")
+    process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}/invocations"
+    try:
+        deadline = time.monotonic() + 120
+        while server.http_get(f"http://127.0.0.1:{port}/ping")[0] != 200:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"mlflow models serve did not start; see {scratch / 'mlflow-serve.log'}")
+            time.sleep(0.5)
+
+        def send(image: bytes) -> bytes:
+            request = urllib.request.Request(url, data=body(image), headers={"Content-Type": "application/json"})
+            with urllib.request.urlopen(request, timeout=60) as response:
+                return bytes(response.read())
+
+        rows = []
+        for concurrency in args.concurrency:
+            # every worker loads the model and imports torch on its first requests: warm them all
+            warm = max(2 * concurrency, 8 * MLFLOW_WORKERS)
+            result = closed_loop(send, images, max(args.requests // 2, 2 * concurrency), concurrency, warm)
+            rows.append((f"mlflow models serve -w {MLFLOW_WORKERS}", f"c={concurrency}", result, "per request"))
+        return rows
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)  # the server and its uvicorn workers
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+        log.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--onnx", type=Path, default=None, help="the model step (default: the champion's)")
+    parser.add_argument("--images", type=int, default=64, help="synthetic images generated for the run")
+    parser.add_argument("--requests", type=int, default=256, help="timed requests per Triton row")
+    parser.add_argument("--concurrency", default="1,8,32", help="client counts, comma separated")
+    parser.add_argument("--protocol", choices=["http", "grpc"], default="grpc")
+    parser.add_argument("--no-mlflow", action="store_true", help="skip the `mlflow models serve` rows")
+    args = parser.parse_args(argv)
+    args.concurrency = [int(value) for value in str(args.concurrency).split(",") if value]
+    settings = module("vision.settings").VisionSettings.from_platform()
+    onnx = args.onnx or module("vision.stream").champion_onnx()
+    rows: list[Any] = []
+    notes: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="serving-bench-") as name:
+        scratch = Path(name)
+        images = synthetic_images(args.images, settings, scratch)
+        sizes = sorted({len(image) for image in images})
+        print(
+            f"model {onnx}; {len(images)} synthetic JPEG images ({sizes[0]}..{sizes[-1]} bytes), "
+            f"image_size {settings.image_size}; {os.cpu_count()} CPU(s)",
+            flush=True,
+        )
+        rows += triton_rows(onnx, settings, images, args, scratch)
+        rows.append(in_process_row(onnx, settings, images, args.requests))
+        if args.no_mlflow:
+            notes.append("mlflow models serve: skipped (--no-mlflow)")
+        else:
+            model_uri, where = registered_champion()
+            if model_uri is None:
+                notes.append(f"mlflow models serve: skipped, {where}")
+            else:
+                try:
+                    rows += mlflow_rows(model_uri, where, images, args, scratch)
+                except Exception as error:  # the other rows stand; say why this one is missing
+                    notes.append(f"mlflow models serve of {model_uri}: skipped, {type(error).__name__}: {error}")
+    from tabulate import tabulate
+
+    table = [
+        (path, load, f"{r['images_per_s']:.1f}", f"{r['p50_ms']:.1f}", f"{r['p95_ms']:.1f}", latency)
+        for path, load, r, latency in rows
+    ]
+    print()
+    print(tabulate(table, headers=["path", "load", "images/s", "p50 ms", "p95 ms", "latency"], tablefmt="github"))
+    for note in notes:
+        print(f"\n{note}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
