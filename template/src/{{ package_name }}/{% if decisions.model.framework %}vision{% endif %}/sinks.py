@@ -1,9 +1,9 @@
 """Where the stream pipeline's events go: a Parquet folder (local) or a Redis stream (cloud).
 
 One event per tracked object per sampled frame. `make_sink` picks the sink from vision.stream.sink:
-a folder gets one Parquet file per run (written row group by row group, so a long stream never sits
-in memory); `redis://` / `rediss://` URLs get XADD to vision.stream.stream_key, capped at about
-REDIS_MAXLEN entries so an unread stream cannot fill Redis.
+a folder gets one Parquet file per run (written in row groups of PARQUET_ROW_GROUP_ROWS events, so a
+long stream never sits in memory whole); `redis://` / `rediss://` URLs get XADD to vision.stream.stream_key,
+capped at about REDIS_MAXLEN entries so an unread stream cannot fill Redis.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 REDIS_MAXLEN = 100_000  # approximate cap of the Redis stream (XADD MAXLEN ~)
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+PARQUET_ROW_GROUP_ROWS = 65_536  # events buffered per Parquet row group (few large groups read fast)
 
 
 @dataclass(frozen=True)
@@ -74,12 +75,15 @@ class _Closing:
 
 
 class ParquetSink(_Closing):
-    """Events of one run in `<folder>/events-<run_id>.parquet`; each write() is one row group."""
+    """Events of one run in `<folder>/events-<run_id>.parquet`, in row groups of up to `row_group_rows`.
+    The file is readable once closed (Parquet writes its footer last)."""
 
-    def __init__(self, folder: Path, run_id: str) -> None:
+    def __init__(self, folder: Path, run_id: str, *, row_group_rows: int = PARQUET_ROW_GROUP_ROWS) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         self.path = folder / f"events-{run_id}.parquet"
+        self.row_group_rows = row_group_rows
         self._writer: pq.ParquetWriter | None = pq.ParquetWriter(self.path, EVENT_SCHEMA)
+        self._pending: list[Event] = []
         self.rows = 0
 
     @property
@@ -89,14 +93,21 @@ class ParquetSink(_Closing):
     def write(self, events: Sequence[Event]) -> None:
         if self._writer is None:
             raise RuntimeError(f"{self.path} is closed")
-        if not events:
-            return
-        columns = {item.name: [getattr(event, item.name) for event in events] for item in fields(Event)}
-        self._writer.write_table(pa.Table.from_pydict(columns, schema=EVENT_SCHEMA))
+        self._pending.extend(events)
         self.rows += len(events)
+        if len(self._pending) >= self.row_group_rows:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._writer is None or not self._pending:
+            return
+        columns = {item.name: [getattr(event, item.name) for event in self._pending] for item in fields(Event)}
+        self._writer.write_table(pa.Table.from_pydict(columns, schema=EVENT_SCHEMA))
+        self._pending.clear()
 
     def close(self) -> None:
         if self._writer is not None:
+            self._flush()
             self._writer.close()  # a run without events still leaves a valid, empty file
             self._writer = None
 

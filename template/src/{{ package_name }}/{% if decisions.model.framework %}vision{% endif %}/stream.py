@@ -15,6 +15,7 @@ Batching trades latency for throughput: a live source's events lag by up to batc
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import time
 import uuid
@@ -72,6 +73,7 @@ class StreamStats:
     track_seconds: float = 0.0
     sink_seconds: float = 0.0
     source_seconds: float = 0.0  # presentation time covered (last pts - first pts)
+    interrupted: bool = False  # stopped by Ctrl-C or SIGTERM before the source ended
     track_ids: set[int] = field(default_factory=set, repr=False)
 
     @staticmethod
@@ -279,6 +281,10 @@ def run_stream(
                     f"{stats.events} events, {stats.tracks} tracks, {stats.fps:.1f} frames/s"
                 )
         flush()
+    except KeyboardInterrupt:
+        # a live source never ends: Ctrl-C (or SIGTERM, see main) stops the run; the caller still closes
+        # the sink, so its events so far are kept. An unfinished batch (< batch_size frames) is dropped.
+        stats.interrupted = True
     finally:
         container.close()
     stats.seconds = time.perf_counter() - started
@@ -341,6 +347,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--max-frames", type=int, default=None, help="stop after N source frames (0: until the end)")
     args = parser.parse_args(argv)
     run_id = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+    # Kubernetes stops the worker with SIGTERM: handled like Ctrl-C, so the last batch and the sink are closed
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         detector = make_detector(args.detector, settings, onnx=args.onnx, protocol=args.protocol)
         # one blank frame first: sessions, thread pools and lazy imports load outside the measured run
@@ -350,7 +358,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (FileNotFoundError, ConnectionError, ValueError) as error:
         print(f"stream: {error}", file=sys.stderr)
         return 2
-    print(stats.summary())
+    except KeyboardInterrupt:  # stopped while loading the detector, before any frame
+        print("stream: stopped before the first frame", file=sys.stderr)
+        return 130
+    print(stats.summary() + (" (interrupted)" if stats.interrupted else ""))
     return 0
 
 
