@@ -319,11 +319,14 @@ def build_champion_repository(
     *,
     out: Path | None = None,
     profile: str = "local",
+    precision: str = "",
     source: dict[str, Any] | None = None,
 ) -> Path:
     """`python -m <package>.serving build` for a detector: the champion's served ONNX (fetched from MLflow
     by the caller) under serving.model_name, batched as platform.yaml decides, in serving.repository
-    (`<repository>_<profile>` for the cloud and cluster-cpu profiles)."""
+    (`<repository>_<profile>` for the cloud and cluster-cpu profiles). `precision`: the precision that ONNX
+    was served at (the champion's tag; the gate may have fallen back from vision.precision), which sets
+    TensorRT's precision_mode in the cloud; default vision.precision."""
     default = (
         serving.repository
         if profile == "local"
@@ -336,5 +339,6 @@ def build_champion_repository(
         name=serving.model_name,
         profile=profile,
         batching=Batching.from_serving(serving, profile),
+        precision=precision,
         source=source,
     )
