@@ -36,7 +36,12 @@ STACK_TESTS = {
         "-k",
         "not every_family and not make_serve",
     ],
+    # the sliding-window detection head serves object detection's edge pattern only (the default
+    # serves the PyTorch detector: tests/test_project_vision.py), so its unit tests run here
     "detection_edge_gcp": [
+        "tests/test_heads_detection.py",
+        "tests/test_heads_vision.py",
+        "tests/test_task_contract.py",
         "tests/stack/test_task_stack.py",
         "tests/stack/test_edge_stack.py",
         "tests/test_edge_settings.py",

@@ -20,7 +20,10 @@ from test_render_k8s import K8S_VERSION, kustomize
 pytestmark = pytest.mark.render
 SETS: dict[str, dict[str, Any]] = {
     "tabular_aws": {"use_case": "tabular", "cloud": "aws"},  # flat contract: one model
-    "detection_aws": {"use_case": "object_detection", "cloud": "aws"},  # core + <model>_detection
+    "segmentation_aws": {"use_case": "segmentation", "cloud": "aws"},  # core + <model>_segmentation
+    # the PyTorch detector: the ensemble <model> only; its steps (<model>_preprocess, _onnx,
+    # _postprocess) are internal to Triton and must not be reachable
+    "detection_aws": {"use_case": "object_detection", "cloud": "aws"},
     "ocr_gcp_slow_prod": {
         "use_case": "ocr",
         "cloud": "gcp",
@@ -100,6 +103,8 @@ def test_gateway_routes_each_served_model_and_no_admin_api(name: str, rendered: 
                 path = template.format(model=model)
                 assert not routed(ingress, host, path), f"{overlay}: the gateway exposes {path}"
         assert not routed(ingress, host, f"/v2/models/{core}_other/infer"), "only the served models"
+        for step in ("preprocess", "onnx", "postprocess"):  # an ensemble's steps stay inside Triton
+            assert not routed(ingress, host, f"/v2/models/{core}_{step}/infer"), f"{overlay}: {step} exposed"
         assert not routed(ingress, "other.example.org", f"/v2/models/{core}/infer"), "only the project's host"
 
 

@@ -38,6 +38,14 @@ class Family:
     value_range: tuple[float, float]
     ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
     label_range: tuple[float, float] | None = None
+    # Per-row statistics of the predictions that the inference log carries beside the features and
+    # the drift job compares too (the image detector's detections, confidence, class shares).
+    prediction_stats: tuple[str, ...] = ()
+
+    @property
+    def monitored(self) -> tuple[str, ...]:
+        """What the drift job compares: the features, then the prediction statistics."""
+        return (*self.features, *self.prediction_stats)
 
     @property
     def is_classification(self) -> bool:
@@ -79,6 +87,7 @@ def parse_family(raw: dict[str, Any]) -> Family:
         value_range=_pair(raw.get("value_range", [float("-inf"), float("inf")])),
         ranges={str(key): _pair(value) for key, value in (raw.get("ranges") or {}).items()},
         label_range=_pair(raw["label_range"]) if "label_range" in raw else None,
+        prediction_stats=tuple(str(column) for column in raw.get("prediction_stats", [])),
     )
 
 

@@ -52,11 +52,23 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
+def build(
+    settings: ServingSettings, *, model_uri: str | None = None, out: Path | None = None, profile: str = "local"
+) -> Path:
+    """The model repository of this project's model: the champion's core (+ task) models, or for a
+    PyTorch framework model (src/<package>/vision/) the detector's ensemble."""
+    if importlib.util.find_spec(f"{__package__.rsplit('.', 1)[0]}.vision") is not None:
+        vision: ModuleType = importlib.import_module("..vision.repository", package=__package__)
+        path: Path = vision.build_project_repository(settings, model_uri=model_uri, out=out, profile=profile)
+        return path
+    from .repository import build_repository
+
+    return build_repository(settings, model_uri=model_uri, out=out, profile=profile)
+
+
 def run(args: argparse.Namespace, settings: ServingSettings) -> int:
     if args.command == "build":
-        from .repository import build_repository
-
-        path = build_repository(settings, model_uri=args.model_uri, out=args.out, profile=args.profile)
+        path = build(settings, model_uri=args.model_uri, out=args.out, profile=args.profile)
         print(f"model repository ({args.profile}): {path}")
     elif args.command == "serve":
         from .server import LocalTriton, read_record
@@ -70,10 +82,8 @@ def run(args: argparse.Namespace, settings: ServingSettings) -> int:
                 return 0
         repository = args.repository or settings.repository
         if args.build_if_missing and not repository.is_dir():
-            from .repository import build_repository
-
             print(f"{repository} is missing: building it from {settings.model_uri}")
-            build_repository(settings, out=repository)
+            build(settings, out=repository)
         server = LocalTriton(
             repository,
             state_dir=settings.state_dir,

@@ -43,7 +43,7 @@ class DriftSettings:
         return cls(
             project=settings.project.slug,
             family=family_name,
-            features=tuple(get_family(family_name).features),
+            features=get_family(family_name).monitored,
             summary_statistics=family_name in drift.summary_statistics_families,
             threshold=threshold,
             min_window_rows=drift.min_window_rows,

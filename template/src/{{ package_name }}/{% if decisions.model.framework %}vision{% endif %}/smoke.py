@@ -1,0 +1,132 @@
+"""The `make smoke` stages of the detector (the other stages are the platform's own, smoke/stages.py).
+
+predict: encoded images of the newest data interval through the Triton ensemble, over HTTP and
+gRPC, `CONCURRENCY` requests at a time; the detections must equal the champion's served ONNX run
+in process (same pre- and post-processing), and every served image is logged with its statistics
+for the drift job. stream: the sample video through decode -> sampling -> Triton -> ByteTrack ->
+the event sink.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from ..config import platform
+from ..smoke.runner import SmokeContext
+from .inference import Detections
+
+CONCURRENCY = int(os.environ.get("SMOKE_CONCURRENCY", "8"))
+PREDICT_IMAGES = int(os.environ.get("SMOKE_PREDICT_IMAGES", "96"))
+STREAM_FRAMES = int(os.environ.get("SMOKE_STREAM_FRAMES", "150"))
+BOX_ATOL_PX = 0.5  # Triton batches requests differently than the in-process run: FP32 sums differ
+SCORE_ATOL = 1e-3
+
+
+class StageError(RuntimeError):
+    """A detector stage failed; the message says what and where to look."""
+
+
+def newest_images(images_dir: Path, limit: int) -> list[bytes]:
+    """Encoded images of the newest interval that passed validation (its rewritten manifest)."""
+    from .images import iter_samples
+
+    intervals = sorted(path.parent for path in images_dir.glob("*/annotations.json"))
+    if not intervals:
+        raise StageError(f"no image interval under {images_dir}: the ETL stage writes them")
+    samples = list(iter_samples([intervals[-1]]))
+    return [Path(path).read_bytes() for _, path, _ in samples[:limit]]
+
+
+def same_detections(served: Detections, expected: Detections) -> bool:
+    if len(served) != len(expected) or not np.array_equal(served.classes, expected.classes):
+        return False
+    return bool(
+        np.allclose(served.boxes, expected.boxes, atol=BOX_ATOL_PX)
+        and np.allclose(served.scores, expected.scores, atol=SCORE_ATOL)
+    )
+
+
+def predict(ctx: SmokeContext) -> str:
+    """Images through the ensemble over HTTP and gRPC, checked against the champion in process."""
+    from ..monitoring.inference_log import InferenceLogger
+    from ..serving.settings import ServingSettings
+    from .client import VisionClient
+    from .inference import OnnxDetector
+    from .monitoring import monitoring_frame
+    from .settings import VisionSettings
+
+    settings = VisionSettings.from_platform()
+    serving = ServingSettings.from_platform()
+    champion = ctx.values["champion"]
+    if champion.onnx_path is None:
+        raise StageError(f"champion {champion.name} v{champion.version} has no ONNX export to compare against")
+    images = newest_images(settings.images_dir, PREDICT_IMAGES)
+    expected = OnnxDetector(champion.onnx_path, settings).predict(images)
+    ports = ctx.values["triton"]["ports"]
+    logger = InferenceLogger()
+    latencies: list[float] = []
+    served_rows = 0
+    for protocol in ("http", "grpc"):
+        client = VisionClient(f"{serving.host}:{ports[protocol]}", protocol, serving.model_name, retries=1)
+
+        def one(image: bytes, client: VisionClient = client) -> Detections:
+            started = time.perf_counter()
+            found = client.detect(image)
+            latencies.append((time.perf_counter() - started) * 1000.0)
+            return found
+
+        with ThreadPoolExecutor(max_workers=CONCURRENCY) as pool:
+            served = list(pool.map(one, images))
+        client.close()
+        differing = [i for i, (a, b) in enumerate(zip(served, expected, strict=True)) if not same_detections(a, b)]
+        if differing:
+            first = differing[0]
+            raise StageError(
+                f"{protocol}: {len(differing)} of {len(images)} images differ from the champion in process "
+                f"(first: image {first}, served {served[first].to_dict()} vs {expected[first].to_dict()})"
+            )
+        frame = monitoring_frame(images, served, settings.classes)
+        latency = float(np.mean(latencies))
+        logger.log(frame, np.zeros((len(frame), 0)), champion.version, latency, model=serving.model_name)
+        served_rows += len(frame)
+    logger.flush()
+    logger.close()
+    p95 = float(np.percentile(latencies, 95))
+    target = float(platform().answers["latency_p95_ms"])
+    ctx.values["p95_ms"] = p95
+    ctx.values["served_rows"] = served_rows
+    objects = sum(len(found) for found in expected)
+    verdict = "within" if p95 <= target else "OVER"
+    return (
+        f"{len(images)} images x http+grpc, {objects} objects, equal to the champion in process; "
+        f"p95 {p95:.1f} ms ({verdict} the {target:g} ms target)"
+    )
+
+
+def stream(ctx: SmokeContext) -> str:
+    """The sample video through the stream pipeline against the local Triton."""
+    from ..serving.settings import ServingSettings
+    from .client import TritonDetector, VisionClient
+    from .settings import VisionSettings
+    from .sinks import make_sink
+    from .stream import run_stream
+    from .video import write_sample_video
+
+    settings = VisionSettings.from_platform()
+    serving = ServingSettings.from_platform()
+    source = settings.path(settings.stream.source)
+    if not source.is_file():
+        write_sample_video(source, classes=settings.classes)
+    ports = ctx.values["triton"]["ports"]
+    client = VisionClient(f"{serving.host}:{ports['grpc']}", "grpc", serving.model_name, retries=1)
+    with make_sink(settings.stream.sink, root=settings.root, key=settings.stream.stream_key, run_id="smoke") as sink:
+        stats = run_stream(str(source), TritonDetector(client), sink, settings, max_frames=STREAM_FRAMES)
+    client.close()
+    if stats.frames_sampled == 0 or stats.tracks == 0:
+        raise StageError(f"the stream produced no tracks: {stats.summary()}")
+    return stats.summary()
