@@ -2,9 +2,10 @@
 (onnxruntime on this machine's CPU), file size, ratios to FP32 and what the precision gate serves.
 One run, one table; trains nothing.
 
-    uv run python benchmarks/precision.py --onnx path/to/model.onnx [--images DIR] [--out DIR] [--runs N]
+    uv run python benchmarks/precision.py [--onnx path/to/model.onnx] [--images DIR] [--out DIR] [--runs N]
 
---onnx: the exported model step (the champion's model.onnx, or any export with the model contract).
+--onnx: an FP32 export with the model contract; default: the FP32 export the champion's training run
+logged to MLflow (serving.model_uri, models:/<name>@champion).
 --images: an interval folder (<images>/<interval>/ with annotations.json) or the images root
 (vision.images, default); without images there, a clean synthetic interval is generated in --out.
 The images are split with vision.seed: vision.test_fraction of them are evaluated, INT8 is calibrated
@@ -44,12 +45,37 @@ def load_samples(folders: list[Path], classes: tuple[str, ...]) -> list[tuple[by
     return samples
 
 
+def champion_fp32_onnx(scratch: Path) -> Path:
+    """The FP32 model step logged by the champion's training run (the served file may be FP16/INT8)."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    config: Any = importlib.import_module(f"{PACKAGE}.config")
+    serving: Any = importlib.import_module(f"{PACKAGE}.serving.settings").ServingSettings.from_platform()
+    uri = config.mlflow_tracking_uri()
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    name, _, alias = serving.model_uri.removeprefix("models:/").partition("@")
+    if not alias:
+        raise SystemExit(f"serving.model_uri {serving.model_uri!r} names no alias; pass --onnx PATH")
+    try:
+        steps: Any = importlib.import_module(f"{PACKAGE}.vision.steps")  # FP32_ARTIFACT: where training logs it
+        version = MlflowClient().get_model_version_by_alias(name, alias)
+        local = mlflow.artifacts.download_artifacts(
+            run_id=version.run_id, artifact_path=steps.FP32_ARTIFACT, dst_path=str(scratch)
+        )
+    except Exception as error:  # no registry, no champion, no artifact: all mean the same to the user
+        message = f"no champion FP32 export in MLflow at {uri} ({error}); run `make train` or pass --onnx PATH"
+        raise SystemExit(message) from error
+    return Path(local)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--onnx", type=Path, required=True, help="the FP32 model step (ONNX) to measure")
+    parser.add_argument("--onnx", type=Path, help="the FP32 model step (default: the champion's, from MLflow)")
     parser.add_argument("--images", type=Path, help="an interval folder or the images root (default vision.images)")
     parser.add_argument("--out", type=Path, default=ROOT / ".local" / "precision", help="FP16/INT8 files, report")
-    parser.add_argument("--runs", type=int, default=precision_module.LATENCY_RUNS, help="timed runs per batch size")
+    parser.add_argument("--runs", type=int, default=30, help="timed runs per batch size")
     parser.add_argument("--count", type=int, default=0, help="synthetic images when none exist (default vision)")
     args = parser.parse_args(argv)
 
@@ -77,9 +103,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"need at least 2 images for an evaluation and a calibration set; found {len(samples)} in {source}")
         return 2
 
+    onnx = args.onnx or champion_fp32_onnx(args.out / "champion")
     began = time.perf_counter()
     report = precision_module.evaluate_precisions(
-        args.onnx,
+        onnx,
         settings,
         [image for image, _ in evaluation],
         [truth for _, truth in evaluation],
@@ -89,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     seconds = time.perf_counter() - began
     model = f"{settings.architecture}, {settings.image_size} px, {settings.num_classes} classes"
-    print(f"# Precision: {args.onnx} ({model})")
+    print(f"# Precision: {onnx} ({model})")
     print(f"images: {source}; {len(evaluation)} evaluated, {report.calibration_images} for INT8 calibration\n")
     print(report.to_markdown())
     print(f"convert + quantize + evaluate + time: {seconds:.1f} s; files and precision.json in {args.out}")

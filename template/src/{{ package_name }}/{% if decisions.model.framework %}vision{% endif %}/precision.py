@@ -38,7 +38,7 @@ from .settings import PRECISIONS, VisionConfigError, VisionSettings
 # narrowest first: a precision that fails its tolerance falls back to the next one on the right
 FALLBACK = ("int8", "fp16", "fp32")
 LATENCY_BATCHES = (1, 32)
-LATENCY_RUNS = 20
+LATENCY_RUNS = 10  # per batch size; the benchmark script runs more
 WARMUP_RUNS = 2
 CALIBRATION_BATCH = 8
 # ops that carry weights: everything downstream of the last of them is post-processing (kept float)
