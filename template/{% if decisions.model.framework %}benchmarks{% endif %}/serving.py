@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import dataclasses
 import importlib
 import json
 import os
@@ -85,6 +86,8 @@ def triton_rows(onnx: Path, settings: Any, images: list[bytes], args: argparse.N
     serving = module("serving.settings").ServingSettings.from_platform()
     triton = module("vision.triton")
     batching = triton.Batching.from_serving(serving, "local")
+    if args.queue_delay_us is not None:  # try another batching window than platform.yaml's
+        batching = dataclasses.replace(batching, max_queue_delay_microseconds=args.queue_delay_us)
     repository = triton.build_repository(
         onnx, settings, scratch / "repository", name=serving.model_name, batching=batching
     )
@@ -106,21 +109,21 @@ def triton_rows(onnx: Path, settings: Any, images: list[bytes], args: argparse.N
             result = closed_loop(client.detect, images, max(args.requests, 4 * concurrency), concurrency)
             rows.append(("triton ensemble", f"c={concurrency}", result, "per request"))
             print(f"  c={concurrency}: {result['images_per_s']:.1f} images/s", flush=True)
-        model_step = triton.step_names(serving.model_name)["onnx"]
         metrics = server.metrics()
-    counts = {
-        name: sum(
-            float(line.rsplit(" ", 1)[1])
-            for line in metrics.splitlines()
-            if line.startswith(name + "{") and f'model="{model_step}"' in line
+    for step, model in triton.step_names(serving.model_name).items():
+        count, executions, compute_us = (
+            sum(
+                float(line.rsplit(" ", 1)[1])
+                for line in metrics.splitlines()
+                if line.startswith(metric + "{") and f'model="{model}"' in line
+            )
+            for metric in ("nv_inference_count", "nv_inference_exec_count", "nv_inference_compute_infer_duration_us")
         )
-        for name in ("nv_inference_count", "nv_inference_exec_count")
-    }
-    if counts["nv_inference_exec_count"]:
-        print(
-            f"  model step: {counts['nv_inference_count']:.0f} images in {counts['nv_inference_exec_count']:.0f} "
-            f"executions (mean batch {counts['nv_inference_count'] / counts['nv_inference_exec_count']:.1f})"
-        )
+        if executions:  # each request carries its execution's time: the mean is per execution, not per image
+            print(
+                f"  {step}: {count:.0f} images in {executions:.0f} executions (mean batch {count / executions:.1f}), "
+                f"{compute_us / count / 1000:.1f} ms mean execution time"
+            )
     return rows
 
 
@@ -232,6 +235,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=256, help="timed requests per Triton row")
     parser.add_argument("--concurrency", default="1,8,32", help="client counts, comma separated")
     parser.add_argument("--protocol", choices=["http", "grpc"], default="grpc")
+    parser.add_argument(
+        "--queue-delay-us", type=int, default=None, help="model step's batching window (default: platform.yaml)"
+    )
     parser.add_argument("--no-mlflow", action="store_true", help="skip the `mlflow models serve` rows")
     args = parser.parse_args(argv)
     args.concurrency = [int(value) for value in str(args.concurrency).split(",") if value]
