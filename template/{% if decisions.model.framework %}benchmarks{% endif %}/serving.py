@@ -105,18 +105,24 @@ def triton_rows(onnx: Path, settings: Any, images: list[bytes], args: argparse.N
         url = server.grpc_url if args.protocol == "grpc" else server.http_url
         client = module("vision.client").VisionClient(url, args.protocol, serving.model_name, retries=0)
         client.wait_until_ready()
+        closed_loop(client.detect, images, len(images), 1)  # first requests: Pillow plugins, onnxruntime arenas
+        before = server.metrics()
         for concurrency in args.concurrency:
             result = closed_loop(client.detect, images, max(args.requests, 4 * concurrency), concurrency)
             rows.append(("triton ensemble", f"c={concurrency}", result, "per request"))
             print(f"  c={concurrency}: {result['images_per_s']:.1f} images/s", flush=True)
         metrics = server.metrics()
+
+    def total(text: str, metric: str, model: str) -> float:
+        return sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith(metric + "{") and f'model="{model}"' in line
+        )
+
     for step, model in triton.step_names(serving.model_name).items():
         count, executions, compute_us = (
-            sum(
-                float(line.rsplit(" ", 1)[1])
-                for line in metrics.splitlines()
-                if line.startswith(metric + "{") and f'model="{model}"' in line
-            )
+            total(metrics, metric, model) - total(before, metric, model)
             for metric in ("nv_inference_count", "nv_inference_exec_count", "nv_inference_compute_infer_duration_us")
         )
         if executions:  # each request carries its execution's time: the mean is per execution, not per image

@@ -52,6 +52,17 @@ class TritonPythonModel:
             self.score_threshold = float(parameters["score_threshold"])
             self.iou_threshold = float(parameters["iou_threshold"])
             self.max_detections = int(parameters["max_detections"])
+            classes = len(json.loads(parameters["classes"]))
+            # warm: the first call imports torch and torchvision (seconds), so do it before the model is READY
+            inference.postprocess(
+                np.zeros((1, 4), dtype=np.float32),
+                np.zeros((1, classes), dtype=np.float32),
+                (self.image_size, self.image_size),
+                self.image_size,
+                score_threshold=self.score_threshold,
+                iou_threshold=self.iou_threshold,
+                max_detections=self.max_detections,
+            )
         if self.step == "onnx":
             import onnxruntime as ort  # type: ignore[import-untyped]
 
