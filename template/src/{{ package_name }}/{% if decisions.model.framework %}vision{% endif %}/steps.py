@@ -1,0 +1,531 @@
+"""The vision pipeline steps as plain functions over files and MLflow; the KFP components call these.
+
+build_image_set -> train -> evaluate -> register -> promote, like training/steps.py for the tabular
+families: each step checks its input, raises TrainingError with a clear message, and a failed step
+stops the pipeline. The run keeps: the trained state_dict, the FP32 ONNX model step (checked against
+PyTorch), the training images' statistics (the drift reference), mAP@0.5 against the prior-box
+baseline, the precision report, and the served precision's ONNX inside an MLflow pyfunc model.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import numpy as np
+import pandas as pd
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+from ..config import Platform
+from ..training.errors import TrainingError
+from ..training.registry import ONNX_ARTIFACT, REFERENCE_ARTIFACT
+from ..training.settings import TrainingSettings, load_settings
+from ..training.tracking import check_tracking_uri, experiment_id
+from .images import STATISTICS, Annotation, ManifestError, image_statistics, iter_samples
+from .inference import Detections
+from .settings import VisionConfigError, VisionSettings
+
+IMAGE_SET_FILE = "image_set.json"
+STATE_ARTIFACT = "model/state_dict.pt"
+FP32_ARTIFACT = "onnx/model_fp32.onnx"
+MODEL_NAME = "model"  # the pyfunc model's artifact path in the run
+PRIMARY_METRIC = "map50"
+MIN_MAP50 = 0.05  # the gate's floor; beating the prior-box baseline alone is not enough
+# mAP ranks all detections, so evaluation keeps low-score boxes; serving applies vision.score_threshold.
+EVAL_SCORE_THRESHOLD = 0.05
+OVERRIDABLE = ("epochs", "batch_size", "learning_rate", "seed", "image_size", "weights", "architecture")
+
+Sample = tuple[int, Path, Annotation]
+
+
+# ------------------------------------------------------------------------------------------ helpers
+
+
+def _settings(settings: VisionSettings | None, platform_: Platform | None) -> VisionSettings:
+    try:
+        return settings if settings is not None else VisionSettings.from_platform(platform_)
+    except VisionConfigError as error:
+        raise TrainingError(str(error)) from error
+
+
+def _connect(training: TrainingSettings, tracking_uri: str | None) -> tuple[str, MlflowClient]:
+    uri = tracking_uri or training.tracking_uri()
+    check_tracking_uri(uri)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    return uri, MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def interval_dirs(settings: VisionSettings) -> list[Path]:
+    """The validated intervals under vision.images (folders holding an annotations.json), oldest first."""
+    root = settings.images_dir
+    if not root.is_dir():
+        raise TrainingError(f"no images at {root} (vision.images); run the ETL first (`make etl`)")
+    return sorted(path.parent for path in root.glob("*/annotations.json"))
+
+
+def _image_set(path: Path) -> dict[str, Any]:
+    target = path / IMAGE_SET_FILE if path.is_dir() else path
+    if not target.is_file():
+        raise TrainingError(f"{target} not found; the build_image_set step writes it")
+    data: dict[str, Any] = json.loads(target.read_text())
+    return data
+
+
+def _samples(image_set: dict[str, Any], part: str, classes: Sequence[str]) -> list[Sample]:
+    """The (image_id, path, annotation) triples of the image set's `part` (train | test), in id order."""
+    wanted = {int(value) for value in image_set[part]}
+    try:
+        found = [sample for sample in iter_samples(image_set["intervals"], classes) if sample[0] in wanted]
+    except ManifestError as error:
+        raise TrainingError(str(error)) from error
+    missing = wanted - {sample[0] for sample in found}
+    if missing:
+        raise TrainingError(
+            f"{len(missing)} {part} images of the image set are gone from their intervals (e.g. {min(missing)}); "
+            "rebuild the image set"
+        )
+    return sorted(found, key=lambda sample: sample[0])
+
+
+def _truth(sample: Sample) -> Detections:
+    return Detections.truth(sample[2].boxes, sample[2].classes)
+
+
+@contextmanager
+def _scratch_dir(prefix: str) -> Iterator[Path]:
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+# -------------------------------------------------------------------------------- build_image_set
+
+
+def build_image_set(
+    output_dir: Path, *, settings: VisionSettings | None = None, platform_: Platform | None = None
+) -> dict[str, Any]:
+    """Split the valid images of the intervals into train/test by the seed; write output_dir/image_set.json.
+
+    The ETL has already validated the intervals (bad images are in quarantine), so every image of a
+    manifest is trainable.
+    """
+    vision = _settings(settings, platform_)
+    intervals = interval_dirs(vision)
+    try:
+        ids = sorted(sample[0] for sample in iter_samples(intervals, vision.classes))
+    except ManifestError as error:
+        raise TrainingError(str(error)) from error
+    if len(ids) < 4:
+        raise TrainingError(
+            f"{len(ids)} valid images under {vision.images_dir}; training needs at least 4 (run `make etl` "
+            "for more intervals or raise vision.sample_images)"
+        )
+    order = np.random.default_rng(vision.seed).permutation(len(ids))
+    test_count = min(len(ids) - 1, max(1, round(len(ids) * vision.test_fraction)))
+    test = sorted(ids[index] for index in order[:test_count])
+    train = sorted(ids[index] for index in order[test_count:])
+    image_set = {
+        "source": "intervals",
+        "intervals": [str(path) for path in intervals],
+        "seed": vision.seed,
+        "test_fraction": vision.test_fraction,
+        "train": train,
+        "test": test,
+        "images": len(ids),
+        "train_images": len(train),
+        "test_images": len(test),
+    }
+    output_dir.mkdir(parents=True, exist_ok=True)
+    (output_dir / IMAGE_SET_FILE).write_text(json.dumps(image_set, indent=1) + "\n")
+    return image_set
+
+
+# ------------------------------------------------------------------------------------------ train
+
+
+def _reference(samples: Sequence[Sample]) -> pd.DataFrame:
+    """The training images' statistics: what Feast stores per image and the drift job compares."""
+    rows = [image_statistics(path, annotation) for _, path, annotation in samples]
+    return pd.DataFrame(rows, columns=list(STATISTICS)).astype("float32")
+
+
+def train(
+    image_set_dir: Path,
+    *,
+    tracking_uri: str | None = None,
+    overrides: dict[str, Any] | None = None,
+    settings: VisionSettings | None = None,
+    platform_: Platform | None = None,
+) -> str:
+    """Train the detector in a new MLflow run; returns the run id.
+
+    Logs the settings as params, the loss per epoch, fit_seconds, the state_dict, the FP32 ONNX model
+    step with its I/O JSON, and reference/features.parquet (the training images' statistics).
+    """
+    from .export import ExportError, export_onnx
+    from .model import save_state
+    from .train import TrainingDataError, fit, load_samples
+
+    vision = _settings(settings, platform_)
+    unknown = sorted(set(overrides or {}) - set(OVERRIDABLE))
+    if unknown:
+        raise TrainingError(f"model_params {unknown} are not vision settings; allowed: {', '.join(OVERRIDABLE)}")
+    vision = vision.with_overrides(**(overrides or {}))
+    training = load_settings(platform_)
+    uri, _ = _connect(training, tracking_uri)
+    image_set = _image_set(image_set_dir)
+    train_samples = _samples(image_set, "train", vision.classes)
+    try:
+        samples = load_samples(train_samples, vision)
+    except TrainingDataError as error:
+        raise TrainingError(str(error)) from error
+    experiment = experiment_id(training.experiment, uri, training.artifact_root())
+    run_name = f"{vision.architecture}-{time.strftime('%Y%m%d-%H%M%S')}"
+    with mlflow.start_run(experiment_id=experiment, run_name=run_name) as run, _scratch_dir("vision-train-") as tmp:
+        mlflow.set_tags(
+            {
+                "pipeline": training.pipeline_name,
+                "family": training.family,
+                "task": vision.task,
+                "architecture": vision.architecture,
+                "registered_model_name": training.registered_model_name,
+            }
+        )
+        mlflow.log_params(
+            {
+                "task": vision.task,
+                "library": vision.library,
+                "architecture": vision.architecture,
+                "weights": str(vision.weights),
+                "licence": vision.licence,
+                "classes": json.dumps(list(vision.classes)),
+                "image_size": vision.image_size,
+                "epochs": vision.epochs,
+                "batch_size": vision.batch_size,
+                "learning_rate": vision.learning_rate,
+                "seed": vision.seed,
+                "primary_metric": PRIMARY_METRIC,
+                "dataset.source": image_set["source"],
+                "dataset.intervals": len(image_set["intervals"]),
+                "dataset.train_images": image_set["train_images"],
+                "dataset.test_images": image_set["test_images"],
+            }
+        )
+        mlflow.log_dict(image_set, "dataset/image_set.json")
+        reference = tmp / Path(REFERENCE_ARTIFACT).name
+        _reference(train_samples).to_parquet(reference, index=False)
+        mlflow.log_artifact(str(reference), artifact_path=str(Path(REFERENCE_ARTIFACT).parent))
+
+        def progress(line: str) -> None:
+            print(line, flush=True)
+
+        result = fit(samples, vision, progress=progress)
+        mlflow.log_param("optimizer", result.optimizer)
+        for epoch, losses in enumerate(result.losses, start=1):
+            mlflow.log_metrics({f"train_{key}": value for key, value in losses.items()}, step=epoch)
+        mlflow.log_metric("fit_seconds", result.seconds)
+        state = save_state(result.model, tmp / Path(STATE_ARTIFACT).name)
+        mlflow.log_artifact(str(state), artifact_path=str(Path(STATE_ARTIFACT).parent))
+        onnx_path = tmp / Path(FP32_ARTIFACT).name
+        check = np.stack([sample.pixels for sample in samples[:3]])
+        try:
+            info = export_onnx(result.model, vision, onnx_path, check)
+        except ExportError as error:
+            raise TrainingError(f"the FP32 export failed its check: {error}") from error
+        mlflow.log_artifact(str(onnx_path), artifact_path=str(Path(FP32_ARTIFACT).parent))
+        mlflow.log_artifact(str(onnx_path.with_suffix(".json")), artifact_path=str(Path(FP32_ARTIFACT).parent))
+        mlflow.log_metrics({f"export.max_abs_error.{name}": value for name, value in info.max_abs_error.items()})
+        return str(run.info.run_id)
+
+
+# ---------------------------------------------------------------------------------------- evaluate
+
+
+def _download(client: MlflowClient, run_id: str, artifact: str, target: Path) -> Path:
+    try:
+        return Path(client.download_artifacts(run_id, artifact, str(target)))
+    except (MlflowException, OSError) as error:
+        raise TrainingError(f"run {run_id} has no {artifact}; run the train step first") from error
+
+
+def evaluate_images(
+    onnx_path: Path, vision: VisionSettings, samples: Sequence[Sample]
+) -> tuple[list[Detections], list[Detections]]:
+    """Predictions of an exported model step (onnxruntime, as served) and the truths on `samples`."""
+    from .inference import OnnxDetector
+
+    detector = OnnxDetector(onnx_path, vision.with_overrides(score_threshold=EVAL_SCORE_THRESHOLD))
+    predictions = detector.predict([path.read_bytes() for _, path, _ in samples])
+    return predictions, [_truth(sample) for sample in samples]
+
+
+def _precisions(
+    fp32: Path, vision: VisionSettings, test: Sequence[Sample], train: Sequence[Sample], out_dir: Path
+) -> Any | None:
+    """The precision helper's report (FP32 / FP16 / INT8 metric and latency), None when the project has
+    no precision module."""
+    if importlib.util.find_spec(f"{__package__}.precision") is None:
+        return None
+    precision = importlib.import_module(f"{__package__}.precision")
+    calibration = [path.read_bytes() for _, path, _ in train[: vision.calibration_images]]
+    return precision.evaluate_precisions(
+        fp32,
+        vision,
+        [path.read_bytes() for _, path, _ in test],
+        [_truth(sample) for sample in test],
+        calibration,
+        out_dir,
+    )
+
+
+def gate(score: float, baseline: float, minimum: float = MIN_MAP50) -> tuple[bool, list[str]]:
+    """mAP@0.5 must beat the prior-box baseline and reach the floor."""
+    lines = [
+        f"{PRIMARY_METRIC} {score:.4f} {'>' if score > baseline else '<='} baseline {baseline:.4f}",
+        f"{PRIMARY_METRIC} {score:.4f} {'>=' if score >= minimum else '<'} minimum {minimum:.4f}",
+    ]
+    return score > baseline and score >= minimum, lines
+
+
+def evaluate(
+    image_set_dir: Path,
+    run_id: str,
+    *,
+    tracking_uri: str | None = None,
+    settings: VisionSettings | None = None,
+    platform_: Platform | None = None,
+) -> dict[str, Any]:
+    """mAP@0.5 of the FP32 ONNX model on the test images against the prior-box baseline, the precision
+    report (when the project has the precision module) and the quality gate, logged to the run."""
+    from .metrics import PriorBoxBaseline, detection_map50
+
+    vision = _settings(settings, platform_)
+    training = load_settings(platform_)
+    _, client = _connect(training, tracking_uri)
+    image_set = _image_set(image_set_dir)
+    test = _samples(image_set, "test", vision.classes)
+    train_part = _samples(image_set, "train", vision.classes)
+    params = client.get_run(run_id).data.params
+    if "image_size" in params:  # evaluate what was trained, whatever the overrides were
+        vision = vision.with_overrides(image_size=int(params["image_size"]))
+    with _scratch_dir("vision-evaluate-") as tmp:
+        fp32 = _download(client, run_id, FP32_ARTIFACT, tmp)
+        started = time.perf_counter()
+        predictions, truths = evaluate_images(fp32, vision, test)
+        predict_seconds = time.perf_counter() - started
+        score = detection_map50(predictions, truths)
+        sizes = [(int(h), int(w)) for h, w in (_size(path) for _, path, _ in train_part)]
+        baseline_model = PriorBoxBaseline.fit([_truth(s) for s in train_part], sizes, vision.num_classes)
+        baseline = detection_map50([baseline_model.predict(_size(path)) for _, path, _ in test], truths)
+        passed, lines = gate(score, baseline)
+        report = _precisions(fp32, vision, test, train_part, tmp / "precision")
+        served = str(report.served) if report is not None else "fp32"
+        result: dict[str, Any] = {
+            "primary_metric": PRIMARY_METRIC,
+            "score": round(score, 4),
+            "baseline": "prior_box",
+            "baseline_score": round(baseline, 4),
+            "metrics": {PRIMARY_METRIC: score, "predict_seconds": predict_seconds},
+            "baseline_metrics": {PRIMARY_METRIC: baseline},
+            "test_images": len(test),
+            "eval_score_threshold": EVAL_SCORE_THRESHOLD,
+            "quality_gate": {"passed": passed, "lines": lines, "minimum": MIN_MAP50},
+            "served_precision": served,
+            "decided_precision": vision.precision,
+            "precision": report.to_dict() if report is not None else None,
+        }
+        with mlflow.start_run(run_id=run_id):
+            mlflow.log_metrics(
+                {
+                    PRIMARY_METRIC: score,
+                    f"baseline_{PRIMARY_METRIC}": baseline,
+                    "eval_images_per_second": len(test) / max(predict_seconds, 1e-9),
+                }
+            )
+            mlflow.log_dict(result, "evaluation/report.json")
+            markdown = [f"# Evaluation of run {run_id}", "", *[f"- {line}" for line in lines], ""]
+            if report is not None:
+                markdown += ["## Precisions", "", str(report.to_markdown()), ""]
+                for onnx_file in sorted((tmp / "precision").glob("model_*.onnx")):
+                    mlflow.log_artifact(str(onnx_file), artifact_path="precision")
+            mlflow.log_text("\n".join(markdown), "evaluation/report.md")
+            mlflow.set_tags({"quality_gate": "passed" if passed else "failed", "served_precision": served})
+    return result
+
+
+def _size(path: Path) -> tuple[int, int]:
+    from PIL import Image
+
+    with Image.open(path) as image:
+        width, height = image.size
+    return height, width
+
+
+# ---------------------------------------------------------------------------------------- register
+
+
+class DetectorModel(mlflow.pyfunc.PythonModel):  # type: ignore[misc, name-defined, unused-ignore]
+    """The served precision's ONNX model step + pre/postprocessing as an MLflow pyfunc model, so
+    `mlflow models serve` answers the same contract as Triton: input column `image` (encoded bytes,
+    base64 in JSON), output one row per image with boxes/scores/classes/labels."""
+
+    def load_context(self, context: Any) -> None:
+        from .inference import OnnxDetector
+
+        values = json.loads(Path(context.artifacts["settings"]).read_text())
+        values["classes"] = tuple(values["classes"])
+        self.settings = VisionSettings(**values)
+        self.detector = OnnxDetector(context.artifacts["onnx"], self.settings)
+
+    def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
+        frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame({"image": list(model_input)})
+        images = [bytes(value) for value in frame["image"]]
+        found = self.detector.predict(images)
+        return pd.DataFrame(
+            [{key: json.dumps(value) for key, value in item.to_dict(self.settings.classes).items()} for item in found],
+            columns=["boxes", "scores", "classes", "labels"],
+        )
+
+
+SERVED_SETTINGS = ("classes", "image_size", "score_threshold", "iou_threshold", "max_detections", "precision")
+
+
+def register(
+    run_id: str,
+    *,
+    tracking_uri: str | None = None,
+    settings: VisionSettings | None = None,
+    platform_: Platform | None = None,
+) -> str:
+    """Log the pyfunc model (served precision's ONNX inside) and register it with the challenger alias."""
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, Schema
+
+    vision = _settings(settings, platform_)
+    training = load_settings(platform_)
+    _, client = _connect(training, tracking_uri)
+    run = client.get_run(run_id)
+    tags = run.data.tags
+    if "quality_gate" not in tags:
+        raise TrainingError(f"run {run_id} has no evaluation (quality_gate tag); evaluate before registering")
+    served = tags.get("served_precision", "fp32")
+    if "image_size" in run.data.params:
+        vision = vision.with_overrides(image_size=int(run.data.params["image_size"]))
+    source = FP32_ARTIFACT if served == "fp32" else f"precision/model_{served}.onnx"
+    with _scratch_dir("vision-register-") as tmp:
+        onnx_path = _download(client, run_id, source, tmp / "download")
+        values = {key: getattr(vision, key) for key in SERVED_SETTINGS}
+        values["classes"], values["precision"] = list(vision.classes), served
+        settings_path = tmp / "vision_settings.json"
+        settings_path.write_text(json.dumps(values, indent=1) + "\n")
+        served_copy = tmp / Path(ONNX_ARTIFACT).name
+        shutil.copyfile(onnx_path, served_copy)
+        signature = ModelSignature(inputs=Schema([ColSpec("binary", "image")]))
+        with mlflow.start_run(run_id=run_id):
+            # onnx/model.onnx is what serving runs (registry.champion() downloads it)
+            mlflow.log_artifact(str(served_copy), artifact_path=str(Path(ONNX_ARTIFACT).parent))
+            info = mlflow.pyfunc.log_model(
+                name=MODEL_NAME,
+                python_model=DetectorModel(),
+                artifacts={"onnx": str(served_copy), "settings": str(settings_path)},
+                signature=signature,
+            )
+    client.set_tag(run_id, "model_uri", info.model_uri)
+    name = training.registered_model_name
+    version = mlflow.register_model(
+        info.model_uri,
+        name,
+        tags={
+            "family": training.family,
+            "task": vision.task,
+            "architecture": vision.architecture,
+            "primary_metric": PRIMARY_METRIC,
+            PRIMARY_METRIC: str(run.data.metrics.get(PRIMARY_METRIC)),
+            "served_precision": served,
+            "quality_gate": tags["quality_gate"],
+            "run_id": run_id,
+        },
+    )
+    client.set_registered_model_alias(name, training.challenger_alias, version.version)
+    client.set_tag(run_id, "registered_version", str(version.version))
+    return str(version.version)
+
+
+# ----------------------------------------------------------------------------------------- promote
+
+
+def promote(
+    run_id: str,
+    version: str,
+    *,
+    tracking_uri: str | None = None,
+    platform_: Platform | None = None,
+) -> dict[str, Any]:
+    """Champion alias for `version` only if it passed the gate and beats the champion's mAP@0.5."""
+    training = load_settings(platform_)
+    _, client = _connect(training, tracking_uri)
+    name = training.registered_model_name
+    run = client.get_run(run_id)
+    score = run.data.metrics.get(PRIMARY_METRIC)
+    gate_passed = run.data.tags.get("quality_gate") == "passed"
+    try:
+        current = client.get_model_version_by_alias(name, training.champion_alias)
+    except MlflowException:
+        current = None
+    champion_score = None if current is None else client.get_run(str(current.run_id)).data.metrics.get(PRIMARY_METRIC)
+    if score is None:
+        promoted, reason = False, f"the run has no {PRIMARY_METRIC}"
+    elif not gate_passed:
+        promoted, reason = False, "it failed the quality gate (see evaluation/report.md)"
+    elif current is None:
+        promoted, reason = True, "there was no champion yet"
+    elif champion_score is None:
+        promoted, reason = True, f"the champion (version {current.version}) has no {PRIMARY_METRIC}"
+    elif score > champion_score:
+        promoted, reason = True, f"{PRIMARY_METRIC} {score:.4f} beats the champion's {champion_score:.4f}"
+    else:
+        promoted, reason = False, f"{PRIMARY_METRIC} {score:.4f} does not beat the champion's {champion_score:.4f}"
+    if promoted:
+        client.set_registered_model_alias(name, training.champion_alias, version)
+        client.delete_registered_model_alias(name, training.challenger_alias)
+    decision: dict[str, Any] = {
+        "registered_model": name,
+        "version": version,
+        "run_id": run_id,
+        "decision": "promoted" if promoted else "kept_challenger",
+        "alias": training.champion_alias if promoted else training.challenger_alias,
+        "reason": reason,
+        "primary_metric": PRIMARY_METRIC,
+        "higher_is_better": True,
+        "challenger_score": score,
+        "champion_version": None if current is None else str(current.version),
+        "champion_score": champion_score,
+        "quality_gate_passed": gate_passed,
+        "served_precision": run.data.tags.get("served_precision", "fp32"),
+    }
+    with mlflow.start_run(run_id=run_id):
+        mlflow.log_dict(decision, "promotion/decision.json")
+        mlflow.set_tags({"promotion.decision": decision["decision"], "promotion.reason": reason})
+    client.set_model_version_tag(name, version, "promotion", decision["decision"])
+    client.set_model_version_tag(name, version, "promotion_reason", reason)
+    return decision
+
+
+def summary(decision: dict[str, Any], report: dict[str, Any]) -> str:
+    """One line for the console."""
+    return (
+        f"{decision['registered_model']} v{decision['version']}: {decision['decision']} "
+        f"({report['primary_metric']} {report['score']}, baseline {report['baseline_score']}; {decision['reason']})"
+    )
