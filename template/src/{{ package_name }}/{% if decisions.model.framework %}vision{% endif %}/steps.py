@@ -274,15 +274,15 @@ def evaluate_images(
 def _precisions(
     fp32: Path, vision: VisionSettings, test: Sequence[Sample], train: Sequence[Sample], out_dir: Path
 ) -> Any | None:
-    """The precision helper's report (FP32 / FP16 / INT8 metric and latency), None when the project has
-    no precision module."""
+    """The precision report (FP32 / FP16 / INT8 metric and latency, the served precision after the
+    tolerance gate); None in a project without the precision module."""
     if importlib.util.find_spec(f"{__package__}.precision") is None:
         return None
     precision = importlib.import_module(f"{__package__}.precision")
     calibration = [path.read_bytes() for _, path, _ in train[: vision.calibration_images]]
     return precision.evaluate_precisions(
         fp32,
-        vision,
+        vision.with_overrides(score_threshold=EVAL_SCORE_THRESHOLD),  # the same mAP as the FP32 evaluation
         [path.read_bytes() for _, path, _ in test],
         [_truth(sample) for sample in test],
         calibration,
@@ -358,6 +358,8 @@ def evaluate(
             markdown = [f"# Evaluation of run {run_id}", "", *[f"- {line}" for line in lines], ""]
             if report is not None:
                 markdown += ["## Precisions", "", str(report.to_markdown()), ""]
+                for row in result["precision"]["results"]:
+                    mlflow.log_metric(f"{PRIMARY_METRIC}_{row['precision']}", float(row["metric"]))
                 for onnx_file in sorted((tmp / "precision").glob("model_*.onnx")):
                     mlflow.log_artifact(str(onnx_file), artifact_path="precision")
             mlflow.log_text("\n".join(markdown), "evaluation/report.md")
