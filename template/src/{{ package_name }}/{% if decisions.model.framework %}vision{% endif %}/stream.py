@@ -15,6 +15,7 @@ Batching trades latency for throughput: a live source's events lag by up to batc
 from __future__ import annotations
 
 import argparse
+import math
 import signal
 import sys
 import time
@@ -170,7 +171,7 @@ def sample(frames: Iterator[tuple[int, float, Any]], fps: float) -> Iterator[tup
         keep = elapsed + SAMPLING_SLACK_SECONDS >= next_slot
         if keep:
             # the next slot after this frame's: a late frame (a gap in a live stream) does not cause a burst
-            next_slot = (np.floor((elapsed + SAMPLING_SLACK_SECONDS) / step) + 1) * step
+            next_slot = (math.floor((elapsed + SAMPLING_SLACK_SECONDS) / step) + 1) * step
         yield index, pts, frame, keep
 
 
@@ -178,6 +179,7 @@ def make_tracker(settings: StreamSettings) -> Any:
     from trackers import ByteTrackTracker
 
     return ByteTrackTracker(
+        # counted in 30 fps frames whatever the rate (trackers' convention): 30 keeps a lost track 1 s
         lost_track_buffer=settings.lost_track_buffer,
         frame_rate=settings.fps,
         track_activation_threshold=settings.track_threshold,
