@@ -143,7 +143,7 @@ class PrecisionReport:
             row: dict[str, Any] = {
                 "precision": result.precision,
                 METRIC: f"{result.metric:.3f}",
-                "loss vs FP32": f"{result.loss:+.3f}",
+                "loss vs FP32": f"{_rounded(result.loss):+.3f}",
                 "tolerance": "-" if result.precision == "fp32" else f"{result.tolerance:.3f}",
                 "gate": ("served" if result.precision == self.served else "pass") if result.passed else "REFUSED",
                 "size MB": f"{result.size_mb:.2f}",
@@ -182,6 +182,10 @@ def tolerance(settings: VisionSettings, precision: str) -> float:
     return float(settings.tolerance[precision])
 
 
+def _rounded(value: float) -> float:
+    return round(value, 3) + 0.0  # no "-0.000" for a loss of -0.0004 (+ 0.0 turns -0.0 into 0.0)
+
+
 def passes(loss: float, allowed: float) -> bool:
     return loss <= allowed + 1e-9  # metrics are averages of floats: equal is equal
 
@@ -198,9 +202,9 @@ def gate(decided: str, losses: Mapping[str, float], tolerances: Mapping[str, flo
             return "fp32", because + ("; serving fp32" if refused else "")
         loss, allowed = losses[precision], tolerances[precision]
         if passes(loss, allowed):
-            verdict = f"{precision} passes: loses {loss:.3f} {METRIC} vs FP32 <= tolerance {allowed:.3f}"
+            verdict = f"{precision} passes: loses {_rounded(loss):.3f} {METRIC} vs FP32 <= tolerance {allowed:.3f}"
             return precision, "; ".join([*refused, verdict])
-        refused.append(f"{precision} refused: loses {loss:.3f} {METRIC} vs FP32 > tolerance {allowed:.3f}")
+        refused.append(f"{precision} refused: loses {_rounded(loss):.3f} {METRIC} vs FP32 > tolerance {allowed:.3f}")
     raise AssertionError("unreachable: fp32 ends the fallback")
 
 
