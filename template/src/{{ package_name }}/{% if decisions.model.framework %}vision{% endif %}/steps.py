@@ -516,6 +516,8 @@ def promote(
         "champion_score": champion_score,
         "quality_gate_passed": gate_passed,
         "served_precision": run.data.tags.get("served_precision", "fp32"),
+        # what serving runs: the served precision's model step, in the pyfunc model and at onnx/model.onnx
+        "onnx": f"{ONNX_ARTIFACT} ({run.data.tags.get('served_precision', 'fp32')})",
     }
     with mlflow.start_run(run_id=run_id):
         mlflow.log_dict(decision, "promotion/decision.json")
