@@ -99,6 +99,8 @@ def champion(
         target.mkdir(parents=True, exist_ok=True)
         onnx_path = Path(client.download_artifacts(version.run_id, ONNX_ARTIFACT, str(target)))
     contract = settings.contract
+    # a framework model (vision/) logs its own primary metric (e.g. map50); the contract's otherwise
+    primary_metric = str(params.get("primary_metric", contract.primary_metric))
     return ChampionInfo(
         name=name,
         version=str(version.version),
@@ -108,8 +110,8 @@ def champion(
         features=tuple(json.loads(params["features"])) if "features" in params else contract.features,
         task=str(params.get("task", contract.task)),
         classes=tuple(json.loads(params["classes"])) if "classes" in params else contract.classes,
-        primary_metric=contract.primary_metric,
-        score=run.data.metrics.get(contract.primary_metric),
+        primary_metric=primary_metric,
+        score=run.data.metrics.get(primary_metric),
         family=str(params.get("family", contract.family)),
         tracking_uri=uri,
     )

@@ -14,7 +14,7 @@ LOCAL_IMAGE = "python:3.11-slim"
 
 
 def build_image_set(package: str, config_path: str, image_set: Output[Dataset]) -> str:
-    """The validated images of the intervals, split train/test by the seed (image_set.json)."""
+    """The images the Feast training service holds (validated by the ETL), split train/test by the seed."""
     import importlib
     import json
     import os
@@ -24,7 +24,7 @@ def build_image_set(package: str, config_path: str, image_set: Output[Dataset]) 
     steps = importlib.import_module(package + ".vision.steps")
     errors = importlib.import_module(package + ".training.errors")
     try:
-        result = steps.build_image_set(Path(image_set.path))
+        result = steps.build_image_set(Path(image_set.path), selected_ids=steps.feast_image_ids())
     except errors.TrainingError as error:
         raise SystemExit(f"build_image_set failed: {error}") from None
     for key in ("images", "train_images", "test_images"):

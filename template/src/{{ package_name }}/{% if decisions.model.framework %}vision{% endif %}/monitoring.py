@@ -56,4 +56,3 @@ def monitoring_frame(
         monitoring_row(image, found, classes) for image, found in zip(images, detections, strict=True)
     ]
     return pd.DataFrame(rows, columns=[*STATISTICS, *prediction_columns(classes)]).astype("float64")
-

@@ -28,11 +28,23 @@ def build_project_repository(
     state.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=state, prefix=".resolve-") as scratch:
         resolved = resolve_model(uri, Path(scratch))
+        precision = served_precision(resolved.run_id)
         return build_champion_repository(
             resolved.onnx_path,
             vision,
             serving,
             out=out,
             profile=profile,
+            precision=precision,
             source={"model_uri": resolved.uri, "version": resolved.version, "run_id": resolved.run_id},
         )
+
+
+def served_precision(run_id: str) -> str:
+    """The precision the evaluation gate served for that run (tag `served_precision`); the cloud's
+    TensorRT precision_mode must follow it, not vision.precision, when the gate fell back."""
+    if not run_id:
+        return ""
+    from mlflow.tracking import MlflowClient
+
+    return str(MlflowClient().get_run(run_id).data.tags.get("served_precision", ""))

@@ -36,7 +36,7 @@ class StreamSettings:
     sink: str = "data/events"  # a folder (Parquet files) or redis://host:port/db (a Redis stream)
     stream_key: str = "detections"  # the Redis stream's key
     track_threshold: float = 0.3  # ByteTrack: detections below this score do not start a track
-    lost_track_buffer: int = 30  # frames a lost track is kept
+    lost_track_buffer: int = 30  # frames a lost track is kept, counted at 30 fps (30 = 1 s of video)
     max_frames: int = 0  # 0: until the source ends
 
 
@@ -54,15 +54,15 @@ class VisionSettings:
     # data
     images: str = "data/images"  # local folder, or s3:// gs:// az:// prefix in the cloud profile
     quarantine: str = "data/quarantine"
-    sample_images: int = 96  # images the local profile generates per data interval
+    sample_images: int = 288  # images the local profile generates per data interval
     dirty_share: float = 0.05  # share of generated images that are broken on purpose (quarantined)
     min_side: int = 32  # smallest accepted image side in pixels
     max_side: int = 4096  # largest accepted image side in pixels
     min_box_side: float = 2.0  # smallest accepted box side in pixels
     # training
-    epochs: int = 12
-    batch_size: int = 16
-    learning_rate: float = 0.01
+    epochs: int = 10
+    batch_size: int = 8
+    learning_rate: float = 0.003  # AdamW from scratch; fine-tuning a checkpoint uses SGD
     seed: int = 7
     test_fraction: float = 0.25
     # precision: the decided one (decisions.precision) and how much metric each may lose vs FP32

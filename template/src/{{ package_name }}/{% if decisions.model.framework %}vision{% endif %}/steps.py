@@ -113,20 +113,36 @@ def _scratch_dir(prefix: str) -> Iterator[Path]:
 # -------------------------------------------------------------------------------- build_image_set
 
 
+def feast_image_ids() -> set[int]:
+    """The image ids of the Feast training feature service (every row of the offline store, point in
+    time): what the ETL validated and loaded, so training never sees an image the data layer rejected."""
+    from ..contract import project_family
+    from ..features.store import training_frame
+
+    frame = training_frame()
+    return {int(value) for value in frame[project_family().entity].dropna().unique()}
+
+
 def build_image_set(
-    output_dir: Path, *, settings: VisionSettings | None = None, platform_: Platform | None = None
+    output_dir: Path,
+    *,
+    settings: VisionSettings | None = None,
+    platform_: Platform | None = None,
+    selected_ids: set[int] | None = None,
 ) -> dict[str, Any]:
     """Split the valid images of the intervals into train/test by the seed; write output_dir/image_set.json.
 
-    The ETL has already validated the intervals (bad images are in quarantine), so every image of a
-    manifest is trainable.
+    The ETL has already validated the intervals (bad images are in quarantine). `selected_ids` (the
+    pipeline passes the Feast training frame's image ids, feast_image_ids) keeps only those images;
+    None takes every image of the manifests.
     """
     vision = _settings(settings, platform_)
     intervals = interval_dirs(vision)
     try:
-        ids = sorted(sample[0] for sample in iter_samples(intervals, vision.classes))
+        found = sorted(sample[0] for sample in iter_samples(intervals, vision.classes))
     except ManifestError as error:
         raise TrainingError(str(error)) from error
+    ids = found if selected_ids is None else [image_id for image_id in found if image_id in selected_ids]
     if len(ids) < 4:
         raise TrainingError(
             f"{len(ids)} valid images under {vision.images_dir}; training needs at least 4 (run `make etl` "
@@ -137,7 +153,8 @@ def build_image_set(
     test = sorted(ids[index] for index in order[:test_count])
     train = sorted(ids[index] for index in order[test_count:])
     image_set = {
-        "source": "intervals",
+        "source": "intervals" if selected_ids is None else "feast",
+        "not_selected": len(found) - len(ids),
         "intervals": [str(path) for path in intervals],
         "seed": vision.seed,
         "test_fraction": vision.test_fraction,
@@ -153,6 +170,19 @@ def build_image_set(
 
 
 # ------------------------------------------------------------------------------------------ train
+
+
+def _served_reference(onnx_path: Path, vision: VisionSettings, samples: Sequence[Sample]) -> pd.DataFrame:
+    """The drift reference of a registered model: each image of its image set as the served images
+    are logged (vision/monitoring.py): statistics with objects from the served model's detections at
+    the serving threshold, plus the prediction statistics."""
+    from .inference import OnnxDetector
+    from .monitoring import monitoring_frame
+
+    images = [path.read_bytes() for _, path, _ in samples]
+    detections = OnnxDetector(onnx_path, vision).predict(images)
+    # float64 like the logged rows: a class share of 1/3 must be the same number on both sides
+    return monitoring_frame(images, detections, vision.classes)
 
 
 def _reference(samples: Sequence[Sample]) -> pd.DataFrame:
@@ -172,7 +202,8 @@ def train(
     """Train the detector in a new MLflow run; returns the run id.
 
     Logs the settings as params, the loss per epoch, fit_seconds, the state_dict, the FP32 ONNX model
-    step with its I/O JSON, and reference/features.parquet (the training images' statistics).
+    step with its I/O JSON, and reference/features.parquet (the training images' statistics; register
+    replaces it with the served model's view of the images, prediction statistics included).
     """
     from .export import ExportError, export_onnx
     from .model import save_state
@@ -434,10 +465,16 @@ def register(
         settings_path.write_text(json.dumps(values, indent=1) + "\n")
         served_copy = tmp / Path(ONNX_ARTIFACT).name
         shutil.copyfile(onnx_path, served_copy)
+        reference = tmp / Path(REFERENCE_ARTIFACT).name
+        image_set = json.loads(_download(client, run_id, "dataset/image_set.json", tmp / "dataset").read_text())
+        samples = [*_samples(image_set, "train", vision.classes), *_samples(image_set, "test", vision.classes)]
+        _served_reference(served_copy, vision, samples).to_parquet(reference, index=False)
         signature = ModelSignature(inputs=Schema([ColSpec("binary", "image")]))
         with mlflow.start_run(run_id=run_id):
             # onnx/model.onnx is what serving runs (registry.champion() downloads it)
             mlflow.log_artifact(str(served_copy), artifact_path=str(Path(ONNX_ARTIFACT).parent))
+            # the drift reference, now with what the served model predicts on the training images
+            mlflow.log_artifact(str(reference), artifact_path=str(Path(REFERENCE_ARTIFACT).parent))
             info = mlflow.pyfunc.log_model(
                 name=MODEL_NAME,
                 python_model=DetectorModel(),
