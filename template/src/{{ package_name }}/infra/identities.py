@@ -100,8 +100,14 @@ def read_identities(document: dict[str, Any], env: str) -> dict[str, Identity]:
     return identities
 
 
+# A ServiceAccount that reaches no cloud service (e.g. the vision stream worker: camera and Redis
+# URLs come from its Secret) says so with this annotation and is bound to no cloud identity.
+NO_IDENTITY = "platform/cloud-identity"
+
+
 def service_accounts(path: Path) -> set[str]:
-    """Names of the ServiceAccounts a manifest folder (or the Airflow values file) declares."""
+    """Names of the ServiceAccounts a manifest folder (or the Airflow values file) declares that need
+    a cloud identity (all but those annotated `platform/cloud-identity: none`)."""
     if path.is_file():  # Helm values: the chart creates the worker account under this name
         values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         name = ((values.get("workers") or {}).get("serviceAccount") or {}).get("name")
@@ -110,7 +116,9 @@ def service_accounts(path: Path) -> set[str]:
     for manifest in sorted(path.glob("*.yaml")):
         for document in yaml.safe_load_all(manifest.read_text(encoding="utf-8")):
             if isinstance(document, dict) and document.get("kind") == "ServiceAccount":
-                names.add(str(document["metadata"]["name"]))
+                annotations = document["metadata"].get("annotations") or {}
+                if str(annotations.get(NO_IDENTITY, "")) != "none":
+                    names.add(str(document["metadata"]["name"]))
     return names
 
 

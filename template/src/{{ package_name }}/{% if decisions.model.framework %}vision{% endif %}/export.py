@@ -24,9 +24,12 @@ from .model import export_module
 from .settings import VisionSettings
 
 OPSET = 17
-# FP32 onnxruntime vs PyTorch: kernels differ in summation order; boxes are in pixels of the input side.
+# FP32 onnxruntime vs PyTorch: kernels differ in summation order. Scores are probabilities; boxes
+# are pixels of the input side, decoded through exp() of the regression, which amplifies the
+# rounding of untrained (or barely trained) weights: 1/20 of a pixel moves no detection.
 ATOL = 1e-3
 RTOL = 1e-3
+OUTPUT_ATOL = {"boxes": 0.05, "scores": ATOL}
 
 
 class ExportError(RuntimeError):
@@ -66,7 +69,7 @@ def export_onnx(
 ) -> ExportInfo:
     """Export `model`'s wrapper to `path` (opset 17, dynamic batch) and check onnxruntime's outputs
     against the wrapper's on batches of `check_batches` images taken from `sample` ([N, 3, S, S],
-    default: random pixels); raise ExportError beyond ATOL/RTOL."""
+    default: random pixels); raise ExportError beyond OUTPUT_ATOL/RTOL."""
     import onnxruntime  # type: ignore[import-untyped]
 
     size = settings.image_size
@@ -112,10 +115,10 @@ def export_onnx(
                     f"ONNX {name} has shape {list(have.shape)}, PyTorch {list(want.shape)} (batch {batch})"
                 )
             errors[name] = max(errors[name], float(np.max(np.abs(want - have))) if want.size else 0.0)
-            if not np.allclose(have, want, atol=ATOL, rtol=RTOL):
+            if not np.allclose(have, want, atol=OUTPUT_ATOL[name], rtol=RTOL):
                 raise ExportError(
                     f"ONNX {name} differs from PyTorch by up to {errors[name]:.2e} on a batch of {batch} "
-                    f"(atol {ATOL}, rtol {RTOL}); the export is not kept"
+                    f"(atol {OUTPUT_ATOL[name]}, rtol {RTOL}); the export is not kept"
                 )
         anchors = int(expected[0].shape[1])
     info = ExportInfo(
