@@ -21,7 +21,7 @@ pytestmark = pytest.mark.project
 NAME = "detection_aws_realtime"
 # Each topic's test file; a helper's new module without a test fails here.
 UNIT_TESTS = {"test_images.py", "test_model.py", "test_precision.py", "test_stream.py"}
-STACK_TESTS = {"test_vision_training.py", "test_vision_serving.py"}
+STACK_TESTS = {"test_vision_training.py", "test_vision_serving.py", "test_vision_monitoring.py"}
 
 
 def test_the_detection_project_holds_the_pytorch_detector(stack_project: Callable[[str], Path]) -> None:
