@@ -54,7 +54,7 @@ class VisionSettings:
     # data
     images: str = "data/images"  # local folder, or s3:// gs:// az:// prefix in the cloud profile
     quarantine: str = "data/quarantine"
-    sample_images: int = 288  # images the local profile generates per data interval
+    sample_images: int = 288  # images per generated interval (the ETL passes data.sample.rows_per_interval)
     dirty_share: float = 0.05  # share of generated images that are broken on purpose (quarantined)
     min_side: int = 32  # smallest accepted image side in pixels
     max_side: int = 4096  # largest accepted image side in pixels

@@ -146,7 +146,7 @@ def build_image_set(
     if len(ids) < 4:
         raise TrainingError(
             f"{len(ids)} valid images under {vision.images_dir}; training needs at least 4 (run `make etl` "
-            "for more intervals or raise vision.sample_images)"
+            "for more intervals or raise data.sample.rows_per_interval)"
         )
     order = np.random.default_rng(vision.seed).permutation(len(ids))
     test_count = min(len(ids) - 1, max(1, round(len(ids) * vision.test_fraction)))
