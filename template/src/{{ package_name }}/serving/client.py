@@ -54,6 +54,15 @@ _BAD_INPUT = (
 _RETRYABLE_STATUS = ("StatusCode.UNAVAILABLE", "StatusCode.DEADLINE_EXCEEDED", "503", "504")
 
 
+def connect(protocol: str, url: str, timeout_seconds: float) -> Any:
+    """A tritonclient connection to `url` over `protocol` (http | grpc); not thread-safe: one per thread."""
+    if protocol == "http":
+        return httpclient.InferenceServerClient(
+            url, connection_timeout=timeout_seconds, network_timeout=timeout_seconds
+        )
+    return grpcclient.InferenceServerClient(url)
+
+
 def classify(error: Exception, model_name: str) -> ServingError:
     """Map a tritonclient/transport error to this layer's errors, keeping the server's message."""
     if isinstance(error, ServingError):
@@ -143,13 +152,7 @@ class TritonClient:
     def _client(self) -> Any:
         client = getattr(self._local, "client", None)
         if client is None:
-            if self.protocol == "http":
-                client = httpclient.InferenceServerClient(
-                    self.url, connection_timeout=self.timeout_seconds, network_timeout=self.timeout_seconds
-                )
-            else:
-                client = grpcclient.InferenceServerClient(self.url)
-            self._local.client = client
+            client = self._local.client = connect(self.protocol, self.url, self.timeout_seconds)
         return client
 
     def _call(self, what: str, action: Callable[[], T], *, retry: bool = True) -> T:

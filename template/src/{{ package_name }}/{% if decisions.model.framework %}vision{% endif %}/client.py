@@ -25,7 +25,7 @@ import tritonclient.grpc as grpcclient  # type: ignore[import-untyped]
 import tritonclient.http as httpclient  # type: ignore[import-untyped]
 from PIL import Image
 
-from ..serving.client import classify
+from ..serving.client import classify, connect
 from ..serving.errors import BadInputError, ServerUnavailableError, ServingError
 from ..serving.settings import ServingSettings
 from .inference import Detections
@@ -76,13 +76,7 @@ class VisionClient:
     def _client(self) -> Any:
         client = getattr(self._local, "client", None)
         if client is None:
-            if self.protocol == "http":
-                client = httpclient.InferenceServerClient(
-                    self.url, connection_timeout=self.timeout_seconds, network_timeout=self.timeout_seconds
-                )
-            else:
-                client = grpcclient.InferenceServerClient(self.url)
-            self._local.client = client
+            client = self._local.client = connect(self.protocol, self.url, self.timeout_seconds)
         return client
 
     def _call(self, action: Callable[[Any], T]) -> T:
