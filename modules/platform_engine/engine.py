@@ -76,7 +76,7 @@ def decide(answers: Answers, *, with_fixes: bool = True) -> Decisions:
     pattern = decide_pattern(answers)
     precision = decide_precision(answers, pattern.choice)
     pattern = with_edge_device(pattern, answers, precision.choice)
-    model = with_framework(model, answers, pattern.choice)
+    model = with_framework(model, answers)
     gpu = decide_gpu(answers, precision.choice, hosting.choice, pattern.choice)
     pools = {
         env: node_pool_for(answers, precision.choice, env, hosting.choice, pattern.choice)

@@ -91,22 +91,20 @@ def _alternative(option: dict[str, Any]) -> str:
     return f"{option['model']} ({licence}; {option['note']})"
 
 
-def model_framework(answers: Answers, pattern: str) -> dict[str, Any] | None:
+def model_framework(answers: Answers) -> dict[str, Any] | None:
     """The PyTorch framework a project trains and serves for the chosen option (catalog
     `options[].framework`), with the use case's precision tolerance; None for use cases without one.
-
-    The edge pattern keeps the family's ONNX-only model for now: the edge bundle of a framework
-    model (its quantized artifact checked against the device budget) is not built yet."""
+    Every serving pattern serves it: the edge pattern ships its quantized export in the bundle."""
     framework = model_option(answers).get("framework")
-    if not framework or pattern == "edge":
+    if not framework:
         return None
     entry = catalog_entry(answers.use_case)
     return {**framework, "precision_tolerance": dict(entry.get("precision_tolerance", {}))}
 
 
-def with_framework(model: Decision, answers: Answers, pattern: str) -> Decision:
-    """The model decision with `framework` filled in once the serving pattern is known."""
-    return dataclasses.replace(model, numbers={**model.numbers, "framework": model_framework(answers, pattern)})
+def with_framework(model: Decision, answers: Answers) -> Decision:
+    """The model decision with `framework` filled in."""
+    return dataclasses.replace(model, numbers={**model.numbers, "framework": model_framework(answers)})
 
 
 def restrictive_licence(option: dict[str, Any]) -> tuple[str, str] | None:
