@@ -58,7 +58,7 @@ class VisionSettings:
     dirty_share: float = 0.05  # share of generated images that are broken on purpose (quarantined)
     min_side: int = 32  # smallest accepted image side in pixels
     max_side: int = 4096  # largest accepted image side in pixels
-    min_box_side: float = 2.0  # smallest accepted box side in pixels
+    min_box_side: float = 2.0  # detection: smallest accepted box side in pixels
     # training
     epochs: int = 10
     batch_size: int = 8
@@ -69,7 +69,7 @@ class VisionSettings:
     precision: str = "fp32"
     tolerance: dict[str, float] = field(default_factory=lambda: {"fp16": 0.01, "int8": 0.05})
     calibration_images: int = 32
-    # serving
+    # serving (detection: the thresholds of postprocess's NMS)
     score_threshold: float = 0.3
     iou_threshold: float = 0.5
     max_detections: int = 16
@@ -118,11 +118,11 @@ def from_section(section: dict[str, Any], current: Platform, which: str) -> Visi
         raise VisionConfigError(f"PLATFORM_PROFILE must be local or cloud, got {which!r}")
     defaults = VisionSettings()
     values: dict[str, Any] = {}
-    for key in ("architecture", "weights", "images", "quarantine"):
+    for key in ("architecture", "weights", "image_size", "images", "quarantine"):
         if key in section:
             values[key] = _per_profile(section, key, which)
     for key in (
-        "task", "library", "licence", "image_size", "sample_images", "dirty_share", "min_side", "max_side",
+        "task", "library", "licence", "sample_images", "dirty_share", "min_side", "max_side",
         "min_box_side", "epochs", "batch_size", "learning_rate", "seed", "test_fraction", "precision",
         "calibration_images", "score_threshold", "iou_threshold", "max_detections", "latency_budget_ms",
     ):  # fmt: skip
