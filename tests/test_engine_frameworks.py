@@ -33,13 +33,41 @@ def test_the_accuracy_option_trains_the_small_architecture_locally() -> None:
     assert framework["local_architecture"] == "ssdlite320_mobilenet_v3_large"
 
 
-def test_the_edge_pattern_keeps_the_onnx_only_path_for_now() -> None:
-    decisions = decide(Answers(use_case="object_detection", serving_pattern="edge", hosting="self_hosted"))
-    assert decisions.model.numbers["framework"] is None
-    assert decisions.task is not None and decisions.task["head"] == "detection"
+@pytest.mark.parametrize("pattern", ["edge", "batch"])
+def test_every_serving_pattern_serves_the_framework(pattern: str) -> None:
+    decisions = decide(Answers(use_case="object_detection", serving_pattern=pattern, hosting="self_hosted"))
+    assert decisions.model.numbers["framework"]["task"] == "detection"
+    assert decisions.task is None
 
 
-@pytest.mark.parametrize("use_case", ["tabular", "image_classification", "segmentation", "text_generation"])
+@pytest.mark.parametrize(
+    ("use_case", "preference", "task", "architecture", "weights", "local", "metric"),
+    [
+        ("object_detection", "speed", "detection", "ssdlite320_mobilenet_v3_large", "COCO_V1",
+         "ssdlite320_mobilenet_v3_large", "map50"),
+        ("image_classification", "speed", "classification", "efficientnet_b0", "IMAGENET1K_V1",
+         "mobilenet_v3_small", "accuracy"),
+        ("image_classification", "accuracy", "classification", "vit_b_16", "IMAGENET1K_V1",
+         "mobilenet_v3_small", "accuracy"),
+        ("segmentation", "speed", "segmentation", "lraspp_mobilenet_v3_large", "COCO_WITH_VOC_LABELS_V1",
+         "lraspp_mobilenet_v3_large", "miou"),
+        ("segmentation", "accuracy", "segmentation", "deeplabv3_resnet50", "COCO_WITH_VOC_LABELS_V1",
+         "lraspp_mobilenet_v3_large", "miou"),
+    ],
+)  # fmt: skip
+def test_each_vision_task_names_its_torchvision_model(
+    use_case: str, preference: str, task: str, architecture: str, weights: str, local: str, metric: str
+) -> None:
+    decisions = decide(Answers(use_case=use_case, accuracy_preference=preference))
+    framework = decisions.model.numbers["framework"]
+    assert (framework["task"], framework["library"]) == (task, "torchvision")
+    assert (framework["architecture"], framework["weights"]) == (architecture, weights)
+    assert (framework["local_architecture"], framework["metric"]) == (local, metric)
+    assert set(framework["precision_tolerance"]) == {"fp16", "int8"}
+    assert decisions.task is None
+
+
+@pytest.mark.parametrize("use_case", ["tabular", "ocr", "face_recognition", "text_generation"])
 def test_use_cases_without_a_framework_have_none(use_case: str) -> None:
     assert decide(Answers(use_case=use_case)).model.numbers["framework"] is None
 

@@ -23,11 +23,11 @@ from platform_engine.tasks import task_contract, task_use_cases
 
 HEADS = REPO / "template" / "src" / "{{ package_name }}" / "tasks" / "heads"
 TASK_MODEL = REPO / "template" / "src" / "{{ package_name }}" / "serving"
-FLAT = {"text_classification", "image_classification", "audio_classification", "tabular", "time_series",
-        "recommendations"}  # fmt: skip
+FLAT = {"text_classification", "audio_classification", "tabular", "time_series", "recommendations"}
+# Vision use cases with a PyTorch framework in the catalog serve their contract with it, on every
+# serving pattern (test_engine_frameworks.py): no head, no task contract.
+FRAMEWORK = {"image_classification", "object_detection", "segmentation"}
 HEADS_OF = {
-    "object_detection": "detection",
-    "segmentation": "segmentation",
     "ocr": "glyph_reader",
     "face_recognition": "eigen_embedding",
     "embeddings": "text_embedding",
@@ -41,14 +41,7 @@ HEADS_OF = {
 FAMILY_MODULES = {"text": {"text", "vocabulary"}, "generation": {"text", "vocabulary"}}
 
 
-# Use cases whose default option has a PyTorch framework serve their contract themselves (no head);
-# their head serves the edge pattern, which keeps the ONNX-only path (test_engine_frameworks.py).
-FRAMEWORK_USE_CASES = {"object_detection"}
-
-
 def _answers(use_case: str) -> Answers:
-    if use_case in FRAMEWORK_USE_CASES:
-        return Answers(use_case=use_case, serving_pattern="edge", hosting="self_hosted")
     return Answers(use_case=use_case)
 
 
@@ -65,10 +58,10 @@ def _rendered_names(folder: Path, decisions: dict[str, Any]) -> set[str]:
 
 def test_the_task_use_cases_are_the_catalogs_with_a_head_and_the_rest_are_flat() -> None:
     assert set(task_use_cases()) == set(HEADS_OF)
-    assert set(use_cases()) == set(HEADS_OF) | FLAT
+    assert set(use_cases()) == set(HEADS_OF) | FLAT | FRAMEWORK
     for use_case in use_cases():
         task = _decisions(use_case)["task"]
-        if use_case in FLAT:
+        if use_case in FLAT | FRAMEWORK:
             assert task is None, use_case
         else:
             assert task["head"] == HEADS_OF[use_case]

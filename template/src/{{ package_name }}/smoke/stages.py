@@ -335,18 +335,11 @@ STAGES: tuple[Stage, ...] = (
 
 def project_stages(current: Platform | None = None) -> tuple[Stage, ...]:
     """This project's stages: STAGES, or for a PyTorch framework model (platform.yaml
-    decisions.model.framework, src/<package>/vision/) the detector's predict and stream stages in
-    place of the feature-row predict and task stages."""
+    decisions.model.framework, src/<package>/vision/) the vision model's predict stage (and the
+    stream, for detection) in place of the feature-row predict and task stages."""
     if not (current or platform()).decision("model").get("framework"):
         return STAGES
-    vision = importlib.import_module(".vision.smoke", package=_package())
-    replaced = {
-        "predict": (
-            Stage("predict", "encoded images through the Triton ensemble, checked in process", vision.predict),
-            Stage("stream", "video -> sampling -> Triton -> ByteTrack -> events", vision.stream),
-        ),
-        "task": (),
-    }
+    replaced = importlib.import_module(".vision.smoke", package=_package()).stages()
     return tuple(item for stage in STAGES for item in replaced.get(stage.name, (stage,)))
 
 

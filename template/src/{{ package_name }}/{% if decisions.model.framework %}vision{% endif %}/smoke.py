@@ -1,56 +1,55 @@
-"""The `make smoke` stages of the detector (the other stages are the platform's own, smoke/stages.py).
+"""The `make smoke` stages of the vision model (the other stages are the platform's own, smoke/stages.py).
 
 predict: encoded images of the newest data interval through the Triton ensemble, over HTTP and
-gRPC, `CONCURRENCY` requests at a time; the detections must equal the champion's served ONNX run
-in process (same pre- and post-processing), and every served image is logged with its statistics
-for the drift job. stream: the sample video through decode -> sampling -> Triton -> ByteTrack ->
-the event sink.
+gRPC, `CONCURRENCY` requests at a time; the predictions must equal the champion's served ONNX run
+in process (same pre- and post-processing, the task module's `same`), and every served image is
+logged with its statistics for the drift job. stream (detection projects, which hold the stream
+pipeline): the sample video through decode -> sampling -> Triton -> ByteTrack -> the event sink.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from ..config import platform
-from ..smoke.runner import SmokeContext
-from .inference import Detections
+from ..smoke.runner import SmokeContext, Stage
 
 CONCURRENCY = int(os.environ.get("SMOKE_CONCURRENCY", "8"))
 # Each image is sent over HTTP and over gRPC and logged both times: 2 x 256 rows fill the drift
 # job's smallest window (monitoring.drift.min_window_rows, 500).
 PREDICT_IMAGES = int(os.environ.get("SMOKE_PREDICT_IMAGES", "256"))
 STREAM_FRAMES = int(os.environ.get("SMOKE_STREAM_FRAMES", "150"))
-BOX_ATOL_PX = 0.5  # Triton batches requests differently than the in-process run: FP32 sums differ
-SCORE_ATOL = 1e-3
 
 
 class StageError(RuntimeError):
-    """A detector stage failed; the message says what and where to look."""
+    """A vision stage failed; the message says what and where to look."""
 
 
 def newest_images(images_dir: Path, limit: int) -> list[bytes]:
     """Encoded images of the newest interval that passed validation (its rewritten manifest)."""
     from .images import iter_samples
 
-    intervals = sorted(path.parent for path in images_dir.glob("*/annotations.json"))
+    intervals = sorted(path for path in images_dir.glob("*") if path.is_dir()) if images_dir.is_dir() else []
     if not intervals:
         raise StageError(f"no image interval under {images_dir}: the ETL stage writes them")
     samples = list(iter_samples([intervals[-1]]))
     return [Path(path).read_bytes() for _, path, _ in samples[:limit]]
 
 
-def same_detections(served: Detections, expected: Detections) -> bool:
-    if len(served) != len(expected) or not np.array_equal(served.classes, expected.classes):
-        return False
-    return bool(
-        np.allclose(served.boxes, expected.boxes, atol=BOX_ATOL_PX)
-        and np.allclose(served.scores, expected.scores, atol=SCORE_ATOL)
-    )
+def stages() -> dict[str, tuple[Stage, ...]]:
+    """The platform stages this project replaces: predict (and the stream after it, when the project
+    holds the stream pipeline); the feature-row task stage has no counterpart."""
+    predict_stages = [Stage("predict", "encoded images through the Triton ensemble, checked in process", predict)]
+    if importlib.util.find_spec(f"{__package__}.stream") is not None:
+        predict_stages.append(Stage("stream", "video -> sampling -> Triton -> ByteTrack -> events", stream))
+    return {"predict": tuple(predict_stages), "task": ()}
 
 
 def predict(ctx: SmokeContext) -> str:
@@ -58,17 +57,19 @@ def predict(ctx: SmokeContext) -> str:
     from ..monitoring.inference_log import InferenceLogger
     from ..serving.settings import ServingSettings
     from .client import VisionClient
-    from .inference import OnnxDetector
+    from .inference import OnnxPredictor
     from .monitoring import monitoring_frame
     from .settings import VisionSettings
+    from .task import task_module
 
     settings = VisionSettings.from_platform()
+    task = task_module(settings)
     serving = ServingSettings.from_platform()
     champion = ctx.values["champion"]
     if champion.onnx_path is None:
         raise StageError(f"champion {champion.name} v{champion.version} has no ONNX export to compare against")
     images = newest_images(settings.images_dir, PREDICT_IMAGES)
-    expected = OnnxDetector(champion.onnx_path, settings).predict(images)
+    expected = OnnxPredictor(champion.onnx_path, settings).predict(images)
     ports = ctx.values["triton"]["ports"]
     logger = InferenceLogger()
     latencies: list[float] = []
@@ -76,16 +77,16 @@ def predict(ctx: SmokeContext) -> str:
     for protocol in ("http", "grpc"):
         client = VisionClient(f"{serving.host}:{ports[protocol]}", protocol, serving.model_name, retries=1)
 
-        def one(image: bytes, client: VisionClient = client) -> Detections:
+        def one(image: bytes, client: VisionClient = client) -> Any:
             started = time.perf_counter()
-            found = client.detect(image)
+            found = client.infer(image)
             latencies.append((time.perf_counter() - started) * 1000.0)
             return found
 
         with ThreadPoolExecutor(max_workers=CONCURRENCY) as pool:
             served = list(pool.map(one, images))
         client.close()
-        differing = [i for i, (a, b) in enumerate(zip(served, expected, strict=True)) if not same_detections(a, b)]
+        differing = [i for i, (a, b) in enumerate(zip(served, expected, strict=True)) if not task.same(a, b)]
         if differing:
             first = differing[0]
             raise StageError(
@@ -102,10 +103,9 @@ def predict(ctx: SmokeContext) -> str:
     target = float(platform().answers["latency_p95_ms"])
     ctx.values["p95_ms"] = p95
     ctx.values["served_rows"] = served_rows
-    objects = sum(len(found) for found in expected)
     verdict = "within" if p95 <= target else "OVER"
     return (
-        f"{len(images)} images x http+grpc, {objects} objects, equal to the champion in process; "
+        f"{len(images)} images x http+grpc, equal to the champion in process; "
         f"p95 {p95:.1f} ms ({verdict} the {target:g} ms target)"
     )
 
