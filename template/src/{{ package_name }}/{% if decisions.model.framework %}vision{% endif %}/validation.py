@@ -1,11 +1,16 @@
 """Validate one image interval before anything trains on it or Feast stores it.
 
-Every image of the COCO manifest is checked: the file exists and decodes (Pillow verify + load), its
-size matches the manifest and lies in [min_side, max_side], every annotation's category is one of
-vision.classes, and every box lies inside the image with sides of at least min_box_side. Bad images
-are MOVED to <quarantine>/<interval>/ with reasons.json (their annotations included, so a fixed image
-can be put back), and the manifest is rewritten without them. A manifest that is not COCO fails the
-whole interval (ManifestError naming the key).
+Every image of the manifest (manifests.py: COCO or labels.csv) is checked: the file exists and
+decodes (Pillow verify + load), its size matches the manifest and lies in [min_side, max_side], and
+its ground truth is sane for vision.task:
+- detection: every category is one of vision.classes, every box lies inside the image with sides of
+  at least min_box_side;
+- classification: exactly one label, one of vision.classes;
+- segmentation: every category is one of vision.classes, every object has a polygon of at least
+  3 points and non-zero area that lies inside the image.
+Bad images are MOVED to <quarantine>/<interval>/ with reasons.json (their annotations included, so a
+fixed image can be put back), and the manifest is rewritten without them. A manifest that is not
+COCO / not a label list fails the whole interval (ManifestError naming the key).
 """
 
 from __future__ import annotations
@@ -15,13 +20,15 @@ import shutil
 import time
 import warnings
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from PIL import Image
 
-from .images import IMAGES, Manifest, box_sides, read_manifest, write_manifest
+from .images import polygon_area
+from .manifests import IMAGES, Manifest, box_sides, polygon_of, read_manifest, write_manifest
 from .settings import VisionSettings
 
 REASONS_FILE = "reasons.json"
@@ -38,6 +45,11 @@ REASONS = {
     "bad_box": "an annotation's bbox is not four finite numbers [x, y, w, h]",
     "box_outside": "a box reaches outside the image",
     "box_too_small": "a box side is below vision.min_box_side",
+    "unknown_label": "the image's label (labels.csv) is not in vision.classes",
+    "label_count": "a classification image needs exactly one label",
+    "bad_polygon": "a segmentation is not polygons [[x1, y1, x2, y2, ...]] of at least 3 points with non-zero area "
+    "(RLE masks are not read)",
+    "polygon_outside": "a polygon reaches outside the image",
     "not_in_manifest": "a file in images/ that the manifest does not list",
 }
 
@@ -102,11 +114,28 @@ def image_problems(
         else:
             if size != (width, height):
                 reasons.append("size_mismatch")
-            width, height = size  # boxes are checked against the real pixels
-    if min(width, height) < settings.min_side:
-        reasons.append("too_small")
-    if max(width, height) > settings.max_side:
-        reasons.append("too_large")
+            width, height = size  # the ground truth is checked against the real pixels
+    if width and height:  # a labels.csv image that cannot be opened has no size to check
+        if min(width, height) < settings.min_side:
+            reasons.append("too_small")
+        if max(width, height) > settings.max_side:
+            reasons.append("too_large")
+    reasons += TRUTH_CHECKS[settings.task](records, known, width, height, settings)
+    return list(dict.fromkeys(reasons))
+
+
+def _outside(xs: Any, ys: Any, width: int, height: int) -> bool:
+    # COCO's own coordinates overshoot the border by rounding; less than a pixel past it is not an error.
+    tolerance = BOX_TOLERANCE_PX
+    return bool(
+        min(xs) < -tolerance or min(ys) < -tolerance or max(xs) > width + tolerance or max(ys) > height + tolerance
+    )
+
+
+def _box_problems(
+    records: list[dict[str, Any]], known: set[int], width: int, height: int, settings: VisionSettings
+) -> list[str]:
+    reasons: list[str] = []
     for record in records:
         if int(record["category_id"]) not in known:
             reasons.append("unknown_category")
@@ -115,12 +144,46 @@ def image_problems(
             reasons.append("bad_box")
             continue
         x, y, w, h = sides
-        tolerance = BOX_TOLERANCE_PX
-        if x < -tolerance or y < -tolerance or x + w > width + tolerance or y + h > height + tolerance:
+        if _outside((x, x + w), (y, y + h), width, height):
             reasons.append("box_outside")
         if w < settings.min_box_side or h < settings.min_box_side:
             reasons.append("box_too_small")
-    return list(dict.fromkeys(reasons))
+    return reasons
+
+
+def _label_problems(
+    records: list[dict[str, Any]], known: set[int], width: int, height: int, settings: VisionSettings
+) -> list[str]:
+    del width, height, settings  # a label has nothing to lie outside the image
+    reasons = [] if len(records) == 1 else ["label_count"]
+    return reasons + ["unknown_label" for record in records if int(record["category_id"]) not in known]
+
+
+def _polygon_problems(
+    records: list[dict[str, Any]], known: set[int], width: int, height: int, settings: VisionSettings
+) -> list[str]:
+    del settings
+    reasons: list[str] = []
+    for record in records:
+        if int(record["category_id"]) not in known:
+            reasons.append("unknown_category")
+        if box_sides(record["bbox"]) is None:
+            reasons.append("bad_box")  # the training reads boxes too (COCO requires them)
+        polygon = polygon_of(record.get("segmentation"))
+        if polygon is None or polygon_area(polygon) <= 0.0:
+            reasons.append("bad_polygon")
+        elif _outside(polygon[:, 0], polygon[:, 1], width, height):
+            reasons.append("polygon_outside")
+    return reasons
+
+
+TruthCheck = Callable[[list[dict[str, Any]], set[int], int, int, VisionSettings], list[str]]
+# The ground-truth checks of each vision.task.
+TRUTH_CHECKS: dict[str, TruthCheck] = {
+    "detection": _box_problems,
+    "classification": _label_problems,
+    "segmentation": _polygon_problems,
+}
 
 
 def _move(source: Path, target_dir: Path) -> None:
