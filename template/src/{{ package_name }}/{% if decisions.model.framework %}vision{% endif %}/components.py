@@ -40,7 +40,7 @@ def train(
     pipeline_run: str,
     image_set: Input[Dataset],
 ) -> str:
-    """Train the detector in a new MLflow run (state_dict, FP32 ONNX, drift reference); returns the run id."""
+    """Train the task's model in a new MLflow run (state_dict, FP32 ONNX, drift reference); returns the run id."""
     import importlib
     import json
     import os
@@ -66,7 +66,7 @@ def evaluate(
     image_set: Input[Dataset],
     metrics: Output[Metrics],
 ) -> str:
-    """mAP@0.5 against the prior-box baseline, the precision report and the quality gate."""
+    """The task's primary metric against its baseline, the precision report and the quality gate."""
     import importlib
     import json
     import os

@@ -1,8 +1,8 @@
-"""ONNX export of the model step (ExportWrapper), checked against PyTorch before it is kept.
+"""ONNX export of the model step (the task's export_module), checked against PyTorch before it is kept.
 
     info = export_onnx(model, settings, out_dir / "model_fp32.onnx", sample)   # raises ExportError on mismatch
 
-The file has a dynamic batch axis (input `images` [B, 3, S, S]; outputs `boxes`, `scores`) and a
+The file has a dynamic batch axis (input `images` [B, 3, S, S]; outputs: the task's OUTPUTS) and a
 small JSON beside it (`<name>.json`) describing its I/O, opset and the parity check.
 """
 
@@ -19,17 +19,16 @@ import numpy.typing as npt
 import torch
 from torch import nn
 
-from .inference import INPUT, OUTPUTS
+from .inference import INPUT
 from .model import export_module
 from .settings import VisionSettings
+from .task import stack_outputs, task_module
 
 OPSET = 17
-# FP32 onnxruntime vs PyTorch: kernels differ in summation order. Scores are probabilities; boxes
-# are pixels of the input side, decoded through exp() of the regression, which amplifies the
-# rounding of untrained (or barely trained) weights: 1/20 of a pixel moves no detection.
+# FP32 onnxruntime vs PyTorch: kernels differ in summation order. ATOL holds for probabilities; an
+# output in pixels has its own (task.EXPORT_ATOL).
 ATOL = 1e-3
 RTOL = 1e-3
-OUTPUT_ATOL = {"boxes": 0.05, "scores": ATOL}
 
 
 class ExportError(RuntimeError):
@@ -42,12 +41,11 @@ class ExportInfo:
     opset: int
     image_size: int
     classes: list[str]
-    anchors: int
     inputs: dict[str, list[int | str]]
     outputs: dict[str, list[int | str]]
     checked_batches: list[int]
     max_abs_error: dict[str, float]
-    atol: float
+    atol: dict[str, float]
     rtol: float
 
     def to_dict(self) -> dict[str, Any]:
@@ -69,9 +67,12 @@ def export_onnx(
 ) -> ExportInfo:
     """Export `model`'s wrapper to `path` (opset 17, dynamic batch) and check onnxruntime's outputs
     against the wrapper's on batches of `check_batches` images taken from `sample` ([N, 3, S, S],
-    default: random pixels); raise ExportError beyond OUTPUT_ATOL/RTOL."""
+    default: random pixels); raise ExportError beyond task.EXPORT_ATOL (default ATOL) / RTOL."""
     import onnxruntime  # type: ignore[import-untyped]
 
+    task = task_module(settings)
+    outputs = list(task.OUTPUTS)
+    atol = {name: float(task.EXPORT_ATOL.get(name, ATOL)) for name in outputs}
     size = settings.image_size
     wrapper = export_module(model, settings)
     largest = max(check_batches)
@@ -91,8 +92,8 @@ def export_onnx(
                 (example,),
                 str(path),
                 input_names=[INPUT],
-                output_names=list(OUTPUTS),
-                dynamic_axes={INPUT: {0: "batch"}, OUTPUTS[0]: {0: "batch"}, OUTPUTS[1]: {0: "batch"}},
+                output_names=outputs,
+                dynamic_axes={INPUT: {0: "batch"}, **{name: {0: "batch"} for name in outputs}},
                 opset_version=OPSET,
                 dynamo=False,
             )
@@ -102,36 +103,35 @@ def export_onnx(
             ) from error
 
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    errors = {name: 0.0 for name in OUTPUTS}
-    anchors = 0
+    errors = {name: 0.0 for name in outputs}
+    shapes: dict[str, list[int | str]] = {}
     for batch in check_batches:
         pixels = np.ascontiguousarray(sample[:batch], dtype=np.float32)
         with torch.no_grad():
-            expected = [tensor.numpy() for tensor in wrapper(torch.from_numpy(pixels))]
-        got = session.run(list(OUTPUTS), {INPUT: pixels})
-        for name, want, have in zip(OUTPUTS, expected, got, strict=True):
+            expected = stack_outputs(wrapper(torch.from_numpy(pixels)))
+        got = session.run(outputs, {INPUT: pixels})
+        for name, want, have in zip(outputs, expected, got, strict=True):
             if want.shape != have.shape:
                 raise ExportError(
                     f"ONNX {name} has shape {list(have.shape)}, PyTorch {list(want.shape)} (batch {batch})"
                 )
             errors[name] = max(errors[name], float(np.max(np.abs(want - have))) if want.size else 0.0)
-            if not np.allclose(have, want, atol=OUTPUT_ATOL[name], rtol=RTOL):
+            if not np.allclose(have, want, atol=atol[name], rtol=RTOL):
                 raise ExportError(
                     f"ONNX {name} differs from PyTorch by up to {errors[name]:.2e} on a batch of {batch} "
-                    f"(atol {OUTPUT_ATOL[name]}, rtol {RTOL}); the export is not kept"
+                    f"(atol {atol[name]}, rtol {RTOL}); the export is not kept"
                 )
-        anchors = int(expected[0].shape[1])
+            shapes[name] = ["batch", *(int(dim) for dim in want.shape[1:])]
     info = ExportInfo(
         path=path.name,
         opset=OPSET,
         image_size=size,
         classes=list(settings.classes),
-        anchors=anchors,
         inputs={INPUT: ["batch", 3, size, size]},
-        outputs={OUTPUTS[0]: ["batch", anchors, 4], OUTPUTS[1]: ["batch", anchors, settings.num_classes]},
+        outputs=shapes,
         checked_batches=list(check_batches),
         max_abs_error=errors,
-        atol=ATOL,
+        atol=atol,
         rtol=RTOL,
     )
     io_path(path).write_text(json.dumps(info.to_dict(), indent=2) + "\n")

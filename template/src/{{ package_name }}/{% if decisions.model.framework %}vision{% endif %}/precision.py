@@ -8,9 +8,9 @@ against FP32 on the same images, and a gate that decides what is served.
 FP16: onnxconverter-common's float16 converter with FP32 inputs/outputs (keep_io_types), so every step
 around the model keeps the one contract. INT8: onnxruntime's static quantization in the QDQ format
 (per-channel, symmetric int8 weights and activations: what TensorRT's explicit quantization reads),
-calibrated on `calibration_images` after onnxruntime's quantization pre-processing. The box decoding
-and class probabilities after the last convolution stay in float: pixel coordinates and scores do not
-fit 256 levels.
+calibrated on `calibration_images` after onnxruntime's quantization pre-processing. What comes after
+the last weighted op (box decoding, softmax) stays in float: pixel coordinates and probabilities do not
+fit 256 levels. The metric is the task's primary one (task.score: mAP@0.5, accuracy, mean IoU).
 
 Latency is measured here with onnxruntime on the CPU (the local profile); FP16 and INT8 pay off on a
 GPU with TensorRT (the cloud profile, triton_cloud.py), where CPU numbers say nothing about speed.
@@ -23,17 +23,18 @@ import json
 import shutil
 import tempfile
 import time
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from .inference import INPUT, Detections, ImageInput, OnnxDetector, preprocess
-from .metrics import detection_map50
+from .inference import INPUT, ImageInput, OnnxPredictor, preprocess
 from .settings import PRECISIONS, VisionConfigError, VisionSettings
+from .task import task_module
 
 # narrowest first: a precision that fails its tolerance falls back to the next one on the right
 FALLBACK = ("int8", "fp16", "fp32")
@@ -43,18 +44,8 @@ WARMUP_RUNS = 2
 CALIBRATION_BATCH = 8
 # ops that carry weights: everything downstream of the last of them is post-processing (kept float)
 WEIGHTED_OPS = frozenset({"Conv", "ConvTranspose", "Gemm", "MatMul"})
-METRIC = "mAP@0.5"
+METRIC = "metric"  # the label when no task is at hand (gate's default); reports use task.METRIC_LABEL
 MODEL_FILE = "model_{precision}.onnx"  # in out_dir, one per precision
-
-
-class Truth(Protocol):
-    """One image's ground truth: xyxy boxes in the image's pixels and 0-based classes."""
-
-    @property
-    def boxes(self) -> Any: ...
-
-    @property
-    def classes(self) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -70,7 +61,7 @@ class PrecisionResult:
     precision: str
     path: Path
     size_mb: float
-    metric: float  # mAP@0.5 on the evaluation images
+    metric: float  # the task's primary metric on the evaluation images
     loss: float  # FP32's metric minus this one (negative: better than FP32)
     tolerance: float
     passed: bool
@@ -109,6 +100,7 @@ class PrecisionReport:
     images: int  # evaluation images
     calibration_images: int
     provider: str = "CPUExecutionProvider"
+    metric: str = METRIC  # the task's METRIC_LABEL
 
     def result(self, precision: str) -> PrecisionResult:
         for item in self.results:
@@ -122,7 +114,7 @@ class PrecisionReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "metric": METRIC,
+            "metric": self.metric,
             "decided": self.decided,
             "served": self.served,
             "reason": self.reason,
@@ -142,7 +134,7 @@ class PrecisionReport:
         for result in self.results:
             row: dict[str, Any] = {
                 "precision": result.precision,
-                METRIC: f"{result.metric:.3f}",
+                self.metric: f"{result.metric:.3f}",
                 "loss vs FP32": f"{_rounded(result.loss):+.3f}",
                 "tolerance": "-" if result.precision == "fp32" else f"{result.tolerance:.3f}",
                 "gate": ("served" if result.precision == self.served else "pass") if result.passed else "REFUSED",
@@ -165,7 +157,7 @@ class PrecisionReport:
         return (
             f"{table}\n\n"
             f"decided {self.decided}, served {self.served}: {self.reason}\n"
-            f"{METRIC} on {self.images} images; INT8 calibrated on {self.calibration_images} images; "
+            f"{self.metric} on {self.images} images; INT8 calibrated on {self.calibration_images} images; "
             f"latency: onnxruntime {self.provider}, {runs} runs per batch size, one run of this report\n"
         )
 
@@ -177,7 +169,8 @@ def tolerance(settings: VisionSettings, precision: str) -> float:
     if precision not in settings.tolerance:
         raise VisionConfigError(
             f"vision.tolerance.{precision} is not set; add it to platform.yaml "
-            f"(the {METRIC} that {precision.upper()} may lose against FP32, e.g. 0.01 for fp16, 0.05 for int8)"
+            f"(the {task_module(settings).METRIC_LABEL} that {precision.upper()} may lose against FP32, "
+            "e.g. 0.01 for fp16, 0.05 for int8)"
         )
     return float(settings.tolerance[precision])
 
@@ -190,7 +183,9 @@ def passes(loss: float, allowed: float) -> bool:
     return loss <= allowed + 1e-9  # metrics are averages of floats: equal is equal
 
 
-def gate(decided: str, losses: Mapping[str, float], tolerances: Mapping[str, float]) -> tuple[str, str]:
+def gate(
+    decided: str, losses: Mapping[str, float], tolerances: Mapping[str, float], *, label: str = METRIC
+) -> tuple[str, str]:
     """The served precision and why: `decided` when its loss vs FP32 is within its tolerance, else the
     next wider precision (int8 -> fp16 -> fp32) that is. FP32 always passes (it is the reference)."""
     if decided not in PRECISIONS:
@@ -202,9 +197,9 @@ def gate(decided: str, losses: Mapping[str, float], tolerances: Mapping[str, flo
             return "fp32", because + ("; serving fp32" if refused else "")
         loss, allowed = losses[precision], tolerances[precision]
         if passes(loss, allowed):
-            verdict = f"{precision} passes: loses {_rounded(loss):.3f} {METRIC} vs FP32 <= tolerance {allowed:.3f}"
+            verdict = f"{precision} passes: loses {_rounded(loss):.3f} {label} vs FP32 <= tolerance {allowed:.3f}"
             return precision, "; ".join([*refused, verdict])
-        refused.append(f"{precision} refused: loses {_rounded(loss):.3f} {METRIC} vs FP32 > tolerance {allowed:.3f}")
+        refused.append(f"{precision} refused: loses {_rounded(loss):.3f} {label} vs FP32 > tolerance {allowed:.3f}")
     raise AssertionError("unreachable: fp32 ends the fallback")
 
 
@@ -246,7 +241,10 @@ def convert_fp16(fp32_onnx: Path, out_path: Path) -> Path:
         for node in model.graph.node
         if node.op_type == "Cast" and any(a.name == "to" and a.i == onnx.TensorProto.FLOAT for a in node.attribute)
     ]
-    converted = convert_float_to_float16(model, keep_io_types=True, node_block_list=casts)
+    with warnings.catch_warnings():
+        # weights below FP16's smallest normal number are truncated to it, and the converter warns per weight
+        warnings.filterwarnings("ignore", message="the float32 number", category=UserWarning)
+        converted = convert_float_to_float16(model, keep_io_types=True, node_block_list=casts)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(converted, str(out_path))
     smoke_run(out_path)
@@ -342,7 +340,7 @@ def evaluate_precisions(
     fp32_onnx: Path,
     settings: VisionSettings,
     eval_images: Sequence[ImageInput],
-    truths: Sequence[Truth],
+    truths: Sequence[Any],
     calibration_images: Sequence[ImageInput],
     out_dir: Path,
     *,
@@ -350,8 +348,9 @@ def evaluate_precisions(
     latency_runs: int = LATENCY_RUNS,
 ) -> PrecisionReport:
     """Build FP16 and INT8 from `fp32_onnx` into `out_dir`, measure all three on the same images and
-    gate them (vision.tolerance). Writes out_dir/model_<precision>.onnx for all three (FP32 copied), and
-    precision.json and precision.md beside them."""
+    gate them (vision.tolerance). `truths` are the task's Predictions (task.truth). Writes
+    out_dir/model_<precision>.onnx for all three (FP32 copied), and precision.json and precision.md
+    beside them."""
     if len(eval_images) != len(truths):
         raise ValueError(f"{len(eval_images)} evaluation images but {len(truths)} ground truths")
     if not eval_images:
@@ -364,15 +363,15 @@ def evaluate_precisions(
         shutil.copyfile(source, paths["fp32"])
     convert_fp16(source, paths["fp16"])
     quantize_int8(source, paths["int8"], CalibrationImages(calibration, settings.image_size))
-    expected = [Detections.truth(item.boxes, item.classes) for item in truths]
+    task = task_module(settings)
     pixels = np.stack([preprocess(image, settings.image_size)[0] for image in eval_images[: max(latency_batches)]])
     metrics = {
-        precision: detection_map50(OnnxDetector(path, settings).predict(list(eval_images)), expected)
+        precision: task.score(OnnxPredictor(path, settings).predict(list(eval_images)), list(truths))
         for precision, path in paths.items()
     }
     losses = {precision: metrics["fp32"] - value for precision, value in metrics.items()}
     tolerances = {precision: tolerance(settings, precision) for precision in PRECISIONS}
-    served, reason = gate(settings.precision, losses, tolerances)
+    served, reason = gate(settings.precision, losses, tolerances, label=task.METRIC_LABEL)
     results = tuple(
         PrecisionResult(
             precision=precision,
@@ -393,6 +392,7 @@ def evaluate_precisions(
         results=results,
         images=len(eval_images),
         calibration_images=len(calibration),
+        metric=task.METRIC_LABEL,
     )
     (out_dir / "precision.json").write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
     (out_dir / "precision.md").write_text(report.to_markdown(), encoding="utf-8")

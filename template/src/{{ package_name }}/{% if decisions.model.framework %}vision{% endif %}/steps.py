@@ -3,8 +3,10 @@
 build_image_set -> train -> evaluate -> register -> promote, like training/steps.py for the tabular
 families: each step checks its input, raises TrainingError with a clear message, and a failed step
 stops the pipeline. The run keeps: the trained state_dict, the FP32 ONNX model step (checked against
-PyTorch), the training images' statistics (the drift reference), mAP@0.5 against the prior-box
-baseline, the precision report, and the served precision's ONNX inside an MLflow pyfunc model.
+PyTorch), the training images' statistics (the drift reference), the task's primary metric (task.py:
+mAP@0.5, accuracy or mean IoU) against the task's baseline, the precision report, and the served
+precision's ONNX inside an MLflow pyfunc model. Every task takes the same steps; what differs is
+task_module(settings).
 """
 
 from __future__ import annotations
@@ -31,17 +33,13 @@ from ..training.registry import ONNX_ARTIFACT, REFERENCE_ARTIFACT
 from ..training.settings import TrainingSettings, load_settings
 from ..training.tracking import check_tracking_uri, experiment_id
 from .images import STATISTICS, Annotation, ManifestError, image_statistics, iter_samples
-from .inference import Detections
 from .settings import VisionConfigError, VisionSettings
+from .task import VisionTask, task_module
 
 IMAGE_SET_FILE = "image_set.json"
 STATE_ARTIFACT = "model/state_dict.pt"
 FP32_ARTIFACT = "onnx/model_fp32.onnx"
 MODEL_NAME = "model"  # the pyfunc model's artifact path in the run
-PRIMARY_METRIC = "map50"
-MIN_MAP50 = 0.05  # the gate's floor; beating the prior-box baseline alone is not enough
-# mAP ranks all detections, so evaluation keeps low-score boxes; serving applies vision.score_threshold.
-EVAL_SCORE_THRESHOLD = 0.05
 OVERRIDABLE = ("epochs", "batch_size", "learning_rate", "seed", "image_size", "weights", "architecture")
 
 Sample = tuple[int, Path, Annotation]
@@ -97,8 +95,14 @@ def _samples(image_set: dict[str, Any], part: str, classes: Sequence[str]) -> li
     return sorted(found, key=lambda sample: sample[0])
 
 
-def _truth(sample: Sample) -> Detections:
-    return Detections.truth(sample[2].boxes, sample[2].classes)
+def _truth(task: VisionTask, sample: Sample) -> Any:
+    return task.truth(sample[2], _size(sample[1]))
+
+
+def _evaluation_settings(vision: VisionSettings) -> VisionSettings:
+    """The settings evaluation predicts with (task.EVAL_OVERRIDES: e.g. detection keeps low-score boxes,
+    since mAP ranks them all; serving applies vision.score_threshold)."""
+    return vision.with_overrides(**dict(task_module(vision).EVAL_OVERRIDES))
 
 
 @contextmanager
@@ -174,15 +178,15 @@ def build_image_set(
 
 def _served_reference(onnx_path: Path, vision: VisionSettings, samples: Sequence[Sample]) -> pd.DataFrame:
     """The drift reference of a registered model: each image of its image set as the served images
-    are logged (vision/monitoring.py): statistics with objects from the served model's detections at
-    the serving threshold, plus the prediction statistics."""
-    from .inference import OnnxDetector
+    are logged (vision/monitoring.py): statistics with objects from the served model's predictions at
+    the serving settings, plus the prediction statistics."""
+    from .inference import OnnxPredictor
     from .monitoring import monitoring_frame
 
     images = [path.read_bytes() for _, path, _ in samples]
-    detections = OnnxDetector(onnx_path, vision).predict(images)
+    predictions = OnnxPredictor(onnx_path, vision).predict(images)
     # float64 like the logged rows: a class share of 1/3 must be the same number on both sides
-    return monitoring_frame(images, detections, vision.classes)
+    return monitoring_frame(images, predictions, vision)
 
 
 def _reference(samples: Sequence[Sample]) -> pd.DataFrame:
@@ -199,7 +203,7 @@ def train(
     settings: VisionSettings | None = None,
     platform_: Platform | None = None,
 ) -> str:
-    """Train the detector in a new MLflow run; returns the run id.
+    """Train the task's model in a new MLflow run; returns the run id.
 
     Logs the settings as params, the loss per epoch, fit_seconds, the state_dict, the FP32 ONNX model
     step with its I/O JSON, and reference/features.parquet (the training images' statistics; register
@@ -247,7 +251,7 @@ def train(
                 "batch_size": vision.batch_size,
                 "learning_rate": vision.learning_rate,
                 "seed": vision.seed,
-                "primary_metric": PRIMARY_METRIC,
+                "primary_metric": task_module(vision).METRIC,
                 "dataset.source": image_set["source"],
                 "dataset.intervals": len(image_set["intervals"]),
                 "dataset.train_images": image_set["train_images"],
@@ -291,15 +295,15 @@ def _download(client: MlflowClient, run_id: str, artifact: str, target: Path) ->
         raise TrainingError(f"run {run_id} has no {artifact}; run the train step first") from error
 
 
-def evaluate_images(
-    onnx_path: Path, vision: VisionSettings, samples: Sequence[Sample]
-) -> tuple[list[Detections], list[Detections]]:
-    """Predictions of an exported model step (onnxruntime, as served) and the truths on `samples`."""
-    from .inference import OnnxDetector
+def evaluate_images(onnx_path: Path, vision: VisionSettings, samples: Sequence[Sample]) -> tuple[list[Any], list[Any]]:
+    """Predictions of an exported model step (onnxruntime, as served, evaluation settings) and the
+    truths on `samples`, both the task's Predictions."""
+    from .inference import OnnxPredictor
 
-    detector = OnnxDetector(onnx_path, vision.with_overrides(score_threshold=EVAL_SCORE_THRESHOLD))
-    predictions = detector.predict([path.read_bytes() for _, path, _ in samples])
-    return predictions, [_truth(sample) for sample in samples]
+    task = task_module(vision)
+    predictor = OnnxPredictor(onnx_path, _evaluation_settings(vision))
+    predictions = predictor.predict([path.read_bytes() for _, path, _ in samples])
+    return predictions, [_truth(task, sample) for sample in samples]
 
 
 def _precisions(
@@ -310,22 +314,23 @@ def _precisions(
     if importlib.util.find_spec(f"{__package__}.precision") is None:
         return None
     precision = importlib.import_module(f"{__package__}.precision")
+    task = task_module(vision)
     calibration = [path.read_bytes() for _, path, _ in train[: vision.calibration_images]]
     return precision.evaluate_precisions(
         fp32,
-        vision.with_overrides(score_threshold=EVAL_SCORE_THRESHOLD),  # the same mAP as the FP32 evaluation
+        _evaluation_settings(vision),  # the same metric as the FP32 evaluation
         [path.read_bytes() for _, path, _ in test],
-        [_truth(sample) for sample in test],
+        [_truth(task, sample) for sample in test],
         calibration,
         out_dir,
     )
 
 
-def gate(score: float, baseline: float, minimum: float = MIN_MAP50) -> tuple[bool, list[str]]:
-    """mAP@0.5 must beat the prior-box baseline and reach the floor."""
+def gate(score: float, baseline: float, minimum: float, metric: str = "metric") -> tuple[bool, list[str]]:
+    """The primary metric must beat the task's baseline and reach the floor (task.MIN_METRIC)."""
     lines = [
-        f"{PRIMARY_METRIC} {score:.4f} {'>' if score > baseline else '<='} baseline {baseline:.4f}",
-        f"{PRIMARY_METRIC} {score:.4f} {'>=' if score >= minimum else '<'} minimum {minimum:.4f}",
+        f"{metric} {score:.4f} {'>' if score > baseline else '<='} baseline {baseline:.4f}",
+        f"{metric} {score:.4f} {'>=' if score >= minimum else '<'} minimum {minimum:.4f}",
     ]
     return score > baseline and score >= minimum, lines
 
@@ -338,11 +343,11 @@ def evaluate(
     settings: VisionSettings | None = None,
     platform_: Platform | None = None,
 ) -> dict[str, Any]:
-    """mAP@0.5 of the FP32 ONNX model on the test images against the prior-box baseline, the precision
-    report (when the project has the precision module) and the quality gate, logged to the run."""
-    from .metrics import PriorBoxBaseline, detection_map50
-
+    """The primary metric of the FP32 ONNX model on the test images against the task's baseline, the
+    precision report (when the project has the precision module) and the quality gate, logged to the run."""
     vision = _settings(settings, platform_)
+    task = task_module(vision)
+    metric = task.METRIC
     training = load_settings(platform_)
     _, client = _connect(training, tracking_uri)
     image_set = _image_set(image_set_dir)
@@ -356,23 +361,24 @@ def evaluate(
         started = time.perf_counter()
         predictions, truths = evaluate_images(fp32, vision, test)
         predict_seconds = time.perf_counter() - started
-        score = detection_map50(predictions, truths)
-        sizes = [(int(h), int(w)) for h, w in (_size(path) for _, path, _ in train_part)]
-        baseline_model = PriorBoxBaseline.fit([_truth(s) for s in train_part], sizes, vision.num_classes)
-        baseline = detection_map50([baseline_model.predict(_size(path)) for _, path, _ in test], truths)
-        passed, lines = gate(score, baseline)
+        score = task.score(predictions, truths)
+        sizes = [_size(path) for _, path, _ in train_part]
+        baseline_model = task.Baseline.fit([_truth(task, s) for s in train_part], sizes, vision.num_classes)
+        baseline = task.score([baseline_model.predict(_size(path)) for _, path, _ in test], truths)
+        passed, lines = gate(score, baseline, task.MIN_METRIC, metric)
         report = _precisions(fp32, vision, test, train_part, tmp / "precision")
         served = str(report.served) if report is not None else "fp32"
         result: dict[str, Any] = {
-            "primary_metric": PRIMARY_METRIC,
+            "primary_metric": metric,
+            "metric_label": task.METRIC_LABEL,
             "score": round(score, 4),
-            "baseline": "prior_box",
+            "baseline": type(baseline_model).__name__,
             "baseline_score": round(baseline, 4),
-            "metrics": {PRIMARY_METRIC: score, "predict_seconds": predict_seconds},
-            "baseline_metrics": {PRIMARY_METRIC: baseline},
+            "metrics": {metric: score, "predict_seconds": predict_seconds},
+            "baseline_metrics": {metric: baseline},
             "test_images": len(test),
-            "eval_score_threshold": EVAL_SCORE_THRESHOLD,
-            "quality_gate": {"passed": passed, "lines": lines, "minimum": MIN_MAP50},
+            "eval_overrides": dict(task.EVAL_OVERRIDES),
+            "quality_gate": {"passed": passed, "lines": lines, "minimum": task.MIN_METRIC},
             "served_precision": served,
             "decided_precision": vision.precision,
             "precision": report.to_dict() if report is not None else None,
@@ -380,8 +386,8 @@ def evaluate(
         with mlflow.start_run(run_id=run_id):
             mlflow.log_metrics(
                 {
-                    PRIMARY_METRIC: score,
-                    f"baseline_{PRIMARY_METRIC}": baseline,
+                    metric: score,
+                    f"baseline_{metric}": baseline,
                     "eval_images_per_second": len(test) / max(predict_seconds, 1e-9),
                 }
             )
@@ -390,7 +396,7 @@ def evaluate(
             if report is not None:
                 markdown += ["## Precisions", "", str(report.to_markdown()), ""]
                 for row in result["precision"]["results"]:
-                    mlflow.log_metric(f"{PRIMARY_METRIC}_{row['precision']}", float(row["metric"]))
+                    mlflow.log_metric(f"{metric}_{row['precision']}", float(row["metric"]))
                 for onnx_file in sorted((tmp / "precision").glob("model_*.onnx")):
                     mlflow.log_artifact(str(onnx_file), artifact_path="precision")
             mlflow.log_text("\n".join(markdown), "evaluation/report.md")
@@ -409,30 +415,34 @@ def _size(path: Path) -> tuple[int, int]:
 # ---------------------------------------------------------------------------------------- register
 
 
-class DetectorModel(mlflow.pyfunc.PythonModel):  # type: ignore[misc, name-defined, unused-ignore]
+class VisionModel(mlflow.pyfunc.PythonModel):  # type: ignore[misc, name-defined, unused-ignore]
     """The served precision's ONNX model step + pre/postprocessing as an MLflow pyfunc model, so
     `mlflow models serve` answers the same contract as Triton: input column `image` (encoded bytes,
-    base64 in JSON), output one row per image with boxes/scores/classes/labels."""
+    base64 in JSON), output one row per image with the task's Prediction.to_dict keys as JSON strings
+    (detection: boxes/scores/classes/labels)."""
 
     def load_context(self, context: Any) -> None:
-        from .inference import OnnxDetector
+        from .inference import OnnxPredictor
 
         values = json.loads(Path(context.artifacts["settings"]).read_text())
         values["classes"] = tuple(values["classes"])
         self.settings = VisionSettings(**values)
-        self.detector = OnnxDetector(context.artifacts["onnx"], self.settings)
+        self.predictor = OnnxPredictor(context.artifacts["onnx"], self.settings)
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
         frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame({"image": list(model_input)})
         images = [bytes(value) for value in frame["image"]]
-        found = self.detector.predict(images)
+        found = self.predictor.predict(images)
         return pd.DataFrame(
-            [{key: json.dumps(value) for key, value in item.to_dict(self.settings.classes).items()} for item in found],
-            columns=["boxes", "scores", "classes", "labels"],
+            [{key: json.dumps(value) for key, value in item.to_dict(self.settings.classes).items()} for item in found]
         )
 
 
-SERVED_SETTINGS = ("classes", "image_size", "score_threshold", "iou_threshold", "max_detections", "precision")
+DetectorModel = VisionModel  # the name before classification and segmentation
+
+SERVED_SETTINGS = (
+    "task", "classes", "image_size", "score_threshold", "iou_threshold", "max_detections", "precision"
+)  # fmt: skip
 
 
 def register(
@@ -477,12 +487,13 @@ def register(
             mlflow.log_artifact(str(reference), artifact_path=str(Path(REFERENCE_ARTIFACT).parent))
             info = mlflow.pyfunc.log_model(
                 name=MODEL_NAME,
-                python_model=DetectorModel(),
+                python_model=VisionModel(),
                 artifacts={"onnx": str(served_copy), "settings": str(settings_path)},
                 signature=signature,
             )
     client.set_tag(run_id, "model_uri", info.model_uri)
     name = training.registered_model_name
+    metric = task_module(vision).METRIC
     version = mlflow.register_model(
         info.model_uri,
         name,
@@ -490,8 +501,8 @@ def register(
             "family": training.family,
             "task": vision.task,
             "architecture": vision.architecture,
-            "primary_metric": PRIMARY_METRIC,
-            PRIMARY_METRIC: str(run.data.metrics.get(PRIMARY_METRIC)),
+            "primary_metric": metric,
+            metric: str(run.data.metrics.get(metric)),
             "served_precision": served,
             "quality_gate": tags["quality_gate"],
             "run_id": run_id,
@@ -510,32 +521,34 @@ def promote(
     version: str,
     *,
     tracking_uri: str | None = None,
+    settings: VisionSettings | None = None,
     platform_: Platform | None = None,
 ) -> dict[str, Any]:
-    """Champion alias for `version` only if it passed the gate and beats the champion's mAP@0.5."""
+    """Champion alias for `version` only if it passed the gate and beats the champion's primary metric."""
+    metric = task_module(_settings(settings, platform_)).METRIC
     training = load_settings(platform_)
     _, client = _connect(training, tracking_uri)
     name = training.registered_model_name
     run = client.get_run(run_id)
-    score = run.data.metrics.get(PRIMARY_METRIC)
+    score = run.data.metrics.get(metric)
     gate_passed = run.data.tags.get("quality_gate") == "passed"
     try:
         current = client.get_model_version_by_alias(name, training.champion_alias)
     except MlflowException:
         current = None
-    champion_score = None if current is None else client.get_run(str(current.run_id)).data.metrics.get(PRIMARY_METRIC)
+    champion_score = None if current is None else client.get_run(str(current.run_id)).data.metrics.get(metric)
     if score is None:
-        promoted, reason = False, f"the run has no {PRIMARY_METRIC}"
+        promoted, reason = False, f"the run has no {metric}"
     elif not gate_passed:
         promoted, reason = False, "it failed the quality gate (see evaluation/report.md)"
     elif current is None:
         promoted, reason = True, "there was no champion yet"
     elif champion_score is None:
-        promoted, reason = True, f"the champion (version {current.version}) has no {PRIMARY_METRIC}"
+        promoted, reason = True, f"the champion (version {current.version}) has no {metric}"
     elif score > champion_score:
-        promoted, reason = True, f"{PRIMARY_METRIC} {score:.4f} beats the champion's {champion_score:.4f}"
+        promoted, reason = True, f"{metric} {score:.4f} beats the champion's {champion_score:.4f}"
     else:
-        promoted, reason = False, f"{PRIMARY_METRIC} {score:.4f} does not beat the champion's {champion_score:.4f}"
+        promoted, reason = False, f"{metric} {score:.4f} does not beat the champion's {champion_score:.4f}"
     if promoted:
         client.set_registered_model_alias(name, training.champion_alias, version)
         client.delete_registered_model_alias(name, training.challenger_alias)
@@ -546,7 +559,7 @@ def promote(
         "decision": "promoted" if promoted else "kept_challenger",
         "alias": training.champion_alias if promoted else training.challenger_alias,
         "reason": reason,
-        "primary_metric": PRIMARY_METRIC,
+        "primary_metric": metric,
         "higher_is_better": True,
         "challenger_score": score,
         "champion_version": None if current is None else str(current.version),

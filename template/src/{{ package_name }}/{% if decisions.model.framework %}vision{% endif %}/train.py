@@ -1,11 +1,13 @@
-"""The training loop: images of the data intervals -> a trained SSD-family detector.
+"""The training loop of every vision task: images of the data intervals -> a trained model.
 
     samples = load_samples(iter_samples(interval_dirs, settings.classes), settings)
     result = fit(samples, settings)            # prints one progress line per epoch
-    found = predict(result.model, settings, [s.pixels for s in test])
+    found = predict(result.model, settings, test_samples)   # the task's Predictions
 
 Images are resized to the square input once (the same `preprocess` serving uses) and kept in memory;
-the local set is a few hundred small images. Training is deterministic for a seed on the CPU.
+the local set is a few hundred small images. The loss is the task's (task.training_loss); the loop,
+the schedule and the augmentation (random horizontal flips: the synthetic shapes are symmetric, their
+classes do not change) are the same for every task. Training is deterministic for a seed on the CPU.
 """
 
 from __future__ import annotations
@@ -23,16 +25,18 @@ import numpy.typing as npt
 import torch
 from torch import Tensor, nn
 
-from .inference import Detections, postprocess, preprocess
+from .images import Annotation
+from .inference import MAX_BATCH, batches, preprocess
 from .model import build_model, export_module
 from .settings import VisionSettings
+from .task import stack_outputs, task_module
 
 # AdamW trains the from-scratch detector faster than SGD on the small local set; SGD with momentum is
 # the usual choice to fine-tune a pretrained checkpoint (vision.weights set).
 OPTIMIZERS = ("adamw", "sgd")
 WARMUP_EPOCHS = 1  # linear warm-up, then cosine decay to 5% of the learning rate
 WEIGHT_DECAY = 1e-4
-GRAD_CLIP = 10.0  # SSD's box loss spikes in the first steps from scratch
+GRAD_CLIP = 10.0  # e.g. SSD's box loss spikes in the first steps from scratch
 
 Progress = Callable[[str], None]
 
@@ -43,17 +47,39 @@ class TrainingDataError(ValueError):
 
 @dataclass(frozen=True)
 class Sample:
-    """One image ready for the model: FP32 [3, S, S] pixels, boxes in S x S pixels, and the original."""
+    """One image ready for the model: FP32 [3, S, S] pixels, its annotation in ORIGINAL pixels, and
+    the original (height, width)."""
 
     image_id: int
     pixels: npt.NDArray[np.float32]
-    truth: Detections  # boxes xyxy in ORIGINAL pixels, 0-based classes
+    annotation: Annotation
     orig_hw: tuple[int, int]
 
-    def scaled_boxes(self, size: int) -> npt.NDArray[np.float32]:
+    def scaled(self, size: int) -> Annotation:
+        """The annotation in the S x S input's pixels."""
         height, width = self.orig_hw
-        scale = np.array([size / width, size / height, size / width, size / height], dtype=np.float32)
-        return self.truth.boxes * scale
+        return _scaled(self.annotation, size / width, size / height)
+
+
+# Transitional: images.Annotation gains scaled()/flipped() (polygons included) with the data layer's
+# change; until then these handle boxes only. The lead drops them once Annotation has both.
+def _scaled(annotation: Annotation, sx: float, sy: float) -> Annotation:
+    method = getattr(annotation, "scaled", None)
+    if method is not None:
+        scaled: Annotation = method(sx, sy)
+        return scaled
+    factor = np.array([sx, sy, sx, sy], dtype=np.float32)
+    return Annotation(np.asarray(annotation.boxes, dtype=np.float32).reshape(-1, 4) * factor, annotation.classes)
+
+
+def _flipped(annotation: Annotation, width: int) -> Annotation:
+    method = getattr(annotation, "flipped", None)
+    if method is not None:
+        flipped: Annotation = method(width)
+        return flipped
+    boxes = np.asarray(annotation.boxes, dtype=np.float32).reshape(-1, 4)
+    mirrored = np.stack([width - boxes[:, 2], boxes[:, 1], width - boxes[:, 0], boxes[:, 3]], axis=1)
+    return Annotation(mirrored.astype(np.float32), annotation.classes)
 
 
 @dataclass
@@ -61,12 +87,12 @@ class TrainResult:
     model: nn.Module
     epochs: int
     seconds: float
-    losses: list[dict[str, float]] = field(default_factory=list)  # per epoch: loss, bbox_regression, classification
+    losses: list[dict[str, float]] = field(default_factory=list)  # per epoch: {"loss": mean loss}
     optimizer: str = "adamw"
 
 
-def load_samples(items: Iterable[tuple[int, Path, Any]], settings: VisionSettings) -> list[Sample]:
-    """Decode and resize (image_id, path, annotation with .boxes/.classes) triples, e.g. images.iter_samples."""
+def load_samples(items: Iterable[tuple[int, Path, Annotation]], settings: VisionSettings) -> list[Sample]:
+    """Decode and resize (image_id, path, annotation) triples, e.g. images.iter_samples."""
     samples: list[Sample] = []
     for image_id, path, annotation in items:
         try:
@@ -75,7 +101,7 @@ def load_samples(items: Iterable[tuple[int, Path, Any]], settings: VisionSetting
             raise TrainingDataError(
                 f"image {image_id} ({path}) cannot be read: {error}; validate the interval"
             ) from error
-        samples.append(Sample(int(image_id), pixels, Detections.truth(annotation.boxes, annotation.classes), orig_hw))
+        samples.append(Sample(int(image_id), pixels, annotation, orig_hw))
     return samples
 
 
@@ -85,19 +111,19 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _targets(batch: Sequence[Sample], size: int, flips: Sequence[bool]) -> tuple[list[Tensor], list[dict[str, Tensor]]]:
+def _batch(batch: Sequence[Sample], size: int, flips: Sequence[bool]) -> tuple[Tensor, list[Annotation]]:
+    """The pixels [B, 3, S, S] and the annotations in S px, each flipped horizontally where `flips` says."""
     images: list[Tensor] = []
-    targets: list[dict[str, Tensor]] = []
+    annotations: list[Annotation] = []
     for sample, flip in zip(batch, flips, strict=True):
         pixels = torch.from_numpy(sample.pixels)
-        boxes = torch.from_numpy(sample.scaled_boxes(size))
-        if flip:  # horizontal flip: the shapes are symmetric, their classes do not change
+        annotation = sample.scaled(size)
+        if flip:
             pixels = pixels.flip(-1)
-            boxes = torch.stack([size - boxes[:, 2], boxes[:, 1], size - boxes[:, 0], boxes[:, 3]], dim=1)
+            annotation = _flipped(annotation, size)
         images.append(pixels)
-        # torchvision keeps label 0 for the background: classes shift by one
-        targets.append({"boxes": boxes.reshape(-1, 4), "labels": torch.from_numpy(sample.truth.classes) + 1})
-    return images, targets
+        annotations.append(annotation)
+    return torch.stack(images), annotations
 
 
 def _schedule(epochs: int, steps_per_epoch: int) -> Callable[[int], float]:
@@ -136,6 +162,7 @@ def fit(
     if not samples:
         raise TrainingDataError("no training images: generate or ingest an interval first (`make etl`)")
     seed_everything(settings.seed)
+    task = task_module(settings)
     net = model if model is not None else build_model(settings)
     net.train()
     name = optimizer or default_optimizer(settings)
@@ -149,12 +176,11 @@ def fit(
     for epoch in range(1, settings.epochs + 1):
         began = time.perf_counter()
         order = rng.permutation(len(samples))
-        sums: dict[str, float] = {}
+        total = 0.0
         for first in range(0, len(order), batch_size):
             batch = [samples[index] for index in order[first : first + batch_size]]
-            images, targets = _targets(batch, settings.image_size, (rng.random(len(batch)) < 0.5).tolist())
-            parts: dict[str, Tensor] = net(images, targets)
-            loss = sum(parts.values(), torch.zeros(()))
+            pixels, annotations = _batch(batch, settings.image_size, (rng.random(len(batch)) < 0.5).tolist())
+            loss = task.training_loss(net, pixels, annotations, settings)
             if not torch.isfinite(loss):
                 raise FloatingPointError(
                     f"the loss became {loss.item()} in epoch {epoch}; lower vision.learning_rate "
@@ -165,14 +191,12 @@ def fit(
             nn.utils.clip_grad_norm_(net.parameters(), GRAD_CLIP)
             opt.step()
             scheduler.step()
-            for key, value in {"loss": loss, **parts}.items():
-                sums[key] = sums.get(key, 0.0) + float(value.detach()) * len(batch)
-        means = {key: value / len(samples) for key, value in sums.items()}
+            total += float(loss.detach()) * len(batch)
+        means = {"loss": total / len(samples)}
         result.losses.append(means)
         if progress is not None:
-            details = ", ".join(f"{key} {value:.3f}" for key, value in means.items() if key != "loss")
             progress(
-                f"epoch {epoch}/{settings.epochs}: loss {means['loss']:.3f} ({details}), "
+                f"epoch {epoch}/{settings.epochs}: loss {means['loss']:.3f}, "
                 f"lr {scheduler.get_last_lr()[0]:.2e}, {time.perf_counter() - began:.1f} s"
             )
     result.seconds = time.perf_counter() - started
@@ -180,24 +204,15 @@ def fit(
     return result
 
 
-def predict(model: nn.Module, settings: VisionSettings, samples: Sequence[Sample]) -> list[Detections]:
-    """In-process PyTorch predictions of the export wrapper + postprocess (what ONNX serving computes)."""
+def predict(model: nn.Module, settings: VisionSettings, samples: Sequence[Sample]) -> list[Any]:
+    """In-process PyTorch predictions of the export wrapper + the task's postprocess (what ONNX serving
+    computes), one task Prediction per sample."""
+    task = task_module(settings)
     wrapper = export_module(model, settings)
-    found: list[Detections] = []
+    found: list[Any] = []
     with torch.no_grad():
-        for first in range(0, len(samples), 32):
-            chunk = samples[first : first + 32]
-            boxes, scores = wrapper(torch.from_numpy(np.stack([sample.pixels for sample in chunk])))
+        for chunk in batches(samples, MAX_BATCH):
+            outputs = stack_outputs(wrapper(torch.from_numpy(np.stack([sample.pixels for sample in chunk]))))
             for index, sample in enumerate(chunk):
-                found.append(
-                    postprocess(
-                        boxes[index].numpy(),
-                        scores[index].numpy(),
-                        sample.orig_hw,
-                        settings.image_size,
-                        score_threshold=settings.score_threshold,
-                        iou_threshold=settings.iou_threshold,
-                        max_detections=settings.max_detections,
-                    )
-                )
+                found.append(task.postprocess([output[index] for output in outputs], sample.orig_hw, settings))
     return found
