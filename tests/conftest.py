@@ -23,12 +23,52 @@ for _inherited in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS", "VIRTUAL_ENV"):
 RenderFn = Callable[..., Path]
 
 
+RENDER_CACHE = REPO / "build" / "render-cache"
+
+
 def render_project(dst: Path, *, vcs_ref: str | None = "HEAD", **answers: Any) -> Path:
     """Render the template into `dst` with `answers`, non-interactively.
 
     `vcs_ref="HEAD"` renders the working tree, uncommitted changes included; without it Copier
-    would render the newest release tag, and tests would check an old version.
+    would render the newest release tag, and tests would check an old version. Working-tree
+    renders are cached per (answers, template fingerprint) in build/render-cache and copied to
+    `dst`: tier 2 renders each representative set in a dozen test modules ($RENDER_CACHE=0: off).
     """
+    if vcs_ref != "HEAD" or os.environ.get("RENDER_CACHE") == "0":
+        return _copier_copy(dst, vcs_ref, answers)
+    import contextlib
+    import hashlib
+    import json
+    import shutil
+    import tempfile
+
+    key = hashlib.sha256(json.dumps([_fingerprint_once(), sorted(answers.items())], default=str).encode()).hexdigest()[
+        :20
+    ]
+    cached = RENDER_CACHE / key
+    if not cached.is_dir():
+        RENDER_CACHE.mkdir(parents=True, exist_ok=True)
+        scratch = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=RENDER_CACHE))
+        _copier_copy(scratch / "project", vcs_ref, answers)
+        with contextlib.suppress(OSError):  # atomic: a parallel worker's identical render may win
+            (scratch / "project").rename(cached)
+        shutil.rmtree(scratch, ignore_errors=True)
+    shutil.copytree(cached, dst, symlinks=True, dirs_exist_ok=True)
+    return dst
+
+
+_FINGERPRINT: list[str] = []
+
+
+def _fingerprint_once() -> str:
+    """The template's fingerprint, computed once per test process (the template does not change
+    while tests run)."""
+    if not _FINGERPRINT:
+        _FINGERPRINT.append(template_fingerprint())
+    return _FINGERPRINT[0]
+
+
+def _copier_copy(dst: Path, vcs_ref: str | None, answers: dict[str, Any]) -> Path:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # DirtyLocalWarning: tests render the working tree on purpose
         copier.run_copy(

@@ -33,9 +33,8 @@ def head_project() -> Callable[[str], Path]:
     return lambda use_case: set_up_project(f"heads_{use_case}", {"use_case": use_case}, fingerprint)
 
 
-# Object detection's default serves the PyTorch detector itself (tests/test_project_vision.py); its
-# sliding-window head serves only the edge pattern, whose project test_project_serving's
-# detection_edge_gcp set runs with the task stack test, so it is not rendered a second time here.
+# Use cases with a PyTorch framework (classification, detection, segmentation) serve their contract
+# themselves on every pattern (tests/test_project_vision.py): they have no head.
 HEAD_USE_CASES = [use_case for use_case in task_use_cases() if decide(Answers(use_case=use_case)).task is not None]
 
 

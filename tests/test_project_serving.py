@@ -1,15 +1,14 @@
 """Tier 3/4: the serving layer of rendered projects on a real Triton server.
 
-For `tabular_aws_realtime`, `image_gcp_batch` and `detection_edge_gcp` (ci/matrix.yaml): the
-project's own serving stack tests (predictions, dynamic batching, every family's config, bad input,
-make serve, the batch worker on Redis, the edge runner, the detection project's production contract; for
-the edge set also the quantized edge bundle against the device budget),
-then `make build-serving` + `make serve` on the champion that the training layer registered
-(`make etl` + `make train`), whose predictions must equal the training layer's own
-`load_champion_predict_fn()`; for object detection the task model's boxes must also equal
-`load_champion_task()` in process, and `make edge-export` must quantize that champion to INT8
-inside the device budget. And `make load-test` (Locust) against `make serve`'s Triton; the comparison
-benches run from the generator (tests/test_project_benches.py).
+For the feature-row model of `tabular_aws_realtime`, `llm_api_pii` (batch) and `tabular_edge_azure`
+(edge) (ci/matrix.yaml): the project's own serving stack tests (predictions, dynamic batching, every
+family's config, bad input, make serve, the batch worker on Redis, the edge runner and the quantized
+edge bundle against the device budget), then `make build-serving` + `make serve` on the champion
+that the training layer registered (`make etl` + `make train`), whose predictions must equal the
+training layer's own `load_champion_predict_fn()`; for the edge set `make edge-export` must quantize
+that champion to INT8 inside the device budget. And `make load-test` (Locust) against `make serve`'s
+Triton; the comparison benches run from the generator (tests/test_project_benches.py). The PyTorch
+vision projects' serving, batch and edge run in tests/test_project_vision.py.
 """
 
 from __future__ import annotations
@@ -25,24 +24,17 @@ import pytest
 import yaml
 
 pytestmark = pytest.mark.project
-SETS = ["tabular_aws_realtime", "image_gcp_batch", "detection_edge_gcp"]
-# What each set runs of the project's stack tests. A project holds the task stack test only where
-# its use case has a task head (decisions.task); tests/test_project_heads.py runs it for every head.
+SETS = ["tabular_aws_realtime", "llm_api_pii", "tabular_edge_azure"]
+# What each set runs of the project's stack tests.
 STACK_TESTS = {
     "tabular_aws_realtime": ["tests/stack/test_serving_stack.py"],
-    "image_gcp_batch": [
+    "llm_api_pii": [
         "tests/stack/test_serving_stack.py",
         "tests/stack/test_batch_stack.py",
         "-k",
         "not every_family and not make_serve",
     ],
-    # the sliding-window detection head serves object detection's edge pattern only (the default
-    # serves the PyTorch detector: tests/test_project_vision.py), so its unit tests run here
-    "detection_edge_gcp": [
-        "tests/test_heads_detection.py",
-        "tests/test_heads_vision.py",
-        "tests/test_task_contract.py",
-        "tests/stack/test_task_stack.py",
+    "tabular_edge_azure": [
         "tests/stack/test_edge_stack.py",
         "tests/test_edge_settings.py",
     ],
@@ -66,46 +58,6 @@ for protocol in ("http", "grpc"):
     client = TritonClient.from_settings(settings, protocol=protocol, url=url, log_inferences=False)
     np.testing.assert_allclose(client.predict(rows), expected, atol=1e-5)
 print("champion predictions match over http and grpc; model version", client.model_version())
-"""
-
-CHECK_TASK = """
-import time
-from datetime import UTC, datetime
-import numpy as np
-from mlflow import MlflowClient
-from {package}.contract import get_family
-from {package}.data.sample import generate
-from {package}.serving.client import TritonClient
-from {package}.serving.server import read_record
-from {package}.serving.settings import ServingSettings
-from {package}.training.registry import champion, load_champion_task
-
-settings = ServingSettings.from_platform()
-record = read_record(settings.state_dir)
-task = load_champion_task()
-assert task is not None, "object_detection must have a production contract"
-info = champion()
-metrics = MlflowClient(info.tracking_uri).get_run(info.run_id).data.metrics
-assert metrics["task.f1"] > metrics["task.baseline_f1"], metrics
-family = get_family(task.contract.family)
-start = datetime(2026, 5, 1, tzinfo=UTC)
-sample = generate(family, start, start.replace(day=2), rows=400, seed=9)
-x = sample[list(family.features)].to_numpy(dtype=np.float32)
-y = sample[family.label].to_numpy(dtype=np.int64)
-inputs, truth = task.head.examples(x, y, np.random.default_rng(9), settings.task_max_batch_size)
-expected = task.infer(inputs)
-found = sum(int((expected["classes"][i] >= 0).sum()) for i in range(len(truth)))
-assert found >= sum(len(classes) for _, classes in truth) // 2, (found, truth)
-for protocol in ("http", "grpc"):
-    url = f"{{record['host']}}:{{record['ports'][protocol]}}"
-    client = TritonClient.from_settings(settings, protocol=protocol, url=url, log_inferences=False)
-    started = time.perf_counter()
-    served = client.infer_task(inputs)
-    took = (time.perf_counter() - started) * 1000
-    for name in ("boxes", "scores", "classes"):
-        np.testing.assert_allclose(served[name], expected[name], atol=1e-4)
-    print(f"{{protocol}}: {{len(truth)}} images -> boxes equal the head in process ({{took:.0f}} ms)")
-print("task f1", metrics["task.f1"], "baseline", metrics["task.baseline_f1"])
 """
 
 
@@ -191,13 +143,7 @@ def test_make_serve_serves_the_trained_champion(
             ["uv", "run", "--frozen", "python", "-c", script], cwd=project, env=env, capture_output=True, text=True
         )
         assert checked.returncode == 0, checked.stdout[-3000:] + checked.stderr[-3000:]
-        if name == "detection_edge_gcp":
-            script = CHECK_TASK.format(package=_package(project))
-            checked = subprocess.run(
-                ["uv", "run", "--frozen", "python", "-c", script], cwd=project, env=env, capture_output=True, text=True
-            )
-            assert checked.returncode == 0, checked.stdout[-3000:] + checked.stderr[-3000:]
-            print(checked.stdout)
+        if name == "tabular_edge_azure":
             _check_edge_export(project, env)
     finally:
         stopped = subprocess.run(["make", "serve-stop"], cwd=project, env=env, capture_output=True, text=True)

@@ -1,11 +1,17 @@
-"""Tier 3: the PyTorch detector in the object-detection project that holds it.
+"""Tier 3: the PyTorch vision model in each task's project, run by the project's own tests.
 
-`detection_aws_realtime` (ci/matrix.yaml) renders object detection with its default option, whose
-catalog entry names a torchvision framework: the project holds src/<package>/vision/ and its tests
-(tests/vision: images, validation, the model contract, export, precision, the stream; tests/stack:
-training through MLflow and the Triton ensemble on a real server), and no scikit-learn stand-in for
-the family. This module checks that layout and runs those tests in the project's own environment.
-A tabular project holds none of it (tests/test_render_vision.py checks that statically).
+Three representative answer sets (ci/matrix.yaml) render the three vision tasks, each with its
+default option, whose catalog entry names a torchvision framework and a task:
+
+- `detection_aws_realtime`: object detection, real-time (and the stream pipeline);
+- `image_gcp_batch`: image classification behind the batch worker;
+- `segmentation_edge_gcp`: segmentation, also shipped as the quantized edge bundle.
+
+Each project holds src/<package>/vision/ with its own task module only, and its tests
+(tests/vision: images, validation, the model contract, export, precision, the task module;
+tests/stack: training through MLflow, the Triton ensemble on a real server, and the serving
+pattern's own stack test). This module checks that layout and runs those tests in the project's
+own environment. A tabular project holds none of it (tests/test_render_vision.py checks that).
 """
 
 from __future__ import annotations
@@ -18,23 +24,43 @@ from conftest import run_project_tests
 
 pytestmark = pytest.mark.project
 
-NAME = "detection_aws_realtime"
-# Each topic's test file; a helper's new module without a test fails here.
-UNIT_TESTS = {"test_images.py", "test_model.py", "test_precision.py", "test_stream.py"}
-STACK_TESTS = {"test_vision_training.py", "test_vision_serving.py", "test_vision_monitoring.py"}
+TASKS = ("detection", "classification", "segmentation")
+# set -> (task, the unit test files it must hold, the stack tests it runs)
+SETS: dict[str, tuple[str, set[str], list[str]]] = {
+    "detection_aws_realtime": (
+        "detection",
+        {"test_images.py", "test_model.py", "test_precision.py", "test_stream.py", "test_detection.py"},
+        ["test_vision_training.py", "test_vision_serving.py", "test_vision_monitoring.py"],
+    ),
+    "image_gcp_batch": (
+        "classification",
+        {"test_images.py", "test_model.py", "test_precision.py", "test_classification.py"},
+        ["test_vision_training.py", "test_vision_serving.py", "test_batch_stack.py"],
+    ),
+    "segmentation_edge_gcp": (
+        "segmentation",
+        {"test_images.py", "test_model.py", "test_precision.py", "test_segmentation.py"},
+        ["test_vision_training.py", "test_vision_serving.py", "test_edge_stack.py"],
+    ),
+}
 
 
-def test_the_detection_project_holds_the_pytorch_detector(stack_project: Callable[[str], Path]) -> None:
-    project = stack_project(NAME)
+@pytest.mark.parametrize("name", sorted(SETS))
+def test_the_project_holds_and_runs_its_vision_task(stack_project: Callable[[str], Path], name: str) -> None:
+    task, unit_tests, stack_tests = SETS[name]
+    project = stack_project(name)
     (package,) = project.glob("src/*/vision")
-    assert (package / "settings.py").is_file() and (package / "inference.py").is_file()
+    modules = {path.name for path in package.glob("*.py")}
+    assert {"settings.py", "task.py", "inference.py", f"{task}.py"} <= modules
+    assert not {f"{other}.py" for other in TASKS if other != task} & modules, "another task's module"
     assert not list(project.glob("src/*/training/families/vision.py")), "no scikit-learn stand-in for the family"
-    assert not list(project.glob("src/*/tasks/heads/detection.py")), "no sliding-window head"
+    assert not list(project.glob("src/*/tasks/heads/*.py"))[1:], "no sliding-window head"
     assert "torchvision" in (project / "pyproject.toml").read_text(encoding="utf-8")
     units = {path.name for path in (project / "tests" / "vision").glob("test_*.py")}
-    stacks = {path.name for path in (project / "tests" / "stack").glob("test_vision_*.py")}
-    assert units >= UNIT_TESTS, f"missing {UNIT_TESTS - units}"
-    assert stacks >= STACK_TESTS, f"missing {STACK_TESTS - stacks}"
-    files = [*(f"tests/vision/{name}" for name in sorted(units)), *(f"tests/stack/{name}" for name in sorted(stacks))]
+    assert units >= unit_tests, f"missing {unit_tests - units}"
+    assert not {f"test_{other}.py" for other in TASKS if other != task} & units, "another task's tests"
+    missing = [file for file in stack_tests if not (project / "tests" / "stack" / file).is_file()]
+    assert not missing, f"missing stack tests {missing}"
+    files = [*(f"tests/vision/{file}" for file in sorted(units)), *(f"tests/stack/{file}" for file in stack_tests)]
     command = ["uv", "run", "--frozen", "pytest", "-q", "-p", "no:cacheprovider", *files]
-    run_project_tests(project, command, "vision (data, model, precision, stream, training, serving)", timeout=1800)
+    run_project_tests(project, command, f"vision {task} (data, model, precision, training, serving)", timeout=2400)

@@ -1,11 +1,12 @@
-"""Tier 2: the PyTorch detector is rendered into the projects that chose it, and only there.
+"""Tier 2: the PyTorch vision model is rendered into the projects that chose it, and only there.
 
-Object detection's default option names a torchvision framework (catalog.yaml): its project holds
-src/<package>/vision/, the `vision` dependency group (torch, torchvision ...), platform.yaml's
-`vision:` section (read here by the rendered package's own VisionSettings, for both profiles),
-image statistics as the feature contract, docs/vision.md and the vision make targets, and no
-scikit-learn stand-in or sliding-window head. A tabular project and object detection's edge
-pattern (which keeps the ONNX-only path) hold none of it.
+Image classification, object detection and segmentation name a torchvision framework with a task
+(catalog.yaml): their projects hold src/<package>/vision/ with their own task module only
+(classification.py, detection.py or segmentation.py), the `vision` dependency group (torch,
+torchvision ...), platform.yaml's `vision:` section (read here by the rendered package's own
+VisionSettings, for both profiles), image statistics as the feature contract with the task's
+prediction statistics, docs/vision.md, and no scikit-learn stand-in or sliding-window head. The
+stream pipeline (tracking needs boxes) is detection's only. A tabular project holds none of it.
 """
 
 from __future__ import annotations
@@ -30,10 +31,26 @@ def projects(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {
         "detection": render_project(root / "detection", use_case="object_detection", cloud="aws"),
         "tabular": render_project(root / "tabular", use_case="tabular"),
-        "detection_edge": render_project(
-            root / "detection_edge", use_case="object_detection", serving_pattern="edge", hosting="self_hosted"
+        "classification": render_project(
+            root / "classification",
+            use_case="image_classification",
+            cloud="gcp",
+            serving_pattern="batch",
+            latency_p95_ms=2000,
+        ),
+        "segmentation": render_project(
+            root / "segmentation", use_case="segmentation", cloud="azure", serving_pattern="edge", hosting="self_hosted"
         ),
     }
+
+
+TASKS = {"detection": "detection", "classification": "classification", "segmentation": "segmentation"}
+PREDICTION_STATS = {
+    "detection": ["detections", "score_mean", "score_max"],
+    "classification": ["score_max", "score_margin"],
+    "segmentation": ["foreground_share", "score_mean"],
+}
+STREAM_FILES = ("stream.py", "sinks.py", "video.py")
 
 
 def _platform(project: Path) -> dict[str, Any]:
@@ -109,7 +126,40 @@ def test_a_bad_vision_setting_names_the_key_and_the_fix(
         settings_module.from_section({**section, "image_size": 160, "architecture": {"local": "x"}}, current, "cloud")
 
 
-@pytest.mark.parametrize("name", ["tabular", "detection_edge"])
+@pytest.mark.parametrize("name", sorted(TASKS))
+def test_each_task_project_holds_its_own_task_module_only(projects: dict[str, Path], name: str) -> None:
+    project = projects[name]
+    (vision,) = project.glob("src/*/vision")
+    modules = {path.name for path in vision.glob("*.py")}
+    assert {"task.py", "settings.py", "inference.py", "train.py", "precision.py", "triton.py"} <= modules
+    assert f"{TASKS[name]}.py" in modules
+    assert not ({f"{task}.py" for task in TASKS.values()} - {f"{TASKS[name]}.py"}) & modules
+    assert _platform(project)["vision"]["task"] == TASKS[name]
+    assert not list(project.glob("src/*/tasks/heads/*.py"))[1:], "no head modules beyond __init__"
+    (contract,) = project.glob("src/*/contract.yaml")
+    stats = yaml.safe_load(contract.read_text(encoding="utf-8"))["prediction_stats"]
+    assert stats == [*PREDICTION_STATS[name], "share_circle", "share_square", "share_triangle", "share_cross"]
+    streams = name == "detection"
+    assert all(((vision / file).exists()) == streams for file in STREAM_FILES)
+    assert (project / "mk" / "vision.mk").exists() == streams
+    assert ("stream" in _platform(project)["vision"]) == streams
+    assert ("score_threshold" in _platform(project)["vision"]) == streams
+    assert list(project.glob("deploy/k8s/base/stream-worker.yaml")) == (
+        [project / "deploy/k8s/base/stream-worker.yaml"] if streams else []
+    )
+    pyproject = (project / "pyproject.toml").read_text(encoding="utf-8")
+    assert "torchvision" in pyproject
+    for package in ("supervision", "trackers", '"av', "faster-coco-eval"):
+        assert (package in pyproject) == streams, package
+
+
+def test_classification_reads_a_per_profile_image_size(projects: dict[str, Path]) -> None:
+    section = _platform(projects["classification"])["vision"]
+    assert section["image_size"] == {"local": 64, "cloud": 224}  # ViT-B/16's checkpoint needs 224
+    assert section["architecture"] == {"local": "mobilenet_v3_small", "cloud": "efficientnet_b0"}
+
+
+@pytest.mark.parametrize("name", ["tabular"])
 def test_projects_without_the_framework_carry_no_pytorch(projects: dict[str, Path], name: str) -> None:
     project = projects[name]
     assert not list(project.glob("src/*/vision")), "no vision package"
