@@ -32,7 +32,8 @@ from ..training.errors import TrainingError
 from ..training.registry import ONNX_ARTIFACT, REFERENCE_ARTIFACT
 from ..training.settings import TrainingSettings, load_settings
 from ..training.tracking import check_tracking_uri, experiment_id
-from .images import STATISTICS, Annotation, ManifestError, image_statistics, iter_samples
+from .images import STATISTICS, Annotation, image_statistics
+from .manifests import ManifestError, iter_samples
 from .settings import VisionConfigError, VisionSettings
 from .task import VisionTask, task_module
 
@@ -64,11 +65,13 @@ def _connect(training: TrainingSettings, tracking_uri: str | None) -> tuple[str,
 
 
 def interval_dirs(settings: VisionSettings) -> list[Path]:
-    """The validated intervals under vision.images (folders holding an annotations.json), oldest first."""
+    """The validated intervals under vision.images (folders holding a manifest), oldest first."""
+    from .manifests import interval_dirs as intervals_under
+
     root = settings.images_dir
     if not root.is_dir():
         raise TrainingError(f"no images at {root} (vision.images); run the ETL first (`make etl`)")
-    return sorted(path.parent for path in root.glob("*/annotations.json"))
+    return intervals_under(root)
 
 
 def _image_set(path: Path) -> dict[str, Any]:

@@ -58,28 +58,7 @@ class Sample:
     def scaled(self, size: int) -> Annotation:
         """The annotation in the S x S input's pixels."""
         height, width = self.orig_hw
-        return _scaled(self.annotation, size / width, size / height)
-
-
-# Transitional: images.Annotation gains scaled()/flipped() (polygons included) with the data layer's
-# change; until then these handle boxes only. The lead drops them once Annotation has both.
-def _scaled(annotation: Annotation, sx: float, sy: float) -> Annotation:
-    method = getattr(annotation, "scaled", None)
-    if method is not None:
-        scaled: Annotation = method(sx, sy)
-        return scaled
-    factor = np.array([sx, sy, sx, sy], dtype=np.float32)
-    return Annotation(np.asarray(annotation.boxes, dtype=np.float32).reshape(-1, 4) * factor, annotation.classes)
-
-
-def _flipped(annotation: Annotation, width: int) -> Annotation:
-    method = getattr(annotation, "flipped", None)
-    if method is not None:
-        flipped: Annotation = method(width)
-        return flipped
-    boxes = np.asarray(annotation.boxes, dtype=np.float32).reshape(-1, 4)
-    mirrored = np.stack([width - boxes[:, 2], boxes[:, 1], width - boxes[:, 0], boxes[:, 3]], axis=1)
-    return Annotation(mirrored.astype(np.float32), annotation.classes)
+        return self.annotation.scaled(size / width, size / height)
 
 
 @dataclass
@@ -120,7 +99,7 @@ def _batch(batch: Sequence[Sample], size: int, flips: Sequence[bool]) -> tuple[T
         annotation = sample.scaled(size)
         if flip:
             pixels = pixels.flip(-1)
-            annotation = _flipped(annotation, size)
+            annotation = annotation.flipped(size)
         images.append(pixels)
         annotations.append(annotation)
     return torch.stack(images), annotations
