@@ -151,7 +151,7 @@ def _size(path: Path) -> tuple[int, int]:
 
 def _read_labels(path: Path) -> Manifest:
     """labels.csv as COCO lists: sizes from the image headers, a whole-image box per image."""
-    with path.open(newline="", encoding="utf-8") as stream:
+    with path.open(newline="", encoding="utf-8-sig") as stream:  # -sig: a spreadsheet's byte-order mark
         reader = csv.DictReader(stream)
         missing = [name for name in LABEL_COLUMNS[:2] if name not in (reader.fieldnames or [])]
         if missing:
@@ -160,13 +160,19 @@ def _read_labels(path: Path) -> Manifest:
                 "(and optionally image_id,captured_at)"
             )
         rows = list(reader)
+    for number, row in enumerate(rows, start=1):
+        if not row.get("file_name") or row.get("label") is None:
+            raise ManifestError(
+                f"{path}: row {number} has no file_name or no label; every row names an image and its label"
+            )
     labels = sorted({row["label"] for row in rows})
     category_ids = {name: index + 1 for index, name in enumerate(labels)}
     images: list[dict[str, Any]] = []
     annotations: list[dict[str, Any]] = []
     for number, row in enumerate(rows, start=1):
         try:
-            image_id = int(row.get("image_id") or number)  # without ids: the row number (unique in the interval)
+            # Without ids: the row number, unique in the interval only (give ids when intervals meet in Feast).
+            image_id = int(row.get("image_id") or number)
         except ValueError as error:
             raise ManifestError(f"{path}: row {number} has image_id {row['image_id']!r}; ids are integers") from error
         width, height = _size(path.parent / IMAGES / row["file_name"])
