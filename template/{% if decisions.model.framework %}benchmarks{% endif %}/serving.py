@@ -1,12 +1,13 @@
-"""Serving the detector: the Triton ensemble against onnxruntime in process and `mlflow models serve`.
+"""Serving the vision model: the Triton ensemble against onnxruntime in process and `mlflow models serve`.
 
     uv run python benchmarks/serving.py [--onnx PATH] [--images 64] [--requests 256] [--concurrency 1,8,32]
 
 Rows (one run, the same synthetic images, encoded JPEG bytes in every row):
-  triton c=N         the ensemble (decode, resize, model step with dynamic batching, NMS) on a fresh local
-                     Triton over a temporary repository built from the ONNX with platform.yaml's batching;
-                     N clients each send one image per request; latency is per request
-  onnxruntime b=32   OnnxDetector in this process on batches of 32 (the same pre/postprocess); latency is
+  triton c=N         the ensemble (decode, resize, model step with dynamic batching, the task's postprocess:
+                     NMS, top class or mask) on a fresh local Triton over a temporary repository built from
+                     the ONNX with platform.yaml's batching; N clients each send one image per request;
+                     latency is per request
+  onnxruntime b=32   OnnxPredictor in this process on batches of 32 (the same pre/postprocess); latency is
                      per batch of 32: the floor without a server, no concurrency, no network
   mlflow c=N         `mlflow models serve` of the registered champion's pyfunc, when the registry has one
 The ONNX model is --onnx, else the champion's model step in the local repository (`make build-serving`).
@@ -51,11 +52,18 @@ def percentiles(latencies: Sequence[float]) -> tuple[float, float]:
 
 
 def synthetic_images(count: int, settings: Any, folder: Path) -> list[bytes]:
-    """Clean synthetic images (the data layer's generator: shapes on noise, varied sizes), as JPEG bytes."""
+    """Clean synthetic images of the project's task (the data layer's generator: shapes on noise, varied
+    sizes), as JPEG bytes."""
     start = datetime(2026, 1, 1, tzinfo=UTC)
     interval = folder / "images"
-    module("vision.images").generate_interval(
-        interval, start, start + timedelta(days=1), count=count, classes=settings.classes, seed=settings.seed
+    module("vision.synthetic").generate_interval(
+        interval,
+        start,
+        start + timedelta(days=1),
+        count=count,
+        classes=settings.classes,
+        task=settings.task,
+        seed=settings.seed,
     )
     return [path.read_bytes() for path in sorted((interval / "images").glob("*.jpg"))]
 
@@ -103,12 +111,14 @@ def triton_rows(onnx: Path, settings: Any, images: list[bytes], args: argparse.N
     rows = []
     with server:
         url = server.grpc_url if args.protocol == "grpc" else server.http_url
-        client = module("vision.client").VisionClient(url, args.protocol, serving.model_name, retries=0)
+        client = module("vision.client").VisionClient(
+            url, args.protocol, serving.model_name, retries=0, settings=settings
+        )
         client.wait_until_ready()
-        closed_loop(client.detect, images, len(images), 1)  # first requests: Pillow plugins, onnxruntime arenas
+        closed_loop(client.infer, images, len(images), 1)  # first requests: Pillow plugins, onnxruntime arenas
         before = server.metrics()
         for concurrency in args.concurrency:
-            result = closed_loop(client.detect, images, max(args.requests, 4 * concurrency), concurrency)
+            result = closed_loop(client.infer, images, max(args.requests, 4 * concurrency), concurrency)
             rows.append(("triton ensemble", f"c={concurrency}", result, "per request"))
             print(f"  c={concurrency}: {result['images_per_s']:.1f} images/s", flush=True)
         metrics = server.metrics()
@@ -134,15 +144,15 @@ def triton_rows(onnx: Path, settings: Any, images: list[bytes], args: argparse.N
 
 
 def in_process_row(onnx: Path, settings: Any, images: list[bytes], requests: int) -> Any:
-    detector = module("vision.inference").OnnxDetector(onnx, settings)
+    predictor = module("vision.inference").OnnxPredictor(onnx, settings)
     batch = 32
     chunks = [[images[(start + i) % len(images)] for i in range(batch)] for start in range(0, requests, batch)]
-    detector.predict(chunks[0])  # warm
+    predictor.predict(chunks[0])  # warm
     latencies = []
     began = time.perf_counter()
     for chunk in chunks:
         started = time.perf_counter()
-        detector.predict(chunk)
+        predictor.predict(chunk)
         latencies.append(time.perf_counter() - started)
     seconds = time.perf_counter() - began
     p50, p95 = percentiles(latencies)
@@ -248,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.concurrency = [int(value) for value in str(args.concurrency).split(",") if value]
     settings = module("vision.settings").VisionSettings.from_platform()
-    onnx = args.onnx or module("vision.stream").champion_onnx()
+    onnx = args.onnx or module("vision.triton").champion_onnx()
     rows: list[Any] = []
     notes: list[str] = []
     with tempfile.TemporaryDirectory(prefix="serving-bench-") as name:
@@ -256,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
         images = synthetic_images(args.images, settings, scratch)
         sizes = sorted({len(image) for image in images})
         print(
-            f"model {onnx}; {len(images)} synthetic JPEG images ({sizes[0]}..{sizes[-1]} bytes), "
+            f"{settings.task} model {onnx}; {len(images)} synthetic JPEG images ({sizes[0]}..{sizes[-1]} bytes), "
             f"image_size {settings.image_size}; {os.cpu_count()} CPU(s)",
             flush=True,
         )

@@ -1,14 +1,18 @@
-"""Client of the detector's Triton ensemble: encoded image bytes in, Detections out.
+"""Client of the vision model's Triton ensemble: encoded image bytes in, the task's Predictions out.
 
     client = VisionClient("127.0.0.1:8000", protocol="http", model="<serving.model_name>")
-    found = client.detect(jpeg_bytes)                      # Detections (boxes in original pixels)
+    found = client.infer(jpeg_bytes)                       # the task's Prediction, in original pixels
     many = client.predict([jpeg, png, ...])                # concurrent requests, results in order
+
+The served outputs and the Prediction they make are the task module's (task.SERVED,
+task.from_served; vision/task.py), so the same client serves detection, classification and
+segmentation; the task is vision.task of platform.yaml unless `settings` says otherwise.
 
 Each image is its own request (the ensemble takes one encoded image); `predict()` keeps up to
 `concurrency` of them in flight from a thread pool (one tritonclient connection per thread), so the
 model step's dynamic batcher can join them. Server errors map to the serving layer's errors
 (an undecodable image -> BadInputError naming the image); connection errors are retried.
-`TritonDetector` is the stream's Detector (RGB frames -> JPEG bytes -> the ensemble).
+`TritonDetector` is the stream's Detector (RGB frames -> JPEG bytes -> the ensemble -> Predictions).
 """
 
 from __future__ import annotations
@@ -28,17 +32,17 @@ from PIL import Image
 from ..serving.client import classify, connect
 from ..serving.errors import BadInputError, ServerUnavailableError, ServingError
 from ..serving.settings import ServingSettings
-from .inference import Detections
+from .settings import VisionSettings
+from .task import AnyPrediction, VisionTask, task_module
 
 PROTOCOLS = ("http", "grpc")
 INPUT = "image"
-OUTPUTS = ("boxes", "scores", "classes")
 JPEG_QUALITY = 95  # frames are re-encoded for the wire; high quality keeps the detections of the raw frame
 T = TypeVar("T")
 
 
 class VisionClient:
-    """The detector ensemble on one Triton server; safe to share between threads."""
+    """The vision ensemble on one Triton server; safe to share between threads."""
 
     def __init__(
         self,
@@ -50,6 +54,7 @@ class VisionClient:
         concurrency: int = 8,
         retries: int = 2,
         backoff_seconds: float = 0.2,
+        settings: VisionSettings | None = None,
     ) -> None:
         if protocol not in PROTOCOLS:
             raise ValueError(f"protocol {protocol!r} is not one of {', '.join(PROTOCOLS)}")
@@ -60,6 +65,8 @@ class VisionClient:
         self.concurrency = max(1, concurrency)
         self.retries = max(0, retries)
         self.backoff_seconds = backoff_seconds
+        self.settings = settings
+        self._task: VisionTask | None = None
         self._local = threading.local()
         self._pool: ThreadPoolExecutor | None = None
         self._pool_size = 0
@@ -72,6 +79,14 @@ class VisionClient:
         """The server and model platform.yaml's serving section names."""
         kind = protocol or serving.client.protocol
         return cls(url or serving.url(kind), kind, serving.model_name, **options)
+
+    @property
+    def task(self) -> VisionTask:
+        """The task module whose outputs the ensemble serves (platform.yaml's vision.task by default; read
+        on first use, so a client that only checks readiness needs no platform.yaml)."""
+        if self._task is None:
+            self._task = task_module(self.settings or VisionSettings.from_platform())
+        return self._task
 
     def _client(self) -> Any:
         client = getattr(self._local, "client", None)
@@ -107,15 +122,16 @@ class VisionClient:
                 )
             time.sleep(0.5)
 
-    def detect(self, image: bytes) -> Detections:
-        """The detections of one encoded image (JPEG or PNG bytes)."""
+    def infer(self, image: bytes) -> AnyPrediction:
+        """The Prediction of one encoded image (JPEG or PNG bytes): the task's Prediction class."""
         if not isinstance(image, bytes | bytearray | memoryview) or len(image) == 0:
             raise BadInputError(f"an image must be non-empty encoded bytes (JPEG or PNG), got {type(image).__name__}")
+        task = self.task
         data = np.frombuffer(bytes(image), dtype=np.uint8)
         module = httpclient if self.protocol == "http" else grpcclient
         request = module.InferInput(INPUT, [int(data.size)], "UINT8")
         request.set_data_from_numpy(data)
-        outputs = [module.InferRequestedOutput(name) for name in OUTPUTS]
+        outputs = [module.InferRequestedOutput(name) for name in task.SERVED]
 
         def send(client: Any) -> Any:
             if self.protocol == "http":
@@ -123,19 +139,17 @@ class VisionClient:
             return client.infer(self.model, [request], outputs=outputs, client_timeout=self.timeout_seconds)
 
         result = self._call(send)
-        return Detections(
-            boxes=np.asarray(result.as_numpy("boxes"), dtype=np.float32).reshape(-1, 4),
-            scores=np.asarray(result.as_numpy("scores"), dtype=np.float32).reshape(-1),
-            classes=np.asarray(result.as_numpy("classes"), dtype=np.int64).reshape(-1),
-        )
+        return task.from_served({name: np.asarray(result.as_numpy(name)) for name in task.SERVED})
 
-    def predict(self, images: Sequence[bytes], *, concurrency: int | None = None) -> list[Detections]:
-        """The detections of many images, in order, with up to `concurrency` requests in flight."""
+    detect = infer  # the stream's name (a detection project's Prediction is Detections)
+
+    def predict(self, images: Sequence[bytes], *, concurrency: int | None = None) -> list[AnyPrediction]:
+        """The Predictions of many images, in order, with up to `concurrency` requests in flight."""
         if len(images) <= 1:
-            return [self.detect(image) for image in images]
+            return [self.infer(image) for image in images]
         wanted = max(1, concurrency or self.concurrency)
         if wanted == 1:
-            return [self.detect(image) for image in images]
+            return [self.infer(image) for image in images]
         with self._pool_lock:
             if self._pool is None or self._pool_size != wanted:
                 if self._pool is not None:
@@ -143,7 +157,7 @@ class VisionClient:
                 self._pool = ThreadPoolExecutor(max_workers=wanted, thread_name_prefix="vision-client")
                 self._pool_size = wanted
             pool = self._pool
-        return list(pool.map(self.detect, images))
+        return list(pool.map(self.infer, images))
 
     def close(self) -> None:
         with self._pool_lock:
@@ -169,11 +183,12 @@ def encode_frame(frame: np.ndarray[Any, Any], quality: int = JPEG_QUALITY) -> by
 
 
 class TritonDetector:
-    """The stream's Detector over Triton: frames (HxWx3 uint8 RGB) -> JPEG -> the ensemble -> Detections."""
+    """The stream's Detector over Triton: frames (HxWx3 uint8 RGB) -> JPEG -> the ensemble -> Predictions
+    (Detections in a detection project, the only kind with a stream)."""
 
     def __init__(self, client: VisionClient, *, quality: int = JPEG_QUALITY) -> None:
         self.client = client
         self.quality = quality
 
-    def predict(self, frames: list[np.ndarray[Any, Any]]) -> list[Detections]:
+    def predict(self, frames: list[np.ndarray[Any, Any]]) -> list[AnyPrediction]:
         return self.client.predict([encode_frame(frame, self.quality) for frame in frames])

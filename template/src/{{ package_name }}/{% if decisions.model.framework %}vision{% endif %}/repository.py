@@ -1,4 +1,4 @@
-"""`python -m <package>.serving build` for the detector: the champion's served ONNX as the ensemble.
+"""`python -m <package>.serving build` for the vision model: the champion's served ONNX as the ensemble.
 
 The champion run logs the served precision's ONNX at the registry's ONNX artifact path
 (training/registry.py ONNX_ARTIFACT), so the platform's model resolution (serving/champion.py)

@@ -1,4 +1,4 @@
-"""The detector's model step on the cloud GPU pool: Triton's onnxruntime backend with the TensorRT
+"""The vision model step on the cloud GPU pool: Triton's onnxruntime backend with the TensorRT
 execution accelerator at the served precision (the precision gate's choice, vision/precision.py).
 
     fp32  the FP32 ONNX, TensorRT precision_mode FP32
@@ -13,13 +13,16 @@ when it is built. Triton's name for the model is set by the repository builder (
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from tritonclient.grpc import model_config_pb2 as pb  # type: ignore[import-untyped]
 
-from .inference import INPUT, OUTPUTS
 from .settings import PRECISIONS, VisionConfigError, VisionSettings
+from .task import task_module
+
+INPUT = "images"  # the model step's input (the model contract: FP32 [B,3,S,S], RGB 0..1)
 
 TENSORRT_PRECISION_MODE = {"fp32": "FP32", "fp16": "FP16", "int8": "INT8"}
 TENSORRT_WORKSPACE_BYTES = 1 << 30
@@ -35,11 +38,14 @@ def cloud_model_config(
     instances: int,
     queue_delay_us: int,
     *,
+    dims: Mapping[str, Sequence[int]] | None = None,
     anchors: int = -1,
 ) -> pb.ModelConfig:
     """The model step's config: platform onnxruntime_onnx on KIND_GPU, dynamic batching, TensorRT at
-    `precision`. `anchors` is the model's fixed anchor count (anchor_count(onnx)); Triton's onnxruntime
-    backend refuses a -1 in the config where the model has a fixed size, so pass it when known."""
+    `precision`. Outputs are the task's (task.OUTPUTS, task.output_dims); `dims` overrides them with the
+    ONNX graph's fixed sizes (vision.triton.model_output_dims): Triton's onnxruntime backend refuses a -1
+    in the config where the model has a fixed size. `anchors` fills every remaining -1 (the detector's
+    fixed anchor count, anchor_count(onnx))."""
     if precision not in PRECISIONS:
         raise VisionConfigError(
             f"precision must be one of {', '.join(PRECISIONS)} (vision.precision), got {precision!r}"
@@ -53,9 +59,12 @@ def cloud_model_config(
     size = settings.image_size
     config = pb.ModelConfig(platform="onnxruntime_onnx", max_batch_size=max_batch_size)
     config.input.add(name=INPUT, data_type=pb.TYPE_FP32, dims=[3, size, size])
-    boxes, scores = OUTPUTS
-    config.output.add(name=boxes, data_type=pb.TYPE_FP32, dims=[anchors, 4])
-    config.output.add(name=scores, data_type=pb.TYPE_FP32, dims=[anchors, settings.num_classes])
+    task = task_module(settings)
+    shapes = dict(dims) if dims is not None else task.output_dims(settings)
+    for name in task.OUTPUTS:
+        config.output.add(
+            name=name, data_type=pb.TYPE_FP32, dims=[anchors if value == -1 else value for value in shapes[name]]
+        )
     config.dynamic_batching.max_queue_delay_microseconds = queue_delay_us
     config.instance_group.add(count=instances, kind=pb.ModelInstanceGroup.KIND_GPU)
     tensorrt = config.optimization.execution_accelerators.gpu_execution_accelerator.add(name="tensorrt")
@@ -80,16 +89,18 @@ def cloud_model_config(
     return config
 
 
-def anchor_count(onnx_path: Path) -> int:
-    """The anchor count the ONNX graph declares (dimension 1 of `scores`, else `boxes`), or -1 where the
-    graph leaves it symbolic: Triton compares the config with the declared shape, not the run-time one."""
+def anchor_count(onnx_path: Path, settings: VisionSettings | None = None) -> int:
+    """The first fixed size the ONNX graph declares at axis 1 of an output, last output first (detection:
+    `scores` [B, A, C], whose anchor count A exporters fix more often than the decoded boxes'), or -1
+    where the graph leaves it symbolic: Triton compares the config with the declared shape, not the
+    run-time one. The outputs are the task's (default VisionSettings(): detection)."""
     import onnx
 
     graph = onnx.load(str(onnx_path), load_external_data=False).graph
     outputs: dict[str, Any] = {value.name: value for value in graph.output}
-    for name in reversed(OUTPUTS):  # scores first: exporters often leave the decoded boxes' size symbolic
+    for name in reversed(task_module(settings or VisionSettings()).OUTPUTS):
         if name in outputs:
-            dims = outputs[name].type.tensor_type.shape.dim
-            if len(dims) > 1 and dims[1].HasField("dim_value"):
-                return int(dims[1].dim_value)
+            found = outputs[name].type.tensor_type.shape.dim
+            if len(found) > 1 and found[1].HasField("dim_value"):
+                return int(found[1].dim_value)
     return -1

@@ -1,26 +1,30 @@
-"""Triton python-backend model for the detector's python steps: preprocess, onnx (local) and postprocess.
+"""Triton python-backend model for the vision ensemble's python steps: preprocess, onnx (local) and postprocess.
 
 vision/triton.py copies this file to `<repository>/<model>_<step>/1/model.py`, next to a copy of
-vision/inference.py (the same preprocess/postprocess as the in-process OnnxDetector, so Triton and
-the notebook agree) and of serving/triton_model.py (its DLPack tensor helpers: the stub in Triton
-2.45 was built against NumPy 1, and only DLPack carries tensors correctly with NumPy 2). Triton
-loads model.py without the project's package, so nothing here imports it. The config parameter
-`step` says which step an instance runs:
+serving/triton_model.py (its DLPack tensor helpers: the stub in Triton 2.45 was built against NumPy 1,
+and only DLPack carries tensors correctly with NumPy 2) and a `vision/` folder with copies of
+inference.py and the task module (the same preprocess/postprocess as the in-process OnnxPredictor, so
+Triton and the notebook agree). Triton loads model.py without the project's package, so nothing here
+imports it. The config parameter `step` says which step an instance runs:
 
     preprocess   `image` (UINT8 [-1], encoded JPEG/PNG bytes) -> `images` FP32 [1,3,S,S] 0..1, `orig_size` INT64 [2]
-    onnx         `images` FP32 [B,3,S,S] -> `boxes` [B,A,4], `scores` [B,A,C]; the dynamic batcher hands
-                 execute() the requests of many clients and they run as one onnxruntime call
-    postprocess  `boxes`, `scores`, `orig_size` -> class-wise NMS -> `boxes` [N,4] in original pixels,
-                 `scores` [N], `classes` INT64 [N]
+    onnx         `images` FP32 [B,3,S,S] -> the task's outputs (parameter `outputs`) [B, ...]; the dynamic
+                 batcher hands execute() the requests of many clients and they run as one onnxruntime call
+    postprocess  one image's outputs + `orig_size` -> task.postprocess -> task.served: the served arrays
+                 (parameter `served`: name -> NumPy dtype), in original pixels
 
-A request that fails (an undecodable image) gets its own error response; the others go on.
+The task module gets the settings as an object with VisionSettings' plain fields (parameter
+`settings`, JSON) and `num_classes`. A request that fails (an undecodable image) gets its own error
+response; the others go on.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 from pathlib import Path
+from types import ModuleType, SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -28,14 +32,20 @@ import triton_python_backend_utils as pb_utils  # type: ignore[import-not-found]
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import inference  # type: ignore[import-not-found]  # the copy beside this file
 from triton_model import input_array, output_tensor  # type: ignore[import-not-found]
 
 STEPS = ("preprocess", "onnx", "postprocess")
+PACKAGE = "vision"  # the folder of copied package modules beside this file (vision/triton.py STEP_PACKAGE)
 
 
 def _error(message: str) -> Any:
     return pb_utils.InferenceResponse(error=pb_utils.TritonError(message))
+
+
+def step_settings(text: str) -> SimpleNamespace:
+    """The settings the task module reads, as attributes (lists back to tuples, as VisionSettings has them)."""
+    values = {key: tuple(value) if isinstance(value, list) else value for key, value in json.loads(text).items()}
+    return SimpleNamespace(**values, num_classes=len(values.get("classes", ())))
 
 
 class TritonPythonModel:
@@ -48,24 +58,20 @@ class TritonPythonModel:
         if self.step not in STEPS:
             raise ValueError(f"config parameter `step` is {self.step!r}; one of {', '.join(STEPS)}")
         self.image_size = int(parameters["image_size"])
+        if self.step == "preprocess":
+            self.inference: ModuleType = importlib.import_module(f"{PACKAGE}.inference")
         if self.step == "postprocess":
-            self.score_threshold = float(parameters["score_threshold"])
-            self.iou_threshold = float(parameters["iou_threshold"])
-            self.max_detections = int(parameters["max_detections"])
-            classes = len(json.loads(parameters["classes"]))
-            # warm: the first call imports torch and torchvision (seconds), so do it before the model is READY
-            inference.postprocess(
-                np.zeros((1, 4), dtype=np.float32),
-                np.zeros((1, classes), dtype=np.float32),
-                (self.image_size, self.image_size),
-                self.image_size,
-                score_threshold=self.score_threshold,
-                iou_threshold=self.iou_threshold,
-                max_detections=self.max_detections,
-            )
+            self.settings = step_settings(parameters["settings"])
+            self.task: ModuleType = importlib.import_module(f"{PACKAGE}.{parameters['task']}")
+            self.outputs: list[str] = json.loads(parameters["outputs"])
+            self.served: dict[str, np.dtype[Any]] = {
+                name: np.dtype(kind) for name, kind in json.loads(parameters["served"]).items()
+            }
+            self._warm()
         if self.step == "onnx":
             import onnxruntime as ort  # type: ignore[import-untyped]
 
+            self.outputs = json.loads(parameters["outputs"])
             options = ort.SessionOptions()
             threads = int(parameters.get("intra_op_thread_count") or 0)
             if threads > 0:  # one instance per core scales better than threads inside one session
@@ -74,6 +80,18 @@ class TritonPythonModel:
             model_file = Path(args["model_repository"]) / args["model_version"] / "model.onnx"
             self.session = ort.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
             self.onnx_input = self.session.get_inputs()[0].name
+
+    def _warm(self) -> None:
+        """Postprocess zeros once: the first call imports what the task needs (torch and torchvision for
+        detection's NMS: seconds), so it happens before the model reports READY; and a task module whose
+        served arrays miss a configured output fails here, not on the first request."""
+        dims = self.task.output_dims(self.settings)
+        zeros = [np.zeros([max(1, int(d)) for d in dims[name]], dtype=np.float32) for name in self.outputs]
+        size = (self.image_size, self.image_size)
+        arrays = self.task.served(self.task.postprocess(zeros, size, self.settings))
+        missing = sorted(set(self.served) - set(arrays))
+        if missing:
+            raise ValueError(f"task module {self.task.__name__}: served() lacks {missing}")
 
     def execute(self, requests: list[Any]) -> list[Any]:
         if self.step == "onnx":
@@ -90,7 +108,7 @@ class TritonPythonModel:
     def _preprocess(self, request: Any) -> list[Any]:
         encoded = input_array(request, "image").tobytes()
         try:
-            array, (height, width) = inference.preprocess(encoded, self.image_size)
+            array, (height, width) = self.inference.preprocess(encoded, self.image_size)
         except Exception as error:  # Pillow: UnidentifiedImageError, OSError (truncated), DecompressionBombError
             raise ValueError(
                 f"bad input: the image ({len(encoded)} bytes) could not be decoded ({type(error).__name__}: {error}); "
@@ -105,7 +123,7 @@ class TritonPythonModel:
         try:
             arrays = [input_array(request, "images") for request in requests]
             batch = np.concatenate(arrays) if len(arrays) > 1 else np.ascontiguousarray(arrays[0])
-            boxes, scores = self.session.run(["boxes", "scores"], {self.onnx_input: batch.astype(np.float32)})
+            results = self.session.run(self.outputs, {self.onnx_input: batch.astype(np.float32)})
         except Exception as error:  # the whole batch failed: each request gets the error
             return [_error(f"model execution failed: {error}") for _ in requests]
         responses = []
@@ -113,28 +131,16 @@ class TritonPythonModel:
         for array in arrays:
             stop = start + array.shape[0]
             tensors = [
-                output_tensor("boxes", np.asarray(boxes[start:stop], dtype=np.float32)),
-                output_tensor("scores", np.asarray(scores[start:stop], dtype=np.float32)),
+                output_tensor(name, np.asarray(result[start:stop], dtype=np.float32))
+                for name, result in zip(self.outputs, results, strict=True)
             ]
             responses.append(pb_utils.InferenceResponse(output_tensors=tensors))
             start = stop
         return responses
 
     def _postprocess(self, request: Any) -> list[Any]:
-        boxes = input_array(request, "boxes")
-        scores = input_array(request, "scores")
+        # copies: the request's tensors are views that end with the request
+        outputs = [np.array(input_array(request, name)[0], dtype=np.float32) for name in self.outputs]
         height, width = (int(value) for value in input_array(request, "orig_size"))
-        found = inference.postprocess(
-            np.array(boxes[0], dtype=np.float32),
-            np.array(scores[0], dtype=np.float32),
-            (height, width),
-            self.image_size,
-            score_threshold=self.score_threshold,
-            iou_threshold=self.iou_threshold,
-            max_detections=self.max_detections,
-        )
-        return [
-            output_tensor("boxes", np.asarray(found.boxes, dtype=np.float32).reshape(-1, 4)),
-            output_tensor("scores", np.asarray(found.scores, dtype=np.float32).reshape(-1)),
-            output_tensor("classes", np.asarray(found.classes, dtype=np.int64).reshape(-1)),
-        ]
+        arrays = self.task.served(self.task.postprocess(outputs, (height, width), self.settings))
+        return [output_tensor(name, np.asarray(arrays[name], dtype=kind)) for name, kind in self.served.items()]
