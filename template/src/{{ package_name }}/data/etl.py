@@ -8,6 +8,7 @@ interval replaces its partition instead of adding to it.
 
 from __future__ import annotations
 
+import importlib
 import json
 import shutil
 from datetime import datetime, timedelta
@@ -51,6 +52,17 @@ def _read_source(settings: DataSettings, start: datetime, end: datetime, dsn: st
             dirty_share=settings.dirty_share,
         )
     source = settings.source["cloud"]
+    if source["kind"] == "images":
+        # Families whose data are files (vision): their sample module reads, validates and describes
+        # the interval's files where they are stored (data/samples/<family>.py `stored_rows`).
+        module = importlib.import_module(f"{__package__}.samples.{settings.family.name}")
+        if not hasattr(module, "stored_rows"):
+            raise ValueError(
+                f"data.source.cloud.kind is images, but family {settings.family.name!r} reads rows; "
+                "use postgres or parquet"
+            )
+        rows: pd.DataFrame = module.stored_rows(settings.family, start, end)
+        return rows
     if source["kind"] == "parquet":
         if not source.get("parquet_uri"):
             raise ValueError(
