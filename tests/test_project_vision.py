@@ -40,7 +40,7 @@ SETS: dict[str, tuple[str, set[str], list[str]]] = {
     "segmentation_edge_gcp": (
         "segmentation",
         {"test_images.py", "test_model.py", "test_precision.py", "test_segmentation.py"},
-        ["test_vision_training.py", "test_vision_serving.py", "test_edge_stack.py"],
+        ["test_vision_training.py", "test_vision_serving.py", "test_vision_edge.py"],
     ),
 }
 

@@ -28,20 +28,28 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = yaml.safe_load((ROOT / "platform.yaml").read_text(encoding="utf-8"))["project"]["package"]
 settings_module: Any = importlib.import_module(f"{PACKAGE}.vision.settings")
-images_module: Any = importlib.import_module(f"{PACKAGE}.vision.images")
+manifests_module: Any = importlib.import_module(f"{PACKAGE}.vision.manifests")
+synthetic_module: Any = importlib.import_module(f"{PACKAGE}.vision.synthetic")
+task_module: Any = importlib.import_module(f"{PACKAGE}.vision.task")
 precision_module: Any = importlib.import_module(f"{PACKAGE}.vision.precision")
 
 
 def interval_dirs(location: Path) -> list[Path]:
-    if (location / "annotations.json").is_file():
-        return [location]
-    return sorted(folder for folder in location.glob("*") if (folder / "annotations.json").is_file())
+    """`location` itself when it is an interval (it holds a manifest), else the intervals under it."""
+    manifest = manifests_module.manifest_path(location)
+    return [location] if manifest.is_file() else list(manifests_module.interval_dirs(location))
 
 
-def load_samples(folders: list[Path], classes: tuple[str, ...]) -> list[tuple[bytes, Any]]:
+def load_samples(folders: list[Path], settings: Any) -> list[tuple[bytes, Any]]:
+    """(encoded image, ground truth in the task's prediction shape) per image."""
+    from PIL import Image
+
+    task = task_module.task_module(settings)
     samples = []
-    for _, path, truth in images_module.iter_samples(folders, classes):
-        samples.append((path.read_bytes(), truth))
+    for _, path, annotation in manifests_module.iter_samples(folders, settings.classes):
+        with Image.open(path) as image:
+            size = (image.height, image.width)
+        samples.append((path.read_bytes(), task.truth(annotation, size)))
     return samples
 
 
@@ -85,17 +93,18 @@ def main(argv: list[str] | None = None) -> int:
     if not folders:  # nothing generated yet: a clean synthetic interval of the configured kind
         interval = args.out / "images" / "benchmark"
         start = datetime(2026, 1, 1, tzinfo=UTC)
-        images_module.generate_interval(
+        synthetic_module.generate_interval(
             interval,
             start,
             start + timedelta(days=1),
             count=args.count or settings.sample_images,
             classes=settings.classes,
+            task=settings.task,
             seed=settings.seed,
             min_side=settings.min_side,
         )
         folders, source = [interval], f"{interval} (generated: no images under {settings.images_dir})"
-    samples = load_samples(folders, settings.classes)
+    samples = load_samples(folders, settings)
     random.Random(settings.seed).shuffle(samples)
     held_out = max(1, round(len(samples) * settings.test_fraction))
     evaluation, rest = samples[:held_out], samples[held_out:]

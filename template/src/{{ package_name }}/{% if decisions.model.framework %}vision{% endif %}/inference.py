@@ -28,20 +28,6 @@ INPUT = "images"
 MAX_BATCH = 32  # images per onnxruntime call (the served model step's largest batch)
 
 
-def __getattr__(name: str) -> Any:
-    """Transitional: the detection names that lived here (Detections, postprocess with the old
-    signature, OUTPUTS) for code not yet on the task protocol (task.py). Imported lazily from
-    detection.py, or from a detection.py copied beside this file (the Triton python steps).
-    The lead removes this once every caller uses task_module(settings)."""
-    legacy = {"Detections": "Detections", "postprocess": "decode", "OUTPUTS": "OUTPUTS"}
-    if name not in legacy:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
-    module = importlib.import_module(f"{__package__}.detection" if __package__ else "detection")
-    return getattr(module, legacy[name])
-
-
 def to_rgb(image: ImageInput) -> Image.Image:
     """A Pillow RGB image from encoded bytes, a Pillow image or an HxWx3 uint8 array."""
     if isinstance(image, bytes | bytearray | memoryview):

@@ -9,6 +9,7 @@ pipeline): the sample video through decode -> sampling -> Triton -> ByteTrack ->
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import os
 import time
@@ -25,7 +26,6 @@ CONCURRENCY = int(os.environ.get("SMOKE_CONCURRENCY", "8"))
 # Each image is sent over HTTP and over gRPC and logged both times: 2 x 256 rows fill the drift
 # job's smallest window (monitoring.drift.min_window_rows, 500).
 PREDICT_IMAGES = int(os.environ.get("SMOKE_PREDICT_IMAGES", "256"))
-STREAM_FRAMES = int(os.environ.get("SMOKE_STREAM_FRAMES", "150"))
 
 
 class StageError(RuntimeError):
@@ -34,9 +34,9 @@ class StageError(RuntimeError):
 
 def newest_images(images_dir: Path, limit: int) -> list[bytes]:
     """Encoded images of the newest interval that passed validation (its rewritten manifest)."""
-    from .images import iter_samples
+    from .manifests import interval_dirs, iter_samples
 
-    intervals = sorted(path for path in images_dir.glob("*") if path.is_dir()) if images_dir.is_dir() else []
+    intervals = interval_dirs(images_dir) if images_dir.is_dir() else []
     if not intervals:
         raise StageError(f"no image interval under {images_dir}: the ETL stage writes them")
     samples = list(iter_samples([intervals[-1]]))
@@ -47,7 +47,8 @@ def stages() -> dict[str, tuple[Stage, ...]]:
     """The platform stages this project replaces: predict (and the stream after it, when the project
     holds the stream pipeline); the feature-row task stage has no counterpart."""
     predict_stages = [Stage("predict", "encoded images through the Triton ensemble, checked in process", predict)]
-    if importlib.util.find_spec(f"{__package__}.stream") is not None:
+    if importlib.util.find_spec(f"{__package__}.smoke_stream") is not None:  # detection projects only
+        stream = importlib.import_module(f"{__package__}.smoke_stream").stream
         predict_stages.append(Stage("stream", "video -> sampling -> Triton -> ByteTrack -> events", stream))
     return {"predict": tuple(predict_stages), "task": ()}
 
@@ -93,7 +94,7 @@ def predict(ctx: SmokeContext) -> str:
                 f"{protocol}: {len(differing)} of {len(images)} images differ from the champion in process "
                 f"(first: image {first}, served {served[first].to_dict()} vs {expected[first].to_dict()})"
             )
-        frame = monitoring_frame(images, served, settings.classes)
+        frame = monitoring_frame(images, served, settings)
         latency = float(np.mean(latencies))
         logger.log(frame, np.zeros((len(frame), 0)), champion.version, latency, model=serving.model_name)
         served_rows += len(frame)
@@ -107,31 +108,4 @@ def predict(ctx: SmokeContext) -> str:
     return (
         f"{len(images)} images x http+grpc, equal to the champion in process; "
         f"p95 {p95:.1f} ms ({verdict} the {target:g} ms target)"
-    )
-
-
-def stream(ctx: SmokeContext) -> str:
-    """The sample video through the stream pipeline against the local Triton."""
-    from ..serving.settings import ServingSettings
-    from .client import TritonDetector, VisionClient
-    from .settings import VisionSettings
-    from .sinks import make_sink
-    from .stream import run_stream
-    from .video import write_sample_video
-
-    settings = VisionSettings.from_platform()
-    serving = ServingSettings.from_platform()
-    source = settings.path(settings.stream.source)
-    if not source.is_file():
-        write_sample_video(source, classes=settings.classes)
-    ports = ctx.values["triton"]["ports"]
-    client = VisionClient(f"{serving.host}:{ports['grpc']}", "grpc", serving.model_name, retries=1)
-    with make_sink(settings.stream.sink, root=settings.root, key=settings.stream.stream_key, run_id="smoke") as sink:
-        stats = run_stream(str(source), TritonDetector(client), sink, settings, max_frames=STREAM_FRAMES)
-    client.close()
-    if stats.frames_sampled == 0 or stats.tracks == 0:
-        raise StageError(f"the stream produced no tracks: {stats.summary()}")
-    return (
-        f"{stats.frames_sampled} of {stats.frames_decoded} frames sampled, {stats.detections} detections, "
-        f"{stats.tracks} tracks, {stats.events} events; {stats.fps:.1f} source frames/s"
     )
