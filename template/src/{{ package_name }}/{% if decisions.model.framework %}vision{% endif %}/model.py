@@ -35,6 +35,19 @@ def export_module(model: nn.Module, settings: VisionSettings) -> nn.Module:
     return task_module(settings).export_module(model, settings)
 
 
+# torchvision's backbones use batch-norm momentum 0.01-0.03 (long ImageNet/COCO schedules); a few hundred
+# steps on the local set would leave the running statistics that eval mode (the export) reads behind the weights.
+BATCH_NORM_MOMENTUM = 0.1
+
+
+def short_schedule_batch_norm(model: nn.Module) -> nn.Module:
+    """Every BatchNorm2d of `model` at BATCH_NORM_MOMENTUM (each task's build_model calls it)."""
+    for module in model.modules():
+        if isinstance(module, nn.BatchNorm2d):
+            module.momentum = BATCH_NORM_MOMENTUM
+    return model
+
+
 def checkpoint_state(settings: VisionSettings) -> dict[str, Tensor]:
     """The state_dict that settings.weights names: a file path, or a weights enum member of the
     architecture (downloaded by torchvision into its cache on first use)."""
