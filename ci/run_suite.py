@@ -20,11 +20,14 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 WORKERS = os.environ.get("TEST_WORKERS", "2")
 
+PROJECTS_IN_PARALLEL = ["-n", WORKERS, "--dist", "loadgroup", "--durations=0"]
+
 TIERS: dict[str, tuple[str, list[str]]] = {
     "1": ("engine", ["tests", "-m", "engine", "-p", "no:cacheprovider"]),
-    "2": ("render + static checks", ["tests", "-m", "render or static", "-n", WORKERS]),
-    "3": ("generated projects' tests", ["tests", "-m", "project and not smoke"]),
-    "4": ("smoke runs", ["tests", "-m", "smoke"]),
+    "2": ("render + static checks", ["tests", "-m", "render or static", "-n", WORKERS, "--durations=10"]),
+    # one worker per project group (tests/conftest.py `_group_by_project`): a project's tests in order
+    "3": ("generated projects' tests", ["tests", "-m", "project and not smoke", *PROJECTS_IN_PARALLEL]),
+    "4": ("smoke runs", ["tests", "-m", "smoke", *PROJECTS_IN_PARALLEL]),
 }
 SUMMARY = re.compile(r"(\d+) (passed|failed|error|errors|skipped|deselected)")
 

@@ -156,6 +156,17 @@ def set_up_project(name: str, answers: dict[str, Any], fingerprint: str) -> Path
     return dst
 
 
+def use_case_project(use_case: str, fingerprint: str, **answers: str) -> Path:
+    """build/stack/use_case_<use_case>[_<answer>...]: `--defaults` plus the use case (and `answers`),
+    set up once and shared by the tier-3 modules that need the same project (a family's first use case
+    is often a use case with a task head: one setup serves both)."""
+    return set_up_project(use_case_project_name(use_case, **answers), {"use_case": use_case, **answers}, fingerprint)
+
+
+def use_case_project_name(use_case: str, **answers: str) -> str:
+    return "_".join(["use_case", use_case, *answers.values()])
+
+
 @pytest.fixture(scope="session")
 def stack_project() -> Callable[[str], Path]:
     """`stack_project(name)`: a representative answer set of ci/matrix.yaml, rendered and set up
@@ -183,19 +194,38 @@ def run_project_tests(project: Path, command: list[str], what: str, timeout: int
     return summary
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the xdist_group marks
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tier markers from file names, so `ci/run_suite.py` can run the tiers one by one.
 
     test_engine* -> engine (tier 1); test_render*, test_terraform*, test_update* -> static
     (tier 2); test_project* -> project (tier 3); anything named *smoke* -> smoke (tier 4).
+    Tiers 3 and 4 also get an xdist_group per set-up project (`_group_by_project`).
     """
     for item in items:
         name = item.path.name
         if "smoke" in name:
             item.add_marker(pytest.mark.smoke)
+            _group_by_project(item)
         elif name.startswith("test_project"):
             item.add_marker(pytest.mark.project)
+            _group_by_project(item)
         elif name.startswith(("test_render", "test_terraform", "test_update")):
             item.add_marker(pytest.mark.static)
         elif name.startswith("test_engine"):
             item.add_marker(pytest.mark.engine)
+
+
+def _group_by_project(item: pytest.Item) -> None:
+    """Tiers 3 and 4 run under `-n 2 --dist loadgroup`: the tests of one project (build/stack/<name>)
+    share its .local/ state (feature store, MLflow, the champion), so they run on one worker, in order;
+    different projects run side by side. The project is the test's `name` parameter (a set of
+    ci/matrix.yaml), the module's `project_of(params)`, or an explicit xdist_group mark."""
+    if item.get_closest_marker("xdist_group"):
+        return
+    params: dict[str, Any] = getattr(getattr(item, "callspec", None), "params", {})
+    project_of = getattr(getattr(item, "module", None), "project_of", None)
+    project = project_of(params) if project_of else params.get("name")
+    if not project:
+        raise pytest.UsageError(f"{item.nodeid}: which project? (a `name` parameter or an xdist_group mark)")
+    item.add_marker(pytest.mark.xdist_group(str(project)))

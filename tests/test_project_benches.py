@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-pytestmark = pytest.mark.project
+pytestmark = [pytest.mark.project, pytest.mark.xdist_group("tabular_aws_realtime")]
 REPO = Path(__file__).resolve().parents[1]
 NAME = "tabular_aws_realtime"
 

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import run_project_tests, set_up_project, template_fingerprint
+from conftest import run_project_tests, template_fingerprint, use_case_project, use_case_project_name
 from test_render_families import FAMILIES, FAMILY_TESTS, first_use_case
 
 pytestmark = pytest.mark.project
@@ -33,6 +33,15 @@ EDGE_FAMILIES = ("time_series", "text")
 EDGE_TESTS = ["tests/stack/test_edge_stack.py", "tests/test_edge_settings.py"]
 
 
+def _pattern(family: str) -> dict[str, str]:
+    return {"serving_pattern": "edge"} if family in EDGE_FAMILIES else {}
+
+
+def project_of(params: dict[str, str]) -> str:
+    """The project a test of this module uses (its xdist_group, tests/conftest.py)."""
+    return use_case_project_name(first_use_case(params["family"]), **_pattern(params["family"]))
+
+
 @pytest.fixture(scope="session")
 def family_project() -> Callable[[str], Path]:
     """`family_project(family)`: the project of the family's first use case, committed to a fresh
@@ -40,8 +49,7 @@ def family_project() -> Callable[[str], Path]:
     fingerprint = template_fingerprint()
 
     def _get(family: str) -> Path:
-        pattern = {"serving_pattern": "edge"} if family in EDGE_FAMILIES else {}
-        return set_up_project(f"family_{family}", {"use_case": first_use_case(family), **pattern}, fingerprint)
+        return use_case_project(first_use_case(family), fingerprint, **_pattern(family))
 
     return _get
 

@@ -8,8 +8,8 @@ head's unit tests, the contract's (tests/test_task_contract.py) and the task sta
 served by Triton as `<model>_<head>` around the demo champion must equal the head computed in
 process, over HTTP and gRPC).
 
-The projects live in build/stack/heads_<use_case> and are reused while the template's fingerprint
-is unchanged (like tests/conftest.py's `stack_project`).
+The projects live in build/stack/use_case_<use_case> (shared with test_project_families) and are
+reused while the template's fingerprint is unchanged (like tests/conftest.py's `stack_project`).
 """
 
 from __future__ import annotations
@@ -18,11 +18,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import run_project_tests, set_up_project, template_fingerprint
+from conftest import run_project_tests, template_fingerprint, use_case_project, use_case_project_name
 from platform_engine import Answers, decide
 from platform_engine.tasks import task_use_cases
 
 pytestmark = pytest.mark.project
+
+
+def project_of(params: dict[str, str]) -> str:
+    """The project a test of this module uses (its xdist_group, tests/conftest.py)."""
+    return use_case_project_name(params["use_case"]) if "use_case" in params else "tabular_render"
 
 
 @pytest.fixture(scope="session")
@@ -30,7 +35,7 @@ def head_project() -> Callable[[str], Path]:
     """`head_project(use_case)`: the project rendered with `--defaults` plus the use case, committed
     to a fresh git repo and set up (`make setup`) once per template fingerprint."""
     fingerprint = template_fingerprint()
-    return lambda use_case: set_up_project(f"heads_{use_case}", {"use_case": use_case}, fingerprint)
+    return lambda use_case: use_case_project(use_case, fingerprint)
 
 
 # Use cases with a PyTorch framework (classification, detection, segmentation) serve their contract

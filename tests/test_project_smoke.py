@@ -117,6 +117,7 @@ def _wait_for_requests(metrics_port: int, more_than: int, timeout_s: float = 120
         time.sleep(0.05)
 
 
+@pytest.mark.xdist_group("tabular_aws_realtime")
 def test_smoke_cleans_up_when_triton_dies(stack_project: Callable[[str], Path]) -> None:
     project = stack_project("tabular_aws_realtime")
     env = {**os.environ, "SMOKE_PREDICT_ROWS": str(KILL_PREDICT_ROWS), "SMOKE_CONCURRENCY": "4"}
