@@ -19,7 +19,7 @@ import importlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import numpy as np
@@ -81,6 +81,13 @@ def classify(error: Exception, model_name: str) -> ServingError:
 
 def _retryable(error: ServingError) -> bool:
     return isinstance(error, ServerUnavailableError)
+
+
+def served_model_version(config: Mapping[str, Any]) -> str:
+    """The MLflow model version in a served model's config (its `mlflow_model_version` parameter, which
+    the repository builders write); "unknown" for a repository built without a registered source."""
+    parameters = config.get("parameters") or {}
+    return str((parameters.get("mlflow_model_version") or {}).get("string_value") or "unknown")
 
 
 class TritonClient:
@@ -233,8 +240,7 @@ class TritonClient:
         """The MLflow model version the server runs (config parameter written by the repository builder)."""
         if self._version is None:
             try:
-                parameters = self.model_config().get("parameters") or {}
-                self._version = str((parameters.get("mlflow_model_version") or {}).get("string_value") or "unknown")
+                self._version = served_model_version(self.model_config())
             except ServingError:
                 return "unknown"
         return self._version

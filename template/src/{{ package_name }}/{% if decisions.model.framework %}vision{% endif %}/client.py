@@ -29,7 +29,7 @@ import tritonclient.grpc as grpcclient  # type: ignore[import-untyped]
 import tritonclient.http as httpclient  # type: ignore[import-untyped]
 from PIL import Image
 
-from ..serving.client import classify, connect
+from ..serving.client import classify, connect, served_model_version
 from ..serving.errors import BadInputError, ServerUnavailableError, ServingError
 from ..serving.settings import ServingSettings
 from .settings import VisionSettings
@@ -71,6 +71,7 @@ class VisionClient:
         self._pool: ThreadPoolExecutor | None = None
         self._pool_size = 0
         self._pool_lock = threading.Lock()
+        self._version: str | None = None
 
     @classmethod
     def from_settings(
@@ -121,6 +122,23 @@ class VisionClient:
                     "is the server up (make serve) and the repository built (make build-serving)?"
                 )
             time.sleep(0.5)
+
+    def model_config(self) -> dict[str, Any]:
+        """The ensemble's config as a plain dict (gRPC answers protobuf unless asked for JSON)."""
+        if self.protocol == "grpc":
+            answer = self._call(lambda client: client.get_model_config(self.model, as_json=True))
+            return dict(answer.get("config", answer))
+        return dict(self._call(lambda client: client.get_model_config(self.model)))
+
+    def model_version(self) -> str:
+        """The MLflow model version the ensemble serves (triton.build_repository writes it into the
+        ensemble's config), read once; "unknown" when the server cannot say."""
+        if self._version is None:
+            try:
+                self._version = served_model_version(self.model_config())
+            except ServingError:
+                return "unknown"
+        return self._version
 
     def infer(self, image: bytes) -> AnyPrediction:
         """The Prediction of one encoded image (JPEG or PNG bytes): the task's Prediction class."""

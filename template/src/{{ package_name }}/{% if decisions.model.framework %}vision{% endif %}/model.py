@@ -48,6 +48,34 @@ def short_schedule_batch_norm(model: nn.Module) -> nn.Module:
     return model
 
 
+# ImageNet statistics: what torchvision's classifiers and segmenters (and their checkpoints) expect
+# after the 0..1 scaling.
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+class ImageNetNormalise(nn.Module):
+    """RGB 0..1 -> ImageNet-normalised pixels, as a layer: the exported model step carries it."""
+
+    mean: Tensor
+    std: Tensor
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN, dtype=torch.float32).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(IMAGENET_STD, dtype=torch.float32).view(1, 3, 1, 1))
+
+    def forward(self, pixels: Tensor) -> Tensor:
+        return (pixels - self.mean) / self.std
+
+
+def imagenet_normalise(pixels: Tensor) -> Tensor:
+    """The same on a training batch, in its dtype and on its device."""
+    mean = torch.tensor(IMAGENET_MEAN, dtype=pixels.dtype, device=pixels.device).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD, dtype=pixels.dtype, device=pixels.device).view(1, 3, 1, 1)
+    return (pixels - mean) / std
+
+
 def checkpoint_state(settings: VisionSettings) -> dict[str, Tensor]:
     """The state_dict that settings.weights names: a file path, or a weights enum member of the
     architecture (downloaded by torchvision into its cache on first use)."""

@@ -527,6 +527,10 @@ def build_repository(
         declared=onnx_output_dims(onnx_path),
     )
     steps = step_names(name)
+    if source and source.get("version"):
+        # what the clients report with each prediction (VisionClient.model_version), as the tabular ensemble does
+        configs[name].parameters["mlflow_model_uri"].string_value = str(source.get("model_uri", ""))
+        configs[name].parameters["mlflow_model_version"].string_value = str(source["version"])
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out_dir.parent, prefix=".build-") as scratch:
         staged = Path(scratch) / "repository"
