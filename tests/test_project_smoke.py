@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import time
 import urllib.request
@@ -47,6 +46,10 @@ STAGES = [
 ]
 
 
+# Tier 4 runs two projects side by side (xdist -n 2): each smoke run's Triton takes free ports instead of
+# platform.yaml's 8000-8002, or the second server to start finds them taken.
+FREE_PORTS = {"SERVING_HTTP_PORT": "0", "SERVING_GRPC_PORT": "0", "SERVING_METRICS_PORT": "0"}
+
 VISION_STAGES = [stage for stage in STAGES if stage != "task"]
 STREAM_STAGES = [*VISION_STAGES]
 STREAM_STAGES.insert(STREAM_STAGES.index("predict") + 1, "stream")
@@ -67,9 +70,36 @@ def _tritons_under(project: Path) -> list[int]:
     return pids
 
 
-def _port_free(port: int) -> bool:
-    with socket.socket() as probe:
-        return probe.connect_ex(("127.0.0.1", port)) != 0
+def _listeners(port: int) -> list[str]:
+    """Command lines of the processes listening on TCP `port` (/proc/net/tcp* inodes -> /proc/*/fd)."""
+    inodes: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "0A":  # 0A: LISTEN
+                inodes.add(f"socket:[{fields[9]}]")
+    found: list[str] = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if any(os.readlink(fd) in inodes for fd in (entry / "fd").iterdir()):
+                found.append((entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"))
+        except OSError:  # the process ended, or is not ours to read
+            continue
+    return found
+
+
+def _port_held_by(project: Path, port: int) -> list[str]:
+    """This project's processes still listening on `port`. Tier 4 runs two projects side by side, so a
+    port freed by this smoke run may already serve the other project's Triton; that one does not count."""
+    return [command for command in _listeners(port) if str(project) in command]
+
+
+def _failure_first(output: str) -> str:
+    """The smoke run's verdict and stage table first (a CI log keeps the start of a long message), then its tail."""
+    table = output[output.rfind("clean-up:") :] if "clean-up:" in output else ""
+    return f"{table[-3000:]}\n--- output tail ---\n{output[-4000:]}"
 
 
 def _server_ports(output: str) -> list[int]:
@@ -83,9 +113,10 @@ def _server_ports(output: str) -> list[int]:
 def test_make_smoke_is_green(stack_project: Callable[[str], Path], name: str) -> None:
     project = stack_project(name)
     started = time.monotonic()
-    result = subprocess.run(["make", "smoke"], cwd=project, capture_output=True, text=True, timeout=900)
+    env = {**os.environ, **FREE_PORTS}
+    result = subprocess.run(["make", "smoke"], cwd=project, env=env, capture_output=True, text=True, timeout=900)
     output = result.stdout + result.stderr
-    assert result.returncode == 0, output[-6000:]
+    assert result.returncode == 0, _failure_first(output)
     assert "smoke: OK" in output
     stages = STREAM_STAGES if name in STREAM_SETS else VISION_STAGES if name in VISION_SETS else STAGES
     for stage in stages:
@@ -94,7 +125,7 @@ def test_make_smoke_is_green(stack_project: Callable[[str], Path], name: str) ->
         assert figure in output
     assert not _tritons_under(project), "make smoke left a Triton server running"
     for port in _server_ports(output):
-        assert _port_free(port), f"port {port} still bound after make smoke"
+        assert not _port_held_by(project, port), f"port {port} still bound after make smoke: {_listeners(port)}"
     print(f"{name}: make smoke took {time.monotonic() - started:.0f} s")
 
 
@@ -120,7 +151,7 @@ def _wait_for_requests(metrics_port: int, more_than: int, timeout_s: float = 120
 @pytest.mark.xdist_group("tabular_aws_realtime")
 def test_smoke_cleans_up_when_triton_dies(stack_project: Callable[[str], Path]) -> None:
     project = stack_project("tabular_aws_realtime")
-    env = {**os.environ, "SMOKE_PREDICT_ROWS": str(KILL_PREDICT_ROWS), "SMOKE_CONCURRENCY": "4"}
+    env = {**os.environ, **FREE_PORTS, "SMOKE_PREDICT_ROWS": str(KILL_PREDICT_ROWS), "SMOKE_CONCURRENCY": "4"}
     process = subprocess.Popen(
         ["make", "smoke"], cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
@@ -150,4 +181,4 @@ def test_smoke_cleans_up_when_triton_dies(stack_project: Callable[[str], Path]) 
     assert "smoke: FAILED" in output
     assert not _tritons_under(project), "a Triton server is still running after the failure"
     for port in _server_ports(output):
-        assert _port_free(port), f"port {port} still bound after the failure"
+        assert not _port_held_by(project, port), f"port {port} still bound after the failure: {_listeners(port)}"
