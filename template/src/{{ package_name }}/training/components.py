@@ -1,4 +1,9 @@
-"""KFP v2 lightweight Python components: thin shells that call `<package>.training.steps`.
+"""KFP v2 lightweight Python components: thin shells over the family's steps module.
+
+Every family's steps module has the same five functions (build_training_set, train, evaluate,
+register, promote) with the same signatures: `<package>.training.steps` for the feature-row
+families, `<package>.vision.steps` for the PyTorch vision models. The pipeline names the module in
+each component's `steps` input, so one set of components serves both.
 
 KFP copies each function's source into the task, so every import sits inside the function and the
 package comes in as a parameter. The task runs where this project is installed: locally the
@@ -14,28 +19,30 @@ from kfp.dsl import Dataset, Input, Metrics, Output  # type: ignore[import-untyp
 LOCAL_IMAGE = "python:3.11-slim"
 
 
-def build_training_set(package: str, config_path: str, training_set: Output[Dataset]) -> str:
-    """Feast training feature service -> checked, split training set (train/test Parquet + snapshot)."""
+def build_training_set(package: str, config_path: str, steps: str, training_set: Output[Dataset]) -> str:
+    """The Feast training feature service's selection, checked and split into the training_set artifact."""
     import importlib
     import json
     import os
     from pathlib import Path
 
     os.environ["PLATFORM_CONFIG"] = config_path
-    dataset = importlib.import_module(package + ".training.dataset")
+    module = importlib.import_module(f"{package}.{steps}")
     errors = importlib.import_module(package + ".training.errors")
     try:
-        snapshot = dataset.build_training_set(Path(training_set.path))
+        summary = module.build_training_set(Path(training_set.path))
     except errors.TrainingError as error:
         raise SystemExit(f"build_training_set failed: {error}") from None
-    for key in ("feature_service", "start", "end", "rows_used", "train_rows", "test_rows"):
-        training_set.metadata[key] = snapshot.get(key)
-    return json.dumps(snapshot, default=str)
+    for key, value in summary.items():
+        if isinstance(value, (str, int, float, bool)):  # KFP metadata: scalars (the UI shows them)
+            training_set.metadata[key] = value
+    return json.dumps(summary, default=str)
 
 
 def train(
     package: str,
     config_path: str,
+    steps: str,
     tracking_uri: str,
     model_params: str,
     pipeline_run: str,
@@ -48,11 +55,11 @@ def train(
     from pathlib import Path
 
     os.environ["PLATFORM_CONFIG"] = config_path
-    steps = importlib.import_module(package + ".training.steps")
+    module = importlib.import_module(f"{package}.{steps}")
     errors = importlib.import_module(package + ".training.errors")
     mlflow = importlib.import_module("mlflow")
     try:
-        run_id = steps.train(Path(training_set.path), tracking_uri=tracking_uri, overrides=json.loads(model_params))
+        run_id = module.train(Path(training_set.path), tracking_uri=tracking_uri, overrides=json.loads(model_params))
     except errors.TrainingError as error:
         raise SystemExit(f"train failed: {error}") from None
     mlflow.MlflowClient(tracking_uri=tracking_uri).set_tag(run_id, "pipeline_run", pipeline_run)
@@ -62,41 +69,44 @@ def train(
 def evaluate(
     package: str,
     config_path: str,
+    steps: str,
     tracking_uri: str,
     run_id: str,
     training_set: Input[Dataset],
     metrics: Output[Metrics],
 ) -> str:
-    """Held-out metrics, the trivial baseline and the quality gate, logged to the run."""
+    """Held-out metrics against the baseline and the quality gate (vision: per precision), logged to the run."""
     import importlib
     import json
     import os
     from pathlib import Path
 
     os.environ["PLATFORM_CONFIG"] = config_path
-    steps = importlib.import_module(package + ".training.steps")
+    module = importlib.import_module(f"{package}.{steps}")
     errors = importlib.import_module(package + ".training.errors")
     try:
-        report = steps.evaluate(Path(training_set.path), run_id, tracking_uri=tracking_uri)
+        report = module.evaluate(Path(training_set.path), run_id, tracking_uri=tracking_uri)
     except errors.TrainingError as error:
         raise SystemExit(f"evaluate failed: {error}") from None
     for name, value in report["metrics"].items():
         metrics.log_metric(name, value)
     for name, value in report["baseline_metrics"].items():
         metrics.log_metric("baseline_" + name, value)
+    verdict = {key: report[key] for key in ("quality_gate", "served_precision") if key in report}
+    print("evaluation:", json.dumps(verdict, default=str))
     return json.dumps(report, default=str)
 
 
-def register(package: str, config_path: str, tracking_uri: str, run_id: str) -> str:
+def register(package: str, config_path: str, steps: str, tracking_uri: str, run_id: str) -> str:
     """Register the run's model as a new version with alias challenger; returns the version."""
     import importlib
     import os
 
     os.environ["PLATFORM_CONFIG"] = config_path
-    steps = importlib.import_module(package + ".training.steps")
+    module = importlib.import_module(f"{package}.{steps}")
     errors = importlib.import_module(package + ".training.errors")
     try:
-        return str(steps.register(run_id, tracking_uri=tracking_uri))
+        return str(module.register(run_id, tracking_uri=tracking_uri))
     except errors.TrainingError as error:
         raise SystemExit(f"register failed: {error}") from None
 
@@ -104,22 +114,23 @@ def register(package: str, config_path: str, tracking_uri: str, run_id: str) -> 
 def promote(
     package: str,
     config_path: str,
+    steps: str,
     tracking_uri: str,
     run_id: str,
     version: str,
     training_set: Input[Dataset],
 ) -> str:
-    """Champion if the version passes the gate and beats the champion; export ONNX; log the decision."""
+    """Champion if the version passes the gate and beats the champion (training.promotion); log the decision."""
     import importlib
     import json
     import os
     from pathlib import Path
 
     os.environ["PLATFORM_CONFIG"] = config_path
-    steps = importlib.import_module(package + ".training.steps")
+    module = importlib.import_module(f"{package}.{steps}")
     errors = importlib.import_module(package + ".training.errors")
     try:
-        decision = steps.promote(Path(training_set.path), run_id, version, tracking_uri=tracking_uri)
+        decision = module.promote(Path(training_set.path), run_id, version, tracking_uri=tracking_uri)
     except errors.TrainingError as error:
         raise SystemExit(f"promote failed: {error}") from None
     print("decision:", json.dumps(decision, default=str))

@@ -53,11 +53,6 @@ def score(contract: FamilyContract, y_true: npt.NDArray[Any], scores: FloatArray
     return result
 
 
-def is_better(contract: FamilyContract, challenger: float, champion: float) -> bool:
-    """Strictly better on the primary metric (ties keep the champion)."""
-    return challenger > champion if contract.higher_is_better else challenger < champion
-
-
 def report(
     contract: FamilyContract,
     gate: QualityGate,

@@ -25,12 +25,12 @@ from mlflow.tracking import MlflowClient
 from ..config import Platform
 from ..tasks.contract import TASK_CONTRACT_ARTIFACT, TASK_PARAMS_ARTIFACT, load_params, save_params
 from ..tasks.heads import TaskEvaluation, guarded_core
-from . import evaluation
+from . import evaluation, promotion
 from .dataset import LABEL, TRAIN_FILE, TrainingSet, build_training_set, features_array, read_training_set
 from .errors import TrainingError
 from .registry import ONNX_ARTIFACT, REFERENCE_ARTIFACT
 from .settings import TrainingSettings, load_settings
-from .tracking import check_tracking_uri, experiment_id
+from .tracking import connect, experiment_id
 
 MODEL_NAME = "model"
 TRUSTED_PREFIXES = ("sklearn.", "lightgbm.", "numpy.", "scipy.", "collections.OrderedDict", "builtins.")
@@ -39,14 +39,6 @@ ONNX_TOLERANCE = 1e-3
 # `.models` (scikit-learn, ~2.6 s to import) is imported inside the steps that fit or export, so
 # the register step's process starts without it.
 __all__ = ["build_training_set", "evaluate", "promote", "register", "train"]
-
-
-def _connect(settings: TrainingSettings, tracking_uri: str | None) -> tuple[str, MlflowClient]:
-    uri = tracking_uri or settings.tracking_uri()
-    check_tracking_uri(uri)
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    return uri, MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
 def _experiment_id(settings: TrainingSettings, uri: str) -> str:
@@ -127,7 +119,7 @@ def train(
     from .models import build_estimator, fit, model_params, predict_scores
 
     settings = load_settings(platform_)
-    uri, _ = _connect(settings, tracking_uri)
+    uri, _ = connect(settings, tracking_uri)
     training_set = read_training_set(training_set_dir, settings.contract)
     params = model_params(settings.family, {**settings.model_params, **(overrides or {})})
     experiment_id = _experiment_id(settings, uri)
@@ -244,7 +236,7 @@ def evaluate(
 ) -> dict[str, Any]:
     """Held-out metrics of the logged model and of the trivial baseline, and the quality gate."""
     settings = load_settings(platform_)
-    _, client = _connect(settings, tracking_uri)
+    _, client = connect(settings, tracking_uri)
     contract = settings.contract
     training_set = read_training_set(training_set_dir, contract)
     x_test, y_test = training_set.x_test(), training_set.y_test()
@@ -278,7 +270,7 @@ def evaluate(
 def register(run_id: str, *, tracking_uri: str | None = None, platform_: Platform | None = None) -> str:
     """Register the run's model as a new version with the challenger alias; returns the version."""
     settings = load_settings(platform_)
-    _, client = _connect(settings, tracking_uri)
+    _, client = connect(settings, tracking_uri)
     run = client.get_run(run_id)
     if "quality_gate" not in run.data.tags:
         raise TrainingError(f"run {run_id} has no evaluation (quality_gate tag); evaluate before registering")
@@ -337,13 +329,6 @@ def export_onnx(
     return OnnxExport(True, f"{ONNX_ARTIFACT} (max |onnx - model| = {diff:.2e} on {len(x_check)} rows)", diff)
 
 
-def _champion(client: MlflowClient, name: str, alias: str) -> Any:
-    try:
-        return client.get_model_version_by_alias(name, alias)
-    except MlflowException:
-        return None
-
-
 def promote(
     training_set_dir: Path,
     run_id: str,
@@ -352,73 +337,30 @@ def promote(
     tracking_uri: str | None = None,
     platform_: Platform | None = None,
 ) -> dict[str, Any]:
-    """Make `version` champion if it passes the quality gate and beats the champion; log the decision."""
+    """Make `version` champion if it passes the quality gate and beats the champion (promotion.decide);
+    a promoted version gets its ONNX export first. The decision is logged on the run and the version."""
     settings = load_settings(platform_)
-    _, client = _connect(settings, tracking_uri)
+    _, client = connect(settings, tracking_uri)
     contract = settings.contract
-    name, metric = settings.registered_model_name, contract.primary_metric
-    run = client.get_run(run_id)
-    score = run.data.metrics.get(metric)
-    gate_passed = run.data.tags.get("quality_gate") == "passed"
-    current = _champion(client, name, settings.champion_alias)
-    champion_score: float | None = None
-    if current is not None:
-        champion_score = client.get_run(current.run_id).data.metrics.get(metric)
-
-    if score is None:
-        promoted, reason = False, f"the run has no {metric}"
-    elif not gate_passed:
-        promoted, reason = False, "it failed the quality gate (see evaluation/report.md)"
-    elif current is None:
-        promoted, reason = True, "there was no champion yet"
-    elif champion_score is None:
-        promoted, reason = True, f"the champion (version {current.version}) has no {metric}"
-    elif evaluation.is_better(contract, score, champion_score):
-        promoted, reason = True, f"{metric} {score:.4f} beats the champion's {champion_score:.4f}"
-    else:
-        promoted = False
-        reason = f"{metric} {score:.4f} does not beat the champion's {champion_score:.4f}"
-
+    metric = contract.primary_metric
+    standing = promotion.look_up(client, settings, run_id, metric)
+    promoted, reason = promotion.decide(standing, metric, contract.higher_is_better)
     export = OnnxExport(False, "not exported: the version was not promoted")
     if promoted:
         training_set = read_training_set(training_set_dir, contract)
         export = export_onnx(settings, client, run_id, features_array(training_set.test, contract))
-        client.set_registered_model_alias(name, settings.champion_alias, version)
-        client.delete_registered_model_alias(name, settings.challenger_alias)
-
-    decision: dict[str, Any] = {
-        "registered_model": name,
-        "version": version,
-        "run_id": run_id,
-        "decision": "promoted" if promoted else "kept_challenger",
-        "alias": settings.champion_alias if promoted else settings.challenger_alias,
-        "reason": reason,
-        "primary_metric": metric,
-        "higher_is_better": contract.higher_is_better,
-        "challenger_score": score,
-        "champion_version": None if current is None else str(current.version),
-        "champion_score": champion_score,
-        "quality_gate_passed": gate_passed,
-        "onnx": export.detail,
-    }
-    with mlflow.start_run(run_id=run_id):
-        mlflow.log_dict(decision, "promotion/decision.json")
-        mlflow.set_tags(
-            {"promotion.decision": decision["decision"], "promotion.reason": reason, "export.onnx": export.detail}
-        )
-        scores = {"promotion.challenger_score": score, "promotion.champion_score": champion_score}
-        mlflow.log_metrics({key: value for key, value in scores.items() if value is not None})
-        if export.max_abs_diff is not None:
-            mlflow.log_metric("export.onnx_max_abs_diff", export.max_abs_diff)
-    client.set_model_version_tag(name, version, "promotion", decision["decision"])
-    client.set_model_version_tag(name, version, "promotion_reason", reason)
-    client.set_model_version_tag(name, version, "onnx", export.detail)
-    return decision
-
-
-def summary(decision: dict[str, Any], report: dict[str, Any]) -> str:
-    """One line for the console."""
-    return (
-        f"{decision['registered_model']} v{decision['version']}: {decision['decision']} "
-        f"({report['primary_metric']} {report['score']}, baseline {report['baseline_score']}; {decision['reason']})"
+        promotion.set_champion(client, settings, version)
+    return promotion.record(
+        client,
+        settings,
+        run_id,
+        version,
+        standing,
+        (promoted, reason),
+        metric,
+        contract.higher_is_better,
+        details={"onnx": export.detail},
+        run_tags={"export.onnx": export.detail},
+        run_metrics={"export.onnx_max_abs_diff": export.max_abs_diff},
+        version_tags={"onnx": export.detail},
     )

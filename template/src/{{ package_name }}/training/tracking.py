@@ -6,9 +6,15 @@ import socket
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 from .errors import TrainingError
+
+if TYPE_CHECKING:
+    from mlflow.tracking import MlflowClient
+
+    from .settings import TrainingSettings
 
 CONNECT_TIMEOUT_SECONDS = 5.0
 
@@ -49,6 +55,19 @@ def check_tracking_uri(uri: str, timeout: float = CONNECT_TIMEOUT_SECONDS) -> No
         raise TrainingError(
             f"MLflow tracking URI {uri!r} is a file store, which MLflow 3 refuses; use sqlite:///<path>.db"
         )
+
+
+def connect(settings: TrainingSettings, tracking_uri: str | None = None) -> tuple[str, MlflowClient]:
+    """Check the tracking URI (`tracking_uri`, else the settings'), point MLflow's tracking and registry at
+    it, and return it with a client on it."""
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    uri = tracking_uri or settings.tracking_uri()
+    check_tracking_uri(uri)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    return uri, MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
 def experiment_id(name: str, tracking_uri: str, artifact_root: Path) -> str:

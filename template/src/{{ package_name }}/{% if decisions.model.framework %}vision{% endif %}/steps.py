@@ -1,11 +1,12 @@
 """The vision pipeline steps as plain functions over files and MLflow; the KFP components call these.
 
-build_image_set -> train -> evaluate -> register -> promote, like training/steps.py for the tabular
-families: each step checks its input, raises TrainingError with a clear message, and a failed step
-stops the pipeline. The run keeps: the trained state_dict, the FP32 ONNX model step (checked against
-PyTorch), the training images' statistics (the drift reference), the task's primary metric (task.py:
-mAP@0.5, accuracy or mean IoU) against the task's baseline, the precision report, and the served
-precision's ONNX inside an MLflow pyfunc model. Every task takes the same steps; what differs is
+build_training_set -> train -> evaluate -> register -> promote, the functions and signatures of
+training/steps.py (training/components.py calls either module): each step checks its input, raises
+TrainingError with a clear message, and a failed step stops the pipeline. The run keeps: the
+trained state_dict, the FP32 ONNX model step (checked against PyTorch), the training images'
+statistics (the drift reference), the task's primary metric (task.py: mAP@0.5, accuracy or mean
+IoU) against the task's baseline, the precision report, and the served precision's ONNX inside an
+MLflow pyfunc model. Every task takes the same steps; what differs is
 task_module(settings).
 """
 
@@ -28,10 +29,11 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from ..config import Platform
+from ..training import promotion
 from ..training.errors import TrainingError
 from ..training.registry import ONNX_ARTIFACT, REFERENCE_ARTIFACT
-from ..training.settings import TrainingSettings, load_settings
-from ..training.tracking import check_tracking_uri, experiment_id
+from ..training.settings import load_settings
+from ..training.tracking import connect, experiment_id
 from .images import STATISTICS, Annotation, image_statistics
 from .manifests import ManifestError, iter_samples
 from .settings import VisionConfigError, VisionSettings
@@ -54,14 +56,6 @@ def _settings(settings: VisionSettings | None, platform_: Platform | None) -> Vi
         return settings if settings is not None else VisionSettings.from_platform(platform_)
     except VisionConfigError as error:
         raise TrainingError(str(error)) from error
-
-
-def _connect(training: TrainingSettings, tracking_uri: str | None) -> tuple[str, MlflowClient]:
-    uri = tracking_uri or training.tracking_uri()
-    check_tracking_uri(uri)
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    return uri, MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
 def interval_dirs(settings: VisionSettings) -> list[Path]:
@@ -117,7 +111,7 @@ def _scratch_dir(prefix: str) -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-# -------------------------------------------------------------------------------- build_image_set
+# -------------------------------------------------------------------------------- build_training_set
 
 
 def feast_image_ids() -> set[int]:
@@ -176,6 +170,13 @@ def build_image_set(
     return image_set
 
 
+def build_training_set(output_dir: Path) -> dict[str, Any]:
+    """The pipeline's first step: the images the Feast training service holds, split (build_image_set);
+    returns the summary without the id lists."""
+    found = build_image_set(output_dir, selected_ids=feast_image_ids())
+    return {key: value for key, value in found.items() if key not in ("train", "test")}
+
+
 # ------------------------------------------------------------------------------------------ train
 
 
@@ -222,7 +223,7 @@ def train(
         raise TrainingError(f"model_params {unknown} are not vision settings; allowed: {', '.join(OVERRIDABLE)}")
     vision = vision.with_overrides(**(overrides or {}))
     training = load_settings(platform_)
-    uri, _ = _connect(training, tracking_uri)
+    uri, _ = connect(training, tracking_uri)
     image_set = _image_set(image_set_dir)
     train_samples = _samples(image_set, "train", vision.classes)
     try:
@@ -352,7 +353,7 @@ def evaluate(
     task = task_module(vision)
     metric = task.METRIC
     training = load_settings(platform_)
-    _, client = _connect(training, tracking_uri)
+    _, client = connect(training, tracking_uri)
     image_set = _image_set(image_set_dir)
     test = _samples(image_set, "test", vision.classes)
     train_part = _samples(image_set, "train", vision.classes)
@@ -461,7 +462,7 @@ def register(
 
     vision = _settings(settings, platform_)
     training = load_settings(platform_)
-    _, client = _connect(training, tracking_uri)
+    _, client = connect(training, tracking_uri)
     run = client.get_run(run_id)
     tags = run.data.tags
     if "quality_gate" not in tags:
@@ -520,6 +521,7 @@ def register(
 
 
 def promote(
+    image_set_dir: Path | None,
     run_id: str,
     version: str,
     *,
@@ -527,62 +529,20 @@ def promote(
     settings: VisionSettings | None = None,
     platform_: Platform | None = None,
 ) -> dict[str, Any]:
-    """Champion alias for `version` only if it passed the gate and beats the champion's primary metric."""
+    """Champion alias for `version` only if it passed the gate and beats the champion's primary metric
+    (training.promotion, the rule every family shares); the decision records the served precision.
+    `image_set_dir` is not read (the evaluate step already exported every precision); it keeps the
+    signature every steps module shares."""
     metric = task_module(_settings(settings, platform_)).METRIC
     training = load_settings(platform_)
-    _, client = _connect(training, tracking_uri)
-    name = training.registered_model_name
-    run = client.get_run(run_id)
-    score = run.data.metrics.get(metric)
-    gate_passed = run.data.tags.get("quality_gate") == "passed"
-    try:
-        current = client.get_model_version_by_alias(name, training.champion_alias)
-    except MlflowException:
-        current = None
-    champion_score = None if current is None else client.get_run(str(current.run_id)).data.metrics.get(metric)
-    if score is None:
-        promoted, reason = False, f"the run has no {metric}"
-    elif not gate_passed:
-        promoted, reason = False, "it failed the quality gate (see evaluation/report.md)"
-    elif current is None:
-        promoted, reason = True, "there was no champion yet"
-    elif champion_score is None:
-        promoted, reason = True, f"the champion (version {current.version}) has no {metric}"
-    elif score > champion_score:
-        promoted, reason = True, f"{metric} {score:.4f} beats the champion's {champion_score:.4f}"
-    else:
-        promoted, reason = False, f"{metric} {score:.4f} does not beat the champion's {champion_score:.4f}"
+    _, client = connect(training, tracking_uri)
+    standing = promotion.look_up(client, training, run_id, metric)
+    promoted, reason = promotion.decide(standing, metric, higher_is_better=True)
     if promoted:
-        client.set_registered_model_alias(name, training.champion_alias, version)
-        client.delete_registered_model_alias(name, training.challenger_alias)
-    decision: dict[str, Any] = {
-        "registered_model": name,
-        "version": version,
-        "run_id": run_id,
-        "decision": "promoted" if promoted else "kept_challenger",
-        "alias": training.champion_alias if promoted else training.challenger_alias,
-        "reason": reason,
-        "primary_metric": metric,
-        "higher_is_better": True,
-        "challenger_score": score,
-        "champion_version": None if current is None else str(current.version),
-        "champion_score": champion_score,
-        "quality_gate_passed": gate_passed,
-        "served_precision": run.data.tags.get("served_precision", "fp32"),
-        # what serving runs: the served precision's model step, in the pyfunc model and at onnx/model.onnx
-        "onnx": f"{ONNX_ARTIFACT} ({run.data.tags.get('served_precision', 'fp32')})",
-    }
-    with mlflow.start_run(run_id=run_id):
-        mlflow.log_dict(decision, "promotion/decision.json")
-        mlflow.set_tags({"promotion.decision": decision["decision"], "promotion.reason": reason})
-    client.set_model_version_tag(name, version, "promotion", decision["decision"])
-    client.set_model_version_tag(name, version, "promotion_reason", reason)
-    return decision
-
-
-def summary(decision: dict[str, Any], report: dict[str, Any]) -> str:
-    """One line for the console."""
-    return (
-        f"{decision['registered_model']} v{decision['version']}: {decision['decision']} "
-        f"({report['primary_metric']} {report['score']}, baseline {report['baseline_score']}; {decision['reason']})"
+        promotion.set_champion(client, training, version)
+    served = client.get_run(run_id).data.tags.get("served_precision", "fp32")
+    # what serving runs: the served precision's model step, in the pyfunc model and at onnx/model.onnx
+    details = {"served_precision": served, "onnx": f"{ONNX_ARTIFACT} ({served})"}
+    return promotion.record(
+        client, training, run_id, version, standing, (promoted, reason), metric, True, details=details
     )
