@@ -57,6 +57,11 @@ def look_up(client: MlflowClient, settings: TrainingSettings, run_id: str, metri
     )
 
 
+def better(score: float, reference: float, higher_is_better: bool) -> bool:
+    """Strictly better on the metric (a tie is not)."""
+    return score > reference if higher_is_better else score < reference
+
+
 def decide(standing: Standing, metric: str, higher_is_better: bool) -> tuple[bool, str]:
     """(promote?, the reason in words)."""
     score, best = standing.score, standing.champion_score
@@ -68,8 +73,8 @@ def decide(standing: Standing, metric: str, higher_is_better: bool) -> tuple[boo
         return True, "there was no champion yet"
     if best is None:
         return True, f"the champion (version {standing.champion_version}) has no {metric}"
-    better = score > best if higher_is_better else score < best
-    return better, f"{metric} {score:.4f} {'beats' if better else 'does not beat'} the champion's {best:.4f}"
+    wins = better(score, best, higher_is_better)
+    return wins, f"{metric} {score:.4f} {'beats' if wins else 'does not beat'} the champion's {best:.4f}"
 
 
 def set_champion(client: MlflowClient, settings: TrainingSettings, version: str) -> None:
