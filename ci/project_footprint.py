@@ -106,12 +106,15 @@ def named_modules(project: Path, package: str) -> set[str]:
     text_files = [project / "Makefile", *(project / "mk").glob("*.mk"), project / "platform.yaml", *_sources(project)]
     dotted = re.compile(rf"\b{re.escape(package)}(?:\.[A-Za-z_][A-Za-z0-9_]*)+")
     joined = re.compile(r'package \+ "(\.[A-Za-z_][A-Za-z0-9_.]*)"')  # importlib.import_module(package + ".x")
+    # the pipeline's STEPS = "x.steps": the module its components import by name (f"{package}.{steps}")
+    steps = re.compile(r'^STEPS = "([A-Za-z_][A-Za-z0-9_.]*)"', re.MULTILINE)
     found: set[str] = set()
     for path in text_files:
         if path.is_file():
             text = path.read_text(encoding="utf-8").replace("$(PACKAGE)", package)
             found.update(dotted.findall(text))
             found.update(package + suffix for suffix in joined.findall(text))
+            found.update(f"{package}.{name}" for name in steps.findall(text))
     found |= loaded_by_path(project)
     return found | {f"{name}.__main__" for name in found}  # `python -m <package>.x` runs x/__main__.py
 
