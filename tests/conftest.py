@@ -194,6 +194,21 @@ def run_project_tests(project: Path, command: list[str], what: str, timeout: int
     return summary
 
 
+def run_bench(name: str, project: Path, *args: str, timeout: int = 1200) -> str:
+    """`python ci/benches/<name>.py --project <project> ...` as a maintainer runs it (the bench enters the
+    project's own environment); fail with its output's tail unless it exits 0. Returns its stdout."""
+    import subprocess
+    import sys
+
+    env = {key: value for key, value in os.environ.items() if key != "VIRTUAL_ENV"}
+    command = [sys.executable, str(REPO / "ci" / "benches" / f"{name}.py"), "--project", str(project), *args]
+    result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, f"ci/benches/{name}.py exited {result.returncode}:\n{output[-4000:]}"
+    print(result.stdout[-3000:])
+    return result.stdout
+
+
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the xdist_group marks
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tier markers from file names, so `ci/run_suite.py` can run the tiers one by one.

@@ -12,27 +12,15 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import yaml
+from conftest import run_bench
 
 pytestmark = [pytest.mark.project, pytest.mark.xdist_group("tabular_aws_realtime")]
-REPO = Path(__file__).resolve().parents[1]
 NAME = "tabular_aws_realtime"
-
-
-def _bench(name: str, project: Path, *args: str, timeout: int = 1200) -> str:
-    env = {**os.environ}
-    env.pop("VIRTUAL_ENV", None)
-    command = [sys.executable, str(REPO / "ci" / "benches" / f"{name}.py"), "--project", str(project), *args]
-    result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, f"ci/benches/{name}.py exited {result.returncode}:\n{output[-4000:]}"
-    print(result.stdout[-3000:])
-    return result.stdout
 
 
 def _table(stdout: str, header: str) -> list[list[str]]:
@@ -71,7 +59,7 @@ def test_serving_bench_compares_triton_mlflow_and_in_process(stack_project: Call
         pytest.fail("wrk is not installed (apt-get install wrk)")
     project = stack_project(NAME)
     _ensure_champion(project)
-    stdout = _bench("serving", project, "--duration", "2", "--concurrency", "1", "8", "--paired-rounds", "2")
+    stdout = run_bench("serving", project, "--duration", "2", "--concurrency", "1", "8", "--paired-rounds", "2")
     for needle in ("a/b =", "a/c =", "median of 2 back-to-back pairs", "ceiling: ", "Triton p95 "):
         assert needle in stdout, stdout[-3000:]
     rows = {(row[0], row[1]): row for row in _table(stdout, "target")}
@@ -86,7 +74,7 @@ def test_serving_bench_compares_triton_mlflow_and_in_process(stack_project: Call
 
 def test_data_bench_prints_rows_per_second(stack_project: Callable[[str], Path]) -> None:
     project = stack_project(NAME)
-    stdout = _bench("data", project, "--sizes", "20000")
+    stdout = run_bench("data", project, "--sizes", "20000")
     (row,) = _table(stdout, "rows")
     rows, prepare, prepare_rate, materialize, materialize_rate, keys = (_number(cell) for cell in row)
     assert 0.9 * 20_000 <= rows <= 20_000  # the planted dirty rows are quarantined
@@ -108,7 +96,7 @@ def _rate_matches(rate: float, rows: float, seconds_cell: str) -> bool:
 
 def test_drift_bench_matches_numpy_psi(stack_project: Callable[[str], Path]) -> None:
     project = stack_project(NAME)
-    stdout = _bench("drift", project, "--sizes", "10000")
+    stdout = run_bench("drift", project, "--sizes", "10000")
     (row,) = _table(stdout, "rows")
     assert _number(row[0]) == 10_000
     assert _number(row[1]) > 0 and _number(row[4]) > 0  # job s, np PSI s
@@ -120,7 +108,7 @@ def test_drift_bench_matches_numpy_psi(stack_project: Callable[[str], Path]) -> 
 def test_training_bench_times_every_step(stack_project: Callable[[str], Path]) -> None:
     project = stack_project(NAME)
     _ensure_champion(project)  # the feature store holds a training set
-    stdout = _bench("training", project)
+    stdout = run_bench("training", project)
     rows = dict((row[0], _number(row[1])) for row in _table(stdout, "step"))
     steps = ("build_training_set", "train", "evaluate", "register", "promote")
     assert all(rows[step] > 0 for step in steps), rows

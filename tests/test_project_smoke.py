@@ -15,7 +15,7 @@ import signal
 import subprocess
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -55,19 +55,20 @@ STREAM_STAGES = [*VISION_STAGES]
 STREAM_STAGES.insert(STREAM_STAGES.index("predict") + 1, "stream")
 
 
-def _tritons_under(project: Path) -> list[int]:
-    """PIDs of tritonserver processes serving this project's model repository."""
-    pids = []
+def _processes() -> Iterator[tuple[Path, str]]:
+    """(/proc/<pid>, its command line) of every running process this user may read."""
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
+            yield entry, (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:  # the process ended, or is not ours to read
             continue
-        if "tritonserver" in command and str(project) in command:
-            pids.append(int(entry.name))
-    return pids
+
+
+def _tritons_under(project: Path) -> list[int]:
+    """PIDs of tritonserver processes serving this project's model repository."""
+    return [int(entry.name) for entry, command in _processes() if "tritonserver" in command and str(project) in command]
 
 
 def _listeners(port: int) -> list[str]:
@@ -79,12 +80,10 @@ def _listeners(port: int) -> list[str]:
             if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "0A":  # 0A: LISTEN
                 inodes.add(f"socket:[{fields[9]}]")
     found: list[str] = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
+    for entry, command in _processes():
         try:
             if any(os.readlink(fd) in inodes for fd in (entry / "fd").iterdir()):
-                found.append((entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"))
+                found.append(command)
         except OSError:  # the process ended, or is not ours to read
             continue
     return found

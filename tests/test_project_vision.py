@@ -16,17 +16,12 @@ own environment. A tabular project holds none of it (tests/test_render_vision.py
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import run_project_tests
-
-REPO = Path(__file__).resolve().parents[1]
+from conftest import run_bench, run_project_tests
 
 pytestmark = pytest.mark.project
 
@@ -80,18 +75,11 @@ def test_the_accuracy_bench_shows_the_local_classifier_clearing_its_gate(
     beats the task's baseline and reaches the gate's minimum; a 1-epoch recipe stands in for the
     comparison so the test stays short (the bench's default comparison trains a second full model)."""
     project = stack_project("image_gcp_batch")
-    env = {key: value for key, value in os.environ.items() if key != "VIRTUAL_ENV"}
-    command = [
-        sys.executable, str(REPO / "ci" / "benches" / "vision_accuracy.py"), "--project", str(project),
-        "--days", "2026-12-03", "--against", "epochs=1",
-    ]  # fmt: skip
-    result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=1200)
-    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
-    print(result.stdout)
-    minimum = float(re.search(r"gate minimum ([\d.]+)", result.stdout).group(1))  # type: ignore[union-attr]
-    row = re.search(r"^2026-12-03\s+project\s+(\d+)\s+(\d+)\s+([\d.]+)\s+([\d.]+)", result.stdout, re.MULTILINE)
-    assert row, result.stdout
+    stdout = run_bench("vision_accuracy", project, "--days", "2026-12-03", "--against", "epochs=1")
+    minimum = float(re.search(r"gate minimum ([\d.]+)", stdout).group(1))  # type: ignore[union-attr]
+    row = re.search(r"^2026-12-03\s+project\s+(\d+)\s+(\d+)\s+([\d.]+)\s+([\d.]+)", stdout, re.MULTILINE)
+    assert row, stdout
     train, test, accuracy, baseline = int(row[1]), int(row[2]), float(row[3]), float(row[4])
     assert train + test > 500, "the day holds the classification recipe's 576 images"
     assert accuracy > baseline and accuracy >= minimum, f"accuracy {accuracy} (baseline {baseline}, gate {minimum})"
-    assert re.search(r"project / against \(mean accuracy\): [\d.]+x", result.stdout)
+    assert re.search(r"project / against \(mean accuracy\): [\d.]+x", stdout)

@@ -24,7 +24,7 @@ from mlflow.tracking import MlflowClient
 from .settings import TrainingSettings
 
 DECISION_ARTIFACT = "promotion/decision.json"
-GATE_TAG = "quality_gate"  # the evaluate step tags the run "passed" or "failed"
+GATE_TAG = "quality_gate"  # the evaluate steps tag the run "passed" or "failed"; register copies it to the version
 
 
 @dataclass(frozen=True)

@@ -404,7 +404,7 @@ def evaluate(
                 for onnx_file in sorted((tmp / "precision").glob("model_*.onnx")):
                     mlflow.log_artifact(str(onnx_file), artifact_path="precision")
             mlflow.log_text("\n".join(markdown), "evaluation/report.md")
-            mlflow.set_tags({"quality_gate": "passed" if passed else "failed", "served_precision": served})
+            mlflow.set_tags({promotion.GATE_TAG: "passed" if passed else "failed", "served_precision": served})
     return result
 
 
@@ -465,7 +465,7 @@ def register(
     _, client = connect(training, tracking_uri)
     run = client.get_run(run_id)
     tags = run.data.tags
-    if "quality_gate" not in tags:
+    if promotion.GATE_TAG not in tags:
         raise TrainingError(f"run {run_id} has no evaluation (quality_gate tag); evaluate before registering")
     served = tags.get("served_precision", "fp32")
     if "image_size" in run.data.params:
@@ -508,7 +508,7 @@ def register(
             "primary_metric": metric,
             metric: str(run.data.metrics.get(metric)),
             "served_precision": served,
-            "quality_gate": tags["quality_gate"],
+            promotion.GATE_TAG: tags[promotion.GATE_TAG],
             "run_id": run_id,
         },
     )
