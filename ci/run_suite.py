@@ -21,6 +21,10 @@ REPO = Path(__file__).resolve().parents[1]
 WORKERS = os.environ.get("TEST_WORKERS", "2")
 
 PROJECTS_IN_PARALLEL = ["-n", WORKERS, "--dist", "loadgroup", "--durations=0"]
+# Two projects training PyTorch models side by side on 2 cores: with torch's default of one OpenMP
+# thread per core each parallel region waits for a thread the other project holds (a face model's
+# fit took 801 s instead of 43-67 s on one thread). One thread per process when projects share cores.
+PARALLEL_ENV = {"OMP_NUM_THREADS": "1"} if int(WORKERS) > 1 else {}
 
 TIERS: dict[str, tuple[str, list[str]]] = {
     "1": ("engine", ["tests", "-m", "engine", "-p", "no:cacheprovider"]),
@@ -37,10 +41,12 @@ def run_tier(key: str) -> tuple[str, float, dict[str, int], int]:
     print(f"\n=== tier {key}: {name} ===", flush=True)
     started = time.monotonic()
     (REPO / "build" / "pytest").mkdir(parents=True, exist_ok=True)
+    parallel = PARALLEL_ENV if "--dist" in args else {}
     process = subprocess.Popen(
         # a basetemp per tier: parallel pytest runs on one machine must not prune each other's folders
         [sys.executable, "-m", "pytest", "-q", f"--basetemp={REPO / 'build' / 'pytest' / f'tier{key}'}", *args],
         cwd=REPO,
+        env={**parallel, **os.environ},  # a value the caller set wins
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -9,7 +9,7 @@ The design review warns when a self-hosted model's licence binds the product.
 from __future__ import annotations
 
 import pytest
-from platform_engine import Answers, decide
+from platform_engine import Answers, decide, model_choice, review
 from platform_engine.model_choice import restrictive_licence
 from platform_engine.tables import table
 
@@ -53,6 +53,10 @@ def test_every_serving_pattern_serves_the_framework(pattern: str) -> None:
          "lraspp_mobilenet_v3_large", "miou"),
         ("segmentation", "accuracy", "segmentation", "deeplabv3_resnet50", "COCO_WITH_VOC_LABELS_V1",
          "lraspp_mobilenet_v3_large", "miou"),
+        ("ocr", "speed", "ocr", "crnn_resnet18", "IMAGENET1K_V1", "crnn_small", "char_accuracy"),
+        ("ocr", "accuracy", "ocr", "crnn_resnet34", "IMAGENET1K_V1", "crnn_small", "char_accuracy"),
+        ("face_recognition", "speed", "face", "mobilenet_v3_large", "IMAGENET1K_V1", "mobilenet_v3_small", "rank1"),
+        ("face_recognition", "accuracy", "face", "resnet50", "IMAGENET1K_V2", "mobilenet_v3_small", "rank1"),
     ],
 )  # fmt: skip
 def test_each_vision_task_names_its_torchvision_model(
@@ -67,7 +71,7 @@ def test_each_vision_task_names_its_torchvision_model(
     assert decisions.task is None
 
 
-@pytest.mark.parametrize("use_case", ["tabular", "ocr", "face_recognition", "text_generation"])
+@pytest.mark.parametrize("use_case", ["tabular", "speech_to_text", "embeddings", "text_generation"])
 def test_use_cases_without_a_framework_have_none(use_case: str) -> None:
     assert decide(Answers(use_case=use_case)).model.numbers["framework"] is None
 
@@ -83,16 +87,40 @@ def test_every_vision_option_records_its_licence() -> None:
             assert all(option.get("licence") for option in entry["options"].values()), entry["label"]
 
 
-def test_a_self_hosted_research_only_model_is_warned_with_a_fix() -> None:
+def _with_face_option(monkeypatch: pytest.MonkeyPatch, **speed: object) -> None:
+    """The catalog with face recognition's speed option changed (no served option is research-only today)."""
+    catalog = table("catalog")
+    entry = catalog["use_cases"]["face_recognition"]
+    options = {**entry["options"], "speed": {**entry["options"]["speed"], **speed}}
+    changed = {**catalog, "use_cases": {**catalog["use_cases"], "face_recognition": {**entry, "options": options}}}
+    for module in (model_choice, review):
+        monkeypatch.setattr(module, "table", lambda name: changed if name == "catalog" else table(name), raising=False)
+
+
+def test_a_self_hosted_research_only_model_is_warned_with_a_fix(monkeypatch: pytest.MonkeyPatch) -> None:
+    _with_face_option(monkeypatch, model="InsightFace (buffalo_s)", licence="non-commercial")
     answers = Answers(use_case="face_recognition", hosting="self_hosted", monthly_requests=5_000_000, peak_rps=50)
     (warning,) = [w for w in decide(answers).warnings if w.code == "restrictive-model-licence"]
-    assert "non-commercial" in warning.message
+    assert "InsightFace (buffalo_s) is licensed non-commercial" in warning.message
     assert warning.fix_answers == {"accuracy_preference": "accuracy"}
     fixed = decide(Answers(**{**answers.__dict__, **warning.fix_answers}))
     assert "restrictive-model-licence" not in {w.code for w in fixed.warnings}
 
 
-def test_the_api_hosts_the_model_so_its_licence_is_not_warned() -> None:
+def test_no_served_catalog_option_has_a_restrictive_licence() -> None:
+    """Copyleft and research-only models are listed as alternatives, never served by default."""
+    for name, entry in table("catalog")["use_cases"].items():
+        for key, option in entry["options"].items():
+            assert restrictive_licence(option) is None, (name, key, option["model"])
+
+
+def test_the_research_only_face_models_are_listed_as_alternatives() -> None:
+    alternatives = decide(Answers(use_case="face_recognition")).model.alternatives
+    assert any(a.startswith("InsightFace (buffalo_s) (non-commercial: the weights") for a in alternatives)
+
+
+def test_the_api_hosts_the_model_so_its_licence_is_not_warned(monkeypatch: pytest.MonkeyPatch) -> None:
+    _with_face_option(monkeypatch, licence="non-commercial")
     codes = {w.code for w in decide(Answers(use_case="face_recognition", hosting="api")).warnings}
     assert "restrictive-model-licence" not in codes
 

@@ -26,10 +26,8 @@ TASK_MODEL = REPO / "template" / "src" / "{{ package_name }}" / "serving"
 FLAT = {"text_classification", "audio_classification", "tabular", "time_series", "recommendations"}
 # Vision use cases with a PyTorch framework in the catalog serve their contract with it, on every
 # serving pattern (test_engine_frameworks.py): no head, no task contract.
-FRAMEWORK = {"image_classification", "object_detection", "segmentation"}
+FRAMEWORK = {"image_classification", "object_detection", "segmentation", "ocr", "face_recognition"}
 HEADS_OF = {
-    "ocr": "glyph_reader",
-    "face_recognition": "eigen_embedding",
     "embeddings": "text_embedding",
     "speech_to_text": "event_transcriber",
     "text_generation": "text_generator",
@@ -124,15 +122,15 @@ def test_every_head_module_in_the_template_is_named_by_a_contract() -> None:
 
 def test_a_contract_of_another_family_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     original = table("tasks")
-    wrong = {"tasks": {**original["tasks"], "ocr": {**original["tasks"]["ocr"], "family": "audio"}}}
+    wrong = {"tasks": {**original["tasks"], "embeddings": {**original["tasks"]["embeddings"], "family": "audio"}}}
     monkeypatch.setattr(tasks_module, "table", lambda name: wrong if name == "tasks" else table(name))
-    with pytest.raises(ValueError, match=r"ocr wraps the audio family, catalog\.yaml says vision"):
-        task_contract("ocr")
+    with pytest.raises(ValueError, match=r"embeddings wraps the audio family, catalog\.yaml says text"):
+        task_contract("embeddings")
 
 
 def test_modules_that_miss_the_heads_own_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     original = table("tasks")
-    wrong = {"tasks": {**original["tasks"], "ocr": {**original["tasks"]["ocr"], "modules": ["vision"]}}}
+    wrong = {"tasks": {**original["tasks"], "embeddings": {**original["tasks"]["embeddings"], "modules": ["text"]}}}
     monkeypatch.setattr(tasks_module, "table", lambda name: wrong if name == "tasks" else table(name))
-    with pytest.raises(ValueError, match="must end with the head's own module 'glyph_reader'"):
-        task_contract("ocr")
+    with pytest.raises(ValueError, match="must end with the head's own module 'text_embedding'"):
+        task_contract("embeddings")

@@ -1,11 +1,14 @@
 """Tier 3: the PyTorch vision model in each task's project, run by the project's own tests.
 
-Three representative answer sets (ci/matrix.yaml) render the three vision tasks, each with its
+Five representative answer sets (ci/matrix.yaml) render the five vision tasks, each with its
 default option, whose catalog entry names a torchvision framework and a task:
 
-- `detection_aws_realtime`: object detection, real-time (and the stream pipeline);
+- `detection_aws_realtime`: object detection, real-time (and the stream pipeline), its image ETL,
+  drift and training DAGs also under a real Airflow scheduler;
 - `image_gcp_batch`: image classification behind the batch worker;
-- `segmentation_edge_gcp`: segmentation, also shipped as the quantized edge bundle.
+- `segmentation_edge_gcp`: segmentation, also shipped as the quantized edge bundle;
+- `ocr_gcp_realtime`: OCR, a CRNN reading text lines (CTC);
+- `face_azure_realtime`: face recognition, ArcFace embeddings matched to enrolled identities.
 
 Each project holds src/<package>/vision/ with its own task module only, and its tests
 (tests/vision: images, validation, the model contract, export, precision, the task module;
@@ -25,13 +28,14 @@ from conftest import run_bench, run_project_tests
 
 pytestmark = pytest.mark.project
 
-TASKS = ("detection", "classification", "segmentation")
+TASKS = ("detection", "classification", "segmentation", "ocr", "face")
 # set -> (task, the unit test files it must hold, the stack tests it runs)
 SETS: dict[str, tuple[str, set[str], list[str]]] = {
     "detection_aws_realtime": (
         "detection",
         {"test_images.py", "test_model.py", "test_precision.py", "test_stream.py", "test_detection.py"},
-        ["test_vision_training.py", "test_vision_serving.py", "test_vision_monitoring.py"],
+        # the image ETL, drift and training DAGs under a real Airflow scheduler (tabular's in test_project_data)
+        ["test_vision_training.py", "test_vision_serving.py", "test_vision_monitoring.py", "test_airflow_scheduler.py"],
     ),
     "image_gcp_batch": (
         "classification",
@@ -42,6 +46,16 @@ SETS: dict[str, tuple[str, set[str], list[str]]] = {
         "segmentation",
         {"test_images.py", "test_model.py", "test_precision.py", "test_segmentation.py"},
         ["test_vision_training.py", "test_vision_serving.py", "test_vision_edge.py"],
+    ),
+    "ocr_gcp_realtime": (
+        "ocr",
+        {"test_images.py", "test_model.py", "test_precision.py", "test_ocr.py"},
+        ["test_vision_training.py", "test_vision_serving.py", "test_vision_monitoring.py"],
+    ),
+    "face_azure_realtime": (
+        "face",
+        {"test_images.py", "test_model.py", "test_precision.py", "test_face.py"},
+        ["test_vision_training.py", "test_vision_serving.py", "test_vision_monitoring.py"],
     ),
 }
 
@@ -55,7 +69,7 @@ def test_the_project_holds_and_runs_its_vision_task(stack_project: Callable[[str
     assert {"settings.py", "task.py", "inference.py", f"{task}.py"} <= modules
     assert not {f"{other}.py" for other in TASKS if other != task} & modules, "another task's module"
     assert not list(project.glob("src/*/training/families/vision.py")), "no scikit-learn stand-in for the family"
-    assert not list(project.glob("src/*/tasks/heads/*.py"))[1:], "no sliding-window head"
+    assert not list(project.glob("src/*/tasks/heads/*.py"))[1:], "no task head"
     assert "torchvision" in (project / "pyproject.toml").read_text(encoding="utf-8")
     units = {path.name for path in (project / "tests" / "vision").glob("test_*.py")}
     assert units >= unit_tests, f"missing {unit_tests - units}"

@@ -17,7 +17,9 @@ from conftest import REPO
 from platform_engine import Answers, decide
 from platform_engine.tables import use_cases
 
-FAMILIES = ("tabular", "time_series", "recommendations", "text", "generation", "vision", "audio")
+# The families of feature-row projects: every vision use case trains its own PyTorch model instead
+# (src/<package>/vision/, tests/test_render_vision.py), so "vision" has no feature-row project.
+FAMILIES = ("tabular", "time_series", "recommendations", "text", "generation", "audio")
 # training/families/ modules beyond <family>.py: the library code the family's model needs.
 SHARED_TRAINING = {
     "tabular": {"lightgbm_trees"},
@@ -26,7 +28,6 @@ SHARED_TRAINING = {
     "recommendations": set(),
     "text": {"sklearn_export"},
     "generation": {"sklearn_export"},
-    "vision": {"sklearn_export"},
 }
 # Tests rendered for some families only (the rest test whatever family the project has).
 FAMILY_TESTS = {
@@ -50,14 +51,19 @@ def first_use_case(family: str) -> str:
 
 
 def test_every_family_has_a_use_case_and_a_contract_row() -> None:
-    assert {family_of(use_case) for use_case in use_cases()} == set(FAMILIES)
+    assert {family_of(use_case) for use_case in use_cases()} == {*FAMILIES, "vision"}
+    assert all(
+        decide(Answers(use_case=use_case)).model.numbers["framework"]
+        for use_case in use_cases()
+        if family_of(use_case) == "vision"
+    ), "every vision use case names its PyTorch framework"
     rows = {path.stem for path in (REPO / "partials" / "contract").glob("*.yaml")}
     # vision_images: the contract of vision projects with a PyTorch framework (per-image statistics)
     assert rows == {*FAMILIES, "vision_images"}
     for family in [*FAMILIES, "vision_images"]:
         text = (REPO / "partials" / "contract" / f"{family}.yaml").read_text(encoding="utf-8")
         # vision_images names its task's prediction statistics with Jinja (detection's here)
-        decisions = {"model": {"framework": {"task": "detection"}}}
+        decisions = {"model": {"framework": {"task": "detection", "classes": ["circle", "square"]}}}
         row = yaml.safe_load(jinja2.Environment().from_string(text).render(decisions=decisions))
         assert {"entity", "features", "label", "task", "primary_metric", "baseline"} <= set(row), family
         assert "family" not in row, "contract.yaml.jinja writes the family's name from decisions.model.family"

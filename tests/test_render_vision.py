@@ -1,11 +1,12 @@
 """Tier 2: the PyTorch vision model is rendered into the projects that chose it, and only there.
 
-Image classification, object detection and segmentation name a torchvision framework with a task
-(catalog.yaml): their projects hold src/<package>/vision/ with their own task module only
-(classification.py, detection.py or segmentation.py), the `vision` dependency group (torch,
+Image classification, object detection, segmentation, OCR and face recognition name a torchvision
+framework with a task (catalog.yaml): their projects hold src/<package>/vision/ with their own task
+module only (classification.py, detection.py, segmentation.py, ocr.py or face.py), the `vision`
+dependency group (torch,
 torchvision ...), platform.yaml's `vision:` section (read here by the rendered package's own
 VisionSettings, for both profiles), image statistics as the feature contract with the task's
-prediction statistics, docs/vision.md, and no scikit-learn stand-in or sliding-window head. The
+prediction statistics, docs/vision.md, and no scikit-learn stand-in or task head. The
 stream pipeline (tracking needs boxes) is detection's only. A tabular project holds none of it.
 """
 
@@ -41,15 +42,26 @@ def projects(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "segmentation": render_project(
             root / "segmentation", use_case="segmentation", cloud="azure", serving_pattern="edge", hosting="self_hosted"
         ),
+        "ocr": render_project(root / "ocr", use_case="ocr", cloud="gcp", ci_provider="gitlab"),
+        "face": render_project(
+            root / "face", use_case="face_recognition", cloud="azure", serving_pattern="batch", latency_p95_ms=2000
+        ),
     }
 
 
-TASKS = {"detection": "detection", "classification": "classification", "segmentation": "segmentation"}
+TASKS = {name: name for name in ("detection", "classification", "segmentation", "ocr", "face")}
+SHAPES = ["circle", "square", "triangle", "cross"]
+# Per task: its prediction statistics and the classes of its generated data (the share_<class> columns).
 PREDICTION_STATS = {
-    "detection": ["detections", "score_mean", "score_max"],
-    "classification": ["score_max", "score_margin"],
-    "segmentation": ["foreground_share", "score_mean"],
+    "detection": (["detections", "score_mean", "score_max"], SHAPES),
+    "classification": (["score_max", "score_margin"], SHAPES),
+    "segmentation": (["foreground_share", "score_mean"], SHAPES),
+    "ocr": (["characters", "score_mean", "score_min"], [str(digit) for digit in range(10)]),
+    "face": (["score_max", "unknown"], ["ada", "ben", "cleo", "dev", "eli", "fay", "gus", "hana"]),
 }
+# The task-specific dependency of the vision group (beyond torch, torchvision, torchmetrics, onnx ...).
+TASK_PACKAGES = {"detection": "trackers", "segmentation": "faster-coco-eval", "ocr": "faster-coco-eval",
+                 "face": "pytorch-metric-learning"}  # fmt: skip
 STREAM_FILES = ("stream.py", "sinks.py", "video.py")
 
 
@@ -139,8 +151,10 @@ def test_each_task_project_holds_its_own_task_module_only(projects: dict[str, Pa
     assert _platform(project)["vision"]["task"] == TASKS[name]
     assert not list(project.glob("src/*/tasks/heads/*.py"))[1:], "no head modules beyond __init__"
     (contract,) = project.glob("src/*/contract.yaml")
-    stats = yaml.safe_load(contract.read_text(encoding="utf-8"))["prediction_stats"]
-    assert stats == [*PREDICTION_STATS[name], "share_circle", "share_square", "share_triangle", "share_cross"]
+    loaded = yaml.safe_load(contract.read_text(encoding="utf-8"))
+    stats, classes = PREDICTION_STATS[name]
+    assert loaded["prediction_stats"] == [*stats, *(f"share_{label}" for label in classes)]
+    assert loaded["classes"] == classes == _platform(project)["vision"]["classes"]
     streams = name == "detection"
     assert all(((vision / file).exists()) == streams for file in STREAM_FILES)
     assert (project / "mk" / "vision.mk").exists() == streams
@@ -153,8 +167,11 @@ def test_each_task_project_holds_its_own_task_module_only(projects: dict[str, Pa
     assert "torchvision" in pyproject
     for package in ("supervision", "trackers", '"av'):
         assert (package in pyproject) == streams, package
-    # COCO manifests (detection, segmentation): faster-coco-eval is the independent reader the tests use
-    assert ("faster-coco-eval" in pyproject) == (TASKS[name] != "classification")
+    # COCO manifests (detection, segmentation, ocr): faster-coco-eval is the independent reader the tests use
+    assert ("faster-coco-eval" in pyproject) == (TASKS[name] in ("detection", "segmentation", "ocr"))
+    assert ("pytorch-metric-learning" in pyproject) == (name == "face")
+    if name in TASK_PACKAGES:
+        assert TASK_PACKAGES[name] in pyproject
 
 
 def test_classification_reads_a_per_profile_image_size(projects: dict[str, Path]) -> None:
@@ -175,3 +192,15 @@ def test_projects_without_the_framework_carry_no_pytorch(projects: dict[str, Pat
     assert not (project / "tests" / "vision").exists()
     assert not list((project / "tests" / "stack").glob("test_vision_*.py"))
     assert not (project / "mk" / "vision.mk").exists()
+
+
+def test_ocr_and_face_sections_hold_their_own_settings(projects: dict[str, Path]) -> None:
+    ocr, face = (_platform(projects[name])["vision"] for name in ("ocr", "face"))
+    assert ocr["architecture"] == {"local": "crnn_small", "cloud": "crnn_resnet18"}
+    assert "min_box_side" in ocr and "match_threshold" not in ocr  # character boxes, no identities
+    assert face["architecture"] == {"local": "mobilenet_v3_small", "cloud": "mobilenet_v3_large"}
+    assert face["image_size"] == {"local": 64, "cloud": 224} and -1 <= face["match_threshold"] <= 1
+    assert "min_box_side" not in face
+    (labels,) = projects["face"].glob("src/*/vision/face.py")
+    assert not list(projects["face"].glob("src/*/vision/ocr.py"))
+    assert labels.exists()

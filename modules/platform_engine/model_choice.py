@@ -99,7 +99,11 @@ def model_framework(answers: Answers) -> dict[str, Any] | None:
     if not framework:
         return None
     entry = catalog_entry(answers.use_case)
-    return {**framework, "precision_tolerance": dict(entry.get("precision_tolerance", {}))}
+    return {
+        **framework,
+        "precision_tolerance": dict(entry.get("precision_tolerance", {})),
+        "classes": list(entry["sample_classes"]),
+    }
 
 
 def with_framework(model: Decision, answers: Answers) -> Decision:

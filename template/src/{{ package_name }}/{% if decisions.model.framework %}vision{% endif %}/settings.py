@@ -16,7 +16,7 @@ from typing import Any
 from ..config import Platform, platform
 
 PRECISIONS = ("fp32", "fp16", "int8")
-TASKS = ("detection", "classification", "segmentation")
+TASKS = ("detection", "classification", "segmentation", "ocr", "face")
 
 
 class VisionConfigError(ValueError):
@@ -58,7 +58,8 @@ class VisionSettings:
     dirty_share: float = 0.05  # share of generated images that are broken on purpose (quarantined)
     min_side: int = 32  # smallest accepted image side in pixels
     max_side: int = 4096  # largest accepted image side in pixels
-    min_box_side: float = 2.0  # detection: smallest accepted box side in pixels
+    min_box_side: float = 2.0  # detection and ocr (character boxes): smallest accepted box side in pixels
+    match_threshold: float = 0.3  # face: cosine similarity below which a face is "unknown" (class -1)
     # training
     epochs: int = 10
     batch_size: int = 8
@@ -124,7 +125,8 @@ def from_section(section: dict[str, Any], current: Platform, which: str) -> Visi
     for key in (
         "task", "library", "licence", "sample_images", "dirty_share", "min_side", "max_side",
         "min_box_side", "epochs", "batch_size", "learning_rate", "seed", "test_fraction", "precision",
-        "calibration_images", "score_threshold", "iou_threshold", "max_detections", "latency_budget_ms",
+        "calibration_images", "score_threshold", "iou_threshold", "max_detections", "match_threshold",
+        "latency_budget_ms",
     ):  # fmt: skip
         if key in section:
             values[key] = section[key]
@@ -152,6 +154,10 @@ def check(settings: VisionSettings) -> None:
     if settings.image_size < 32 or settings.image_size % 32:
         raise VisionConfigError(
             f"vision.image_size must be a multiple of 32 and at least 32, got {settings.image_size}"
+        )
+    if not -1.0 <= settings.match_threshold <= 1.0:
+        raise VisionConfigError(
+            f"vision.match_threshold is a cosine similarity in [-1, 1], got {settings.match_threshold}"
         )
     if not 0 < settings.stream.fps <= 120:
         raise VisionConfigError(f"vision.stream.fps must be in (0, 120], got {settings.stream.fps}")

@@ -444,8 +444,10 @@ class VisionModel(mlflow.pyfunc.PythonModel):  # type: ignore[misc, name-defined
 
 DetectorModel = VisionModel  # the name before classification and segmentation
 
+# What the registered pyfunc model's postprocess reads (the Triton steps get the whole section).
 SERVED_SETTINGS = (
-    "task", "classes", "image_size", "score_threshold", "iou_threshold", "max_detections", "precision"
+    "task", "classes", "image_size", "score_threshold", "iou_threshold", "max_detections", "match_threshold",
+    "precision",
 )  # fmt: skip
 
 

@@ -5,13 +5,17 @@ What is drawn follows vision.task:
 - classification: ONE shape per image (its class is the shape; size, place, colours and background
   vary, so only the shape tells the class), a labels.csv;
 - segmentation: like detection, but each shape is drawn FROM the polygon the COCO manifest records
-  (images.polygon_pixels), so the manifest's masks are the drawn pixels.
+  (images.polygon_pixels), so the manifest's masks are the drawn pixels;
+- ocr and face: the task module draws its own images (its `synthesize`: text lines with a COCO box
+  per character, faces of the enrolled identities with a labels.csv), through the same interval
+  writer, ids and broken-image plumbing.
 A share of the images is broken on purpose in known ways (DIRTY_KINDS) so that the validation
 (validation.py) has something real to quarantine.
 """
 
 from __future__ import annotations
 
+import importlib
 import io
 import math
 import shutil
@@ -19,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, cast
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -43,7 +47,17 @@ DIRTY_KINDS = {
         "degenerate_polygon": "bad_polygon",
         "polygon_outside": "polygon_outside",
     },
+    "ocr": {
+        "truncated": "undecodable",
+        "too_small": "too_small",
+        "box_outside": "box_outside",
+        "unknown_category": "unknown_category",
+    },
+    "face": {"truncated": "undecodable", "too_small": "too_small", "unknown_label": "unknown_label"},
 }
+# The tasks whose module draws the images (`synthesize`) and whose manifest is a labels.csv.
+DRAWN_BY_TASK = ("ocr", "face")
+LABEL_LISTS = ("classification", "face")
 UNKNOWN_LABEL = "hexagon"  # the label of the unknown_label images (not a shape the generator draws)
 # Shape side as a share of the image's shorter side: several shapes per image, or one that fills it more.
 SIDES = {"detection": (0.15, 0.5), "classification": (0.3, 0.85), "segmentation": (0.15, 0.5)}
@@ -53,6 +67,22 @@ ID_OFFSET = 1000
 IDS_PER_DAY = 10_000_000
 
 Shape = tuple[int, int, int, int]  # x, y, side, class index: the shape's tight box is [x, x + side) x [y, y + side)
+
+
+class Synthesize(Protocol):
+    """A task module's image generator (ocr.synthesize, face.synthesize)."""
+
+    def __call__(
+        self, rng: np.random.Generator, classes: Sequence[str], kind: str | None, min_side: int
+    ) -> tuple[Image.Image, list[dict[str, Any]], dict[str, Any]]:
+        """One image broken as `kind` says (a DIRTY_KINDS[task] key other than truncated, or None),
+        its annotation records without ids (COCO: category_id 1..K in `classes` order, bbox, area,
+        iscrowd; a label list: category_id and label) and extra fields for its manifest image entry."""
+        ...
+
+
+def _synthesize(task: str) -> Synthesize:
+    return cast(Synthesize, importlib.import_module(f".{task}", __package__).synthesize)
 
 
 @dataclass(frozen=True)
@@ -172,7 +202,11 @@ def _encode(image: Image.Image, quality: int) -> bytes:
 
 
 def _check(classes: Sequence[str], task: str, start: datetime, end: datetime, dirty_share: float) -> None:
-    unknown = [name for name in classes if name not in SHAPES]
+    if task == "ocr":
+        long = [name for name in classes if len(name) != 1 or not name.isprintable() or name.isspace()]
+        if long:
+            raise ValueError(f"vision.classes is the OCR alphabet, one printable character per class; {long} are not")
+    unknown = [name for name in classes if name not in SHAPES] if task not in DRAWN_BY_TASK else []
     if unknown:
         raise ValueError(
             f"the synthetic generator draws {', '.join(SHAPES)}; vision.classes has {unknown}: use those class "
@@ -247,6 +281,20 @@ def generate_interval(
     annotations: list[dict[str, Any]] = []
     for row in range(count):
         image_id, kind = first + row, kinds.get(row)
+        if task in DRAWN_BY_TASK:
+            picture, records, fields = _synthesize(task)(rng, classes, kind if kind != "truncated" else None, min_side)
+            data = _encode(picture, int(rng.integers(80, 96)))
+            name = f"{image_id}.jpg"
+            (folder / IMAGES / name).write_bytes(data[: len(data) // 2] if kind == "truncated" else data)
+            captured = started + timedelta(seconds=int(seconds[row]))
+            width, height = picture.size
+            images.append(
+                {"id": image_id, "file_name": name, "width": width, "height": height,
+                 "date_captured": captured.isoformat(), **fields}
+            )  # fmt: skip
+            annotations += [{"id": len(annotations) + index + 1, "image_id": image_id, **record}
+                            for index, record in enumerate(records)]  # fmt: skip
+            continue
         if kind == "too_small":
             width, height = max(4, min_side // 2), int(rng.integers(max(4, min_side // 2), 2 * min_side))
             objects = 1
@@ -268,15 +316,19 @@ def generate_interval(
         for record in _records(task, kind if kind not in ("truncated", "too_small") else None, shapes, classes, width):
             annotations.append({"id": len(annotations) + 1, "image_id": image_id, **record})
     dirty = {first + row: kind for row, kind in kinds.items()}
-    if task == "classification":
+    if task in LABEL_LISTS:
         write_manifest(folder, _labels_manifest(images, annotations, classes))
     else:
         info = {
-            "description": f"synthetic shapes, interval {started.isoformat()} .. {end.astimezone(UTC).isoformat()}",
+            "description": f"synthetic {'text lines' if task == 'ocr' else 'shapes'}, "
+            f"interval {started.isoformat()} .. {end.astimezone(UTC).isoformat()}",
             "version": "1",
             "date_created": started.isoformat(),
         }
-        categories = [{"id": index + 1, "name": name, "supercategory": "shape"} for index, name in enumerate(classes)]
+        supercategory = "character" if task == "ocr" else "shape"
+        categories = [
+            {"id": index + 1, "name": name, "supercategory": supercategory} for index, name in enumerate(classes)
+        ]
         write_manifest(folder, Manifest(images, annotations, categories, {"info": info, "licenses": []}))
     return GeneratedInterval(folder, count, len(annotations), dirty)
 
@@ -284,8 +336,9 @@ def generate_interval(
 def _labels_manifest(
     images: list[dict[str, Any]], annotations: list[dict[str, Any]], classes: Sequence[str]
 ) -> Manifest:
-    """The classification interval as a labels.csv manifest (category = the written label)."""
-    names = [*classes, UNKNOWN_LABEL]
+    """A classification / face interval as a labels.csv manifest (category = the written label)."""
+    written = {str(record["label"]) for record in annotations}
+    names = [*classes, *sorted(written - set(classes))]
     categories = [{"id": index + 1, "name": name} for index, name in enumerate(names)]
     ids = {name: index + 1 for index, name in enumerate(names)}
     records = [

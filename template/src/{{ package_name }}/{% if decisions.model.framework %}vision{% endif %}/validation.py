@@ -5,7 +5,9 @@ decodes (Pillow verify + load), its size matches the manifest and lies in [min_s
 its ground truth is sane for vision.task:
 - detection: every category is one of vision.classes, every box lies inside the image with sides of
   at least min_box_side;
-- classification: exactly one label, one of vision.classes;
+- classification and face: exactly one label (the identity for face), one of vision.classes;
+- ocr: every character box's category is one of vision.classes (the alphabet), and the box lies
+  inside the image with sides of at least min_box_side (as detection's boxes);
 - segmentation: every category is one of vision.classes, every object has a polygon of at least
   3 points and non-zero area that lies inside the image.
 Bad images are MOVED to <quarantine>/<interval>/ with reasons.json (their annotations included, so a
@@ -183,6 +185,8 @@ TRUTH_CHECKS: dict[str, TruthCheck] = {
     "detection": _box_problems,
     "classification": _label_problems,
     "segmentation": _polygon_problems,
+    "ocr": _box_problems,  # one box per character, its category the character
+    "face": _label_problems,  # one identity per image
 }
 
 

@@ -1,15 +1,15 @@
 """Task heads: what turns the family's trained core model into the use case's production contract.
 
-The core model (training/models.py) maps the family's flat features to class scores, e.g. an 8x8
-image to shape probabilities. A use case whose production model has another contract (an image to
-boxes, a text to an embedding, a spectrogram to a transcript) gets a *head*: pre-processing that
-turns a production request into core inputs, and post-processing (NMS, CTC-style collapse, ...)
+The core model (training/models.py) maps the family's flat features to class scores, e.g. hashed
+token counts to intent probabilities. A use case whose production model has another contract (a
+text to an embedding, a spectrogram to a transcript) gets a *head*: pre-processing that turns a
+production request into core inputs, and post-processing (CTC-style collapse, ...)
 that turns core scores into the production outputs. Heads are fitted and evaluated by the training
 pipeline and served by Triton as a python model around the core (platform.yaml `decisions.task` says
 which head this project's use case gets, the head modules it needs and the tensors it serves).
 
-A project holds only its own head: `heads/<head>.py` plus the family helpers it imports (vision.py,
-embedding.py, generation.py, text.py, vocabulary.py), as `decisions.task.modules` lists them.
+A project holds only its own head: `heads/<head>.py` plus the family helpers it imports
+(embedding.py, generation.py, text.py, vocabulary.py), as `decisions.task.modules` lists them.
 
 This package imports NumPy and the standard library only: the repository builder copies it next to
 the Triton python model, where the project package is not installed.
