@@ -15,6 +15,7 @@ A share of the images is broken on purpose in known ways (DIRTY_KINDS) so that t
 
 from __future__ import annotations
 
+import functools
 import importlib
 import io
 import math
@@ -245,6 +246,22 @@ def _records(
     return records
 
 
+def _shapes_image(
+    task: str, rng: np.random.Generator, classes: Sequence[str], kind: str | None, min_side: int
+) -> tuple[Image.Image, list[dict[str, Any]], dict[str, Any]]:
+    """The shape tasks' Synthesize (detection, classification, segmentation): one image of shapes."""
+    if kind == "too_small":
+        width, height = max(4, min_side // 2), int(rng.integers(max(4, min_side // 2), 2 * min_side))
+        objects = 1
+    else:
+        width, height = (int(value) for value in rng.integers(96, 193, 2))
+        objects = 1 if task == "classification" else int(rng.integers(1, 5))
+    picture, shapes = render_image(
+        rng, width, height, classes, objects, sides=SIDES[task], from_polygons=task == "segmentation"
+    )
+    return picture, _records(task, kind if kind != "too_small" else None, shapes, classes, width), {}
+
+
 def generate_interval(
     directory: str | Path,
     start: datetime,
@@ -279,41 +296,20 @@ def generate_interval(
     kinds = {row: [*DIRTY_KINDS[task]][index % len(DIRTY_KINDS[task])] for index, row in enumerate(dirty_rows)}
     images: list[dict[str, Any]] = []
     annotations: list[dict[str, Any]] = []
+    draw = _synthesize(task) if task in DRAWN_BY_TASK else functools.partial(_shapes_image, task)
     for row in range(count):
         image_id, kind = first + row, kinds.get(row)
-        if task in DRAWN_BY_TASK:
-            picture, records, fields = _synthesize(task)(rng, classes, kind if kind != "truncated" else None, min_side)
-            data = _encode(picture, int(rng.integers(80, 96)))
-            name = f"{image_id}.jpg"
-            (folder / IMAGES / name).write_bytes(data[: len(data) // 2] if kind == "truncated" else data)
-            captured = started + timedelta(seconds=int(seconds[row]))
-            width, height = picture.size
-            images.append(
-                {"id": image_id, "file_name": name, "width": width, "height": height,
-                 "date_captured": captured.isoformat(), **fields}
-            )  # fmt: skip
-            annotations += [{"id": len(annotations) + index + 1, "image_id": image_id, **record}
-                            for index, record in enumerate(records)]  # fmt: skip
-            continue
-        if kind == "too_small":
-            width, height = max(4, min_side // 2), int(rng.integers(max(4, min_side // 2), 2 * min_side))
-            objects = 1
-        else:
-            width, height = (int(value) for value in rng.integers(96, 193, 2))
-            objects = 1 if task == "classification" else int(rng.integers(1, 5))
-        picture, shapes = render_image(
-            rng, width, height, classes, objects, sides=SIDES[task], from_polygons=task == "segmentation"
-        )
+        picture, records, fields = draw(rng, classes, kind if kind != "truncated" else None, min_side)
         data = _encode(picture, int(rng.integers(80, 96)))
-        if kind == "truncated":
-            data = data[: len(data) // 2]
         name = f"{image_id}.jpg"
-        (folder / IMAGES / name).write_bytes(data)
+        (folder / IMAGES / name).write_bytes(data[: len(data) // 2] if kind == "truncated" else data)
         captured = started + timedelta(seconds=int(seconds[row]))
+        width, height = picture.size
         images.append(
-            {"id": image_id, "file_name": name, "width": width, "height": height, "date_captured": captured.isoformat()}
-        )
-        for record in _records(task, kind if kind not in ("truncated", "too_small") else None, shapes, classes, width):
+            {"id": image_id, "file_name": name, "width": width, "height": height,
+             "date_captured": captured.isoformat(), **fields}
+        )  # fmt: skip
+        for record in records:
             annotations.append({"id": len(annotations) + 1, "image_id": image_id, **record})
     dirty = {first + row: kind for row, kind in kinds.items()}
     if task in LABEL_LISTS:
