@@ -80,6 +80,7 @@ def recommend_model(answers: Answers, hosting: str = "self_hosted") -> Decision:
             "smoke_model": entry["smoke_model"],
             "licence": option.get("licence"),
             "framework": None,
+            "rag": None,
         },
     )
 
@@ -106,9 +107,31 @@ def model_framework(answers: Answers) -> dict[str, Any] | None:
     }
 
 
+def model_rag(answers: Answers) -> dict[str, Any] | None:
+    """The retrieval stack a search/RAG project trains and serves (catalog `retrieval`), with the
+    vector store the cloud profile talks to (the `vector_db` answer; None where the generated code
+    does not speak that store yet); None for use cases without retrieval."""
+    retrieval = catalog_entry(answers.use_case).get("retrieval")
+    if not retrieval:
+        return None
+    cloud_stores: dict[str, str] = retrieval["cloud_stores"]
+    embedder = retrieval["embedder"]
+    return {
+        "embedder": {key: embedder[key] for key in ("library", "local", "production", "production_dims", "licence")},
+        **{
+            key: retrieval[key]
+            for key in ("lexical_baseline", "retriever", "top_k", "chunk_words", "chunk_overlap_words")
+        },
+        "local_store": retrieval["local_store"],
+        "vector_db": answers.vector_db,
+        "cloud_store": cloud_stores.get(answers.vector_db),
+    }
+
+
 def with_framework(model: Decision, answers: Answers) -> Decision:
-    """The model decision with `framework` filled in."""
-    return dataclasses.replace(model, numbers={**model.numbers, "framework": model_framework(answers)})
+    """The model decision with `framework` (vision) and `rag` (retrieval) filled in."""
+    numbers = {**model.numbers, "framework": model_framework(answers), "rag": model_rag(answers)}
+    return dataclasses.replace(model, numbers=numbers)
 
 
 def restrictive_licence(option: dict[str, Any]) -> tuple[str, str] | None:

@@ -125,23 +125,32 @@ def _print_run(result: LocalRun) -> None:
         print(
             f"training: {decision['registered_model']} version {decision['version']} -> {decision['decision']} "
             f"({decision['primary_metric']} {decision['challenger_score']}, champion "
-            f"{decision['champion_score']}; {decision['reason']}); MLflow run {result.run_id}; ONNX: {decision['onnx']}"
+            f"{decision['champion_score']}; {decision['reason']}); MLflow run {result.run_id}"
+            + (f"; ONNX: {decision['onnx']}" if "onnx" in decision else "")
         )
 
 
-def main(build: PipelineBuilder, argv: Sequence[str] | None = None) -> int:
+def main(
+    build: PipelineBuilder,
+    argv: Sequence[str] | None = None,
+    *,
+    settings_loader: Callable[[], TrainingSettings] = load_settings,
+    compiled: Path = COMPILED,
+) -> int:
+    """The pipeline scripts' command line; another pipeline (rag_pipeline.py) passes its own settings
+    (registry name, experiment) and compiled path."""
     parser = argparse.ArgumentParser(prog="training_pipeline", description=__doc__)
     parser.add_argument("command", choices=("compile", "run", "submit"))
     parser.add_argument("--params", default="{}", help="JSON overrides of training.model_params for this run")
     parser.add_argument("--output", type=Path, default=None, help="compile: where the YAML goes")
     args = parser.parse_args(argv)
     try:
-        settings = load_settings()
+        settings = settings_loader()
         overrides = json.loads(args.params)
         if not isinstance(overrides, dict):
             raise TrainingError(f"--params must be a JSON object, got {args.params!r}")
         if args.command == "compile":
-            path = compile_pipeline(build, settings, args.output or settings.platform.path.parent / COMPILED)
+            path = compile_pipeline(build, settings, args.output or settings.platform.path.parent / compiled)
             print(f"compiled: {path}")
         elif args.command == "submit":
             print(f"submitted: Kubeflow run {submit_remote(build, settings, overrides)}")

@@ -1,0 +1,56 @@
+"""`python -m <package>.rag ingest | ask QUESTION [--url URL]` (make rag-ingest, make rag-ask)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from ..data.cli import airflow_env, airflow_init
+from .ingest import index_root
+from .settings import load, root
+from .store import StoreError, current_index
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="rag", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("ingest", help="run the ingestion DAG once with dag.test()")
+    ask = commands.add_parser("ask", help="answer a question with citations")
+    ask.add_argument("question")
+    ask.add_argument("--url", default=None, help="a Triton server (host:port, HTTP) instead of in-process")
+    args = parser.parse_args(argv)
+    if args.command == "ingest":
+        env = airflow_env()
+        if not (Path(env["AIRFLOW_HOME"]) / "airflow.db").is_file() and airflow_init(env) != 0:
+            return 1
+        dag = root() / "dags" / "rag_ingest_dag.py"
+        return subprocess.run([sys.executable, str(dag)], env={**os.environ, **env}, check=False).returncode
+    if args.url:
+        from .client import ask as ask_server
+
+        result = ask_server(args.url, [args.question])[0]
+    else:
+        from .service import RagService
+
+        try:
+            service = RagService.open(current_index(index_root(load())))
+        except StoreError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+        try:
+            result = service.ask([args.question])[0].to_dict()
+        finally:
+            service.close()
+    print(result["answer"])
+    for citation in result["citations"]:
+        print(f"  [{citation['marker']}] {citation['document']} > {citation['heading']} ({citation['chunk_id']})")
+    print(json.dumps({"chunk_ids": result["chunk_ids"]}), file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,56 @@
+"""Ask the served RAG model (rag/serving.py) over Triton HTTP or gRPC.
+
+    ask("127.0.0.1:8000", ["How long do I have to return a thermostat?"])
+
+Returns dicts shaped like `RagService.ask(...)[i].to_dict()`, so callers and tests compare the
+served answers with the in-process ones directly.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+
+from .serving import CHUNK_IDS, INPUT, MAX_BATCH_SIZE, MODEL_NAME, SCORES, decode_texts, encode_texts
+
+PROTOCOLS = ("http", "grpc")
+
+
+def ask(url: str, questions: list[str], protocol: str = "http", model_name: str = MODEL_NAME) -> list[dict[str, Any]]:
+    """The answers to `questions`, sent as one request (at most the model's max batch size)."""
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"protocol {protocol!r} is not one of {PROTOCOLS}")
+    if not 1 <= len(questions) <= MAX_BATCH_SIZE:
+        raise ValueError(f"send 1 to {MAX_BATCH_SIZE} questions a request; got {len(questions)}")
+    if protocol == "http":
+        import tritonclient.http as module  # type: ignore[import-untyped]
+    else:
+        import tritonclient.grpc as module  # type: ignore[import-untyped]
+    data = encode_texts(questions)
+    tensor = module.InferInput(INPUT, list(data.shape), "UINT8")
+    tensor.set_data_from_numpy(data)
+    outputs = [module.InferRequestedOutput(name) for name in ("answer", CHUNK_IDS, SCORES, "citations")]
+    client = module.InferenceServerClient(url)
+    try:
+        result = client.infer(model_name, [tensor], outputs=outputs)
+    finally:
+        client.close()
+    answers = decode_texts(result.as_numpy("answer"))
+    citations = decode_texts(result.as_numpy("citations"))
+    chunk_ids = result.as_numpy(CHUNK_IDS)
+    scores = np.asarray(result.as_numpy(SCORES), dtype=np.float32)
+    found = []
+    for row, question in enumerate(questions):
+        ids = [chunk_id for chunk_id in decode_texts(chunk_ids[row]) if chunk_id]  # "" pads to top_k
+        found.append(
+            {
+                "question": question,
+                "answer": answers[row],
+                "chunk_ids": ids,
+                "scores": [float(score) for score in scores[row][: len(ids)]],
+                "citations": json.loads(citations[row]),
+            }
+        )
+    return found

@@ -1,0 +1,58 @@
+"""Scoring retrieval on the held-out questions: recall@k and MRR, and the promotion gate.
+
+A question is answered at rank r when the r-th chunk belongs to the section the question names.
+The gate holds the served retriever to `rag.gate.min_recall` and to BM25 on MRR (the lexical
+baseline every retriever has to beat to be worth its model).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .corpus import Chunk, Question
+from .retrieval import Ranking
+from .settings import Gate
+
+
+@dataclass(frozen=True)
+class Scores:
+    recall_at_k: float
+    mrr: float
+    questions: int
+
+    def as_metrics(self, prefix: str) -> dict[str, float]:
+        return {f"{prefix}_recall_at_k": self.recall_at_k, f"{prefix}_mrr": self.mrr}
+
+
+def first_hit(ranking: Ranking, chunks: Sequence[Chunk], question: Question) -> int | None:
+    """The 1-based rank of the first chunk of the question's section (None: not retrieved)."""
+    for rank, position in enumerate(ranking, start=1):
+        chunk = chunks[position]
+        if chunk.document == question.document and chunk.section == question.section:
+            return rank
+    return None
+
+
+def score(rankings: Sequence[Ranking], chunks: Sequence[Chunk], questions: Sequence[Question], k: int) -> Scores:
+    if len(rankings) != len(questions) or not questions:
+        raise ValueError(f"{len(rankings)} rankings for {len(questions)} questions")
+    ranks = [first_hit(ranking, chunks, question) for ranking, question in zip(rankings, questions, strict=True)]
+    recall = sum(1 for rank in ranks if rank is not None and rank <= k) / len(ranks)
+    mrr = sum(1.0 / rank for rank in ranks if rank is not None) / len(ranks)
+    return Scores(recall, mrr, len(ranks))
+
+
+def gate(served: Scores, baseline: Scores, settings: Gate) -> tuple[bool, list[str]]:
+    """(passed, reasons): every failed check is a reason that names the setting."""
+    reasons: list[str] = []
+    if served.recall_at_k < settings.min_recall:
+        reasons.append(
+            f"recall@{settings.k} {served.recall_at_k:.3f} is below rag.gate.min_recall {settings.min_recall}"
+        )
+    if served.mrr < baseline.mrr - settings.max_mrr_loss_vs_bm25:
+        reasons.append(
+            f"MRR {served.mrr:.3f} is below BM25's {baseline.mrr:.3f} by more than "
+            f"rag.gate.max_mrr_loss_vs_bm25 ({settings.max_mrr_loss_vs_bm25})"
+        )
+    return not reasons, reasons

@@ -1,0 +1,157 @@
+"""Ingestion: documents -> chunks -> embeddings -> a new vector index, published only when complete.
+
+The Airflow DAG (dags/rag_ingest_dag.py) runs these steps in order, passing the run folder between
+them: `chunk` checks and cuts the corpus, `embed` encodes the chunks with the registry's champion
+embedding model, `load` writes them into a fresh Qdrant index, and `publish` checks the count and
+points `current` at it (what serving loads). A step that fails leaves the served index untouched.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..config import Platform
+from ..training.promotion import champion
+from ..training.tracking import connect
+from . import corpus, embedder, store
+from .corpus import Chunk
+from .settings import RagSettings, resolve, store_kind
+from .settings import load as load_rag
+from .steps import read_training_set, training_settings
+
+CHUNKS = "chunks.jsonl"
+VECTORS = "vectors.npy"
+MODEL = "model"  # the champion embedding model, copied into the index (serving loads it from there)
+
+
+class IngestError(RuntimeError):
+    """Ingestion cannot go on; the message says what to run or fix."""
+
+
+def index_root(rag: RagSettings, platform_: Platform | None = None) -> Path:
+    return resolve(rag.index_dir, platform_)
+
+
+def chunk(run_dir: Path, *, platform_: Platform | None = None) -> dict[str, Any]:
+    """Check the corpus and the questions, and write the run's chunks."""
+    rag = load_rag(platform_)
+    try:
+        sections = corpus.load_documents(resolve(rag.corpus, platform_))
+        corpus.load_questions(resolve(rag.questions, platform_), sections)  # a broken label set stops here too
+    except corpus.CorpusError as error:
+        raise IngestError(str(error)) from error
+    chunks = corpus.chunk_sections(sections, rag.chunking)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / CHUNKS).write_text("".join(json.dumps(c.payload()) + "\n" for c in chunks), encoding="utf-8")
+    (run_dir / "questions.jsonl").write_text("", encoding="utf-8")  # read_training_set reads both files
+    return {"documents": len({s.document for s in sections}), "chunks": len(chunks)}
+
+
+def champion_model(rag: RagSettings, target: Path, platform_: Platform | None = None) -> dict[str, Any]:
+    """Download the registry's champion embedding model into `target`; its version and fusion weight."""
+    import mlflow
+
+    training = training_settings(rag, platform_)
+    _, client = connect(training)
+    version = champion(client, training)
+    if version is None:
+        raise IngestError(
+            f"the registry has no {training.champion_alias} for {rag.registered_model}; "
+            "train and promote an embedding model first (make rag-train)"
+        )
+    uri = f"models:/{rag.registered_model}@{training.champion_alias}"
+    model = mlflow.sentence_transformers.load_model(uri)
+    embedder.save(model, target)
+    return {"model_version": str(version.version), "dense_weight": float(version.tags.get("dense_weight", "1.0"))}
+
+
+def embed(run_dir: Path, *, platform_: Platform | None = None) -> dict[str, Any]:
+    """Encode the run's chunks with the champion model (copied into the run folder)."""
+    rag = load_rag(platform_)
+    chunks, _ = read_training_set(run_dir)
+    if (run_dir / MODEL).exists():
+        shutil.rmtree(run_dir / MODEL)
+    info = champion_model(rag, run_dir / MODEL, platform_)
+    started = time.perf_counter()
+    vectors = embedder.encode(embedder.load(run_dir / MODEL), [c.passage() for c in chunks])
+    seconds = time.perf_counter() - started
+    np.save(run_dir / VECTORS, vectors)
+    info |= {"dims": int(vectors.shape[1]), "embed_seconds": round(seconds, 3)}
+    info["chunks_per_second"] = round(len(chunks) / max(seconds, 1e-9), 1)
+    (run_dir / "embedding.json").write_text(json.dumps(info) + "\n", encoding="utf-8")
+    return info
+
+
+def load(run_dir: Path, *, platform_: Platform | None = None) -> dict[str, Any]:
+    """Write the chunks and their vectors into a new index folder (not served yet)."""
+    rag = load_rag(platform_)
+    kind = store_kind(rag)
+    if kind != "qdrant-local":
+        raise IngestError(
+            f"rag.store.kind is {kind!r} for this profile; this release ingests into Qdrant local mode only "
+            "(set rag.store.kind to qdrant-local, or load a Qdrant server with VectorStore.server)"
+        )
+    chunks, _ = read_training_set(run_dir)
+    vectors = np.load(run_dir / VECTORS)
+    folder = store.new_index_folder(index_root(rag, platform_))
+    vector_store = store.VectorStore.local(folder / "qdrant", rag.store.collection)
+    try:
+        count = vector_store.replace(chunks, vectors)
+    finally:
+        vector_store.close()
+    shutil.copytree(run_dir / MODEL, folder / MODEL)
+    shutil.copyfile(run_dir / CHUNKS, folder / CHUNKS)
+    return {"index": str(folder), "points": count}
+
+
+def publish(run_dir: Path, index_folder: Path, *, platform_: Platform | None = None) -> dict[str, Any]:
+    """Check the new index against the run, then serve it."""
+    rag = load_rag(platform_)
+    chunks, _ = read_training_set(run_dir)
+    info = json.loads((run_dir / "embedding.json").read_text(encoding="utf-8"))
+    vector_store = store.VectorStore.local(index_folder / "qdrant", rag.store.collection)
+    try:
+        points = vector_store.count()
+        probe = vector_store.search(np.load(run_dir / VECTORS)[0], 1) if chunks else []
+    finally:
+        vector_store.close()
+    if points != len(chunks):
+        raise IngestError(
+            f"the new index holds {points} points for {len(chunks)} chunks; the served index is unchanged"
+        )
+    if chunks and probe[0][0].id != chunks[0].id:
+        raise IngestError("the new index does not return a chunk as its own nearest neighbour; not published")
+    manifest = {
+        **info,
+        "chunks": len(chunks),
+        "collection": rag.store.collection,
+        "retriever": rag.retriever,
+        "rrf_k": rag.rrf_k,
+        "top_k": rag.top_k,
+        "corpus": rag.corpus,
+        "ingested_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    store.publish(index_root(rag, platform_), index_folder, manifest)
+    return manifest
+
+
+def run_all(run_dir: Path, *, platform_: Platform | None = None) -> dict[str, Any]:
+    """The DAG's steps in one process (make rag-ingest without Airflow, tests)."""
+    chunk(run_dir, platform_=platform_)
+    embed(run_dir, platform_=platform_)
+    loaded = load(run_dir, platform_=platform_)
+    return publish(run_dir, Path(loaded["index"]), platform_=platform_)
+
+
+def chunks_of(index_folder: Path) -> list[Chunk]:
+    return read_training_set_chunks(index_folder / CHUNKS)
+
+
+def read_training_set_chunks(path: Path) -> list[Chunk]:
+    return [Chunk(**json.loads(line)) for line in path.read_text(encoding="utf-8").splitlines() if line]

@@ -1,0 +1,86 @@
+"""The retrieval + answer service over one published index: what the Triton model runs, and what the
+tests and the smoke run call in-process to check the server's answers.
+
+    service = RagService.open(current_index(index_root))
+    results = service.ask(["How long do I have to return a thermostat?"])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from . import embedder
+from .corpus import Chunk
+from .ingest import CHUNKS, MODEL, read_training_set_chunks
+from .retrieval import Bm25, compose_answer, fuse
+from .store import VectorStore, read_manifest
+
+
+@dataclass(frozen=True)
+class Result:
+    question: str
+    answer: str
+    chunk_ids: list[str]
+    scores: list[float]  # the ranker's score per chunk: fused RRF, cosine (dense) or BM25 rank score
+    citations: list[dict[str, Any]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class RagService:
+    def __init__(self, folder: Path, collection: str | None = None) -> None:
+        self.folder = folder
+        self.manifest = read_manifest(folder)
+        self.model = embedder.load(folder / MODEL)
+        self.chunks = read_training_set_chunks(folder / CHUNKS)
+        self.positions = {chunk.id: position for position, chunk in enumerate(self.chunks)}
+        self.store = VectorStore.local(folder / "qdrant", collection or str(self.manifest["collection"]))
+        self.bm25 = Bm25([chunk.passage() for chunk in self.chunks])
+        self.top_k = int(self.manifest["top_k"])
+        self.mode = str(self.manifest["retriever"])
+        self.rrf_k = int(self.manifest["rrf_k"])
+        self.dense_weight = float(self.manifest.get("dense_weight", 1.0))
+
+    @classmethod
+    def open(cls, folder: Path) -> RagService:
+        return cls(folder)
+
+    def encode(self, texts: Sequence[str]) -> embedder.Vectors:
+        return embedder.encode(self.model, texts)
+
+    def _dense(self, vector: embedder.Vectors, depth: int) -> list[tuple[Chunk, float]]:
+        return self.store.search(vector, depth)  # the vector store ranks the embeddings
+
+    def ask(self, questions: Sequence[str], depth: int = 50) -> list[Result]:
+        vectors = self.encode(questions)
+        lexical = self.bm25.rank(questions, depth) if self.mode != "dense" else [[] for _ in questions]
+        results = []
+        for question, vector, bm25_ranking in zip(questions, vectors, lexical, strict=True):
+            if self.mode == "bm25":
+                ranked = [(position, 1.0 / (self.rrf_k + rank)) for rank, position in enumerate(bm25_ranking, 1)]
+            else:
+                dense_hits = self._dense(vector, depth)
+                dense_ranking = [self.positions[chunk.id] for chunk, _ in dense_hits]
+                if self.mode == "dense":
+                    ranked = [(self.positions[chunk.id], score) for chunk, score in dense_hits]
+                else:
+                    ranked = fuse([dense_ranking, bm25_ranking], self.rrf_k, (self.dense_weight, 1.0))
+            hits = [(self.chunks[position], score) for position, score in ranked[: self.top_k]]
+            answer = compose_answer(vector, hits, self.encode)
+            results.append(
+                Result(
+                    question=question,
+                    answer=answer.text,
+                    chunk_ids=[chunk.id for chunk, _ in hits],
+                    scores=[float(score) for _, score in hits],
+                    citations=[asdict(citation) for citation in answer.citations],
+                )
+            )
+        return results
+
+    def close(self) -> None:
+        self.store.close()

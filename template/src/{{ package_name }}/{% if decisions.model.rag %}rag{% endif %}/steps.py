@@ -1,0 +1,353 @@
+"""The embedding model's pipeline steps (pipelines/rag_pipeline.py runs them as Kubeflow components).
+
+    build_training_set -> train -> evaluate -> register -> promote
+
+The same five functions, with the same signatures, as every other family's steps module, so the
+shared components (training/components.py) and promotion rule (training/promotion.py) serve RAG too:
+the corpus is checked and chunked, the embedding model is fine-tuned in an MLflow run, the held-out
+questions score it (recall@k, MRR) against BM25, the model is registered with the
+sentence-transformers flavour, and it becomes the champion only past the gate and above the champion.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import mlflow
+from mlflow.exceptions import MlflowException
+
+from ..config import Platform
+from ..training import promotion
+from ..training.errors import TrainingError
+from ..training.settings import TrainingSettings, load_settings
+from ..training.tracking import connect, experiment_id
+from . import corpus, embedder, evaluation
+from .corpus import Chunk, Question
+from .retrieval import Bm25, Retrieval
+from .settings import RagConfigError, RagSettings, checkpoint, resolve
+from .settings import load as load_rag
+
+MODEL_ARTIFACT = "embedder"  # the fine-tuned model folder on the training run
+REGISTERED_ARTIFACT = "model"  # the sentence-transformers flavour model that is registered
+METRIC = "mrr"  # the promotion metric: the served retriever's MRR on the held-out questions
+OVERRIDABLE = ("epochs", "batch_size", "learning_rate", "seed")
+
+
+def _rag(settings: RagSettings | None, platform_: Platform | None) -> RagSettings:
+    try:
+        return settings or load_rag(platform_)
+    except RagConfigError as error:
+        raise TrainingError(str(error)) from error
+
+
+def training_settings(rag: RagSettings, platform_: Platform | None = None) -> TrainingSettings:
+    """The project's training settings pointed at the embedding model's registry entry and experiment."""
+    base = load_settings(platform_)
+    return dataclasses.replace(
+        base,
+        registered_model_name=rag.registered_model,
+        experiment=f"{base.experiment}-rag",
+        pipeline_name="rag",
+        model_params={},  # training.model_params are the family model's; rag.embedder holds these
+    )
+
+
+@contextmanager
+def _scratch(prefix: str) -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix=prefix) as folder:
+        yield Path(folder)
+
+
+# ---------------------------------------------------------------------------------- training set
+
+
+def build_training_set(
+    output_dir: Path, *, settings: RagSettings | None = None, platform_: Platform | None = None
+) -> dict[str, Any]:
+    """Check and chunk the corpus, check the questions; write chunks.jsonl and questions.jsonl."""
+    rag = _rag(settings, platform_)
+    try:
+        sections = corpus.load_documents(resolve(rag.corpus, platform_))
+        questions = corpus.load_questions(resolve(rag.questions, platform_), sections)
+    except corpus.CorpusError as error:
+        raise TrainingError(str(error)) from error
+    chunks = corpus.chunk_sections(sections, rag.chunking)
+    questions = hold_out_validation(questions, rag.validation_every)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    _write_jsonl(output_dir / "chunks.jsonl", [chunk.payload() for chunk in chunks])
+    _write_jsonl(output_dir / "questions.jsonl", [dataclasses.asdict(question) for question in questions])
+    return {
+        "documents": len({section.document for section in sections}),
+        "sections": len(sections),
+        "chunks": len(chunks),
+        **{
+            f"{split}_questions": sum(1 for q in questions if q.split == split)
+            for split in ("train", "validation", "test")
+        },
+    }
+
+
+def hold_out_validation(questions: Sequence[Question], every: int) -> list[Question]:
+    """Every `every`-th training question (file order) becomes a validation question: not fine-tuned
+    on, it chooses the hybrid's fusion weight, so the test questions stay untouched until the gate."""
+    held: list[Question] = []
+    seen = 0
+    for question in questions:
+        if question.split == "train":
+            seen += 1
+            if seen % every == 0:
+                question = dataclasses.replace(question, split="validation")
+        held.append(question)
+    return held
+
+
+def _write_jsonl(path: Path, rows: Sequence[dict[str, Any]]) -> None:
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+
+
+def read_training_set(folder: Path) -> tuple[list[Chunk], list[Question]]:
+    def rows(name: str) -> list[dict[str, Any]]:
+        path = folder / name
+        if not path.is_file():
+            raise TrainingError(f"{path} is missing; run build_training_set first")
+        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+    return [Chunk(**row) for row in rows("chunks.jsonl")], [Question(**row) for row in rows("questions.jsonl")]
+
+
+# ------------------------------------------------------------------------------------------ train
+
+
+def train(
+    training_set_dir: Path,
+    *,
+    tracking_uri: str | None = None,
+    overrides: dict[str, Any] | None = None,
+    settings: RagSettings | None = None,
+    platform_: Platform | None = None,
+) -> str:
+    """Fine-tune the embedding model in a new MLflow run (params, loss, the model folder); the run id."""
+    rag = _rag(settings, platform_)
+    unknown = sorted(set(overrides or {}) - set(OVERRIDABLE))
+    if unknown:
+        raise TrainingError(f"model_params {unknown} are not rag.embedder settings; allowed: {', '.join(OVERRIDABLE)}")
+    tuned = rag.embedder.model_copy(update=overrides or {})
+    training = training_settings(rag, platform_)
+    uri, _ = connect(training, tracking_uri)
+    chunks, questions = read_training_set(training_set_dir)
+    source = checkpoint(rag)
+    queries, passages = embedder.training_pairs(chunks, questions)
+    experiment = experiment_id(training.experiment, uri, training.artifact_root())
+    with mlflow.start_run(experiment_id=experiment, run_name=f"embedder-{time.strftime('%Y%m%d-%H%M%S')}") as run:
+        mlflow.set_tags({"pipeline": "rag", "family": training.family, "registered_model_name": rag.registered_model})
+        mlflow.log_params(
+            {
+                "checkpoint": source,
+                **(
+                    {f"local.{key}": value for key, value in rag.local_encoder.model_dump().items()}
+                    if source == "local"
+                    else {}
+                ),
+                **tuned.model_dump(exclude={"checkpoint"}),
+                "chunking.max_words": rag.chunking.max_words,
+                "chunking.overlap_words": rag.chunking.overlap_words,
+                "dataset.chunks": len(chunks),
+                "dataset.pairs": len(queries),
+            }
+        )
+        print(f"training the embedding model ({source}) on {len(queries)} pairs for {tuned.epochs} epochs", flush=True)
+        model = embedder.build(source, [chunk.passage() for chunk in chunks] + queries, rag.local_encoder, tuned.seed)
+        result = embedder.fit(model, queries, passages, tuned)
+        mlflow.log_metrics({key: value for key, value in result.items() if value == value})  # NaN: not trained
+        with _scratch("rag-train-") as tmp:
+            mlflow.log_artifacts(str(embedder.save(model, tmp / MODEL_ARTIFACT)), artifact_path=MODEL_ARTIFACT)
+        return str(run.info.run_id)
+
+
+def _download_model(client: Any, run_id: str, target: Path) -> Path:
+    try:
+        return Path(client.download_artifacts(run_id, MODEL_ARTIFACT, str(target)))
+    except (MlflowException, OSError) as error:
+        raise TrainingError(f"run {run_id} has no {MODEL_ARTIFACT}/ folder; run the train step first") from error
+
+
+# --------------------------------------------------------------------------------------- evaluate
+
+
+def score_retrievers(retrieval: Retrieval, questions: Sequence[Question], k: int) -> dict[str, evaluation.Scores]:
+    """recall@k and MRR of every ranker on `questions`."""
+    texts = [question.question for question in questions]
+    return {
+        mode: evaluation.score(retrieval.rank(mode, texts), retrieval.chunks, questions, k)
+        for mode in ("bm25", "dense", "hybrid")
+    }
+
+
+def choose_dense_weight(
+    retrieval: Retrieval, validation: Sequence[Question], rag: RagSettings
+) -> tuple[float, dict[float, float]]:
+    """The fusion weight of rag.dense_weights with the best validation MRR (a tie keeps the smaller
+    weight), and every weight's MRR. Without validation questions: 1.0 (plain reciprocal rank fusion)."""
+    if not validation:
+        return 1.0, {}
+    texts = [question.question for question in validation]
+    sweep = {
+        weight: evaluation.score(
+            dataclasses.replace(retrieval, dense_weight=weight).rank("hybrid", texts),
+            retrieval.chunks,
+            validation,
+            rag.gate.k,
+        ).mrr
+        for weight in sorted(rag.dense_weights)
+    }
+    best = max(sweep.values())
+    return next(weight for weight, mrr in sweep.items() if mrr == best), sweep
+
+
+def evaluate(
+    training_set_dir: Path,
+    run_id: str,
+    *,
+    tracking_uri: str | None = None,
+    settings: RagSettings | None = None,
+    platform_: Platform | None = None,
+) -> dict[str, Any]:
+    """Score BM25, the embeddings and the hybrid on the held-out questions; gate the served retriever."""
+    rag = _rag(settings, platform_)
+    training = training_settings(rag, platform_)
+    _, client = connect(training, tracking_uri)
+    chunks, questions = read_training_set(training_set_dir)
+    test = [question for question in questions if question.split == "test"]
+    validation = [question for question in questions if question.split == "validation"]
+    with _scratch("rag-evaluate-") as tmp:
+        model = embedder.load(_download_model(client, run_id, tmp))
+        started = time.perf_counter()
+        passages = [chunk.passage() for chunk in chunks]
+        retrieval = Retrieval(
+            chunks,
+            Bm25(passages),
+            embedder.encode(model, passages),
+            lambda texts: embedder.encode(model, texts),
+            rag.rrf_k,
+        )
+        weight, sweep = choose_dense_weight(retrieval, validation, rag)
+        retrieval = dataclasses.replace(retrieval, dense_weight=weight)
+        scores = score_retrievers(retrieval, test, rag.gate.k)
+        seconds = time.perf_counter() - started
+    served, baseline = scores[rag.retriever], scores["bm25"]
+    passed, reasons = evaluation.gate(served, baseline, rag.gate)
+    table = [f"| {mode} | {value.recall_at_k:.3f} | {value.mrr:.3f} |" for mode, value in scores.items()]
+    report: dict[str, Any] = {
+        "primary_metric": METRIC,
+        "served_retriever": rag.retriever,
+        "score": round(served.mrr, 4),
+        "baseline": "bm25",
+        "baseline_score": round(baseline.mrr, 4),
+        "k": rag.gate.k,
+        # the shared evaluate component logs these two to the pipeline's Metrics artifact
+        "metrics": {METRIC: served.mrr, f"recall_at_{rag.gate.k}": served.recall_at_k, "dense_weight": weight},
+        "baseline_metrics": {METRIC: baseline.mrr, f"recall_at_{rag.gate.k}": baseline.recall_at_k},
+        "test_questions": len(test),
+        "scores": {mode: dataclasses.asdict(value) for mode, value in scores.items()},
+        "dense_weight": weight,
+        "dense_weight_sweep": {str(key): round(value, 4) for key, value in sweep.items()},
+        "validation_questions": len(validation),
+        "quality_gate": {"passed": passed, "reasons": reasons},
+        "eval_seconds": round(seconds, 2),
+    }
+    with mlflow.start_run(run_id=run_id):
+        metrics = {METRIC: served.mrr, f"recall_at_{rag.gate.k}": served.recall_at_k}
+        for mode, value in scores.items():
+            metrics |= {f"{mode}_recall_at_{rag.gate.k}": value.recall_at_k, f"{mode}_mrr": value.mrr}
+        mlflow.log_metrics(metrics)
+        mlflow.log_dict(report, "evaluation/report.json")
+        lines = [
+            f"# Retrieval on {len(test)} held-out questions (run {run_id})",
+            "",
+            f"| retriever | recall@{rag.gate.k} | MRR |",
+            "|---|---|---|",
+            *table,
+            "",
+        ]
+        lines += [f"Hybrid dense weight {weight} (validation MRR by weight: {sweep})", ""]
+        lines += [f"Served: {rag.retriever}. Gate: {'passed' if passed else 'failed: ' + '; '.join(reasons)}", ""]
+        mlflow.log_text("\n".join(lines), "evaluation/report.md")
+        mlflow.log_metric("dense_weight", weight)
+        mlflow.set_tags({promotion.GATE_TAG: "passed" if passed else "failed", "dense_weight": str(weight)})
+    return report
+
+
+# --------------------------------------------------------------------------------------- register
+
+
+def register(
+    run_id: str,
+    *,
+    tracking_uri: str | None = None,
+    settings: RagSettings | None = None,
+    platform_: Platform | None = None,
+) -> str:
+    """Log the model with MLflow's sentence-transformers flavour and register it as the challenger."""
+    rag = _rag(settings, platform_)
+    training = training_settings(rag, platform_)
+    _, client = connect(training, tracking_uri)
+    tags = client.get_run(run_id).data.tags
+    if promotion.GATE_TAG not in tags:
+        raise TrainingError(f"run {run_id} has no evaluation (quality_gate tag); evaluate before registering")
+    with _scratch("rag-register-") as tmp:
+        model = embedder.load(_download_model(client, run_id, tmp))
+        with mlflow.start_run(run_id=run_id):
+            info = mlflow.sentence_transformers.log_model(
+                model,
+                name=REGISTERED_ARTIFACT,
+                # listed, not inferred: inference imports the model in a subprocess (slow, same answer)
+                pip_requirements=["sentence-transformers", "transformers", "torch"],
+            )
+    version = mlflow.register_model(
+        info.model_uri,
+        rag.registered_model,
+        tags={
+            "family": training.family,
+            "pipeline": "rag",
+            promotion.GATE_TAG: tags[promotion.GATE_TAG],
+            "dense_weight": tags.get("dense_weight", "1.0"),  # what the hybrid serves with (ingest reads it)
+            "run_id": run_id,
+        },
+    )
+    client.set_registered_model_alias(rag.registered_model, training.challenger_alias, version.version)
+    client.set_tag(run_id, "registered_version", str(version.version))
+    return str(version.version)
+
+
+# ---------------------------------------------------------------------------------------- promote
+
+
+def promote(
+    training_set_dir: Path | None,
+    run_id: str,
+    version: str,
+    *,
+    tracking_uri: str | None = None,
+    settings: RagSettings | None = None,
+    platform_: Platform | None = None,
+) -> dict[str, Any]:
+    """Champion alias only past the gate and strictly above the champion's MRR (training.promotion).
+    `training_set_dir` is not read; it keeps the signature every steps module shares."""
+    rag = _rag(settings, platform_)
+    training = training_settings(rag, platform_)
+    _, client = connect(training, tracking_uri)
+    standing = promotion.look_up(client, training, run_id, METRIC)
+    promoted, reason = promotion.decide(standing, METRIC, higher_is_better=True)
+    if promoted:
+        promotion.set_champion(client, training, version)
+    return promotion.record(
+        client, training, run_id, version, standing, (promoted, reason), METRIC, True,
+        details={"served_retriever": rag.retriever},
+    )  # fmt: skip

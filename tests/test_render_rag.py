@@ -1,0 +1,102 @@
+"""Tier 1 and 2: the RAG layer is decided for search/RAG only and rendered only there.
+
+The engine's `decisions.model.rag` (catalog `retrieval`) names the embedding checkpoints, the
+retriever, chunking and the vector stores; the search/RAG project holds src/<package>/rag/, the
+corpus with its labelled questions, the ingestion DAG, the embedding pipeline, mk/rag.mk, tests/rag/,
+docs/rag.md and platform.yaml's `rag:` section (read back by the rendered package's own settings
+model); a tabular project holds none of it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import render_project
+from platform_engine import Answers, decide
+
+RAG_FILES = (
+    "corpus/README.md",
+    "corpus/questions.yaml",
+    "dags/rag_ingest_dag.py",
+    "pipelines/rag_pipeline.py",
+    "mk/rag.mk",
+    "docs/rag.md",
+    "tests/rag/test_rag_units.py",
+    "tests/rag/test_rag_pipeline.py",
+    "tests/rag/test_rag_serving.py",
+)
+
+
+@pytest.mark.engine
+def test_search_rag_decides_the_retrieval_stack_and_other_use_cases_none() -> None:
+    rag = decide(Answers(use_case="search_rag")).model.numbers["rag"]
+    assert rag["embedder"]["production"] == "sentence-transformers/all-MiniLM-L6-v2"
+    assert rag["embedder"]["local"] == "local"
+    assert (rag["retriever"], rag["lexical_baseline"], rag["local_store"]) == ("hybrid", "bm25", "qdrant-local")
+    assert (rag["vector_db"], rag["cloud_store"]) == ("pgvector", None), "pgvector is not wired yet: no cloud store"
+    qdrant = decide(Answers(use_case="search_rag", vector_db="qdrant")).model.numbers["rag"]
+    assert qdrant["cloud_store"] == "qdrant"
+    for use_case in ("tabular", "text_generation", "object_detection"):
+        assert decide(Answers(use_case=use_case)).model.numbers["rag"] is None
+
+
+@pytest.fixture(scope="module")
+def projects(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("rag-render")
+    return {
+        "search_rag": render_project(root / "search_rag", use_case="search_rag", tune=True, vector_db="qdrant"),
+        "tabular": render_project(root / "tabular", use_case="tabular"),
+    }
+
+
+@pytest.mark.render
+def test_the_search_rag_project_holds_the_rag_layer(projects: dict[str, Path]) -> None:
+    project = projects["search_rag"]
+    for name in RAG_FILES:
+        assert (project / name).is_file(), name
+    (package,) = project.glob("src/*/rag")
+    assert {path.name for path in package.glob("*.py")} >= {
+        "settings.py", "corpus.py", "embedder.py", "retrieval.py", "evaluation.py", "store.py", "steps.py",
+        "ingest.py", "service.py", "serving.py", "client.py", "triton_model.py",
+    }  # fmt: skip
+    documents = list((project / "corpus" / "documents").glob("*.md"))
+    assert len(documents) >= 20
+    questions = yaml.safe_load((project / "corpus" / "questions.yaml").read_text())["questions"]
+    assert {q["split"] for q in questions} == {"train", "test"}
+    pyproject = (project / "pyproject.toml").read_text()
+    assert "rag = [" in pyproject and "sentence-transformers" in pyproject and "qdrant-client" in pyproject
+
+
+@pytest.mark.render
+def test_the_rendered_rag_section_loads_with_the_projects_own_settings_model(projects: dict[str, Path]) -> None:
+    project = projects["search_rag"]
+    sys.path.insert(0, str(project / "src"))
+    try:
+        for name in [name for name in sys.modules if name.split(".")[0] == "churn_prediction"]:
+            del sys.modules[name]
+        config = importlib.import_module("churn_prediction.config")
+        settings = importlib.import_module("churn_prediction.rag.settings")
+        rag = settings.load(config.load(project / "platform.yaml"))
+        assert settings.checkpoint(rag, "local") == "local"
+        assert settings.checkpoint(rag, "cloud") == "sentence-transformers/all-MiniLM-L6-v2"
+        assert settings.store_kind(rag, "cloud") == "qdrant"
+        assert rag.registered_model.endswith("-embedder")
+    finally:
+        sys.path.remove(str(project / "src"))
+        for name in [name for name in sys.modules if name.split(".")[0] == "churn_prediction"]:
+            del sys.modules[name]
+
+
+@pytest.mark.render
+def test_a_tabular_project_holds_no_rag(projects: dict[str, Path]) -> None:
+    project = projects["tabular"]
+    for name in RAG_FILES:
+        assert not (project / name).exists(), name
+    assert not list(project.glob("src/*/rag"))
+    assert "rag:" not in (project / "platform.yaml").read_text().split("\ndecisions:")[0]
+    assert "\nrag:" not in (project / "platform.yaml").read_text()
+    assert "sentence-transformers" not in (project / "pyproject.toml").read_text()
