@@ -63,7 +63,13 @@ def build(
         return path
     from .repository import build_repository
 
-    return build_repository(settings, model_uri=model_uri, out=out, profile=profile)
+    path = build_repository(settings, model_uri=model_uri, out=out, profile=profile)
+    if profile == "local" and importlib.util.find_spec(f"{__package__.rsplit('.', 1)[0]}.rag") is not None:
+        # search/RAG projects also serve the published vector index (src/<package>/rag/serving.py)
+        rag: ModuleType = importlib.import_module("..rag.serving", package=__package__)
+        staged = rag.stage_project_model(path)
+        print(f"RAG model: {staged}" if staged else "RAG model: no published index yet (make rag-ingest)")
+    return path
 
 
 def run(args: argparse.Namespace, settings: ServingSettings) -> int:

@@ -334,12 +334,15 @@ STAGES: tuple[Stage, ...] = (
 
 
 def project_stages(current: Platform | None = None) -> tuple[Stage, ...]:
-    """This project's stages: STAGES, or for a PyTorch framework model (platform.yaml
-    decisions.model.framework, src/<package>/vision/) the vision model's predict stage (and the
-    stream, for detection) in place of the feature-row predict and task stages."""
-    if not (current or platform()).decision("model").get("framework"):
-        return STAGES
-    replaced = importlib.import_module(".vision.smoke", package=_package()).stages()
+    """This project's stages: STAGES, with a layer's own stages in place of (or around) some of them:
+    a PyTorch framework model's (decisions.model.framework, src/<package>/vision/) predict stage, and
+    the stream for detection, in place of the feature-row predict and task stages; the RAG layer's
+    (decisions.model.rag, src/<package>/rag/) training, ingestion and query stages."""
+    model = (current or platform()).decision("model")
+    replaced: dict[str, tuple[Stage, ...]] = {}
+    for key, module in (("framework", ".vision.smoke"), ("rag", ".rag.smoke")):
+        if model.get(key):
+            replaced |= importlib.import_module(module, package=_package()).stages()
     return tuple(item for stage in STAGES for item in replaced.get(stage.name, (stage,)))
 
 

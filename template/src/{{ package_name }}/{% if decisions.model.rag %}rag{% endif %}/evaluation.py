@@ -34,6 +34,15 @@ def first_hit(ranking: Ranking, chunks: Sequence[Chunk], question: Question) -> 
     return None
 
 
+def served_rank(chunk_ids: Sequence[str], question: Question) -> int | None:
+    """first_hit for the chunk ids a server returned (`<document>/<section>/<n>`)."""
+    for rank, chunk_id in enumerate(chunk_ids, start=1):
+        document, section, _ = chunk_id.rsplit("/", 2)
+        if (document, section) == (question.document, question.section):
+            return rank
+    return None
+
+
 def score(rankings: Sequence[Ranking], chunks: Sequence[Chunk], questions: Sequence[Question], k: int) -> Scores:
     if len(rankings) != len(questions) or not questions:
         raise ValueError(f"{len(rankings)} rankings for {len(questions)} questions")

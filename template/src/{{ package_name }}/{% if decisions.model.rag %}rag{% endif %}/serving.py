@@ -28,6 +28,8 @@ import numpy.typing as npt
 from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2 as pb  # type: ignore[import-untyped]
 
+from ..config import Platform, platform
+
 MODEL_NAME = "rag"
 MAX_BATCH_SIZE = 8
 MAX_QUEUE_DELAY_MICROSECONDS = 2000  # small: one ask() call per batch, a question takes milliseconds
@@ -89,3 +91,19 @@ def stage_model(repository: Path, index_folder: Path, package: str, top_k: int, 
     (folder / "config.pbtxt").write_text(str(text_format.MessageToString(config)), encoding="utf-8")
     shutil.copyfile(Path(__file__).with_name("triton_model.py"), folder / "1" / "model.py")
     return folder
+
+
+def stage_project_model(repository: Path, platform_: Platform | None = None) -> Path | None:
+    """Stage this project's published index into `repository` (`make build-serving` does it after the
+    champion's models); None when nothing was ingested yet."""
+    from .ingest import index_root
+    from .settings import load
+    from .store import StoreError, current_index
+
+    current = platform_ or platform()
+    rag = load(current)
+    try:
+        folder = current_index(index_root(rag, current))
+    except StoreError:
+        return None
+    return stage_model(repository, folder, str(current.project["package"]), rag.top_k)

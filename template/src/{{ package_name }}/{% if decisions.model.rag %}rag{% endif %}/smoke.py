@@ -1,0 +1,144 @@
+"""The `make smoke` stages of the RAG layer (the platform's own stages are smoke/stages.py).
+
+Before the model repository is built: `rag-train` runs the embedding pipeline on kfp.local,
+`rag-ingest` runs the ingestion DAG and records what the in-process service answers to the held-out
+questions (before Triton opens the index: Qdrant local mode lets one process hold it). The
+repository build then stages the `rag` model beside the champion's. After the task stage,
+`rag-query` asks the same questions through Triton over HTTP and gRPC, `CONCURRENCY` requests at a
+time: the answers, chunks and citations must equal the in-process ones, and the served recall@k and
+MRR are reported.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+
+from ..config import platform
+from ..smoke.runner import SmokeContext, Stage
+from ..smoke.stages import STAGES, StageError, _python, run_logged
+
+CONCURRENCY = int(os.environ.get("SMOKE_CONCURRENCY", "8"))
+
+
+def _package() -> str:
+    return __name__.rsplit(".", 2)[0]
+
+
+def stages() -> dict[str, tuple[Stage, ...]]:
+    """Where the RAG stages go among the platform's: around build-serving and after task."""
+    by_name = {stage.name: stage for stage in STAGES}
+    return {
+        "build-serving": (
+            Stage("rag-train", "embedding model: Kubeflow pipeline, BM25 gate, MLflow", rag_train),
+            Stage("rag-ingest", "Airflow ingestion DAG into Qdrant", rag_ingest),
+            by_name["build-serving"],
+        ),
+        "task": (by_name["task"], Stage("rag-query", "cited answers from Triton, checked in process", rag_query)),
+    }
+
+
+def _test_questions() -> list[Any]:
+    from .corpus import load_documents, load_questions
+    from .settings import load, resolve
+
+    rag = load()
+    sections = load_documents(resolve(rag.corpus))
+    return [q for q in load_questions(resolve(rag.questions), sections) if q.split == "test"]
+
+
+def rag_train(ctx: SmokeContext) -> str:
+    """pipelines/rag_pipeline.py run: fine-tune, score against BM25, register, promote."""
+    import json
+
+    from mlflow.tracking import MlflowClient
+
+    from .settings import load
+    from .steps import training_settings
+
+    run_logged(ctx, "rag-train", _python("pipelines/rag_pipeline.py", "run"))
+    rag = load()
+    training = training_settings(rag)
+    client = MlflowClient(tracking_uri=training.tracking_uri())
+    champion = client.get_model_version_by_alias(rag.registered_model, training.champion_alias)
+    report_path = client.download_artifacts(str(champion.run_id), "evaluation/report.json", str(ctx.log_dir))
+    with open(report_path, encoding="utf-8") as handle:
+        report = json.load(handle)
+    served, bm25 = report["scores"][report["served_retriever"]], report["scores"]["bm25"]
+    k = report["k"]
+    return (
+        f"v{champion.version} @champion; {report['served_retriever']} recall@{k} {served['recall_at_k']:.2f} "
+        f"MRR {served['mrr']:.2f} (BM25 {bm25['recall_at_k']:.2f} / {bm25['mrr']:.2f}), dense weight "
+        f"{report['dense_weight']}"
+    )
+
+
+def rag_ingest(ctx: SmokeContext) -> str:
+    """The ingestion DAG (dag.test), then the in-process answers the served ones must equal."""
+    from .ingest import index_root
+    from .service import RagService
+    from .settings import load
+    from .store import current_index, read_manifest
+
+    run_logged(ctx, "rag-ingest", _python("-m", f"{_package()}.rag", "ingest"))
+    folder = current_index(index_root(load()))
+    manifest = read_manifest(folder)
+    questions = _test_questions()
+    service = RagService.open(folder)
+    try:
+        ctx.values["rag_expected"] = [result.to_dict() for result in service.ask([q.question for q in questions])]
+    finally:
+        service.close()
+    ctx.values["rag_questions"] = questions
+    return (
+        f"{manifest['chunks']} chunks embedded by v{manifest['model_version']} "
+        f"({manifest['chunks_per_second']:.0f} chunks/s) into {folder.name}"
+    )
+
+
+def rag_query(ctx: SmokeContext) -> str:
+    """The held-out questions through Triton over HTTP and gRPC, equal to the in-process answers."""
+    from ..serving.settings import ServingSettings
+    from .client import ask
+    from .evaluation import served_rank
+
+    if "rag_expected" not in ctx.values:
+        raise StageError("rag-query needs rag-ingest's in-process answers; run the whole smoke")
+    settings = ServingSettings.from_platform()
+    ports = ctx.values["triton"]["ports"]
+    questions, expected = ctx.values["rag_questions"], ctx.values["rag_expected"]
+    latencies: list[float] = []
+
+    def one(item: tuple[int, str]) -> dict[str, Any]:
+        index, protocol = item
+        url = f"{settings.host}:{ports['http' if protocol == 'http' else 'grpc']}"
+        started = time.perf_counter()
+        (result,) = ask(url, [questions[index].question], protocol=protocol)
+        latencies.append((time.perf_counter() - started) * 1000.0)
+        return result
+
+    work = [(index, protocol) for protocol in ("http", "grpc") for index in range(len(questions))]
+    with ThreadPoolExecutor(max_workers=CONCURRENCY) as pool:
+        served = list(pool.map(one, work))
+    for (index, protocol), result in zip(work, served, strict=True):
+        want, name = expected[index], questions[index].id
+        if (result["answer"], result["chunk_ids"]) != (want["answer"], want["chunk_ids"]):
+            raise StageError(f"{protocol}: the answer or chunks for {name} differ from the in-process service")
+        if [c["chunk_id"] for c in result["citations"]] != [c["chunk_id"] for c in want["citations"]]:
+            raise StageError(f"{protocol}: the citations for {name} differ from the in-process service")
+        if not np.allclose(result["scores"], want["scores"], rtol=1e-5, atol=1e-7):
+            raise StageError(f"{protocol}: the scores for {name} differ from the in-process service")
+    ranks = [served_rank(result["chunk_ids"], q) for q, result in zip(questions, served, strict=False)]
+    k = len(expected[0]["chunk_ids"]) if expected else 0
+    recall = sum(1 for rank in ranks if rank is not None) / max(len(ranks), 1)
+    mrr = sum(1.0 / rank for rank in ranks if rank is not None) / max(len(ranks), 1)
+    p95 = float(np.percentile(latencies, 95))
+    target = float(platform().answers["latency_p95_ms"])
+    return (
+        f"{len(work)} questions (HTTP + gRPC) equal to in-process; served recall@{k} {recall:.2f}, MRR@{k} {mrr:.2f}; "
+        f"p95 {p95:.0f} ms ({'within' if p95 <= target else 'OVER'} the {target:g} ms target)"
+    )
