@@ -137,13 +137,13 @@ def test_make_smoke_is_green(stack_project: Callable[[str], Path], name: str) ->
 # and the ingestion DAG before the repository build, cited answers from Triton after the task stage.
 RAG_STAGES = [*STAGES]
 RAG_STAGES[RAG_STAGES.index("build-serving") : RAG_STAGES.index("build-serving")] = ["rag-train", "rag-ingest"]
-RAG_STAGES.insert(RAG_STAGES.index("task") + 1, "rag-query")
+RAG_STAGES[RAG_STAGES.index("task") + 1 : RAG_STAGES.index("task") + 1] = ["rag-query", "rag-drift"]
 
 
 @pytest.mark.xdist_group(use_case_project_name("search_rag"))
 def test_make_smoke_runs_the_rag_layer() -> None:
     project = use_case_project("search_rag", template_fingerprint())
-    _smoke_is_green(project, RAG_STAGES, ("chunks embedded", "equal to in-process", "BM25"))
+    _smoke_is_green(project, RAG_STAGES, ("chunks embedded", "equal to in-process", "BM25", "questions logged"))
 
 
 IN_FLIGHT_BEFORE_KILL = 200  # requests Triton has answered in the predict stage before the kill

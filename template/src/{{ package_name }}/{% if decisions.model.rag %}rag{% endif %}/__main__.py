@@ -1,4 +1,6 @@
-"""`python -m <package>.rag ingest | ask QUESTION [--url URL]` (make rag-ingest, make rag-ask)."""
+"""`python -m <package>.rag ingest | ask QUESTION [--url URL] | drift [--hours H]`
+
+(make rag-ingest, make rag-ask, make rag-drift)."""
 
 from __future__ import annotations
 
@@ -7,12 +9,37 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from ..data.cli import airflow_env, airflow_init
 from .ingest import index_root
 from .settings import load, root
 from .store import StoreError, current_index
+
+EXIT_DRIFT = 2
+
+
+def check_drift(hours: float) -> int:
+    """Print the PSI per column; exit EXIT_DRIFT when a column drifted (a scheduler can alert on it)."""
+    from .ingest import query_log_root
+    from .monitoring import check
+
+    rag = load()
+    since = datetime.now(UTC) - timedelta(hours=hours)
+    try:
+        result = check(current_index(index_root(rag)), query_log_root(rag), since)
+    except (StoreError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    for column, value in sorted(result["psi"].items()):
+        flag = "  DRIFT" if column in result["drifted"] else ""
+        print(f"{column:<16} PSI {value:.3f}{flag}")
+    rows, reference = result["rows"], result["reference_rows"]
+    print(f"{rows} questions against {reference} reference questions (threshold {result['threshold']})")
+    if not result["judged"]:
+        print(f"not judged: {rows} questions is below monitoring.drift.min_window_rows ({result['min_rows']})")
+    return EXIT_DRIFT if result["drifted"] else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,7 +49,11 @@ def main(argv: list[str] | None = None) -> int:
     ask = commands.add_parser("ask", help="answer a question with citations")
     ask.add_argument("question")
     ask.add_argument("--url", default=None, help="a Triton server (host:port, HTTP) instead of in-process")
+    drift = commands.add_parser("drift", help="PSI of the logged questions against the index's reference")
+    drift.add_argument("--hours", type=float, default=24.0, help="the window: questions logged this recently")
     args = parser.parse_args(argv)
+    if args.command == "drift":
+        return check_drift(args.hours)
     if args.command == "ingest":
         env = airflow_env()
         if not (Path(env["AIRFLOW_HOME"]) / "airflow.db").is_file() and airflow_init(env) != 0:

@@ -59,7 +59,8 @@ def train_tokenizer(texts: Sequence[str], vocab_size: int, max_length: int):  # 
 def build_local(texts: Sequence[str], encoder: LocalEncoder, seed: int) -> SentenceTransformer:
     """A randomly initialised small BERT with mean pooling, its tokenizer learnt on `texts`."""
     import torch
-    from sentence_transformers import SentenceTransformer, models  # type: ignore[attr-defined]
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.modules import Pooling, Transformer
     from transformers import BertConfig, BertModel
 
     torch.manual_seed(seed)
@@ -75,8 +76,8 @@ def build_local(texts: Sequence[str], encoder: LocalEncoder, seed: int) -> Sente
     with tempfile.TemporaryDirectory(prefix="rag-encoder-") as folder:
         BertModel(config).save_pretrained(folder)
         tokenizer.save_pretrained(folder)
-        transformer = models.Transformer(folder, max_seq_length=encoder.max_seq_length)
-    pooling = models.Pooling(transformer.get_word_embedding_dimension(), pooling_mode="mean")
+        transformer = Transformer(folder, max_seq_length=encoder.max_seq_length)
+    pooling = Pooling(transformer.get_embedding_dimension(), pooling_mode="mean")
     return SentenceTransformer(modules=[transformer, pooling], device="cpu")
 
 
@@ -115,12 +116,9 @@ def fit(model: SentenceTransformer, queries: list[str], passages: list[str], set
     if settings.epochs == 0:
         return {"train_loss": float("nan"), "train_seconds": 0.0}
     from datasets import Dataset  # type: ignore[import-untyped]
-    from sentence_transformers import (  # type: ignore[attr-defined]
-        SentenceTransformerTrainer,
-        SentenceTransformerTrainingArguments,
-        losses,
-    )
-    from sentence_transformers.training_args import BatchSamplers  # type: ignore[import-not-found]
+    from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
+    from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
+    from sentence_transformers.sentence_transformer.training_args import BatchSamplers
 
     with tempfile.TemporaryDirectory(prefix="rag-fit-") as output:
         args = SentenceTransformerTrainingArguments(
@@ -128,7 +126,7 @@ def fit(model: SentenceTransformer, queries: list[str], passages: list[str], set
             num_train_epochs=settings.epochs,
             per_device_train_batch_size=settings.batch_size,
             learning_rate=settings.learning_rate,
-            warmup_ratio=0.1,
+            warmup_steps=0.1,  # a float is the share of the steps (transformers 5)
             seed=settings.seed,
             batch_sampler=BatchSamplers.NO_DUPLICATES,  # a passage twice in a batch is a false negative
             save_strategy="no",
@@ -140,7 +138,7 @@ def fit(model: SentenceTransformer, queries: list[str], passages: list[str], set
         )
         dataset = Dataset.from_dict({"anchor": queries, "positive": passages})
         trainer = SentenceTransformerTrainer(
-            model=model, args=args, train_dataset=dataset, loss=losses.MultipleNegativesRankingLoss(model)
+            model=model, args=args, train_dataset=dataset, loss=MultipleNegativesRankingLoss(model)
         )
         result = trainer.train()
     return {"train_loss": float(result.training_loss), "train_seconds": float(result.metrics["train_runtime"])}

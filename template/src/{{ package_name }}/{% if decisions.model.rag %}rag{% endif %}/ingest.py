@@ -19,11 +19,11 @@ import numpy as np
 from ..config import Platform
 from ..training.promotion import champion
 from ..training.tracking import connect
-from . import corpus, embedder, store
+from . import corpus, embedder, monitoring, store
 from .corpus import Chunk
 from .settings import RagSettings, resolve, store_kind
 from .settings import load as load_rag
-from .steps import read_training_set, training_settings
+from .steps import hold_out_validation, read_training_set, training_settings
 
 CHUNKS = "chunks.jsonl"
 VECTORS = "vectors.npy"
@@ -36,6 +36,11 @@ class IngestError(RuntimeError):
 
 def index_root(rag: RagSettings, platform_: Platform | None = None) -> Path:
     return resolve(rag.index_dir, platform_)
+
+
+def query_log_root(rag: RagSettings, platform_: Platform | None = None) -> Path:
+    """Where the served questions are logged (monitoring.QueryLog); beside the indexes."""
+    return index_root(rag, platform_) / "query_log"
 
 
 def chunk(run_dir: Path, *, platform_: Platform | None = None) -> dict[str, Any]:
@@ -82,7 +87,12 @@ def embed(run_dir: Path, *, platform_: Platform | None = None) -> dict[str, Any]
     vectors = embedder.encode(embedder.load(run_dir / MODEL), [c.passage() for c in chunks])
     seconds = time.perf_counter() - started
     np.save(run_dir / VECTORS, vectors)
-    info |= {"dims": int(vectors.shape[1]), "embed_seconds": round(seconds, 3)}
+    # the query monitor's reference: the questions this model was not fine-tuned on (monitoring.py)
+    sections = corpus.load_documents(resolve(rag.corpus, platform_))
+    questions = corpus.load_questions(resolve(rag.questions, platform_), sections)
+    asked = [q.question for q in hold_out_validation(questions, rag.validation_every) if q.split != "train"]
+    monitoring.write_reference(run_dir, asked, embedder.encode(embedder.load(run_dir / MODEL), asked))
+    info |= {"dims": int(vectors.shape[1]), "embed_seconds": round(seconds, 3), "reference_questions": len(asked)}
     info["chunks_per_second"] = round(len(chunks) / max(seconds, 1e-9), 1)
     (run_dir / "embedding.json").write_text(json.dumps(info) + "\n", encoding="utf-8")
     return info
@@ -106,7 +116,8 @@ def load(run_dir: Path, *, platform_: Platform | None = None) -> dict[str, Any]:
     finally:
         vector_store.close()
     shutil.copytree(run_dir / MODEL, folder / MODEL)
-    shutil.copyfile(run_dir / CHUNKS, folder / CHUNKS)
+    for name in (CHUNKS, monitoring.REFERENCE, monitoring.PROJECTION):
+        shutil.copyfile(run_dir / name, folder / name)
     return {"index": str(folder), "points": count}
 
 

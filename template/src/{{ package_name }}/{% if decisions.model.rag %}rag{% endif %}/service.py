@@ -15,6 +15,7 @@ from typing import Any
 from . import embedder
 from .corpus import Chunk
 from .ingest import CHUNKS, MODEL, read_training_set_chunks
+from .monitoring import PROJECTION, Projection, QueryLog, features
 from .retrieval import Bm25, compose_answer, fuse
 from .store import VectorStore, read_manifest
 
@@ -32,8 +33,11 @@ class Result:
 
 
 class RagService:
-    def __init__(self, folder: Path, collection: str | None = None) -> None:
+    def __init__(self, folder: Path, collection: str | None = None, query_log: Path | None = None) -> None:
         self.folder = folder
+        # the served questions' monitoring rows (monitoring.py); None: not logged (tests, make rag-ask)
+        self.query_log = QueryLog(query_log) if query_log is not None else None
+        self.projection = Projection.load(folder / PROJECTION) if (folder / PROJECTION).is_file() else None
         self.manifest = read_manifest(folder)
         self.model = embedder.load(folder / MODEL)
         self.chunks = read_training_set_chunks(folder / CHUNKS)
@@ -80,6 +84,9 @@ class RagService:
                     citations=[asdict(citation) for citation in answer.citations],
                 )
             )
+        if self.query_log is not None and self.projection is not None:
+            tops = [result.scores[0] if result.scores else float("nan") for result in results]
+            self.query_log.append(features(questions, vectors, self.projection, tops))
         return results
 
     def close(self) -> None:

@@ -58,7 +58,9 @@ def decode_texts(array: npt.NDArray[Any]) -> list[str]:
     return [bytes(row).rstrip(b"\0").decode("utf-8", errors="replace") for row in rows]
 
 
-def model_config(index_folder: Path, package: str, top_k: int, model_name: str = MODEL_NAME) -> pb.ModelConfig:
+def model_config(
+    index_folder: Path, package: str, top_k: int, model_name: str = MODEL_NAME, query_log: Path | None = None
+) -> pb.ModelConfig:
     """config.pbtxt's message: a batched python model on one CPU instance (it holds the index's lock)."""
     config = pb.ModelConfig(name=model_name, backend="python", max_batch_size=MAX_BATCH_SIZE)
     config.input.add(name=INPUT, data_type=pb.TYPE_UINT8, dims=[-1])
@@ -70,12 +72,21 @@ def model_config(index_folder: Path, package: str, top_k: int, model_name: str =
     # one instance: Qdrant local mode lets one process open the index folder
     config.instance_group.add(count=1, kind=pb.ModelInstanceGroup.KIND_CPU)
     parameters = {"package": package, "index_folder": str(index_folder), "top_k": str(top_k)}
+    if query_log is not None:  # the served questions' monitoring rows (monitoring.QueryLog)
+        parameters["query_log"] = str(query_log)
     for key, value in sorted(parameters.items()):
         config.parameters[key].string_value = value
     return config
 
 
-def stage_model(repository: Path, index_folder: Path, package: str, top_k: int, model_name: str = MODEL_NAME) -> Path:
+def stage_model(
+    repository: Path,
+    index_folder: Path,
+    package: str,
+    top_k: int,
+    model_name: str = MODEL_NAME,
+    query_log: Path | None = None,
+) -> Path:
     """Write `<repository>/<model_name>/` (config.pbtxt, 1/model.py) serving `index_folder`; the model folder."""
     index_folder = index_folder.resolve()
     if not (index_folder / "manifest.json").is_file():
@@ -87,7 +98,7 @@ def stage_model(repository: Path, index_folder: Path, package: str, top_k: int, 
         raise StagingError(f"top_k is {top_k}; it must be at least 1")
     folder = repository / model_name
     (folder / "1").mkdir(parents=True, exist_ok=True)
-    config = model_config(index_folder, package, top_k, model_name)
+    config = model_config(index_folder, package, top_k, model_name, query_log.resolve() if query_log else None)
     (folder / "config.pbtxt").write_text(str(text_format.MessageToString(config)), encoding="utf-8")
     shutil.copyfile(Path(__file__).with_name("triton_model.py"), folder / "1" / "model.py")
     return folder
@@ -96,7 +107,7 @@ def stage_model(repository: Path, index_folder: Path, package: str, top_k: int, 
 def stage_project_model(repository: Path, platform_: Platform | None = None) -> Path | None:
     """Stage this project's published index into `repository` (`make build-serving` does it after the
     champion's models); None when nothing was ingested yet."""
-    from .ingest import index_root
+    from .ingest import index_root, query_log_root
     from .settings import load
     from .store import StoreError, current_index
 
@@ -106,4 +117,5 @@ def stage_project_model(repository: Path, platform_: Platform | None = None) -> 
         folder = current_index(index_root(rag, current))
     except StoreError:
         return None
-    return stage_model(repository, folder, str(current.project["package"]), rag.top_k)
+    package = str(current.project["package"])
+    return stage_model(repository, folder, package, rag.top_k, query_log=query_log_root(rag, current))

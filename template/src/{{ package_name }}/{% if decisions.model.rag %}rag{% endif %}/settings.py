@@ -94,7 +94,7 @@ class RagSettings(_Section):
     rrf_k: int = Field(default=60, ge=1, description="Reciprocal rank fusion constant: score = sum w / (rrf_k + rank)")
     # The hybrid's weight on the embeddings (BM25's is 1) is chosen from these on validation questions:
     # training questions held out from fine-tuning (every `validation_every`-th one).
-    dense_weights: tuple[float, ...] = Field(default=(0.0, 0.25, 0.5, 1.0, 2.0), min_length=1)
+    dense_weights: tuple[float, ...] = Field(default=(0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0), min_length=1)
     validation_every: int = Field(default=5, ge=2, description="Every n-th training question validates instead")
     top_k: int = Field(default=5, ge=1, le=50, description="Chunks a query returns (and the answer may cite)")
     store: Store = Store()

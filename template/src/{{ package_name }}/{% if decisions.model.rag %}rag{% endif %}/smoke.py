@@ -38,7 +38,11 @@ def stages() -> dict[str, tuple[Stage, ...]]:
             Stage("rag-ingest", "Airflow ingestion DAG into Qdrant", rag_ingest),
             by_name["build-serving"],
         ),
-        "task": (by_name["task"], Stage("rag-query", "cited answers from Triton, checked in process", rag_query)),
+        "task": (
+            by_name["task"],
+            Stage("rag-query", "cited answers from Triton, checked in process", rag_query),
+            Stage("rag-drift", "Evidently PSI of the served questions", rag_drift),
+        ),
     }
 
 
@@ -142,3 +146,23 @@ def rag_query(ctx: SmokeContext) -> str:
         f"{len(work)} questions (HTTP + gRPC) equal to in-process; served recall@{k} {recall:.2f}, MRR@{k} {mrr:.2f}; "
         f"p95 {p95:.0f} ms ({'within' if p95 <= target else 'OVER'} the {target:g} ms target)"
     )
+
+
+def rag_drift(ctx: SmokeContext) -> str:
+    """The questions Triton just answered (its query log) against the index's reference, by PSI."""
+    from .ingest import index_root, query_log_root
+    from .monitoring import check
+    from .settings import load
+    from .store import current_index
+
+    rag = load()
+    result = check(current_index(index_root(rag)), query_log_root(rag), since=ctx.values["started_at"])
+    served = 2 * len(ctx.values["rag_questions"])
+    if result["rows"] != served:
+        raise StageError(f"the query log holds {result['rows']} questions for the {served} Triton answered")
+    worst = max(result["psi"], key=result["psi"].get)
+    if not result["judged"]:
+        verdict = f"not judged below {result['min_rows']} questions"
+    else:
+        verdict = f"drift in {', '.join(result['drifted'])}" if result["drifted"] else "no drift"
+    return f"{result['rows']} questions logged; PSI max {result['psi'][worst]:.3f} ({worst}): {verdict}"

@@ -79,7 +79,10 @@ class TritonPythonModel:
         self.top_k = int(parameters["top_k"])
         self.serving = importlib.import_module(f"{package}.rag.serving")
         service = importlib.import_module(f"{package}.rag.service")
-        self.service = service.RagService(Path(parameters["index_folder"]))
+        query_log = parameters.get("query_log")
+        self.service = service.RagService(
+            Path(parameters["index_folder"]), query_log=Path(query_log) if query_log else None
+        )
 
     def answer(self, questions: list[str]) -> list[list[Any]]:
         """Output tensors for each question, from one ask() call."""
