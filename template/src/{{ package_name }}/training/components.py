@@ -2,8 +2,9 @@
 
 Every family's steps module has the same five functions (build_training_set, train, evaluate,
 register, promote) with the same signatures: `<package>.training.steps` for the feature-row
-families, `<package>.vision.steps` for the PyTorch vision models. The pipeline names the module in
-each component's `steps` input, so one set of components serves both.
+families, `<package>.vision.steps` for the PyTorch vision models, `<package>.rag.steps` for the RAG
+embedding model (pipelines/rag_pipeline.py). The pipeline names the module in each component's
+`steps` input, so one set of components serves them all.
 
 KFP copies each function's source into the task, so every import sits inside the function and the
 package comes in as a parameter. The task runs where this project is installed: locally the

@@ -9,13 +9,12 @@ may open it (the ingestion writes new indexes to new folders). Each batch of req
 `RagService.ask` call.
 
 Text is UTF-8 in UINT8 tensors and every tensor crosses the stub through DLPack (serving.py says
-why); the DLPack helpers are those of serving/triton_model.py, copied so this model does not
-need onnxruntime.
+why), with the helpers of the project's serving/triton_model.py (imported from the package, like
+the service).
 """
 
 from __future__ import annotations
 
-import ctypes
 import importlib
 import json
 from pathlib import Path
@@ -23,50 +22,6 @@ from typing import Any
 
 import numpy as np
 import triton_python_backend_utils as pb_utils  # type: ignore[import-not-found]
-
-_CAPSULE = ctypes.create_string_buffer(b"dltensor")
-_CONSUMED = ctypes.create_string_buffer(b"used_dltensor")
-# A private handle on the C API: importing torch sets argtypes on ctypes.pythonapi's shared functions.
-_api = ctypes.PyDLL(None)
-_api.PyCapsule_GetPointer.restype = ctypes.c_void_p
-_api.PyCapsule_GetPointer.argtypes = [ctypes.py_object, ctypes.c_void_p]
-_api.PyCapsule_SetName.restype = ctypes.c_int
-_api.PyCapsule_SetName.argtypes = [ctypes.py_object, ctypes.c_void_p]
-_api.PyCapsule_New.restype = ctypes.py_object
-_api.PyCapsule_New.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
-
-
-class _Capsule:
-    """What `np.from_dlpack` takes: a DLPack capsule behind the `__dlpack__` protocol (CPU)."""
-
-    __slots__ = ("capsule",)
-
-    def __init__(self, capsule: Any) -> None:
-        self.capsule = capsule
-
-    def __dlpack__(self, *args: Any, **kwargs: Any) -> Any:
-        return self.capsule
-
-    def __dlpack_device__(self) -> tuple[int, int]:
-        return (1, 0)  # kDLCPU, device 0
-
-
-def input_array(request: Any, name: str) -> np.ndarray[Any, Any]:
-    """A request's input tensor as a NumPy view (valid while the request is)."""
-    tensor = pb_utils.get_input_tensor_by_name(request, name)
-    if tensor is None:
-        raise ValueError(f"input {name!r} is missing")
-    return np.from_dlpack(_Capsule(tensor.to_dlpack()))
-
-
-def output_tensor(name: str, array: np.ndarray[Any, Any]) -> Any:
-    """A pb_utils.Tensor owning `array`'s data (the stub gets its own capsule; NumPy's is marked used)."""
-    contiguous = np.ascontiguousarray(array)
-    capsule = contiguous.__dlpack__()
-    pointer = _api.PyCapsule_GetPointer(capsule, ctypes.addressof(_CAPSULE))
-    _api.PyCapsule_SetName(capsule, ctypes.addressof(_CONSUMED))
-    handoff = _api.PyCapsule_New(pointer, ctypes.addressof(_CAPSULE), None)
-    return pb_utils.Tensor.from_dlpack(name, handoff)
 
 
 class TritonPythonModel:
@@ -78,6 +33,7 @@ class TritonPythonModel:
         package = parameters["package"]
         self.top_k = int(parameters["top_k"])
         self.serving = importlib.import_module(f"{package}.rag.serving")
+        self.dlpack = importlib.import_module(f"{package}.serving.triton_model")  # input_array, output_tensor
         service = importlib.import_module(f"{package}.rag.service")
         query_log = parameters.get("query_log")
         self.service = service.RagService(
@@ -109,7 +65,7 @@ class TritonPythonModel:
         errors: list[str | None] = []
         for request in requests:
             try:
-                questions.append(self.serving.decode_texts(input_array(request, "question")))
+                questions.append(self.serving.decode_texts(self.dlpack.input_array(request, "question")))
                 errors.append(None)
             except Exception as error:
                 questions.append([])
@@ -128,7 +84,7 @@ class TritonPythonModel:
             tensors = []
             for position, name in enumerate(("answer", "chunk_ids", "scores", "citations")):
                 parts = [row[position][1] for row in rows]
-                tensors.append(output_tensor(name, _stack(parts)))
+                tensors.append(self.dlpack.output_tensor(name, _stack(parts)))
             responses.append(pb_utils.InferenceResponse(output_tensors=tensors))
         return responses
 
