@@ -8,6 +8,7 @@ Bad input fails here, naming the file and the fix, before anything reaches the v
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -118,6 +119,11 @@ def chunk_sections(sections: list[Section], chunking: Chunking) -> list[Chunk]:
             chunk_id = f"{section.document}/{section.slug}/{n}"
             chunks.append(Chunk(chunk_id, section.document, section.slug, section.title, section.heading, text))
     return chunks
+
+
+def read_chunks(path: Path) -> list[Chunk]:
+    """Chunks written one JSON object per line (Chunk.payload): a training set's or an index's."""
+    return [Chunk(**json.loads(line)) for line in path.read_text(encoding="utf-8").splitlines() if line]
 
 
 def load_questions(path: Path, sections: list[Section]) -> list[Question]:

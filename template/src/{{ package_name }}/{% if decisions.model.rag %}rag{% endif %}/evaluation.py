@@ -21,21 +21,10 @@ class Scores:
     mrr: float
     questions: int
 
-    def as_metrics(self, prefix: str) -> dict[str, float]:
-        return {f"{prefix}_recall_at_k": self.recall_at_k, f"{prefix}_mrr": self.mrr}
-
-
-def first_hit(ranking: Ranking, chunks: Sequence[Chunk], question: Question) -> int | None:
-    """The 1-based rank of the first chunk of the question's section (None: not retrieved)."""
-    for rank, position in enumerate(ranking, start=1):
-        chunk = chunks[position]
-        if chunk.document == question.document and chunk.section == question.section:
-            return rank
-    return None
-
 
 def served_rank(chunk_ids: Sequence[str], question: Question) -> int | None:
-    """first_hit for the chunk ids a server returned (`<document>/<section>/<n>`)."""
+    """The 1-based rank of the first chunk (`<document>/<section>/<n>`) of the question's section
+    (None: not retrieved)."""
     for rank, chunk_id in enumerate(chunk_ids, start=1):
         document, section, _ = chunk_id.rsplit("/", 2)
         if (document, section) == (question.document, question.section):
@@ -43,13 +32,20 @@ def served_rank(chunk_ids: Sequence[str], question: Question) -> int | None:
     return None
 
 
-def score(rankings: Sequence[Ranking], chunks: Sequence[Chunk], questions: Sequence[Question], k: int) -> Scores:
-    if len(rankings) != len(questions) or not questions:
-        raise ValueError(f"{len(rankings)} rankings for {len(questions)} questions")
-    ranks = [first_hit(ranking, chunks, question) for ranking, question in zip(rankings, questions, strict=True)]
+def from_ranks(ranks: Sequence[int | None], k: int) -> Scores:
+    """recall@k and MRR of the questions' first-hit ranks (None: not retrieved)."""
+    if not ranks:
+        raise ValueError("no questions to score")
     recall = sum(1 for rank in ranks if rank is not None and rank <= k) / len(ranks)
     mrr = sum(1.0 / rank for rank in ranks if rank is not None) / len(ranks)
     return Scores(recall, mrr, len(ranks))
+
+
+def score(rankings: Sequence[Ranking], chunks: Sequence[Chunk], questions: Sequence[Question], k: int) -> Scores:
+    if len(rankings) != len(questions) or not questions:
+        raise ValueError(f"{len(rankings)} rankings for {len(questions)} questions")
+    ids = [[chunks[position].id for position in ranking] for ranking in rankings]
+    return from_ranks([served_rank(found, question) for found, question in zip(ids, questions, strict=True)], k)
 
 
 def gate(served: Scores, baseline: Scores, settings: Gate) -> tuple[bool, list[str]]:

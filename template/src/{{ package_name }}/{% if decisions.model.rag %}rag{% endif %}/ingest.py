@@ -17,13 +17,13 @@ from typing import Any
 import numpy as np
 
 from ..config import Platform
+from ..training.errors import TrainingError
 from ..training.promotion import champion
 from ..training.tracking import connect
-from . import corpus, embedder, monitoring, store
-from .corpus import Chunk
+from . import embedder, monitoring, store
 from .settings import RagSettings, resolve, store_kind
 from .settings import load as load_rag
-from .steps import hold_out_validation, read_training_set, training_settings
+from .steps import build_training_set, read_training_set, training_settings
 
 CHUNKS = "chunks.jsonl"
 VECTORS = "vectors.npy"
@@ -44,22 +44,16 @@ def query_log_root(rag: RagSettings, platform_: Platform | None = None) -> Path:
 
 
 def chunk(run_dir: Path, *, platform_: Platform | None = None) -> dict[str, Any]:
-    """Check the corpus and the questions, and write the run's chunks."""
-    rag = load_rag(platform_)
+    """Check and cut the corpus and check the questions: the pipeline's own training-set step, so
+    ingestion and training read the corpus by one rule (a broken label set stops here too)."""
     try:
-        sections = corpus.load_documents(resolve(rag.corpus, platform_))
-        corpus.load_questions(resolve(rag.questions, platform_), sections)  # a broken label set stops here too
-    except corpus.CorpusError as error:
+        return build_training_set(run_dir, platform_=platform_)
+    except TrainingError as error:
         raise IngestError(str(error)) from error
-    chunks = corpus.chunk_sections(sections, rag.chunking)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / CHUNKS).write_text("".join(json.dumps(c.payload()) + "\n" for c in chunks), encoding="utf-8")
-    (run_dir / "questions.jsonl").write_text("", encoding="utf-8")  # read_training_set reads both files
-    return {"documents": len({s.document for s in sections}), "chunks": len(chunks)}
 
 
-def champion_model(rag: RagSettings, target: Path, platform_: Platform | None = None) -> dict[str, Any]:
-    """Download the registry's champion embedding model into `target`; its version and fusion weight."""
+def champion_model(rag: RagSettings, target: Path, platform_: Platform | None = None) -> tuple[Any, dict[str, Any]]:
+    """The registry's champion embedding model (also saved into `target`), with its version and fusion weight."""
     import mlflow
 
     training = training_settings(rag, platform_)
@@ -73,25 +67,24 @@ def champion_model(rag: RagSettings, target: Path, platform_: Platform | None = 
     uri = f"models:/{rag.registered_model}@{training.champion_alias}"
     model = mlflow.sentence_transformers.load_model(uri)
     embedder.save(model, target)
-    return {"model_version": str(version.version), "dense_weight": float(version.tags.get("dense_weight", "1.0"))}
+    info = {"model_version": str(version.version), "dense_weight": float(version.tags.get("dense_weight", "1.0"))}
+    return model, info
 
 
 def embed(run_dir: Path, *, platform_: Platform | None = None) -> dict[str, Any]:
-    """Encode the run's chunks with the champion model (copied into the run folder)."""
+    """Encode the run's chunks with the champion model (copied into the run folder), and the query
+    monitor's reference: the questions this model was not fine-tuned on (monitoring.py)."""
     rag = load_rag(platform_)
-    chunks, _ = read_training_set(run_dir)
+    chunks, questions = read_training_set(run_dir)
     if (run_dir / MODEL).exists():
         shutil.rmtree(run_dir / MODEL)
-    info = champion_model(rag, run_dir / MODEL, platform_)
+    model, info = champion_model(rag, run_dir / MODEL, platform_)
     started = time.perf_counter()
-    vectors = embedder.encode(embedder.load(run_dir / MODEL), [c.passage() for c in chunks])
+    vectors = embedder.encode(model, [c.passage() for c in chunks])
     seconds = time.perf_counter() - started
     np.save(run_dir / VECTORS, vectors)
-    # the query monitor's reference: the questions this model was not fine-tuned on (monitoring.py)
-    sections = corpus.load_documents(resolve(rag.corpus, platform_))
-    questions = corpus.load_questions(resolve(rag.questions, platform_), sections)
-    asked = [q.question for q in hold_out_validation(questions, rag.validation_every) if q.split != "train"]
-    monitoring.write_reference(run_dir, asked, embedder.encode(embedder.load(run_dir / MODEL), asked))
+    asked = [question.question for question in questions if question.split != "train"]
+    monitoring.write_reference(run_dir, asked, embedder.encode(model, asked))
     info |= {"dims": int(vectors.shape[1]), "embed_seconds": round(seconds, 3), "reference_questions": len(asked)}
     info["chunks_per_second"] = round(len(chunks) / max(seconds, 1e-9), 1)
     (run_dir / "embedding.json").write_text(json.dumps(info) + "\n", encoding="utf-8")
@@ -158,11 +151,3 @@ def run_all(run_dir: Path, *, platform_: Platform | None = None) -> dict[str, An
     embed(run_dir, platform_=platform_)
     loaded = load(run_dir, platform_=platform_)
     return publish(run_dir, Path(loaded["index"]), platform_=platform_)
-
-
-def chunks_of(index_folder: Path) -> list[Chunk]:
-    return read_training_set_chunks(index_folder / CHUNKS)
-
-
-def read_training_set_chunks(path: Path) -> list[Chunk]:
-    return [Chunk(**json.loads(line)) for line in path.read_text(encoding="utf-8").splitlines() if line]

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from . import embedder
-from .corpus import Chunk
-from .ingest import CHUNKS, MODEL, read_training_set_chunks
+from .corpus import Chunk, read_chunks
+from .ingest import CHUNKS, MODEL
 from .monitoring import PROJECTION, Projection, QueryLog, features
 from .retrieval import Bm25, compose_answer, fuse
 from .store import VectorStore, read_manifest
@@ -40,7 +40,7 @@ class RagService:
         self.projection = Projection.load(folder / PROJECTION) if (folder / PROJECTION).is_file() else None
         self.manifest = read_manifest(folder)
         self.model = embedder.load(folder / MODEL)
-        self.chunks = read_training_set_chunks(folder / CHUNKS)
+        self.chunks = read_chunks(folder / CHUNKS)
         self.positions = {chunk.id: position for position, chunk in enumerate(self.chunks)}
         self.store = VectorStore.local(folder / "qdrant", collection or str(self.manifest["collection"]))
         self.bm25 = Bm25([chunk.passage() for chunk in self.chunks])

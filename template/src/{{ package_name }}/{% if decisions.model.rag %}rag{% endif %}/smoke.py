@@ -108,7 +108,7 @@ def rag_query(ctx: SmokeContext) -> str:
     """The held-out questions through Triton over HTTP and gRPC, equal to the in-process answers."""
     from ..serving.settings import ServingSettings
     from .client import ask
-    from .evaluation import served_rank
+    from .evaluation import from_ranks, served_rank
 
     if "rag_expected" not in ctx.values:
         raise StageError("rag-query needs rag-ingest's in-process answers; run the whole smoke")
@@ -136,14 +136,14 @@ def rag_query(ctx: SmokeContext) -> str:
             raise StageError(f"{protocol}: the citations for {name} differ from the in-process service")
         if not np.allclose(result["scores"], want["scores"], rtol=1e-5, atol=1e-7):
             raise StageError(f"{protocol}: the scores for {name} differ from the in-process service")
+    k = len(expected[0]["chunk_ids"])
     ranks = [served_rank(result["chunk_ids"], q) for q, result in zip(questions, served, strict=False)]
-    k = len(expected[0]["chunk_ids"]) if expected else 0
-    recall = sum(1 for rank in ranks if rank is not None) / max(len(ranks), 1)
-    mrr = sum(1.0 / rank for rank in ranks if rank is not None) / max(len(ranks), 1)
+    scores = from_ranks(ranks, k)
     p95 = float(np.percentile(latencies, 95))
     target = float(platform().answers["latency_p95_ms"])
     return (
-        f"{len(work)} questions (HTTP + gRPC) equal to in-process; served recall@{k} {recall:.2f}, MRR@{k} {mrr:.2f}; "
+        f"{len(work)} questions (HTTP + gRPC) equal to in-process; "
+        f"served recall@{k} {scores.recall_at_k:.2f}, MRR@{k} {scores.mrr:.2f}; "
         f"p95 {p95:.0f} ms ({'within' if p95 <= target else 'OVER'} the {target:g} ms target)"
     )
 

@@ -119,7 +119,8 @@ def read_training_set(folder: Path) -> tuple[list[Chunk], list[Question]]:
             raise TrainingError(f"{path} is missing; run build_training_set first")
         return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
 
-    return [Chunk(**row) for row in rows("chunks.jsonl")], [Question(**row) for row in rows("questions.jsonl")]
+    questions = [Question(**row) for row in rows("questions.jsonl")]
+    return corpus.read_chunks(folder / "chunks.jsonl"), questions
 
 
 # ------------------------------------------------------------------------------------------ train
