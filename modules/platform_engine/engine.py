@@ -7,6 +7,7 @@ from typing import Any
 
 from .answers import Answers
 from .cost import decide_cost
+from .generation import with_llm
 from .hosting import decide_hosting
 from .model_choice import recommend_model, with_framework
 from .monitoring import decide_monitoring
@@ -83,6 +84,7 @@ def decide(answers: Answers, *, with_fixes: bool = True) -> Decisions:
         for env in answers.environments
     }
     main_pool: GpuSizing = pools.get("prod") or next(iter(pools.values()))
+    model = with_llm(model, answers, precision.choice, main_pool, hosting.choice)
     batching = decide_batching(answers, pattern.choice, main_pool)
     monitoring = decide_monitoring(answers, main_pool)
     cost = decide_cost(answers, hosting.choice, pools, node_pool_for(answers, precision.choice, "prod"), pattern.choice)

@@ -81,6 +81,7 @@ def recommend_model(answers: Answers, hosting: str = "self_hosted") -> Decision:
             "licence": option.get("licence"),
             "framework": None,
             "rag": None,
+            "llm": None,
         },
     )
 

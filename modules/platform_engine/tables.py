@@ -15,6 +15,7 @@ SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 TABLE_NAMES = (
     "catalog", "prices", "sizing", "batching", "monitoring", "hosting", "patterns", "clouds", "naming", "tasks",
+    "generation",
 )  # fmt: skip
 
 

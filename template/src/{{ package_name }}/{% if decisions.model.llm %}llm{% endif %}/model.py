@@ -1,0 +1,259 @@
+"""The language model on one transformers code path, in both profiles.
+
+Locally, a byte-level BPE tokenizer is learnt with `tokenizers` on the corpus and a small
+Llama-architecture model (random init) is built on it; in the cloud, the production checkpoint is
+loaded by name. Both are fine-tuned by the same loop, saved with `save_pretrained`, and generate
+through `generate()` (whole answers) or `stream()` (text as it is decoded), which the Triton model
+serves.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+from transformers import (
+    AutoModelForCausalLM,
+    AutoTokenizer,
+    LlamaConfig,
+    LlamaForCausalLM,
+    PreTrainedModel,
+    PreTrainedTokenizerFast,
+    TextIteratorStreamer,
+)
+
+from .settings import LocalModel, Sampling, Training
+
+BOS, EOS, PAD = "<s>", "</s>", "<pad>"
+
+
+@dataclass
+class LanguageModel:
+    model: PreTrainedModel
+    tokenizer: Any  # a transformers tokenizer (PreTrainedTokenizerFast locally)
+
+
+# ----------------------------------------------------------------------------------------- build
+
+
+def train_tokenizer(texts: Sequence[str], vocab_size: int) -> PreTrainedTokenizerFast:
+    """A byte-level BPE tokenizer learnt on `texts` (any byte sequence encodes; no unknown token)."""
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=[PAD, BOS, EOS],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tokenizer.train_from_iterator(texts, trainer=trainer)
+    tokenizer.post_processor = processors.ByteLevel(trim_offsets=False)
+    return PreTrainedTokenizerFast(tokenizer_object=tokenizer, bos_token=BOS, eos_token=EOS, pad_token=PAD)
+
+
+def build(checkpoint: str, texts: Sequence[str], local: LocalModel, seed: int) -> LanguageModel:
+    """The local model (tokenizer learnt on `texts`, random weights) or a named checkpoint."""
+    torch.manual_seed(seed)
+    if checkpoint != "local":
+        tokenizer = AutoTokenizer.from_pretrained(checkpoint)
+        if tokenizer.pad_token is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        return LanguageModel(AutoModelForCausalLM.from_pretrained(checkpoint, dtype="auto"), tokenizer)
+    tokenizer = train_tokenizer(texts, local.vocab_size)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=local.hidden_size,
+        intermediate_size=local.hidden_size * 4,
+        num_hidden_layers=local.layers,
+        num_attention_heads=local.heads,
+        num_key_value_heads=local.heads,
+        max_position_embeddings=local.context_tokens,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        tie_word_embeddings=True,
+    )
+    return LanguageModel(LlamaForCausalLM(config), tokenizer)
+
+
+def context_tokens(lm: LanguageModel) -> int:
+    return int(lm.model.config.max_position_embeddings)
+
+
+# ----------------------------------------------------------------------------------------- train
+
+
+def windows(lm: LanguageModel, texts: Sequence[str]) -> list[list[int]]:
+    """Each text as `<s> tokens </s>`, cut into windows of the model's context (half overlapping)."""
+    size = context_tokens(lm)
+    out: list[list[int]] = []
+    for text in texts:
+        ids = [lm.tokenizer.bos_token_id, *lm.tokenizer.encode(text, add_special_tokens=False), lm.tokenizer.eos_token_id]
+        step = max(1, size // 2)
+        out.extend(ids[start : start + size] for start in range(0, max(1, len(ids) - size + step), step))
+    return out
+
+
+def _batch(lm: LanguageModel, rows: Sequence[list[int]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    width = max(len(row) for row in rows)
+    pad = int(lm.tokenizer.pad_token_id)
+    ids = torch.full((len(rows), width), pad, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for index, row in enumerate(rows):
+        ids[index, : len(row)] = torch.tensor(row)
+        mask[index, : len(row)] = 1
+    labels = ids.masked_fill(mask == 0, -100)  # padding is not predicted
+    return ids, mask, labels
+
+
+def fit(lm: LanguageModel, texts: Sequence[str], training: Training) -> dict[str, float]:
+    """Fine-tune on `texts` (next-token loss) with AdamW and a linear decay; the first and last epoch's loss."""
+    rows = windows(lm, texts)
+    if training.epochs == 0:
+        return {"first_epoch_loss": float("nan"), "final_loss": float("nan"), "steps": 0.0}
+    generator = torch.Generator().manual_seed(training.seed)
+    optimizer = torch.optim.AdamW(lm.model.parameters(), lr=training.learning_rate, weight_decay=0.01)
+    per_epoch = math.ceil(len(rows) / training.batch_size)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: max(0.05, 1.0 - step / (per_epoch * training.epochs))
+    )
+    lm.model.train()
+    losses: list[float] = []
+    for epoch in range(training.epochs):
+        order = torch.randperm(len(rows), generator=generator).tolist()
+        total = 0.0
+        for start in range(0, len(order), training.batch_size):
+            ids, mask, labels = _batch(lm, [rows[i] for i in order[start : start + training.batch_size]])
+            loss = lm.model(input_ids=ids, attention_mask=mask, labels=labels).loss
+            optimizer.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(lm.model.parameters(), 1.0)
+            optimizer.step()
+            schedule.step()
+            total += loss.item()
+        losses.append(total / per_epoch)
+        if epoch == 0 or (epoch + 1) % 10 == 0 or epoch + 1 == training.epochs:
+            print(f"  epoch {epoch + 1}/{training.epochs}: loss {losses[-1]:.3f}", flush=True)
+    lm.model.eval()
+    return {"first_epoch_loss": losses[0], "final_loss": losses[-1], "steps": float(per_epoch * training.epochs)}
+
+
+# ----------------------------------------------------------------------------------------- score
+
+
+def answer_token_ids(lm: LanguageModel, prompt: str, answer: str) -> tuple[list[int], list[int]]:
+    """(context ids, answer ids + </s>): what the model reads, and what it must predict."""
+    context = [lm.tokenizer.bos_token_id, *lm.tokenizer.encode(prompt, add_special_tokens=False)]
+    joint = lm.tokenizer.encode(f"{prompt} {answer}", add_special_tokens=False)
+    return context, [*joint[len(context) - 1 :], lm.tokenizer.eos_token_id]
+
+
+@torch.no_grad()
+def answer_nll(lm: LanguageModel, prompt: str, answer: str) -> tuple[float, int]:
+    """Summed negative log-likelihood (nats) of the answer's tokens after the prompt, and their count."""
+    context, target = answer_token_ids(lm, prompt, answer)
+    ids = torch.tensor([context + target])
+    logits = lm.model(input_ids=ids).logits[0, len(context) - 1 : -1]
+    nll = torch.nn.functional.cross_entropy(logits.float(), torch.tensor(target), reduction="sum")
+    return float(nll), len(target)
+
+
+def unigram_nll(lm: LanguageModel, texts: Sequence[str]) -> Any:
+    """The lexical baseline: add-one smoothed token frequencies of `texts`; a scorer like answer_nll."""
+    counts: Counter[int] = Counter()
+    for row in windows(lm, texts):
+        counts.update(row[1:])
+    total = sum(counts.values()) + len(lm.tokenizer)
+
+    def score(prompt: str, answer: str) -> tuple[float, int]:
+        _, target = answer_token_ids(lm, prompt, answer)
+        return sum(-math.log((counts[token] + 1) / total) for token in target), len(target)
+
+    return score
+
+
+# -------------------------------------------------------------------------------------- generate
+
+
+def _generation_kwargs(lm: LanguageModel, sampling: Sampling, seed: int | None) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {
+        "max_new_tokens": sampling.max_tokens,
+        "eos_token_id": lm.tokenizer.eos_token_id,
+        "pad_token_id": lm.tokenizer.pad_token_id,
+    }
+    if sampling.temperature > 0:
+        torch.manual_seed(0 if seed is None else seed)
+        kwargs |= {"do_sample": True, "temperature": sampling.temperature, "top_p": sampling.top_p}
+    else:
+        kwargs |= {"do_sample": False}
+    return kwargs
+
+
+def _inputs(lm: LanguageModel, prompt: str) -> dict[str, torch.Tensor]:
+    """The prompt as the model reads it, cut to leave room in the context (the newest tokens kept)."""
+    ids = [lm.tokenizer.bos_token_id, *lm.tokenizer.encode(prompt, add_special_tokens=False)]
+    ids = ids[-max(1, context_tokens(lm) - 1) :]
+    tensor = torch.tensor([ids])
+    return {"input_ids": tensor, "attention_mask": torch.ones_like(tensor)}
+
+
+@torch.no_grad()
+def generate(lm: LanguageModel, prompt: str, sampling: Sampling, seed: int | None = None) -> str:
+    """The completion of `prompt` (without the prompt), as decoded text."""
+    inputs = _inputs(lm, prompt)
+    room = context_tokens(lm) - inputs["input_ids"].shape[1]
+    kwargs = _generation_kwargs(lm, sampling, seed) | {"max_new_tokens": max(0, min(sampling.max_tokens, room))}
+    output = lm.model.generate(**inputs, **kwargs)[0, inputs["input_ids"].shape[1] :]
+    return str(lm.tokenizer.decode(output, skip_special_tokens=True))
+
+
+def stream(lm: LanguageModel, prompt: str, sampling: Sampling, seed: int | None = None) -> Iterator[str]:
+    """The completion of `prompt` as pieces of text, each yielded as soon as it decodes to whole
+    characters; their concatenation equals generate()'s text."""
+    inputs = _inputs(lm, prompt)
+    room = context_tokens(lm) - inputs["input_ids"].shape[1]
+    kwargs = _generation_kwargs(lm, sampling, seed) | {"max_new_tokens": max(0, min(sampling.max_tokens, room))}
+    streamer = TextIteratorStreamer(lm.tokenizer, skip_prompt=True, skip_special_tokens=True)
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            with torch.no_grad():
+                lm.model.generate(**inputs, **kwargs, streamer=streamer)
+        except BaseException as error:  # re-raised in the caller's thread
+            failure.append(error)
+            streamer.end()
+
+    worker = threading.Thread(target=run, name="llm-generate", daemon=True)
+    worker.start()
+    for piece in streamer:
+        if piece:
+            yield piece
+    worker.join()
+    if failure:
+        raise failure[0]
+
+
+# ------------------------------------------------------------------------------------- save/load
+
+
+def save(lm: LanguageModel, folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    lm.model.save_pretrained(folder)
+    lm.tokenizer.save_pretrained(folder)
+    return folder
+
+
+def load(folder: Path | str) -> LanguageModel:
+    tokenizer = AutoTokenizer.from_pretrained(str(folder))
+    model = AutoModelForCausalLM.from_pretrained(str(folder))
+    model.eval()
+    return LanguageModel(model, tokenizer)

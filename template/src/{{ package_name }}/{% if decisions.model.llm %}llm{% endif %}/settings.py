@@ -1,0 +1,117 @@
+"""The `llm:` section of platform.yaml: the corpus, the model (a small local one or the production
+checkpoint), training, sampling and the evaluation gate of the self-hosted language model.
+
+Rendered only into text-generation projects (decisions.model.llm). One pydantic model, validated once
+at load: a wrong key or value fails with the key's path and what it takes. The checkpoint is resolved
+per profile here, so the local and the cloud profile run the same code: the production checkpoint is
+a setting, not a rewrite.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from ..config import Platform, platform
+
+
+class LlmConfigError(ValueError):
+    """The llm section is invalid; the message names the key and the fix."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LocalModel(_Section):
+    """The small Llama-architecture model trained from scratch on the corpus (no downloads)."""
+
+    vocab_size: int = Field(default=1024, ge=260, le=65536, description="Byte-level BPE vocabulary (`tokenizers`)")
+    hidden_size: int = Field(default=128, ge=16)
+    layers: int = Field(default=2, ge=1, le=48)
+    heads: int = Field(default=4, ge=1)
+    context_tokens: int = Field(default=192, ge=32, le=8192, description="Longest sequence the model reads")
+
+    @model_validator(mode="after")
+    def _heads_divide_width(self) -> LocalModel:
+        if self.hidden_size % self.heads:
+            raise ValueError(f"hidden_size ({self.hidden_size}) must be a multiple of heads ({self.heads})")
+        return self
+
+
+class Training(_Section):
+    epochs: int = Field(default=12, ge=0, le=1000, description="Passes over the training text (0: no fine-tuning)")
+    batch_size: int = Field(default=16, ge=1)
+    learning_rate: float = Field(default=3e-3, gt=0)
+    seed: int = 11
+
+
+class Sampling(_Section):
+    """What a request gets unless its sampling_parameters say otherwise (the vLLM backend's names)."""
+
+    max_tokens: int = Field(default=48, ge=1, le=32768)
+    temperature: float = Field(default=0.0, ge=0, description="0: greedy decoding (deterministic)")
+    top_p: float = Field(default=1.0, gt=0, le=1)
+
+
+class Gate(_Section):
+    # The model's perplexity on the held-out answers must be at most this share of a unigram model's
+    # (the lexical baseline: token frequencies of the training text, same tokenizer).
+    max_perplexity_ratio: float = Field(default=0.6, gt=0, le=1)
+
+
+class LlmSettings(_Section):
+    corpus: str = Field(default="corpus/documents", description="Markdown documents the model reads")
+    questions: str = Field(default="corpus/questions.yaml", description="Question/answer pairs (split: train | test)")
+    # "local": train llm.local_model and its tokenizer on the corpus; otherwise a Hugging Face causal LM
+    # (a Hub name or a folder) fine-tuned the same way.
+    checkpoint: dict[Literal["local", "cloud"], str] = Field(
+        default={"local": "local", "cloud": "meta-llama/Llama-3.1-8B-Instruct"}
+    )
+    local_model: LocalModel = LocalModel()
+    training: Training = Training()
+    prompt: str = Field(default="Question: {question}\nAnswer:", description="How a question is put to the model")
+    sampling: Sampling = Sampling()
+    gate: Gate = Gate()
+    registered_model: str = Field(default="llm", pattern=r"^[A-Za-z0-9_.-]+$", description="MLflow registry name")
+    model_name: str = Field(default="llm", pattern=r"^[A-Za-z0-9_-]+$", description="The Triton model's name")
+
+    @model_validator(mode="after")
+    def _prompt_takes_question(self) -> LlmSettings:
+        if "{question}" not in self.prompt:
+            raise ValueError("prompt must contain {question} (where the question goes)")
+        return self
+
+
+def profile() -> str:
+    """local | cloud ($PLATFORM_PROFILE, default local)."""
+    return os.environ.get("PLATFORM_PROFILE", "local")
+
+
+def _problems(error: ValidationError) -> str:
+    return "; ".join(f"llm.{'.'.join(str(part) for part in item['loc'])}: {item['msg']}" for item in error.errors())
+
+
+def parse(section: dict[str, object]) -> LlmSettings:
+    """LlmSettings from platform.yaml's `llm:` mapping; LlmConfigError names each wrong key."""
+    try:
+        return LlmSettings.model_validate(section)
+    except ValidationError as error:
+        raise LlmConfigError(f"platform.yaml {_problems(error)}") from None
+
+
+def load(platform_: Platform | None = None) -> LlmSettings:
+    return parse((platform_ or platform()).section("llm"))
+
+
+def resolve(path: str, platform_: Platform | None = None) -> Path:
+    """A path of the llm section, relative to the project root unless absolute."""
+    candidate = Path(path)
+    return candidate if candidate.is_absolute() else (platform_ or platform()).path.parent / candidate
+
+
+def checkpoint(settings: LlmSettings, which: str | None = None) -> str:
+    return settings.checkpoint.get(which or profile(), "local")  # type: ignore[call-overload,no-any-return]
