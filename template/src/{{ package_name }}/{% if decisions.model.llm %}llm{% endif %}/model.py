@@ -24,7 +24,6 @@ from transformers import (
     AutoTokenizer,
     LlamaConfig,
     LlamaForCausalLM,
-    PreTrainedModel,
     PreTrainedTokenizerFast,
     TextIteratorStreamer,
 )
@@ -36,7 +35,7 @@ BOS, EOS, PAD = "<s>", "</s>", "<pad>"
 
 @dataclass
 class LanguageModel:
-    model: PreTrainedModel
+    model: Any  # a transformers causal LM (LlamaForCausalLM locally); generate() is untyped upstream
     tokenizer: Any  # a transformers tokenizer (PreTrainedTokenizerFast locally)
 
 
@@ -56,7 +55,9 @@ def train_tokenizer(texts: Sequence[str], vocab_size: int) -> PreTrainedTokenize
     )
     tokenizer.train_from_iterator(texts, trainer=trainer)
     tokenizer.post_processor = processors.ByteLevel(trim_offsets=False)
-    return PreTrainedTokenizerFast(tokenizer_object=tokenizer, bos_token=BOS, eos_token=EOS, pad_token=PAD)
+    return PreTrainedTokenizerFast(  # type: ignore[no-untyped-call]
+        tokenizer_object=tokenizer, bos_token=BOS, eos_token=EOS, pad_token=PAD
+    )
 
 
 def build(checkpoint: str, texts: Sequence[str], local: LocalModel, seed: int) -> LanguageModel:
@@ -96,7 +97,11 @@ def windows(lm: LanguageModel, texts: Sequence[str]) -> list[list[int]]:
     size = context_tokens(lm)
     out: list[list[int]] = []
     for text in texts:
-        ids = [lm.tokenizer.bos_token_id, *lm.tokenizer.encode(text, add_special_tokens=False), lm.tokenizer.eos_token_id]
+        ids = [
+            lm.tokenizer.bos_token_id,
+            *lm.tokenizer.encode(text, add_special_tokens=False),
+            lm.tokenizer.eos_token_id,
+        ]
         step = max(1, size // 2)
         out.extend(ids[start : start + size] for start in range(0, max(1, len(ids) - size + step), step))
     return out
@@ -230,7 +235,7 @@ def stream(lm: LanguageModel, prompt: str, sampling: Sampling, seed: int | None 
                 lm.model.generate(**inputs, **kwargs, streamer=streamer)
         except BaseException as error:  # re-raised in the caller's thread
             failure.append(error)
-            streamer.end()
+            streamer.end()  # type: ignore[no-untyped-call]
 
     worker = threading.Thread(target=run, name="llm-generate", daemon=True)
     worker.start()
@@ -254,6 +259,6 @@ def save(lm: LanguageModel, folder: Path) -> Path:
 
 def load(folder: Path | str) -> LanguageModel:
     tokenizer = AutoTokenizer.from_pretrained(str(folder))
-    model = AutoModelForCausalLM.from_pretrained(str(folder))
+    model: Any = AutoModelForCausalLM.from_pretrained(str(folder))
     model.eval()
     return LanguageModel(model, tokenizer)

@@ -43,7 +43,7 @@ class LocalModel(_Section):
 
 
 class Training(_Section):
-    epochs: int = Field(default=12, ge=0, le=1000, description="Passes over the training text (0: no fine-tuning)")
+    epochs: int = Field(default=24, ge=0, le=1000, description="Passes over the training text (0: no fine-tuning)")
     batch_size: int = Field(default=16, ge=1)
     learning_rate: float = Field(default=3e-3, gt=0)
     seed: int = 11
