@@ -34,6 +34,8 @@ EXTRA: dict[str, dict[str, Any]] = {
     # A task head: the production-contract model <model>_detection gets its own latency rule and
     # shares the error-rate rule.
     "detection_task": {"use_case": "object_detection", "cloud": "aws"},
+    # The self-hosted language model: its time-to-first-token, tokens/s and error-rate rules.
+    "llm_self_hosted": {"use_case": "text_generation", "hosting": "self_hosted", "cloud": "gcp"},
 }
 SETS = {**answer_sets("representative"), **EXTRA}
 

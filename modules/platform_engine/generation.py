@@ -82,6 +82,10 @@ def model_llm(answers: Answers, precision: str, pool: GpuSizing, hosting: str) -
         "compute_capability": compute_capability(answers, pool),
         "sampling": {"max_tokens": int(request["output_tokens"]), **rule["sampling"]},
         "streaming": True,  # Triton's decoupled transaction policy: tokens as they are generated
+        "alerts": {
+            "ttft_ms": float(answers.latency_p95_ms),
+            "min_stream_tokens_per_second": float(rule["alerts"]["min_stream_tokens_per_second"]),
+        },
         "served_in_cloud": hosting == "self_hosted",
     }
 

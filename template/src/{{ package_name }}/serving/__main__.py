@@ -64,11 +64,18 @@ def build(
     from .repository import build_repository
 
     path = build_repository(settings, model_uri=model_uri, out=out, profile=profile)
-    if profile == "local" and importlib.util.find_spec(f"{__package__.rsplit('.', 1)[0]}.rag") is not None:
+    root = __package__.rsplit(".", 1)[0]
+    if profile == "local" and importlib.util.find_spec(f"{root}.rag") is not None:
         # search/RAG projects also serve the published vector index (src/<package>/rag/serving.py)
         rag: ModuleType = importlib.import_module("..rag.serving", package=__package__)
         staged = rag.stage_project_model(path)
         print(f"RAG model: {staged}" if staged else "RAG model: no published index yet (make rag-ingest)")
+    if profile == "local" and importlib.util.find_spec(f"{root}.llm") is not None:
+        # text-generation projects also serve the champion language model with the vLLM backend's
+        # contract (src/<package>/llm/serving.py); the cloud serves it with the vLLM backend itself
+        llm: ModuleType = importlib.import_module("..llm.serving", package=__package__)
+        staged = llm.stage_project_model(path)
+        print(f"Language model: {staged}" if staged else "Language model: no champion yet (make llm-train)")
     return path
 
 

@@ -337,10 +337,11 @@ def project_stages(current: Platform | None = None) -> tuple[Stage, ...]:
     """This project's stages: STAGES, with a layer's own stages in place of (or around) some of them:
     a PyTorch framework model's (decisions.model.framework, src/<package>/vision/) predict stage, and
     the stream for detection, in place of the feature-row predict and task stages; the RAG layer's
-    (decisions.model.rag, src/<package>/rag/) training, ingestion and query stages."""
+    (decisions.model.rag, src/<package>/rag/) training, ingestion and query stages; the language
+    model's (decisions.model.llm, src/<package>/llm/) training and streaming stages."""
     model = (current or platform()).decision("model")
     replaced: dict[str, tuple[Stage, ...]] = {}
-    for key, module in (("framework", ".vision.smoke"), ("rag", ".rag.smoke")):
+    for key, module in (("framework", ".vision.smoke"), ("rag", ".rag.smoke"), ("llm", ".llm.smoke")):
         if model.get(key):
             replaced |= importlib.import_module(module, package=_package()).stages()
     return tuple(item for stage in STAGES for item in replaced.get(stage.name, (stage,)))

@@ -10,6 +10,7 @@ serves.
 from __future__ import annotations
 
 import math
+import queue
 import threading
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -25,8 +26,8 @@ from transformers import (
     LlamaConfig,
     LlamaForCausalLM,
     PreTrainedTokenizerFast,
-    TextIteratorStreamer,
 )
+from transformers.generation.streamers import BaseStreamer
 
 from .settings import LocalModel, Sampling, Training
 
@@ -220,13 +221,43 @@ def generate(lm: LanguageModel, prompt: str, sampling: Sampling, seed: int | Non
     return str(lm.tokenizer.decode(output, skip_special_tokens=True))
 
 
+class TokenStreamer(BaseStreamer):
+    """What generate() decodes, handed over token by token: each new token's text as soon as it
+    decodes to whole characters (a byte-level token can end inside a UTF-8 sequence). transformers'
+    TextIteratorStreamer waits for a space instead, which delays the first piece by a word."""
+
+    def __init__(self, tokenizer: Any) -> None:
+        self.tokenizer = tokenizer
+        self.pieces: queue.Queue[str | None] = queue.Queue()
+        self.ids: list[int] = []
+        self.sent = ""
+        self.prompt_seen = False
+
+    def put(self, value: torch.Tensor) -> None:
+        if not self.prompt_seen:  # generate() hands over the prompt first
+            self.prompt_seen = True
+            return
+        self.ids.extend(int(token) for token in value.reshape(-1).tolist())
+        self._send(final=False)
+
+    def end(self) -> None:
+        self._send(final=True)
+        self.pieces.put(None)
+
+    def _send(self, *, final: bool) -> None:
+        text = str(self.tokenizer.decode(self.ids, skip_special_tokens=True))
+        if (final or not text.endswith("\ufffd")) and len(text) > len(self.sent):
+            self.pieces.put(text[len(self.sent) :])
+            self.sent = text
+
+
 def stream(lm: LanguageModel, prompt: str, sampling: Sampling, seed: int | None = None) -> Iterator[str]:
-    """The completion of `prompt` as pieces of text, each yielded as soon as it decodes to whole
-    characters; their concatenation equals generate()'s text."""
+    """The completion of `prompt` as pieces of text, one per generated token that completes a
+    character; their concatenation equals generate()'s text."""
     inputs = _inputs(lm, prompt)
     room = context_tokens(lm) - inputs["input_ids"].shape[1]
     kwargs = _generation_kwargs(lm, sampling, seed) | {"max_new_tokens": max(0, min(sampling.max_tokens, room))}
-    streamer = TextIteratorStreamer(lm.tokenizer, skip_prompt=True, skip_special_tokens=True)
+    streamer = TokenStreamer(lm.tokenizer)
     failure: list[BaseException] = []
 
     def run() -> None:
@@ -235,13 +266,12 @@ def stream(lm: LanguageModel, prompt: str, sampling: Sampling, seed: int | None 
                 lm.model.generate(**inputs, **kwargs, streamer=streamer)
         except BaseException as error:  # re-raised in the caller's thread
             failure.append(error)
-            streamer.end()  # type: ignore[no-untyped-call]
+            streamer.end()
 
     worker = threading.Thread(target=run, name="llm-generate", daemon=True)
     worker.start()
-    for piece in streamer:
-        if piece:
-            yield piece
+    while (piece := streamer.pieces.get()) is not None:
+        yield piece
     worker.join()
     if failure:
         raise failure[0]

@@ -1,0 +1,73 @@
+"""`python -m <package>.llm generate PROMPT [--url HOST:PORT] [--max-tokens N] [--temperature T]`
+
+(make llm-generate). The prompt is put to the model as a question (platform.yaml `llm.prompt`)
+unless --raw. In process it streams the registry champion; with --url it streams from a Triton
+server over gRPC (the local model or the cloud's vLLM backend: the same client).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="llm", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    generate = commands.add_parser("generate", help="stream an answer to PROMPT")
+    generate.add_argument("prompt")
+    generate.add_argument("--url", default=None, help="a Triton server's gRPC address instead of in-process")
+    generate.add_argument("--raw", action="store_true", help="send PROMPT as it is, not as llm.prompt's question")
+    generate.add_argument("--max-tokens", type=int, default=None)
+    generate.add_argument("--temperature", type=float, default=None)
+    args = parser.parse_args(argv)
+
+    from .settings import LlmConfigError, load
+
+    try:
+        llm = load()
+    except LlmConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    prompt = args.prompt if args.raw else llm.prompt.format(question=args.prompt)
+    overrides = {key: value for key, value in (("max_tokens", args.max_tokens), ("temperature", args.temperature))}
+    overrides = {key: value for key, value in overrides.items() if value is not None}
+    started = time.perf_counter()
+    first: float | None = None
+
+    def show(piece: str) -> None:
+        nonlocal first
+        first = first if first is not None else time.perf_counter() - started
+        print(piece, end="", flush=True)
+
+    if args.url:
+        from .client import LlmClient, LlmError
+
+        try:
+            LlmClient.from_settings(url=args.url).stream(prompt, overrides, on_piece=show)
+        except LlmError as error:
+            print(f"\nerror: {error}", file=sys.stderr)
+            return 1
+    else:
+        from . import model
+        from .steps import champion_folder
+
+        with tempfile.TemporaryDirectory(prefix="llm-generate-") as tmp:
+            folder = champion_folder(Path(tmp) / "champion")
+            if folder is None:
+                print(f"error: no champion for {llm.registered_model}; run `make llm-train` first", file=sys.stderr)
+                return 1
+            lm = model.load(folder)
+        for piece in model.stream(lm, prompt, llm.sampling.model_copy(update=overrides)):
+            show(piece)
+    total = time.perf_counter() - started
+    ttft = f"{first * 1000:.0f} ms" if first is not None else "no text"
+    print(f"\n(first piece after {ttft}, {total:.2f} s in all)", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
