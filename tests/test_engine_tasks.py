@@ -27,10 +27,12 @@ FLAT = {"text_classification", "audio_classification", "tabular", "time_series",
 # Vision use cases with a PyTorch framework in the catalog serve their contract with it, on every
 # serving pattern (test_engine_frameworks.py): no head, no task contract.
 FRAMEWORK = {"image_classification", "object_detection", "segmentation", "ocr", "face_recognition"}
+# Text generation's language model (decisions.model.llm, test_engine_generation.py) serves its
+# contract the same way.
+LANGUAGE_MODEL = {"text_generation"}
 HEADS_OF = {
     "embeddings": "text_embedding",
     "speech_to_text": "event_transcriber",
-    "text_generation": "text_generator",
     "search_rag": "retriever",
     "text_to_speech": "speech_synthesizer",
 }
@@ -56,10 +58,10 @@ def _rendered_names(folder: Path, decisions: dict[str, Any]) -> set[str]:
 
 def test_the_task_use_cases_are_the_catalogs_with_a_head_and_the_rest_are_flat() -> None:
     assert set(task_use_cases()) == set(HEADS_OF)
-    assert set(use_cases()) == set(HEADS_OF) | FLAT | FRAMEWORK
+    assert set(use_cases()) == set(HEADS_OF) | FLAT | FRAMEWORK | LANGUAGE_MODEL
     for use_case in use_cases():
         task = _decisions(use_case)["task"]
-        if use_case in FLAT | FRAMEWORK:
+        if use_case in FLAT | FRAMEWORK | LANGUAGE_MODEL:
             assert task is None, use_case
         else:
             assert task["head"] == HEADS_OF[use_case]

@@ -111,8 +111,9 @@ def decide(answers: Answers, *, with_fixes: bool = True) -> Decisions:
         cost=cost,
         warnings=tuple(warnings),
         names=decide_names(answers, model.choice),
-        # a framework model serves the production contract itself: no smoke head around a core
-        task=None if model.numbers["framework"] else decide_task(answers),
+        # a framework model (vision) or a language model (generation) serves the production contract
+        # itself: no smoke head around a core
+        task=None if model.numbers["framework"] or model.numbers["llm"] else decide_task(answers),
     )
 
 
