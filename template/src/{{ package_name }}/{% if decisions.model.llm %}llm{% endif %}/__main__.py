@@ -1,6 +1,7 @@
 """`python -m <package>.llm generate PROMPT [--url HOST:PORT] [--max-tokens N] [--temperature T]`
+`python -m <package>.llm drift [--hours H]`
 
-(make llm-generate). The prompt is put to the model as a question (platform.yaml `llm.prompt`)
+(make llm-generate, make llm-drift). The prompt is put to the model as a question (platform.yaml `llm.prompt`)
 unless --raw. In process it streams the registry champion; with --url it streams from a Triton
 server over gRPC (the local model or the cloud's vLLM backend: the same client).
 """
@@ -11,7 +12,29 @@ import argparse
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+EXIT_DRIFT = 2
+
+
+def check_drift(hours: float) -> int:
+    """Print the PSI per column of the prompts served in the last `hours`; exit EXIT_DRIFT on drift."""
+    from .monitoring import check
+    from .settings import load, resolve
+
+    try:
+        result = check(resolve(load().monitoring_dir), datetime.now(UTC) - timedelta(hours=hours))
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    for column, value in sorted(result["psi"].items()):
+        print(f"{column:<16} PSI {value:.3f}{'  DRIFT' if column in result['drifted'] else ''}")
+    rows, reference = result["rows"], result["reference_rows"]
+    print(f"{rows} prompts against {reference} reference prompts (threshold {result['threshold']})")
+    if not result["judged"]:
+        print(f"not judged: {result['rows']} prompts is below monitoring.drift.min_window_rows ({result['min_rows']})")
+    return EXIT_DRIFT if result["drifted"] else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,7 +46,11 @@ def main(argv: list[str] | None = None) -> int:
     generate.add_argument("--raw", action="store_true", help="send PROMPT as it is, not as llm.prompt's question")
     generate.add_argument("--max-tokens", type=int, default=None)
     generate.add_argument("--temperature", type=float, default=None)
+    drift = commands.add_parser("drift", help="PSI of the served prompts against the champion's reference")
+    drift.add_argument("--hours", type=float, default=24.0, help="the window: prompts logged this recently")
     args = parser.parse_args(argv)
+    if args.command == "drift":
+        return check_drift(args.hours)
 
     from .settings import LlmConfigError, load
 

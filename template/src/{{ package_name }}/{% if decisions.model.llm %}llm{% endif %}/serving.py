@@ -175,6 +175,7 @@ def model_config(
     defaults: Sampling,
     model_name: str = MODEL_NAME,
     max_concurrent_requests: int = MAX_CONCURRENT_REQUESTS,
+    monitoring_dir: Path | None = None,
 ) -> pb.ModelConfig:
     """config.pbtxt's message: a decoupled python model (no Triton batching, like the vLLM backend's
     auto-completed config) on one CPU instance."""
@@ -191,6 +192,8 @@ def model_config(
         "checkpoint": CHECKPOINT_DIR,
         "sampling": defaults.model_dump_json(),
         "max_concurrent_requests": str(max_concurrent_requests),
+        # where the model logs each prompt against the reference (llm/monitoring.py); empty: no log
+        "monitoring_dir": str(monitoring_dir or ""),
     }
     for key, value in sorted(parameters.items()):
         config.parameters[key].string_value = value
@@ -206,6 +209,7 @@ def stage_model(
     defaults: Sampling | None = None,
     max_concurrent_requests: int = MAX_CONCURRENT_REQUESTS,
     source: str | None = None,
+    monitoring_dir: Path | None = None,
 ) -> Path:
     """Write `<repository>/<model_name>/` (config.pbtxt, 1/model.py, 1/checkpoint/ copied from
     `model_folder`, serving.json) and return that folder. `source` (e.g. the registry URI) goes in
@@ -225,7 +229,7 @@ def stage_model(
     (folder / "1").mkdir(parents=True)
     shutil.copytree(model_folder, folder / "1" / CHECKPOINT_DIR, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copyfile(Path(__file__).with_name("triton_model.py"), folder / "1" / "model.py")
-    config = model_config(package, defaults, model_name, max_concurrent_requests)
+    config = model_config(package, defaults, model_name, max_concurrent_requests, monitoring_dir)
     (folder / "config.pbtxt").write_text(str(text_format.MessageToString(config)), encoding="utf-8")
     manifest = {
         "model_name": model_name,
@@ -244,7 +248,10 @@ def stage_project_model(repository: Path, platform_: Platform | None = None) -> 
     after the champion's models); None when no model is registered as champion yet."""
     import tempfile
 
-    from .settings import load
+    from .data import load_pairs
+    from .model import load as load_model
+    from .monitoring import write_reference
+    from .settings import load, resolve
     from .steps import champion_folder, training_settings
 
     current = platform_ or platform()
@@ -254,6 +261,10 @@ def stage_project_model(repository: Path, platform_: Platform | None = None) -> 
         folder = champion_folder(Path(scratch), platform_=current)
         if folder is None:
             return None
+        # the champion's own reference prompts, beside the prompt log it will be judged against
+        watched = resolve(llm.monitoring_dir, current).resolve()
+        pairs = load_pairs(resolve(llm.questions, current))
+        write_reference(watched, load_model(folder), [pair.prompt(llm.prompt) for pair in pairs])
         alias = training_settings(llm, current).champion_alias
         return stage_model(
             repository,
@@ -262,4 +273,5 @@ def stage_project_model(repository: Path, platform_: Platform | None = None) -> 
             model_name=llm.model_name,
             defaults=llm.sampling,
             source=f"models:/{llm.registered_model}@{alias}",
+            monitoring_dir=watched,
         )

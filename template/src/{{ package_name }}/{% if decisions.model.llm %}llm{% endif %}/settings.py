@@ -78,6 +78,9 @@ class LlmSettings(_Section):
     gate: Gate = Gate()
     registered_model: str = Field(default="llm", pattern=r"^[A-Za-z0-9_.-]+$", description="MLflow registry name")
     model_name: str = Field(default="llm", pattern=r"^[A-Za-z0-9_-]+$", description="The Triton model's name")
+    monitoring_dir: str = Field(
+        default=".local/llm", description="Local profile: the prompt log and the staged champion's reference"
+    )
 
     @model_validator(mode="after")
     def _prompt_takes_question(self) -> LlmSettings:

@@ -5,7 +5,7 @@ so the repository build stages the `llm` model beside the champion's. After the 
 `llm-generate` streams greedy answers to held-out questions through Triton over gRPC, one at a time
 and `CONCURRENCY` at a time: every text must equal what the champion generates in process, Triton's
 metrics must count the tokens it streamed, and the time to first token and tokens/s of both are
-reported.
+reported. `llm-drift` reads those prompts back from the prompt log and runs the PSI check.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ def stages() -> dict[str, tuple[Stage, ...]]:
         "task": (
             by_name["task"],
             Stage("llm-generate", "streamed answers from Triton, checked in process", llm_generate),
+            Stage("llm-drift", "Evidently PSI of the served prompts", llm_drift),
         ),
     }
 
@@ -142,6 +143,7 @@ def llm_generate(ctx: SmokeContext) -> str:
     if counted != 2 * sum(tokens):
         raise StageError(f"Triton's vllm:generation_tokens_total grew by {counted:g}, not {2 * sum(tokens)}")
     ctx.values["llm_generated_tokens"] = 2 * sum(tokens)
+    ctx.values["llm_prompts_served"] = 2 * len(prompts)
 
     def summary(firsts: list[float], seconds: float) -> str:
         return f"TTFT p50 {statistics.median(firsts) * 1000:.0f} ms, {sum(tokens) / seconds:.0f} tokens/s"
@@ -153,3 +155,26 @@ def llm_generate(ctx: SmokeContext) -> str:
         f"{summary([r.time_to_first_token or 0.0 for r in many[0]], many[1])}; in process: "
         f"{summary(local_firsts, local_seconds)}"
     )
+
+
+def llm_drift(ctx: SmokeContext) -> str:
+    """The prompts Triton just answered (its prompt log) against the champion's reference, by PSI."""
+    from .monitoring import PROMPT_LOG, check
+    from .settings import load, resolve
+
+    folder = resolve(load().monitoring_dir)
+    served = int(ctx.values.get("llm_prompts_served", 0))
+    deadline = time.monotonic() + 15.0  # the model logs a prompt just after its final response
+    while True:
+        result = check(folder, since=ctx.values["started_at"])
+        if result["rows"] >= served or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    if result["rows"] != served:
+        raise StageError(f"the prompt log {folder / PROMPT_LOG} holds {result['rows']} prompts for the {served} served")
+    worst = max(result["psi"], key=result["psi"].get)
+    if not result["judged"]:
+        verdict = f"not judged below {result['min_rows']} prompts"
+    else:
+        verdict = f"drift in {', '.join(result['drifted'])}" if result["drifted"] else "no drift"
+    return f"{result['rows']} prompts logged; PSI max {result['psi'][worst]:.3f} ({worst}): {verdict}"

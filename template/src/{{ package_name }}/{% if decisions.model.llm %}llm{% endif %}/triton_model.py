@@ -126,6 +126,25 @@ class TritonPythonModel:
         )
         self.sampling_lock = threading.Lock()  # sampled requests take turns: torch's seed is global
         self.metrics = Metrics({"model": args["model_name"], "version": args["model_version"]})
+        self.prompts = self._prompt_log(importlib.import_module(f"{package}.llm.monitoring"), parameters)
+
+    def _prompt_log(self, monitoring: Any, parameters: dict[str, str]) -> Any:
+        """(monitoring module, projection, log) when the staging wrote a reference; None otherwise."""
+        folder = Path(parameters.get("monitoring_dir") or "")
+        if not parameters.get("monitoring_dir") or not (folder / monitoring.PROJECTION).is_file():
+            return None
+        log = monitoring.TextLog(folder / monitoring.PROMPT_LOG)
+        return monitoring, monitoring.Projection.load(folder / monitoring.PROJECTION), log
+
+    def log_prompt(self, prompt: str) -> None:
+        """One row in the prompt log, after the answer went out (a failure here never fails a request)."""
+        if self.prompts is None:
+            return
+        monitoring, projection, log = self.prompts
+        try:
+            log.append(monitoring.features(self.lm, [prompt], projection))
+        except Exception:
+            pb_utils.Logger.log_warn(f"llm model: the prompt was not logged: {traceback.format_exc()}")
 
     # ---------------------------------------------------------------------------------------- inputs
 
@@ -220,6 +239,7 @@ class TritonPythonModel:
                 whole = parsed.prompt + completion if parsed.include_prompt else completion
                 sender.send(self.response(whole), flags=pb_utils.TRITONSERVER_RESPONSE_COMPLETE_FINAL)
             done = True
+            self.log_prompt(parsed.prompt)
         except Exception as error:
             pb_utils.Logger.log_error(f"llm model: generation failed: {traceback.format_exc()}")
             if not done:  # a final response may have gone out already; fail() then only logs
