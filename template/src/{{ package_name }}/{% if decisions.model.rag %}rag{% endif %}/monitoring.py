@@ -24,7 +24,8 @@ from ..monitoring import text_drift
 from ..monitoring.text_drift import Projection
 from ..monitoring.text_drift import TextLog as QueryLog
 
-__all__ = ["LENGTH_COLUMNS", "PROJECTION", "REFERENCE", "Projection", "QueryLog", "check", "features", "write_reference"]
+# Projection and QueryLog are re-exported: the service and the tests use them through this module
+__all__ = ["PROJECTION", "REFERENCE", "Projection", "QueryLog", "check", "features", "write_reference"]
 
 REFERENCE = "reference.parquet"  # in the index folder
 PROJECTION = "projection.npz"  # mean and components of the reference embeddings
