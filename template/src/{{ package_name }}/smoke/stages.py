@@ -150,6 +150,20 @@ def train(ctx: SmokeContext) -> str:
     return f"{info.family} model trained, {metric}"
 
 
+def champion_report(ctx: SmokeContext, training: Any) -> tuple[Any, dict[str, Any]]:
+    """The champion version of `training`'s registered model and its run's evaluation report (the
+    RAG embedder's and the language model's pipelines write evaluation/report.json)."""
+    import json
+
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=training.tracking_uri())
+    champion = client.get_model_version_by_alias(training.registered_model_name, training.champion_alias)
+    path = client.download_artifacts(str(champion.run_id), "evaluation/report.json", str(ctx.log_dir))
+    with open(path, encoding="utf-8") as handle:
+        return champion, dict(json.load(handle))
+
+
 def registry(ctx: SmokeContext) -> str:
     """MLflow registry: the champion alias points at a version with an ONNX export."""
     info = ctx.values["champion"]

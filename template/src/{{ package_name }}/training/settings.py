@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from dataclasses import dataclass, field
@@ -246,4 +247,17 @@ def load_settings(platform_: Platform | None = None) -> TrainingSettings:
         ),
         production_contract=project_task(current),
         raw=raw,
+    )
+
+
+def for_pipeline(base: TrainingSettings, registered_model: str, pipeline: str) -> TrainingSettings:
+    """The project's training settings for another model's pipeline (the RAG embedder, the language
+    model): its own registry entry and experiment, the same tracking, aliases and runner; no family
+    model parameters (its own settings section holds them)."""
+    return dataclasses.replace(
+        base,
+        registered_model_name=registered_model,
+        experiment=f"{base.experiment}-{pipeline}",
+        pipeline_name=pipeline,
+        model_params={},
     )

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..smoke.runner import SmokeContext, Stage
-from ..smoke.stages import STAGES, StageError, _python, run_logged
+from ..smoke.stages import STAGES, StageError, _python, champion_report, run_logged
 
 CONCURRENCY = int(os.environ.get("SMOKE_CONCURRENCY", "8"))
 PROMPTS = int(os.environ.get("SMOKE_LLM_PROMPTS", "16"))
@@ -45,21 +45,15 @@ def stages() -> dict[str, tuple[Stage, ...]]:
 
 def llm_train(ctx: SmokeContext) -> str:
     """pipelines/llm_pipeline.py run: train, score against the unigram baseline, register, promote."""
-    import json
-
     from mlflow.tracking import MlflowClient
 
     from .settings import load
     from .steps import training_settings
 
     run_logged(ctx, "llm-train", _python("pipelines/llm_pipeline.py", "run"))
-    llm = load()
-    training = training_settings(llm)
+    training = training_settings(load())
+    champion, report = champion_report(ctx, training)
     client = MlflowClient(tracking_uri=training.tracking_uri())
-    champion = client.get_model_version_by_alias(llm.registered_model, training.champion_alias)
-    report_path = client.download_artifacts(str(champion.run_id), "evaluation/report.json", str(ctx.log_dir))
-    with open(report_path, encoding="utf-8") as handle:
-        report = json.load(handle)
     seconds = client.get_run(str(champion.run_id)).data.metrics.get("train_seconds", float("nan"))
     return (
         f"v{champion.version} @champion; answer perplexity {report['score']:.1f} (unigram "

@@ -28,7 +28,7 @@ from mlflow.exceptions import MlflowException
 from ..config import Platform
 from ..training import promotion
 from ..training.errors import TrainingError
-from ..training.settings import TrainingSettings, load_settings
+from ..training.settings import TrainingSettings, for_pipeline, load_settings
 from ..training.tracking import connect, experiment_id
 from . import data, model
 from .data import Pair
@@ -51,14 +51,7 @@ def _llm(settings: LlmSettings | None, platform_: Platform | None) -> LlmSetting
 
 def training_settings(llm: LlmSettings, platform_: Platform | None = None) -> TrainingSettings:
     """The project's training settings pointed at the language model's registry entry and experiment."""
-    base = load_settings(platform_)
-    return dataclasses.replace(
-        base,
-        registered_model_name=llm.registered_model,
-        experiment=f"{base.experiment}-llm",
-        pipeline_name="llm",
-        model_params={},  # training.model_params are the family model's; llm.training holds these
-    )
+    return for_pipeline(load_settings(platform_), llm.registered_model, "llm")
 
 
 @contextmanager

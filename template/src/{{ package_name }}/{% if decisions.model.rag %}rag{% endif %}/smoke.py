@@ -20,7 +20,7 @@ import numpy as np
 
 from ..config import platform
 from ..smoke.runner import SmokeContext, Stage
-from ..smoke.stages import STAGES, StageError, _python, run_logged
+from ..smoke.stages import STAGES, StageError, _python, champion_report, run_logged
 
 CONCURRENCY = int(os.environ.get("SMOKE_CONCURRENCY", "8"))
 
@@ -57,21 +57,11 @@ def _test_questions() -> list[Any]:
 
 def rag_train(ctx: SmokeContext) -> str:
     """pipelines/rag_pipeline.py run: fine-tune, score against BM25, register, promote."""
-    import json
-
-    from mlflow.tracking import MlflowClient
-
     from .settings import load
     from .steps import training_settings
 
     run_logged(ctx, "rag-train", _python("pipelines/rag_pipeline.py", "run"))
-    rag = load()
-    training = training_settings(rag)
-    client = MlflowClient(tracking_uri=training.tracking_uri())
-    champion = client.get_model_version_by_alias(rag.registered_model, training.champion_alias)
-    report_path = client.download_artifacts(str(champion.run_id), "evaluation/report.json", str(ctx.log_dir))
-    with open(report_path, encoding="utf-8") as handle:
-        report = json.load(handle)
+    champion, report = champion_report(ctx, training_settings(load()))
     served, bm25 = report["scores"][report["served_retriever"]], report["scores"]["bm25"]
     k = report["k"]
     return (

@@ -26,7 +26,7 @@ from mlflow.exceptions import MlflowException
 from ..config import Platform
 from ..training import promotion
 from ..training.errors import TrainingError
-from ..training.settings import TrainingSettings, load_settings
+from ..training.settings import TrainingSettings, for_pipeline, load_settings
 from ..training.tracking import connect, experiment_id
 from . import corpus, embedder, evaluation
 from .corpus import Chunk, Question
@@ -49,14 +49,7 @@ def _rag(settings: RagSettings | None, platform_: Platform | None) -> RagSetting
 
 def training_settings(rag: RagSettings, platform_: Platform | None = None) -> TrainingSettings:
     """The project's training settings pointed at the embedding model's registry entry and experiment."""
-    base = load_settings(platform_)
-    return dataclasses.replace(
-        base,
-        registered_model_name=rag.registered_model,
-        experiment=f"{base.experiment}-rag",
-        pipeline_name="rag",
-        model_params={},  # training.model_params are the family model's; rag.embedder holds these
-    )
+    return for_pipeline(load_settings(platform_), rag.registered_model, "rag")
 
 
 @contextmanager
