@@ -65,8 +65,10 @@ def test_the_rendered_llm_section_loads_with_the_projects_own_settings_model(pro
         llm = settings.load(platform)
         decided = platform.decision("model")["llm"]
         assert settings.checkpoint(llm, "local") == "local"
-        assert settings.checkpoint(llm, "cloud") == decided["production"]["checkpoint"] == (
-            "meta-llama/Llama-3.1-70B-Instruct"
+        assert (
+            settings.checkpoint(llm, "cloud")
+            == decided["production"]["checkpoint"]
+            == ("meta-llama/Llama-3.1-70B-Instruct")
         )
         assert llm.local_model.model_dump() == decided["local"]
         assert llm.registered_model.endswith("-llm") and llm.model_name == "llm"
