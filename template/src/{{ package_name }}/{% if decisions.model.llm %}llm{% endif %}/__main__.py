@@ -20,6 +20,7 @@ EXIT_DRIFT = 2
 
 def check_drift(hours: float) -> int:
     """Print the PSI per column of the prompts served in the last `hours`; exit EXIT_DRIFT on drift."""
+    from ..monitoring.text_drift import report_lines
     from .monitoring import check
     from .settings import load, resolve
 
@@ -28,12 +29,7 @@ def check_drift(hours: float) -> int:
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    for column, value in sorted(result["psi"].items()):
-        print(f"{column:<16} PSI {value:.3f}{'  DRIFT' if column in result['drifted'] else ''}")
-    rows, reference = result["rows"], result["reference_rows"]
-    print(f"{rows} prompts against {reference} reference prompts (threshold {result['threshold']})")
-    if not result["judged"]:
-        print(f"not judged: {result['rows']} prompts is below monitoring.drift.min_window_rows ({result['min_rows']})")
+    print("\n".join(report_lines(result, "prompts")))
     return EXIT_DRIFT if result["drifted"] else 0
 
 

@@ -153,6 +153,7 @@ def llm_generate(ctx: SmokeContext) -> str:
 
 def llm_drift(ctx: SmokeContext) -> str:
     """The prompts Triton just answered (its prompt log) against the champion's reference, by PSI."""
+    from ..monitoring.text_drift import summary
     from .monitoring import PROMPT_LOG, check
     from .settings import load, resolve
 
@@ -166,9 +167,4 @@ def llm_drift(ctx: SmokeContext) -> str:
         time.sleep(0.2)
     if result["rows"] != served:
         raise StageError(f"the prompt log {folder / PROMPT_LOG} holds {result['rows']} prompts for the {served} served")
-    worst = max(result["psi"], key=result["psi"].get)
-    if not result["judged"]:
-        verdict = f"not judged below {result['min_rows']} prompts"
-    else:
-        verdict = f"drift in {', '.join(result['drifted'])}" if result["drifted"] else "no drift"
-    return f"{result['rows']} prompts logged; PSI max {result['psi'][worst]:.3f} ({worst}): {verdict}"
+    return summary(result, "prompts")

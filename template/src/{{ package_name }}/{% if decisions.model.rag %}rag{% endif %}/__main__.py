@@ -22,6 +22,7 @@ EXIT_DRIFT = 2
 
 def check_drift(hours: float) -> int:
     """Print the PSI per column; exit EXIT_DRIFT when a column drifted (a scheduler can alert on it)."""
+    from ..monitoring.text_drift import report_lines
     from .ingest import query_log_root
     from .monitoring import check
 
@@ -32,13 +33,7 @@ def check_drift(hours: float) -> int:
     except (StoreError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    for column, value in sorted(result["psi"].items()):
-        flag = "  DRIFT" if column in result["drifted"] else ""
-        print(f"{column:<16} PSI {value:.3f}{flag}")
-    rows, reference = result["rows"], result["reference_rows"]
-    print(f"{rows} questions against {reference} reference questions (threshold {result['threshold']})")
-    if not result["judged"]:
-        print(f"not judged: {rows} questions is below monitoring.drift.min_window_rows ({result['min_rows']})")
+    print("\n".join(report_lines(result, "questions")))
     return EXIT_DRIFT if result["drifted"] else 0
 
 

@@ -140,6 +140,7 @@ def rag_query(ctx: SmokeContext) -> str:
 
 def rag_drift(ctx: SmokeContext) -> str:
     """The questions Triton just answered (its query log) against the index's reference, by PSI."""
+    from ..monitoring.text_drift import summary
     from .ingest import index_root, query_log_root
     from .monitoring import check
     from .settings import load
@@ -150,9 +151,4 @@ def rag_drift(ctx: SmokeContext) -> str:
     served = 2 * len(ctx.values["rag_questions"])
     if result["rows"] != served:
         raise StageError(f"the query log holds {result['rows']} questions for the {served} Triton answered")
-    worst = max(result["psi"], key=result["psi"].get)
-    if not result["judged"]:
-        verdict = f"not judged below {result['min_rows']} questions"
-    else:
-        verdict = f"drift in {', '.join(result['drifted'])}" if result["drifted"] else "no drift"
-    return f"{result['rows']} questions logged; PSI max {result['psi'][worst]:.3f} ({worst}): {verdict}"
+    return summary(result, "questions")
