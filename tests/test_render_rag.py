@@ -37,7 +37,7 @@ def test_search_rag_decides_the_retrieval_stack_and_other_use_cases_none() -> No
     assert rag["embedder"]["production"] == "sentence-transformers/all-MiniLM-L6-v2"
     assert rag["embedder"]["local"] == "local"
     assert (rag["retriever"], rag["lexical_baseline"], rag["local_store"]) == ("hybrid", "bm25", "qdrant-local")
-    assert (rag["vector_db"], rag["cloud_store"]) == ("pgvector", None), "pgvector is not wired yet: no cloud store"
+    assert (rag["vector_db"], rag["cloud_store"]) == ("pgvector", "pgvector")
     qdrant = decide(Answers(use_case="search_rag", vector_db="qdrant")).model.numbers["rag"]
     assert qdrant["cloud_store"] == "qdrant"
     for use_case in ("tabular", "text_generation", "object_detection"):
@@ -49,6 +49,7 @@ def projects(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("rag-render")
     return {
         "search_rag": render_project(root / "search_rag", use_case="search_rag", tune=True, vector_db="qdrant"),
+        "search_rag_pgvector": render_project(root / "search_rag_pgvector", use_case="search_rag"),
         "tabular": render_project(root / "tabular", use_case="tabular"),
     }
 
@@ -89,6 +90,23 @@ def test_the_rendered_rag_section_loads_with_the_projects_own_settings_model(pro
         sys.path.remove(str(project / "src"))
         for name in [name for name in sys.modules if name.split(".")[0] == "churn_prediction"]:
             del sys.modules[name]
+
+
+@pytest.mark.render
+def test_pgvector_is_wired_only_where_the_answer_chose_it(projects: dict[str, Path]) -> None:
+    """vector_db=pgvector (the default): the store settings, the client libraries, and the test that
+    runs the store against a real PostgreSQL with pgvector; a Qdrant project carries none of it."""
+    pgvector, qdrant = projects["search_rag_pgvector"], projects["search_rag"]
+    store = yaml.safe_load((pgvector / "platform.yaml").read_text())["rag"]["store"]
+    assert store["kind"] == {"local": "qdrant-local", "cloud": "pgvector"}
+    assert (store["dsn_env"], store["table"]) == ("RAG_DATABASE_URL", "rag_chunks")
+    assert (pgvector / "tests/rag/test_rag_pgvector.py").is_file()
+    pyproject = (pgvector / "pyproject.toml").read_text()
+    assert all(name in pyproject for name in ('"pgserver>=', '"pgvector>=', '"psycopg[binary]>='))
+    assert "RAG_DATABASE_URL" in (pgvector / "docs/rag.md").read_text()
+    assert not (qdrant / "tests/rag/test_rag_pgvector.py").exists()
+    assert "pgserver" not in (qdrant / "pyproject.toml").read_text()
+    assert "dsn_env" not in yaml.safe_load((qdrant / "platform.yaml").read_text())["rag"]["store"]
 
 
 @pytest.mark.render

@@ -52,6 +52,10 @@ resource "aws_db_parameter_group" "postgres" {
   tags = var.tags
 }
 
+# Extensions (var.postgres_extensions, e.g. pgvector for a RAG index): RDS ships them with no
+# parameter to set; the application creates them in the platform database (CREATE EXTENSION IF NOT
+# EXISTS vector, as platform_admin, an rds_superuser), because only workloads inside the VPC reach
+# the instance. The variable's validation checks that engine_version carries the extension.
 resource "aws_db_instance" "postgres" {
   #checkov:skip=CKV_AWS_118:Enhanced monitoring needs its own IAM role and costs extra; Performance Insights covers query load.
   #checkov:skip=CKV_AWS_157:Multi-AZ is on in prod (local.prod); dev runs single-AZ to halve the database cost.

@@ -52,6 +52,11 @@ output "postgres_secret_ref" {
   value       = aws_db_instance.postgres.master_user_secret[0].secret_arn
 }
 
+output "postgres_extensions" {
+  description = "Extensions the application must CREATE EXTENSION IF NOT EXISTS in the platform database (as the master user, from inside the VPC); RDS ships them and this module checked the engine version."
+  value       = var.postgres_extensions
+}
+
 output "redis_endpoint" {
   description = "host:port of Redis (TLS)."
   value       = "${aws_elasticache_replication_group.redis.primary_endpoint_address}:${aws_elasticache_replication_group.redis.port}"

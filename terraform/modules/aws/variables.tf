@@ -102,6 +102,28 @@ variable "postgres" {
   default = { instance_class = "db.t4g.medium", allocated_storage = 50, engine_version = "16" }
 }
 
+variable "postgres_extensions" {
+  description = "PostgreSQL extensions the application creates in the platform database: [\"vector\"] (pgvector) when a search/RAG project keeps its index there (decisions.model.rag.cloud_store = pgvector). RDS ships pgvector and needs no parameter for it: the module checks that postgres.engine_version carries it, and the application runs CREATE EXTENSION IF NOT EXISTS as the master user (rds_superuser), since the database is reachable from inside the VPC only."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for extension in var.postgres_extensions : contains(["vector"], extension)])
+    error_message = "postgres_extensions may hold only \"vector\" (pgvector); other extensions are not wired."
+  }
+
+  # pgvector with HNSW indexes (0.5.0+, which the RAG store builds) shipped on RDS with 15.4, 14.9 and
+  # 13.12 (R2 patches; auto_minor_version_upgrade keeps the patch current) and with every 16+ minor.
+  # A major version alone ("16") creates the newest minor. Terraform >= 1.9 lets a validation read var.postgres.
+  validation {
+    condition = !contains(var.postgres_extensions, "vector") || try(alltrue([
+      for version in [concat(split(".", var.postgres.engine_version), ["999"])] :
+      tonumber(version[0]) >= 13 && tonumber(version[1]) >= lookup({ "13" = 12, "14" = 9, "15" = 4 }, version[0], 0)
+    ]), false)
+    error_message = "pgvector (postgres_extensions = [\"vector\"]) needs RDS PostgreSQL 13.12, 14.9, 15.4 or any 16+ (postgres.engine_version)."
+  }
+}
+
 variable "redis_node_type" {
   description = "ElastiCache node type of the Feast online store."
   type        = string

@@ -64,6 +64,20 @@ resource "azurerm_postgresql_flexible_server_configuration" "this" {
   value     = each.value
 }
 
+# Extensions (var.postgres_extensions, e.g. pgvector for a RAG index) must be allow-listed in the
+# server parameter azure.extensions (upper-case, comma-separated, as the provider's example) before
+# CREATE EXTENSION works; pgvector needs no shared_preload_libraries entry. The application creates
+# the extension in the platform database (CREATE EXTENSION IF NOT EXISTS vector, as an azure_pg_admin
+# member) from inside the VNet. The provider serialises configuration writes per server (no
+# ServerIsBusy race with the settings above) and restarts the server only for a static parameter.
+resource "azurerm_postgresql_flexible_server_configuration" "extensions" {
+  count = length(var.postgres_extensions) > 0 ? 1 : 0
+
+  name      = "azure.extensions"
+  server_id = azurerm_postgresql_flexible_server.this.id
+  value     = upper(join(",", sort(distinct(var.postgres_extensions))))
+}
+
 resource "azurerm_redis_cache" "this" {
   name                          = var.names.redis_cache
   location                      = azurerm_resource_group.this.location

@@ -62,6 +62,11 @@ output "postgres_secret_ref" {
   value       = "entra-id:${local.postgres_admin.principal_name}"
 }
 
+output "postgres_extensions" {
+  description = "Extensions the application must CREATE EXTENSION IF NOT EXISTS in the platform database (as a member of azure_pg_admin, from the VNet); this module allow-listed them in azure.extensions."
+  value       = var.postgres_extensions
+}
+
 output "redis_endpoint" {
   description = "host:port of Redis (TLS)."
   value       = "${azurerm_redis_cache.this.hostname}:${azurerm_redis_cache.this.ssl_port}"

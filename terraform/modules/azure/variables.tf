@@ -126,6 +126,17 @@ variable "postgres_sku" {
   default     = null
 }
 
+variable "postgres_extensions" {
+  description = "PostgreSQL extensions the application creates in the platform database: [\"vector\"] (pgvector) when a search/RAG project keeps its index there (decisions.model.rag.cloud_store = pgvector). A flexible server refuses CREATE EXTENSION for any extension its azure.extensions parameter does not allow-list, so the module sets that parameter; the application then runs CREATE EXTENSION IF NOT EXISTS (as an azure_pg_admin member), since the server is reachable from the VNet only."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for extension in var.postgres_extensions : contains(["vector"], extension)])
+    error_message = "postgres_extensions may hold only \"vector\" (pgvector); other extensions are not wired."
+  }
+}
+
 variable "postgres_admin" {
   description = "Entra ID principal that administers PostgreSQL (password login is off). Null: the identity running Terraform."
   type = object({

@@ -7,13 +7,17 @@ resource "random_password" "postgres" {
   special = false
 }
 
+# Extensions (var.postgres_extensions, e.g. pgvector for a RAG index): Cloud SQL ships them and
+# pgvector needs no database flag; the application creates them in the platform database (CREATE
+# EXTENSION IF NOT EXISTS vector, as platform_admin, a cloudsqlsuperuser), because only workloads
+# on the VPC reach the instance. The variable's validation checks postgres_version.
 resource "google_sql_database_instance" "postgres" {
   #checkov:skip=CKV_GCP_6:ssl_mode ENCRYPTED_ONLY rejects every unencrypted connection; client certificates are not used (Cloud SQL Auth Proxy / IAM).
-  #checkov:skip=CKV_GCP_79:POSTGRES_16 is the current major version the platform is tested on; bump database_version deliberately.
+  #checkov:skip=CKV_GCP_79:POSTGRES_16 (var.postgres_version) is the current major version the platform is tested on; bump it deliberately.
   name                = local.name
   project             = var.project_id
   region              = var.region
-  database_version    = "POSTGRES_16"
+  database_version    = var.postgres_version
   deletion_protection = local.prod
 
   settings {

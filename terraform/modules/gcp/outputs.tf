@@ -59,6 +59,11 @@ output "postgres_secret_ref" {
   value       = google_secret_manager_secret.postgres.id
 }
 
+output "postgres_extensions" {
+  description = "Extensions the application must CREATE EXTENSION IF NOT EXISTS in the platform database (as platform_admin, from the VPC); Cloud SQL ships them and this module checked postgres_version."
+  value       = var.postgres_extensions
+}
+
 output "redis_endpoint" {
   description = "host:port of Memorystore Redis (TLS, AUTH on)."
   value       = "${google_redis_instance.feast.host}:${google_redis_instance.feast.port}"

@@ -132,6 +132,35 @@ variable "postgres_tier" {
   default     = "db-custom-2-7680"
 }
 
+variable "postgres_version" {
+  description = "Cloud SQL database_version (POSTGRES_<major>); the platform is tested on POSTGRES_16. Bump it deliberately (a major upgrade is an in-place Cloud SQL operation)."
+  type        = string
+  default     = "POSTGRES_16"
+
+  validation {
+    condition     = can(regex("^POSTGRES_[0-9]+$", var.postgres_version))
+    error_message = "postgres_version must be POSTGRES_<major>, e.g. POSTGRES_16."
+  }
+}
+
+variable "postgres_extensions" {
+  description = "PostgreSQL extensions the application creates in the platform database: [\"vector\"] (pgvector) when a search/RAG project keeps its index there (decisions.model.rag.cloud_store = pgvector). Cloud SQL ships pgvector and needs no database flag for it: the module checks that postgres_version carries it, and the application runs CREATE EXTENSION IF NOT EXISTS as platform_admin (cloudsqlsuperuser), since the instance has private addresses only."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for extension in var.postgres_extensions : contains(["vector"], extension)])
+    error_message = "postgres_extensions may hold only \"vector\" (pgvector); other extensions are not wired."
+  }
+
+  # Cloud SQL lists pgvector ("vector") for POSTGRES_11 and later. Terraform >= 1.9 lets a
+  # validation read another variable.
+  validation {
+    condition     = !contains(var.postgres_extensions, "vector") || try(tonumber(trimprefix(var.postgres_version, "POSTGRES_")) >= 11, false)
+    error_message = "pgvector (postgres_extensions = [\"vector\"]) needs Cloud SQL POSTGRES_11 or later (postgres_version)."
+  }
+}
+
 variable "redis_memory_gb" {
   description = "Memorystore size of the Feast online store."
   type        = number

@@ -2,7 +2,7 @@
 
 The Airflow DAG (dags/rag_ingest_dag.py) runs these steps in order, passing the run folder between
 them: `chunk` checks and cuts the corpus, `embed` encodes the chunks with the registry's champion
-embedding model, `load` writes them into a fresh Qdrant index, and `publish` checks the count and
+embedding model, `load` writes them into a fresh index of the profile's vector store, and `publish` checks the count and
 points `current` at it (what serving loads). A step that fails leaves the served index untouched.
 """
 
@@ -92,18 +92,17 @@ def embed(run_dir: Path, *, platform_: Platform | None = None) -> dict[str, Any]
 
 
 def load(run_dir: Path, *, platform_: Platform | None = None) -> dict[str, Any]:
-    """Write the chunks and their vectors into a new index folder (not served yet)."""
+    """Write the chunks and their vectors into a new index (a new folder, and a new Qdrant folder,
+    collection or pgvector table for this profile's store); not served yet."""
     rag = load_rag(platform_)
-    kind = store_kind(rag)
-    if kind != "qdrant-local":
-        raise IngestError(
-            f"rag.store.kind is {kind!r} for this profile; this release ingests into Qdrant local mode only "
-            "(set rag.store.kind to qdrant-local, or load a Qdrant server with VectorStore.server)"
-        )
     chunks, _ = read_training_set(run_dir)
     vectors = np.load(run_dir / VECTORS)
     folder = store.new_index_folder(index_root(rag, platform_))
-    vector_store = store.VectorStore.local(folder / "qdrant", rag.store.collection)
+    try:
+        vector_store = store.create(folder, store_kind(rag), rag.store)
+    except store.StoreError as error:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise IngestError(str(error)) from error
     try:
         count = vector_store.replace(chunks, vectors)
     finally:
@@ -119,7 +118,7 @@ def publish(run_dir: Path, index_folder: Path, *, platform_: Platform | None = N
     rag = load_rag(platform_)
     chunks, _ = read_training_set(run_dir)
     info = json.loads((run_dir / "embedding.json").read_text(encoding="utf-8"))
-    vector_store = store.VectorStore.local(index_folder / "qdrant", rag.store.collection)
+    vector_store = store.open_index(index_folder)
     try:
         points = vector_store.count()
         probe = vector_store.search(np.load(run_dir / VECTORS)[0], 1) if chunks else []
@@ -134,6 +133,7 @@ def publish(run_dir: Path, index_folder: Path, *, platform_: Platform | None = N
     manifest = {
         **info,
         "chunks": len(chunks),
+        "store": json.loads((index_folder / store.LOCATION).read_text(encoding="utf-8")),
         "collection": rag.store.collection,
         "retriever": rag.retriever,
         "rrf_k": rag.rrf_k,
@@ -141,7 +141,8 @@ def publish(run_dir: Path, index_folder: Path, *, platform_: Platform | None = N
         "corpus": rag.corpus,
         "ingested_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    store.publish(index_root(rag, platform_), index_folder, manifest)
+    for leftover in store.publish(index_root(rag, platform_), index_folder, manifest):
+        print(f"rag ingestion: an old index could not be dropped from the store ({leftover})")
     return manifest
 
 

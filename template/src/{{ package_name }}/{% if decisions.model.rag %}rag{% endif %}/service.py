@@ -17,7 +17,7 @@ from .corpus import Chunk, read_chunks
 from .ingest import CHUNKS, MODEL
 from .monitoring import PROJECTION, Projection, QueryLog, features
 from .retrieval import Bm25, compose_answer, fuse
-from .store import VectorStore, read_manifest
+from .store import open_index, read_manifest
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class Result:
 
 
 class RagService:
-    def __init__(self, folder: Path, collection: str | None = None, query_log: Path | None = None) -> None:
+    def __init__(self, folder: Path, query_log: Path | None = None) -> None:
         self.folder = folder
         # the served questions' monitoring rows (monitoring.py); None: not logged (tests, make rag-ask)
         self.query_log = QueryLog(query_log) if query_log is not None else None
@@ -42,7 +42,7 @@ class RagService:
         self.model = embedder.load(folder / MODEL)
         self.chunks = read_chunks(folder / CHUNKS)
         self.positions = {chunk.id: position for position, chunk in enumerate(self.chunks)}
-        self.store = VectorStore.local(folder / "qdrant", collection or str(self.manifest["collection"]))
+        self.store = open_index(folder)  # Qdrant local mode, a Qdrant server or pgvector (store.json)
         self.bm25 = Bm25([chunk.passage() for chunk in self.chunks])
         self.top_k = int(self.manifest["top_k"])
         self.mode = str(self.manifest["retriever"])

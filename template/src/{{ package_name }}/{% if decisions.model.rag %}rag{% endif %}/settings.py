@@ -68,11 +68,19 @@ class Embedder(_Section):
 
 
 class Store(_Section):
-    # qdrant-local: Qdrant local mode (a folder, one process); qdrant: a Qdrant server at `url`. Other
-    # stores (the vector_db answer) load, and stop with a message when that profile opens them.
-    kind: dict[Literal["local", "cloud"], str] = Field(default={"local": "qdrant-local", "cloud": "qdrant"})
+    # qdrant-local: Qdrant local mode (a folder, one process); qdrant: a Qdrant server at `url`;
+    # pgvector: PostgreSQL with pgvector at the URL in $<dsn_env>. Other stores (the vector_db answer)
+    # load, and stop with a message when that profile opens them.
+    kind: dict[Literal["local", "cloud"], str] = Field(default={"local": "qdrant-local", "cloud": "pgvector"})
     url: str = Field(default="http://qdrant.vector-store.svc:6333", description="The Qdrant server (kind: qdrant)")
-    collection: str = Field(default="chunks", pattern=r"^[A-Za-z0-9_-]+$")
+    collection: str = Field(default="chunks", pattern=r"^[A-Za-z0-9_-]+$", description="Qdrant collection prefix")
+    table: str = Field(default="rag_chunks", pattern=r"^[a-z_][a-z0-9_]{0,30}$", description="pgvector table prefix")
+    dsn_env: str = Field(
+        default="RAG_DATABASE_URL", pattern=r"^[A-Z_][A-Z0-9_]*$", description="Env variable with the pgvector URL"
+    )
+    ann_min_rows: int = Field(
+        default=10_000, ge=0, description="pgvector: an HNSW index from this many chunks; below, exact scans"
+    )
 
 
 class Gate(_Section):

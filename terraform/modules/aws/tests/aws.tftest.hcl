@@ -170,3 +170,46 @@ run "each_workload_gets_its_own_irsa_role" {
     error_message = "The roles need their storage policies and the cluster its OIDC provider (audience sts.amazonaws.com)."
   }
 }
+
+run "no_extension_unless_asked" {
+  command = plan
+
+  assert {
+    condition     = length(output.postgres_extensions) == 0
+    error_message = "A project that keeps no vectors in PostgreSQL must not ask for extensions."
+  }
+}
+
+run "pgvector_on_an_engine_that_ships_it" {
+  command = plan
+
+  variables {
+    postgres_extensions = ["vector"]
+  }
+
+  assert {
+    condition     = output.postgres_extensions == tolist(["vector"]) && aws_db_instance.postgres.engine_version == "16"
+    error_message = "The application must be told to create pgvector on the default engine (16)."
+  }
+}
+
+run "rejects_pgvector_on_an_engine_without_hnsw" {
+  command = plan
+
+  variables {
+    postgres_extensions = ["vector"]
+    postgres            = { instance_class = "db.t4g.medium", allocated_storage = 50, engine_version = "15.3" }
+  }
+
+  expect_failures = [var.postgres_extensions]
+}
+
+run "rejects_an_extension_that_is_not_wired" {
+  command = plan
+
+  variables {
+    postgres_extensions = ["postgis"]
+  }
+
+  expect_failures = [var.postgres_extensions]
+}

@@ -176,3 +176,40 @@ run "batch_pattern_gives_the_queue_worker_the_inference_log" {
     error_message = "The batch worker writes the inference log with an identity of its own."
   }
 }
+
+run "no_extension_is_allow_listed_by_default" {
+  command = plan
+
+  assert {
+    condition     = length(azurerm_postgresql_flexible_server_configuration.extensions) == 0 && length(output.postgres_extensions) == 0
+    error_message = "azure.extensions must stay untouched unless the project asks for an extension."
+  }
+}
+
+run "pgvector_is_allow_listed" {
+  command = plan
+
+  variables {
+    postgres_extensions = ["vector"]
+  }
+
+  assert {
+    condition     = azurerm_postgresql_flexible_server_configuration.extensions[0].name == "azure.extensions" && azurerm_postgresql_flexible_server_configuration.extensions[0].value == "VECTOR"
+    error_message = "pgvector must be allow-listed as azure.extensions = VECTOR."
+  }
+
+  assert {
+    condition     = output.postgres_extensions == tolist(["vector"])
+    error_message = "The application must be told to create pgvector."
+  }
+}
+
+run "rejects_an_extension_that_is_not_wired" {
+  command = plan
+
+  variables {
+    postgres_extensions = ["postgis"]
+  }
+
+  expect_failures = [var.postgres_extensions]
+}

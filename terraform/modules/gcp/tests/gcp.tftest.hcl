@@ -169,3 +169,37 @@ run "edge_pattern_lets_the_drift_job_read_device_logs" {
     error_message = "With edge_sync the drift job reads edge/logs/ of the models bucket."
   }
 }
+
+run "pgvector_needs_no_flag_on_the_tested_version" {
+  command = plan
+
+  variables {
+    postgres_extensions = ["vector"]
+  }
+
+  assert {
+    condition     = google_sql_database_instance.postgres.database_version == "POSTGRES_16" && output.postgres_extensions == tolist(["vector"])
+    error_message = "POSTGRES_16 ships pgvector; the application must be told to create it."
+  }
+}
+
+run "rejects_pgvector_on_a_version_without_it" {
+  command = plan
+
+  variables {
+    postgres_extensions = ["vector"]
+    postgres_version    = "POSTGRES_10"
+  }
+
+  expect_failures = [var.postgres_extensions]
+}
+
+run "rejects_an_extension_that_is_not_wired" {
+  command = plan
+
+  variables {
+    postgres_extensions = ["postgis"]
+  }
+
+  expect_failures = [var.postgres_extensions]
+}
