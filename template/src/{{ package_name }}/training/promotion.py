@@ -1,5 +1,7 @@
-"""The champion-vs-challenger decision every training pipeline ends with (tabular and vision alike).
+"""The champion-vs-challenger decision every training pipeline ends with (every family and pipeline).
 
+    tags = evaluated_tags(client, run_id)                              # register: only evaluated runs
+    version = register_challenger(client, settings, run_id, model_uri, {...})
     standing = look_up(client, settings, run_id, metric)
     promoted, reason = decide(standing, metric, higher_is_better)      # a pure rule
     if promoted:
@@ -21,6 +23,7 @@ import mlflow
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from .errors import TrainingError
 from .settings import TrainingSettings
 
 DECISION_ARTIFACT = "promotion/decision.json"
@@ -35,6 +38,46 @@ class Standing:
     gate_passed: bool
     champion_version: str | None = None
     champion_score: float | None = None
+
+
+def evaluated_tags(client: MlflowClient, run_id: str) -> dict[str, str]:
+    """The run's tags; TrainingError unless the evaluate step tagged its quality gate."""
+    tags = dict(client.get_run(run_id).data.tags)
+    if GATE_TAG not in tags:
+        raise TrainingError(f"run {run_id} has no evaluation (quality_gate tag); evaluate before registering")
+    return tags
+
+
+def register_challenger(
+    client: MlflowClient, settings: TrainingSettings, run_id: str, model_uri: str, tags: Mapping[str, str]
+) -> str:
+    """Register `model_uri` as a new version of the pipeline's model (tagged with `tags`, the run's gate
+    and id), give it the challenger alias and note the version on the run; returns the version."""
+    name = settings.registered_model_name
+    run_tags = dict(client.get_run(run_id).data.tags)
+    version_tags = {**tags, GATE_TAG: run_tags[GATE_TAG], "run_id": run_id}
+    version = mlflow.register_model(model_uri, name, tags=version_tags)
+    client.set_registered_model_alias(name, settings.challenger_alias, version.version)
+    client.set_tag(run_id, "registered_version", str(version.version))
+    return str(version.version)
+
+
+def promote_on(
+    client: MlflowClient,
+    settings: TrainingSettings,
+    run_id: str,
+    version: str,
+    metric: str,
+    higher_is_better: bool,
+    *,
+    details: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """look_up, decide, set_champion when promoted, record: the whole step for pipelines with no export."""
+    standing = look_up(client, settings, run_id, metric)
+    verdict = decide(standing, metric, higher_is_better)
+    if verdict[0]:
+        set_champion(client, settings, version)
+    return record(client, settings, run_id, version, standing, verdict, metric, higher_is_better, details=details)
 
 
 def champion(client: MlflowClient, settings: TrainingSettings) -> Any:

@@ -465,10 +465,8 @@ def register(
     vision = _settings(settings, platform_)
     training = load_settings(platform_)
     _, client = connect(training, tracking_uri)
+    tags = promotion.evaluated_tags(client, run_id)
     run = client.get_run(run_id)
-    tags = run.data.tags
-    if promotion.GATE_TAG not in tags:
-        raise TrainingError(f"run {run_id} has no evaluation (quality_gate tag); evaluate before registering")
     served = tags.get("served_precision", "fp32")
     if "image_size" in run.data.params:
         vision = vision.with_overrides(image_size=int(run.data.params["image_size"]))
@@ -498,25 +496,16 @@ def register(
                 signature=signature,
             )
     client.set_tag(run_id, "model_uri", info.model_uri)
-    name = training.registered_model_name
     metric = task_module(vision).METRIC
-    version = mlflow.register_model(
-        info.model_uri,
-        name,
-        tags={
-            "family": training.family,
-            "task": vision.task,
-            "architecture": vision.architecture,
-            "primary_metric": metric,
-            metric: str(run.data.metrics.get(metric)),
-            "served_precision": served,
-            promotion.GATE_TAG: tags[promotion.GATE_TAG],
-            "run_id": run_id,
-        },
-    )
-    client.set_registered_model_alias(name, training.challenger_alias, version.version)
-    client.set_tag(run_id, "registered_version", str(version.version))
-    return str(version.version)
+    version_tags = {
+        "family": training.family,
+        "task": vision.task,
+        "architecture": vision.architecture,
+        "primary_metric": metric,
+        metric: str(run.data.metrics.get(metric)),
+        "served_precision": served,
+    }
+    return promotion.register_challenger(client, training, run_id, info.model_uri, version_tags)
 
 
 # ----------------------------------------------------------------------------------------- promote
@@ -538,13 +527,7 @@ def promote(
     metric = task_module(_settings(settings, platform_)).METRIC
     training = load_settings(platform_)
     _, client = connect(training, tracking_uri)
-    standing = promotion.look_up(client, training, run_id, metric)
-    promoted, reason = promotion.decide(standing, metric, higher_is_better=True)
-    if promoted:
-        promotion.set_champion(client, training, version)
     served = client.get_run(run_id).data.tags.get("served_precision", "fp32")
     # what serving runs: the served precision's model step, in the pyfunc model and at onnx/model.onnx
     details = {"served_precision": served, "onnx": f"{ONNX_ARTIFACT} ({served})"}
-    return promotion.record(
-        client, training, run_id, version, standing, (promoted, reason), metric, True, details=details
-    )
+    return promotion.promote_on(client, training, run_id, version, metric, higher_is_better=True, details=details)

@@ -264,9 +264,7 @@ def register(
     llm = _llm(settings, platform_)
     training = training_settings(llm, platform_)
     _, client = connect(training, tracking_uri)
-    tags = client.get_run(run_id).data.tags
-    if promotion.GATE_TAG not in tags:
-        raise TrainingError(f"run {run_id} has no evaluation (quality_gate tag); evaluate before registering")
+    promotion.evaluated_tags(client, run_id)
     with _scratch("llm-register-") as tmp:
         lm = _download_model(client, run_id, tmp)
         with mlflow.start_run(run_id=run_id):
@@ -276,19 +274,8 @@ def register(
                 task="text-generation",
                 pip_requirements=["transformers", "torch", "tokenizers"],  # listed: inferring imports the model
             )
-    version = mlflow.register_model(
-        info.model_uri,
-        llm.registered_model,
-        tags={
-            "family": training.family,
-            "pipeline": "llm",
-            promotion.GATE_TAG: tags[promotion.GATE_TAG],
-            "run_id": run_id,
-        },
-    )
-    client.set_registered_model_alias(llm.registered_model, training.challenger_alias, version.version)
-    client.set_tag(run_id, "registered_version", str(version.version))
-    return str(version.version)
+    tags = {"family": training.family, "pipeline": "llm"}
+    return promotion.register_challenger(client, training, run_id, info.model_uri, tags)
 
 
 # ---------------------------------------------------------------------------------------- promote
@@ -308,11 +295,7 @@ def promote(
     llm = _llm(settings, platform_)
     training = training_settings(llm, platform_)
     _, client = connect(training, tracking_uri)
-    standing = promotion.look_up(client, training, run_id, METRIC)
-    promoted, reason = promotion.decide(standing, METRIC, higher_is_better=False)
-    if promoted:
-        promotion.set_champion(client, training, version)
-    return promotion.record(client, training, run_id, version, standing, (promoted, reason), METRIC, False)
+    return promotion.promote_on(client, training, run_id, version, METRIC, higher_is_better=False)
 
 
 # --------------------------------------------------------------------------------------- champion

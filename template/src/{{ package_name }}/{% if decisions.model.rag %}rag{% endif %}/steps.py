@@ -292,9 +292,7 @@ def register(
     rag = _rag(settings, platform_)
     training = training_settings(rag, platform_)
     _, client = connect(training, tracking_uri)
-    tags = client.get_run(run_id).data.tags
-    if promotion.GATE_TAG not in tags:
-        raise TrainingError(f"run {run_id} has no evaluation (quality_gate tag); evaluate before registering")
+    tags = promotion.evaluated_tags(client, run_id)
     with _scratch("rag-register-") as tmp:
         model = embedder.load(_download_model(client, run_id, tmp))
         with mlflow.start_run(run_id=run_id):
@@ -304,20 +302,12 @@ def register(
                 # listed, not inferred: inference imports the model in a subprocess (slow, same answer)
                 pip_requirements=["sentence-transformers", "transformers", "torch"],
             )
-    version = mlflow.register_model(
-        info.model_uri,
-        rag.registered_model,
-        tags={
-            "family": training.family,
-            "pipeline": "rag",
-            promotion.GATE_TAG: tags[promotion.GATE_TAG],
-            "dense_weight": tags.get("dense_weight", "1.0"),  # what the hybrid serves with (ingest reads it)
-            "run_id": run_id,
-        },
-    )
-    client.set_registered_model_alias(rag.registered_model, training.challenger_alias, version.version)
-    client.set_tag(run_id, "registered_version", str(version.version))
-    return str(version.version)
+    version_tags = {
+        "family": training.family,
+        "pipeline": "rag",
+        "dense_weight": tags.get("dense_weight", "1.0"),  # what the hybrid serves with (ingest reads it)
+    }
+    return promotion.register_challenger(client, training, run_id, info.model_uri, version_tags)
 
 
 # ---------------------------------------------------------------------------------------- promote
@@ -337,11 +327,5 @@ def promote(
     rag = _rag(settings, platform_)
     training = training_settings(rag, platform_)
     _, client = connect(training, tracking_uri)
-    standing = promotion.look_up(client, training, run_id, METRIC)
-    promoted, reason = promotion.decide(standing, METRIC, higher_is_better=True)
-    if promoted:
-        promotion.set_champion(client, training, version)
-    return promotion.record(
-        client, training, run_id, version, standing, (promoted, reason), METRIC, True,
-        details={"served_retriever": rag.retriever},
-    )  # fmt: skip
+    details = {"served_retriever": rag.retriever}
+    return promotion.promote_on(client, training, run_id, version, METRIC, higher_is_better=True, details=details)
