@@ -63,8 +63,9 @@ def test_alert_rules_pass_promtool(name: str, rendered: dict[str, Path]) -> None
     checked = run(tool, "check", "rules", "alerts.rules.yml", cwd=rules)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     decisions = yaml.safe_load((rendered[name] / "platform.yaml").read_text(encoding="utf-8"))["decisions"]
-    # 6 platform rules, the task model's latency rule, the language model's 3 (docs/llm.md)
-    expected = 6 + (1 if decisions["task"] else 0) + (3 if decisions["model"]["llm"] else 0)
+    # 6 platform rules, the task model's latency rule, the language model's 3 (docs/llm.md) and its
+    # gateway's 5 alerts and 2 recording rules (docs/gateway.md)
+    expected = 6 + (1 if decisions["task"] else 0) + (3 + 7 if decisions["model"]["llm"] else 0)
     assert f"SUCCESS: {expected} rules found" in checked.stdout
     tested = run(tool, "test", "rules", "alerts.test.yml", cwd=rules)
     assert tested.returncode == 0, tested.stdout + tested.stderr
@@ -108,7 +109,12 @@ def test_monitoring_manifests(name: str, rendered: dict[str, Path]) -> None:
     # the PrometheusRule carries exactly the groups promtool checked
     plain = yaml.safe_load((project / "deploy/k8s/monitoring/rules/alerts.rules.yml").read_text(encoding="utf-8"))
     assert docs["PrometheusRule"]["spec"]["groups"] == plain["groups"]
-    exprs = {rule["alert"]: " ".join(rule["expr"].split()) for group in plain["groups"] for rule in group["rules"]}
+    exprs = {
+        rule["alert"]: " ".join(rule["expr"].split())
+        for group in plain["groups"]
+        for rule in group["rules"]
+        if "alert" in rule  # not the recording rules
+    }
     assert exprs["ModelFeatureDrift"].endswith(f">= {decided['psi_threshold']}")
     assert re.search(rf"> {re.escape(str(decided['latency_p95_alert_ms']))}$", exprs["ServingLatencyP95High"])
     core = platform["serving"]["model_name"]
