@@ -147,8 +147,17 @@ def test_the_gateway_runs_hardened_in_each_cloud_overlay(
             "ServiceAccount",
             "ServiceMonitor",
             "PodDisruptionBudget",
+            "Ingress",  # the OpenAI routes on the real-time gateway's host (both renders are real-time)
         }
         assert {("NetworkPolicy", f"{NAME}-ingress"), ("NetworkPolicy", f"{NAME}-egress")} <= set(found)
+        (ingress,) = [doc for doc in docs if doc["kind"] == "Ingress" and doc["metadata"]["name"] == NAME]
+        assert ingress["spec"]["tls"][0]["secretName"] == "triton-gateway-tls"
+        assert ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/proxy-buffering"] == "off"
+        assert "cert-manager.io/cluster-issuer" not in ingress["metadata"]["annotations"], "one Certificate per host"
+        assert {item["path"] for item in ingress["spec"]["rules"][0]["http"]["paths"]} == {
+            "/v1/chat/completions",
+            "/v1/models",
+        }
         gateway_docs = [doc for doc in docs if doc["metadata"]["name"].startswith(NAME)]
         assert {doc["metadata"]["namespace"] for doc in gateway_docs} == {namespace}
 
