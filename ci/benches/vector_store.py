@@ -6,12 +6,13 @@
 The project must be a search/RAG render with vector_db=pgvector (the default) after `make setup`:
 its `pgserver` dev dependency starts a real PostgreSQL 16 with pgvector. For each size, the shipped
 corpus's chunks are repeated to that many rows with synthetic unit vectors of the production
-embedder's width (all-MiniLM-L6-v2: 384), drawn around topic centres (`--clusters 0`: uniform), and
-written through the project's own store classes (`rag.store`) into (a) Qdrant local mode, what the
-local profile serves, (b) pgvector scanning exactly, what the cloud profile does below
-`rag.store.ann_min_rows`, and (c) pgvector with its HNSW index, what it does from there. The table
-gives the write rate (chunks/s, the index build included), query latency p50/p95 at the service's
-depth, and recall@10 against the exact ranking: the numbers behind the `ann_min_rows` default.
+embedder's width (all-MiniLM-L6-v2: 384), varying along `--latent` directions as
+embeddings do (0: uniform on the sphere), and written through the project's own store classes
+(`rag.store`) into Qdrant local mode (what the local profile serves), pgvector scanning exactly
+(what the cloud profile does below `rag.store.ann_min_rows`) and pgvector with its HNSW index (from
+there), queried at each `--ef-search`. The table gives the write rate (chunks/s, the index build
+included), query latency p50/p95 at the service's depth, and recall@10 against the exact ranking:
+the numbers behind the `ann_min_rows` and `ef_search` defaults.
 """
 
 from __future__ import annotations
@@ -40,34 +41,40 @@ def chunks_of(size: int, project: Path) -> list[Any]:
     ]
 
 
-def unit_vectors(count: int, dims: int, seed: int, clusters: int = 0) -> Any:
-    """`count` unit vectors; with `clusters`, drawn around that many random centres (cosine to the
-    centre about 0.78), which is how sentence embeddings of a corpus lie: topics, not a uniform
-    sphere. Uniform random vectors (clusters 0) are the worst case of graph indexes like HNSW."""
+def unit_vectors(count: int, dims: int, seed: int, latent: int = 0) -> Any:
+    """`count` unit vectors. With `latent` > 0 they vary along that many directions (plus a little
+    noise in every other), as sentence embeddings do: a corpus's embeddings have a low intrinsic
+    dimension. `latent` 0: uniform on the sphere, the worst case for graph indexes such as HNSW."""
     import numpy as np
 
     rng = np.random.default_rng(seed)
-    vectors = rng.normal(size=(count, dims)).astype(np.float32)
-    if clusters:
-        centres = rng.normal(size=(clusters, dims)).astype(np.float32)
-        centres /= np.linalg.norm(centres, axis=1, keepdims=True)
-        vectors = centres[rng.integers(0, clusters, size=count)] + 0.8 * vectors / np.sqrt(dims)
-    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    if latent:
+        basis = np.random.default_rng(0).normal(size=(latent, dims)).astype(np.float32)  # one space per run
+        vectors = rng.normal(size=(count, latent)).astype(np.float32) @ basis
+        vectors += (
+            0.05 * np.linalg.norm(vectors, axis=1, keepdims=True) * rng.normal(size=(count, dims)) / np.sqrt(dims)
+        )
+    else:
+        vectors = rng.normal(size=(count, dims)).astype(np.float32)
+    return (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
 
 
-def measure(index: Any, chunks: list[Any], vectors: Any, queries: Any, depth: int) -> dict[str, Any]:
+def write(index: Any, chunks: list[Any], vectors: Any) -> float:
+    """Chunks/s of replace() (the HNSW build included)."""
     started = time.perf_counter()
     index.replace(chunks, vectors)
-    write = time.perf_counter() - started
+    return len(chunks) / (time.perf_counter() - started)
+
+
+def query(index: Any, queries: Any, depth: int) -> dict[str, Any]:
     latencies, found = [], []
-    for query in queries:
+    for vector in queries:
         began = time.perf_counter()
-        hits = index.search(query, depth)
+        hits = index.search(vector, depth)
         latencies.append((time.perf_counter() - began) * 1000)
         found.append([chunk.id for chunk, _ in hits])
     latencies.sort()
     return {
-        "chunks_per_s": len(chunks) / write,
         "p50_ms": statistics.median(latencies),
         "p95_ms": latencies[int(0.95 * (len(latencies) - 1))],
         "found": found,
@@ -78,14 +85,40 @@ def recall_at(found: list[list[str]], exact: list[list[str]], k: int) -> float:
     return float(statistics.mean([len(set(f[:k]) & set(e[:k])) / k for f, e in zip(found, exact, strict=True)]))
 
 
-STORES = ("a qdrant-local", "b pgvector exact", "c pgvector hnsw")
-
-
-def open_store(store: Any, name: str, size: int, scratch: Path, dsn: str) -> Any:
-    if name == "a qdrant-local":
+def open_store(store: Any, kind: str, size: int, scratch: Path, dsn: str) -> Any:
+    if kind == "qdrant-local":
         return store.VectorStore.local(scratch / f"qdrant-{size}", "bench")
-    exact = name == "b pgvector exact"
+    exact = kind == "pgvector exact"
     return store.PgVectorStore.connect(dsn, f"bench_{'exact' if exact else 'hnsw'}_{size}", size + 1 if exact else 0)
+
+
+def compare(
+    store: Any, size: int, chunks: list[Any], data: tuple[Any, Any, list[list[str]]], scratch: Path, dsn: str, args: Any
+) -> list[list[Any]]:
+    """The table's rows for one size: each store written once; HNSW queried at each ef_search."""
+    vectors, queries, exact = data
+    rows, baseline = [], None
+    for kind in ("qdrant-local", "pgvector exact", "pgvector hnsw"):
+        print(f"size {size:,}: {kind} ...", flush=True)
+        index = open_store(store, kind, size, scratch, dsn)
+        try:
+            rate = write(index, chunks, vectors)
+            for ef in args.ef_search if kind == "pgvector hnsw" else [None]:
+                if ef is not None:
+                    index.ef_search = ef
+                result = query(index, queries, args.depth)
+                baseline = baseline or result["p50_ms"]
+                label = f"{kind} ef_search={ef}" if ef is not None else kind
+                rows.append(
+                    [
+                        size, label, rate, result["p50_ms"], result["p95_ms"], result["p50_ms"] / baseline,
+                        recall_at(result["found"], exact, 10),
+                    ]
+                )  # fmt: skip
+        finally:
+            index.drop()
+            index.close()
+    return rows
 
 
 def run(args: Any) -> int:
@@ -102,37 +135,21 @@ def run(args: Any) -> int:
             dsn = server.get_uri()
             for size in args.sizes:
                 chunks = chunks_of(size, args.project)
-                vectors = unit_vectors(size, args.dims, seed=size, clusters=args.clusters)
-                queries = unit_vectors(args.queries, args.dims, seed=size + 1, clusters=args.clusters)
+                vectors = unit_vectors(size, args.dims, seed=size, latent=args.latent)
+                queries = unit_vectors(args.queries, args.dims, seed=size + 1, latent=args.latent)
                 exact = [
                     [chunks[p].id for p in np.argsort(-(vectors @ q), kind="stable")[: args.depth]] for q in queries
                 ]
-                results = {}
-                for name in STORES:
-                    print(f"size {size:,}: {name} ...", flush=True)
-                    index = open_store(store, name, size, Path(scratch), dsn)
-                    try:
-                        results[name] = measure(index, chunks, vectors, queries, args.depth)
-                    finally:
-                        index.drop()
-                        index.close()
-                for name, result in results.items():
-                    rows.append(
-                        [
-                            size, name, result["chunks_per_s"], result["p50_ms"], result["p95_ms"],
-                            result["p50_ms"] / results["a qdrant-local"]["p50_ms"],
-                            recall_at(result["found"], exact, 10),
-                        ]
-                    )  # fmt: skip
+                rows.extend(compare(store, size, chunks, (vectors, queries, exact), Path(scratch), dsn, args))
         finally:
             server.cleanup()
     print()
-    shape = f"around {args.clusters} topic centres" if args.clusters else "uniform on the sphere"
+    shape = f"varying along {args.latent} directions" if args.latent else "uniform on the sphere"
     print(f"{args.queries} queries per size at depth {args.depth}; {args.dims}-d unit vectors {shape}; cosine")
     print(
         inproject.table(
             rows,
-            ["chunks", "store", "write chunks/s", "query p50 ms", "query p95 ms", "p50 / a", "recall@10"],
+            ["chunks", "store", "write chunks/s", "query p50 ms", "query p95 ms", "p50 / qdrant-local", "recall@10"],
             [",.0f", "", ",.0f", ".2f", ".2f", ".2f", ".3f"],
         )
     )
@@ -145,7 +162,8 @@ def add_arguments(parser: Any) -> None:
     parser.add_argument("--dims", type=int, default=settings["dims"])
     parser.add_argument("--queries", type=int, default=settings["queries"])
     parser.add_argument("--depth", type=int, default=settings["depth"])
-    parser.add_argument("--clusters", type=int, default=settings["clusters"], help="0: uniform random vectors")
+    parser.add_argument("--latent", type=int, default=settings["latent"], help="0: uniform random vectors")
+    parser.add_argument("--ef-search", type=int, nargs="+", default=settings["ef_search"])
 
 
 if __name__ == "__main__":

@@ -81,6 +81,7 @@ class Store(_Section):
     ann_min_rows: int = Field(
         default=10_000, ge=0, description="pgvector: an HNSW index from this many chunks; below, exact scans"
     )
+    ef_search: int = Field(default=100, ge=1, le=1000, description="pgvector HNSW: candidates a query searches")
 
 
 class Gate(_Section):

@@ -106,17 +106,19 @@ class VectorStore:
 class PgVectorStore:
     """pgvector: one table per index (position, the chunk as jsonb, the embedding), cosine distance.
 
-    Below `ann_min_rows` rows a query scans the table (exact, a few ms for thousands of chunks);
-    from there an HNSW index answers, with `hnsw.ef_search` raised to the query's limit (an HNSW
-    scan returns at most ef_search rows, 40 by default).
+    Below `ann_min_rows` rows a query scans the table (exact); from there an HNSW index answers,
+    searching `ef_search` candidates, at least the query's limit (an HNSW scan returns at most
+    hnsw.ef_search rows; pgvector's default, 40, is below the service's depth of 50). More
+    candidates: better recall, slower queries (ci/benches/vector_store.py measures both).
     """
 
     connection: Any  # psycopg.Connection, autocommit
     table: str
     ann_min_rows: int = 10_000
+    ef_search: int = 100
 
     @classmethod
-    def connect(cls, dsn: str, table: str, ann_min_rows: int = 10_000) -> PgVectorStore:
+    def connect(cls, dsn: str, table: str, ann_min_rows: int = 10_000, ef_search: int = 100) -> PgVectorStore:
         import psycopg
         from pgvector.psycopg import register_vector
 
@@ -134,7 +136,7 @@ class PgVectorStore:
                 "stack allow-lists VECTOR, elsewhere run CREATE EXTENSION vector as the admin user"
             ) from error
         register_vector(connection)
-        return cls(connection, table, ann_min_rows)
+        return cls(connection, table, ann_min_rows, ef_search)
 
     def _sql(self, template: str) -> Any:
         from psycopg import sql
@@ -175,7 +177,7 @@ class PgVectorStore:
         """The `limit` nearest chunks by cosine, best first (score: cosine similarity, as Qdrant's)."""
         query = vector.reshape(-1).astype("float32")
         with self.connection.transaction():
-            self.connection.execute("SELECT set_config('hnsw.ef_search', %s, true)", (str(max(40, limit)),))
+            self.connection.execute("SELECT set_config('hnsw.ef_search', %s, true)", (str(max(self.ef_search, limit)),))
             rows = self.connection.execute(
                 self._sql(
                     "SELECT chunk, 1 - (embedding <=> %(q)s) FROM {table} ORDER BY embedding <=> %(q)s LIMIT %(limit)s"
@@ -210,6 +212,7 @@ def location(kind: str, folder: Path, settings: Any) -> dict[str, Any]:
             "dsn_env": settings.dsn_env,
             "table": f"{settings.table}_{suffix}",
             "ann_min_rows": settings.ann_min_rows,
+            "ef_search": settings.ef_search,
         }
     raise StoreError(
         f"rag.store.kind is {kind!r} for this profile; this release's code speaks {', '.join(KINDS)} "
@@ -234,7 +237,7 @@ def open_location(folder: Path, where: dict[str, Any], environ: dict[str, str] |
                 "(postgresql://user:password@host:5432/platform?sslmode=require); on Kubernetes it comes "
                 "from the Secret rag-database (docs/rag.md)"
             )
-        return PgVectorStore.connect(dsn, where["table"], int(where["ann_min_rows"]))
+        return PgVectorStore.connect(dsn, where["table"], int(where["ann_min_rows"]), int(where.get("ef_search", 100)))
     raise StoreError(f"{folder / LOCATION} names store kind {kind!r}; expected one of {', '.join(KINDS)}")
 
 
