@@ -429,3 +429,20 @@ def test_a_tabular_project_holds_none_of_it(projects: dict[str, Path]) -> None:
     deploy = "\n".join(p.read_text(encoding="utf-8") for p in (project / "deploy").rglob("*") if p.is_file())
     assert "RAG_DATABASE_URL" not in deploy and "qdrant" not in deploy.lower()
     assert "postgres_extensions" not in (project / "infra" / "stack" / "main.tf").read_text(encoding="utf-8")
+
+
+def test_the_projects_ci_tests_the_store_on_the_image_the_cluster_runs(projects: dict[str, Path]) -> None:
+    """A Qdrant project's CI starts the server its cluster runs (a service container) for
+    tests/rag/test_rag_qdrant_server.py; other projects neither start it nor carry the test."""
+    qdrant = projects["qdrant_aws"]
+    statefulset = yaml.safe_load((qdrant / "deploy/k8s/vector-store/statefulset.yaml").read_text())
+    (image,) = {container["image"] for container in statefulset["spec"]["template"]["spec"]["containers"]}
+    check = yaml.safe_load((qdrant / ".github/workflows/ci.yml").read_text())["jobs"]["check"]
+    assert check["services"]["qdrant"]["image"] == image
+    assert check["env"]["QDRANT_URL"] == "http://localhost:6333"
+    assert (qdrant / "tests/rag/test_rag_qdrant_server.py").is_file()
+    for name in ("pgvector_aws", "chroma_aws", "tabular"):
+        assert (
+            "services" not in yaml.safe_load((projects[name] / ".github/workflows/ci.yml").read_text())["jobs"]["check"]
+        )
+        assert not (projects[name] / "tests/rag/test_rag_qdrant_server.py").exists()
