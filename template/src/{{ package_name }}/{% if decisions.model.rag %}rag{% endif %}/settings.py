@@ -79,7 +79,7 @@ class Store(_Section):
         default="RAG_DATABASE_URL", pattern=r"^[A-Z_][A-Z0-9_]*$", description="Env variable with the pgvector URL"
     )
     ann_min_rows: int = Field(
-        default=10_000, ge=0, description="pgvector: an HNSW index from this many chunks; below, exact scans"
+        default=5_000, ge=0, description="pgvector: an HNSW index from this many chunks; below, exact scans"
     )
     ef_search: int = Field(default=100, ge=1, le=1000, description="pgvector HNSW: candidates a query searches")
 

@@ -114,11 +114,11 @@ class PgVectorStore:
 
     connection: Any  # psycopg.Connection, autocommit
     table: str
-    ann_min_rows: int = 10_000
+    ann_min_rows: int = 5_000
     ef_search: int = 100
 
     @classmethod
-    def connect(cls, dsn: str, table: str, ann_min_rows: int = 10_000, ef_search: int = 100) -> PgVectorStore:
+    def connect(cls, dsn: str, table: str, ann_min_rows: int = 5_000, ef_search: int = 100) -> PgVectorStore:
         import psycopg
         from pgvector.psycopg import register_vector
 
