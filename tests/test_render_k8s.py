@@ -193,22 +193,31 @@ def scan_kubernetes(projects: dict[str, Path], scan: Path) -> dict[str, Any]:
             docs = kustomize(folder)
             builds[(name, key)] = docs
             (scan / name / f"{key.replace('/', '-')}.yaml").write_text(yaml.safe_dump_all(docs), encoding="utf-8")
+    checks = []
+    for check in checkov_checks(scan):
+        case, file = Path(check["file_path"]).parts[-2:]
+        kustomization = file.removesuffix(".yaml").replace("-", "/", 1 if file.startswith("overlays") else 0)
+        checks.append({**check, "case": case, "kustomization": kustomization})
+    return {"builds": builds, "checks": checks}
+
+
+def checkov_checks(scan: Path) -> list[dict[str, Any]]:
+    """checkov's kubernetes checks over the manifests under `scan`, each with its `outcome` (passed,
+    failed, skipped); fails when checkov prints nothing or cannot parse a file."""
     env = {**os.environ, "BC_SKIP_MAPPING": "TRUE", "CHECKOV_RUN_SCA_PACKAGE_SCAN_V2": "false"}
     command = [*checkov_command(), "-d", str(scan), "--framework", "kubernetes", "--compact", "--skip-download"]
     result = subprocess.run([*command, "-o", "json"], capture_output=True, text=True, env=env, timeout=600)
     assert result.stdout.strip(), f"checkov printed nothing (exit {result.returncode}):\n{result.stderr[-3000:]}"
     loaded = json.loads(result.stdout)
-    checks: list[dict[str, Any]] = []
-    parsing_errors = 0
-    for report in loaded if isinstance(loaded, list) else [loaded]:
-        parsing_errors += report.get("summary", {}).get("parsing_errors", 0)
-        for outcome in ("passed", "failed", "skipped"):
-            for check in report.get("results", {}).get(f"{outcome}_checks", []):
-                case, file = Path(check["file_path"]).parts[-2:]
-                kustomization = file.removesuffix(".yaml").replace("-", "/", 1 if file.startswith("overlays") else 0)
-                checks.append({**check, "outcome": outcome, "case": case, "kustomization": kustomization})
+    reports = loaded if isinstance(loaded, list) else [loaded]
+    parsing_errors = sum(report.get("summary", {}).get("parsing_errors", 0) for report in reports)
     assert parsing_errors == 0, f"checkov could not parse {parsing_errors} file(s)"
-    return {"builds": builds, "checks": checks}
+    return [
+        {**check, "outcome": outcome}
+        for report in reports
+        for outcome in ("passed", "failed", "skipped")
+        for check in report.get("results", {}).get(f"{outcome}_checks", [])
+    ]
 
 
 @pytest.fixture(scope="module")

@@ -150,6 +150,11 @@ def test_the_llm_image_passes_hadolint_and_the_deploy_builds_it(projects: dict[s
     dockerfile = project / "deploy" / "llm" / "Dockerfile"
     result = subprocess.run([*HADOLINT, str(dockerfile)], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, f"hadolint {dockerfile}:\n{result.stdout}{result.stderr}"
+    assert "--file deploy/llm/Dockerfile" in deploy_plan(project), "make deploy does not build and push the LLM image"
+
+
+def deploy_plan(project: Path) -> str:
+    """What `make deploy ENV=prod` would run (make -n): the images it builds and pushes, the applies."""
     plan = subprocess.run(
         ["make", "--no-print-directory", "-n", "deploy", "ENV=prod", "TAG=0123456789ab"],
         cwd=project,
@@ -158,7 +163,7 @@ def test_the_llm_image_passes_hadolint_and_the_deploy_builds_it(projects: dict[s
         timeout=120,
     )
     assert plan.returncode == 0, plan.stderr[-3000:]
-    assert "--file deploy/llm/Dockerfile" in plan.stdout, "make deploy does not build and push the LLM image"
+    return plan.stdout
 
 
 # ---------------------------------------------------------------- vLLM's own argument definitions

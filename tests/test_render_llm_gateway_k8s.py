@@ -12,7 +12,6 @@ and unit-tests them) and the dashboard its row. A tabular project holds none of 
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -25,8 +24,8 @@ import yaml
 from conftest import render_project
 from pod_security import pod_metadata, reachable_peers, restricted_violations, selects
 from test_render_images import HADOLINT, built_images
-from test_render_k8s import K8S_VERSION, kustomize
-from test_terraform import checkov_command
+from test_render_k8s import K8S_VERSION, checkov_checks, kustomize
+from test_render_llm_cloud import deploy_plan
 
 pytestmark = pytest.mark.render
 
@@ -294,15 +293,7 @@ def test_the_deploy_builds_pushes_and_pins_the_gateway_image(name: str, projects
     users = re.findall(r"^USER\s+(\S+)", dockerfile, re.MULTILINE)
     assert users and users[-1].split(":")[0] not in ("root", "0")
     assert f'CMD ["python", "-m", "{package}.gateway", "serve", "--host", "0.0.0.0", "--port", "8010"]' in dockerfile
-    plan = subprocess.run(
-        ["make", "--no-print-directory", "-n", "deploy", "ENV=prod", "TAG=0123456789ab"],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert plan.returncode == 0, plan.stderr[-3000:]
-    assert "--file deploy/gateway/Dockerfile" in plan.stdout, "make deploy does not build and push the gateway"
+    assert "--file deploy/gateway/Dockerfile" in deploy_plan(project), "make deploy does not build and push the gateway"
     if name == "api_gcp":  # one hadolint run: the Dockerfile is the same text in every case
         dockerfile_path = str(project / "deploy" / "gateway" / "Dockerfile")
         result = subprocess.run([*HADOLINT, dockerfile_path], capture_output=True, text=True, timeout=300)
@@ -315,17 +306,7 @@ def test_checkov_passes_the_gateway_or_says_why_not(
     for (name, overlay), docs in builds.items():
         if name in GATEWAY_CASES and overlay != "local":
             (tmp_path / f"{name}-{overlay}.yaml").write_text(yaml.safe_dump_all(docs), encoding="utf-8")
-    env = {**os.environ, "BC_SKIP_MAPPING": "TRUE", "CHECKOV_RUN_SCA_PACKAGE_SCAN_V2": "false"}
-    command = [*checkov_command(), "-d", str(tmp_path), "--framework", "kubernetes", "--compact", "--skip-download"]
-    result = subprocess.run([*command, "-o", "json"], capture_output=True, text=True, env=env, timeout=600)
-    assert result.stdout.strip(), f"checkov printed nothing (exit {result.returncode}):\n{result.stderr[-3000:]}"
-    loaded = json.loads(result.stdout)
-    checks = [
-        {**check, "outcome": outcome}
-        for report in (loaded if isinstance(loaded, list) else [loaded])
-        for outcome in ("passed", "failed", "skipped")
-        for check in report.get("results", {}).get(f"{outcome}_checks", [])
-    ]
+    checks = checkov_checks(tmp_path)
     gateway = [check for check in checks if f".{NAME}" in check["resource"]]
     assert any(check["resource"].startswith("Deployment.") and check["outcome"] == "passed" for check in gateway)
     failed = [f"{c['file_path']}: {c['check_id']} ({c['resource']})" for c in checks if c["outcome"] == "failed"]

@@ -14,7 +14,6 @@ own tftest files need provider schemas: they run in a generated project's CI).
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 from pathlib import Path
@@ -25,8 +24,8 @@ import pytest
 import yaml
 from conftest import render_project
 from pod_security import reachable_peers, restricted_violations
-from test_render_k8s import K8S_VERSION, kustomize
-from test_terraform import MODULES, TERRAFORM, checkov_command, needs_terraform, parse_tf, tf_env
+from test_render_k8s import K8S_VERSION, checkov_checks, kustomize
+from test_terraform import MODULES, TERRAFORM, needs_terraform, parse_tf, tf_env
 
 pytestmark = pytest.mark.render
 
@@ -190,20 +189,13 @@ def test_checkov_passes_the_vector_store_and_the_database_patch(projects: dict[s
     }
     for name, docs in builds.items():
         (tmp_path / f"{name}.yaml").write_text(yaml.safe_dump_all(docs), encoding="utf-8")
-    env = {**os.environ, "BC_SKIP_MAPPING": "TRUE", "CHECKOV_RUN_SCA_PACKAGE_SCAN_V2": "false"}
-    command = [*checkov_command(), "-d", str(tmp_path), "--framework", "kubernetes", "--compact", "--skip-download"]
-    result = subprocess.run([*command, "-o", "json"], capture_output=True, text=True, env=env, timeout=600)
-    assert result.stdout.strip(), f"checkov printed nothing (exit {result.returncode}):\n{result.stderr[-3000:]}"
-    loaded = json.loads(result.stdout)
-    reports = loaded if isinstance(loaded, list) else [loaded]
-    assert sum(report.get("summary", {}).get("parsing_errors", 0) for report in reports) == 0
-    results = [report.get("results", {}) for report in reports]
-    failed = [f"{c['check_id']} {c['resource']}" for r in results for c in r.get("failed_checks", [])]
+    checks = checkov_checks(tmp_path)
+    failed = [f"{c['check_id']} {c['resource']}" for c in checks if c["outcome"] == "failed"]
     assert not failed, "checkov failures:\n" + "\n".join(failed)
-    skipped = [c for r in results for c in r.get("skipped_checks", [])]
+    skipped = [c for c in checks if c["outcome"] == "skipped"]
     unexplained = [c["check_id"] for c in skipped if len(str(c["check_result"].get("suppress_comment") or "")) < 20]
     assert not unexplained, unexplained
-    passed = {(c["check_id"], c["resource"]) for r in results for c in r.get("passed_checks", [])}
+    passed = {(c["check_id"], c["resource"]) for c in checks if c["outcome"] == "passed"}
     assert ("CKV_K8S_22", "StatefulSet.vector-store.qdrant") in passed, "read-only root filesystem"
     assert ("CKV_K8S_35", "Deployment.churn-prediction-dev.triton") in {(c["check_id"], c["resource"]) for c in skipped}
 
