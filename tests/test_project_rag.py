@@ -3,7 +3,10 @@
 tests/rag/ trains the embedding model through the Kubeflow pipeline on kfp.local with MLflow, runs
 the Airflow ingestion DAG into Qdrant (dag.test), checks that the served ranking equals the
 evaluation's, that a broken document fails the DAG and keeps the served index, and serves the index
-from a real Triton over HTTP and gRPC. The project is the one tests/test_project_heads.py sets up.
+from a real Triton over HTTP and gRPC. The default answers choose pgvector for the cloud, so
+tests/rag/test_rag_pgvector.py also runs the store, the ingestion and the service on a real
+PostgreSQL with pgvector (the pgserver wheel). The project is the one tests/test_project_heads.py
+sets up.
 """
 
 from __future__ import annotations
