@@ -25,7 +25,7 @@ import yaml
 from conftest import render_project
 from pod_security import reachable_peers, restricted_violations
 from test_render_k8s import K8S_VERSION, checkov_checks, kustomize
-from test_terraform import MODULES, TERRAFORM, needs_terraform, parse_tf, tf_env
+from test_terraform import MODULES, TERRAFORM, hcl_block, needs_terraform, parse_tf, tf_env
 
 pytestmark = pytest.mark.render
 
@@ -286,17 +286,6 @@ def test_azure_allow_lists_vector_in_the_rendered_module(projects: dict[str, Pat
 # ---------------------------------------------------------------- the modules' checks, offline
 
 
-def _block(text: str, header: str) -> str:
-    """One top-level block (`header` up to its closing brace) of an HCL file."""
-    start = text.index(header)
-    depth = 0
-    for index in range(start, len(text)):
-        depth += {"{": 1, "}": -1}.get(text[index], 0)
-        if depth == 0 and text[index] == "}":
-            return text[start : index + 1]
-    raise AssertionError(f"unbalanced block {header}")
-
-
 def _run(name: str, variables: dict[str, Any], fails: bool = False, asserts: str = "") -> str:
     values = "\n".join(f"    {key} = {json.dumps(value)}" for key, value in variables.items())
     expect = "  expect_failures = [var.postgres_extensions]\n" if fails else ""
@@ -352,9 +341,9 @@ def test_module_extension_checks_offline(cloud: str, tmp_path: Path) -> None:
     failure, so the check is not vacuous."""
     headers, runs = OFFLINE[cloud]
     variables = (MODULES / cloud / "variables.tf").read_text(encoding="utf-8")
-    parts = [_block(variables, header) for header in headers]
+    parts = [hcl_block(variables, header) for header in headers]
     if cloud == "azure":
-        resource = _block(
+        resource = hcl_block(
             (MODULES / cloud / "databases.tf").read_text(encoding="utf-8"),
             'resource "azurerm_postgresql_flexible_server_configuration" "extensions" {',
         )

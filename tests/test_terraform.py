@@ -450,16 +450,20 @@ def _hcl_object(values: dict[str, str]) -> str:
     return "{\n" + "".join(f"      {key} = {json.dumps(value)}\n" for key, value in values.items()) + "    }"
 
 
-def _names_block(module: str) -> str:
-    """The `variable "names"` block of a cloud module (its type and validations), on its own."""
-    text = (MODULES / module / "variables.tf").read_text(encoding="utf-8")
-    start = text.index('variable "names" {')
+def hcl_block(text: str, header: str) -> str:
+    """One top-level block of an HCL file (`header` up to its closing brace), on its own."""
+    start = text.index(header)
     depth = 0
     for index in range(start, len(text)):
         depth += {"{": 1, "}": -1}.get(text[index], 0)
         if depth == 0 and text[index] == "}":
             return text[start : index + 1]
-    raise AssertionError(f'{module}: unbalanced variable "names" block')
+    raise AssertionError(f"unbalanced block {header}")
+
+
+def _names_block(module: str) -> str:
+    """The `variable "names"` block of a cloud module (its type and validations), on its own."""
+    return hcl_block((MODULES / module / "variables.tf").read_text(encoding="utf-8"), 'variable "names" {')
 
 
 def _bad_names(cloud: str, good: dict[str, str]) -> list[dict[str, str]]:
