@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -201,6 +202,20 @@ def scan_kubernetes(projects: dict[str, Path], scan: Path) -> dict[str, Any]:
     return {"builds": builds, "checks": checks}
 
 
+def checkov_failures(checks: list[dict[str, Any]], label: Callable[[dict[str, Any]], str]) -> list[str]:
+    """`label(check)` of each failed check."""
+    return [label(check) for check in checks if check["outcome"] == "failed"]
+
+
+def unexplained_skips(checks: list[dict[str, Any]], label: Callable[[dict[str, Any]], str]) -> list[str]:
+    """`label(check)` of each skipped check whose annotation gives no reason (under 20 characters)."""
+    return [
+        label(check)
+        for check in checks
+        if check["outcome"] == "skipped" and len(str(check["check_result"].get("suppress_comment") or "").strip()) < 20
+    ]
+
+
 def checkov_checks(scan: Path) -> list[dict[str, Any]]:
     """checkov's kubernetes checks over the manifests under `scan`, each with its `outcome` (passed,
     failed, skipped); fails when checkov prints nothing or cannot parse a file."""
@@ -232,17 +247,11 @@ def test_checkov_passes_every_manifest_or_says_why_not(name: str, checkov_kubern
     checks = [check for check in checkov_kubernetes["checks"] if check["case"] == name]
     built = {key for case, key in checkov_kubernetes["builds"] if case == name}
     assert {check["kustomization"] for check in checks} == built, "checkov did not scan every kustomization"
-    failed = [
-        f"{check['kustomization']}: {check['check_id']} {check['check_name']} ({check['resource']})"
-        for check in checks
-        if check["outcome"] == "failed"
-    ]
+    failed = checkov_failures(
+        checks, lambda c: f"{c['kustomization']}: {c['check_id']} {c['check_name']} ({c['resource']})"
+    )
     assert not failed, "checkov failures (fix them, or skip with a reason annotation):\n" + "\n".join(failed)
-    unexplained = [
-        f"{check['kustomization']}: {check['check_id']} ({check['resource']})"
-        for check in checks
-        if check["outcome"] == "skipped" and len(str(check["check_result"].get("suppress_comment") or "").strip()) < 20
-    ]
+    unexplained = unexplained_skips(checks, lambda c: f"{c['kustomization']}: {c['check_id']} ({c['resource']})")
     assert not unexplained, "skips need their reason (checkov.io/skipN: CHECK=reason):\n" + "\n".join(unexplained)
 
 

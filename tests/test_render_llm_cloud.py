@@ -31,7 +31,7 @@ from conftest import render_project
 from platform_engine import Answers, decide
 from pod_security import restricted_violations
 from test_render_images import HADOLINT, UV, built_images
-from test_render_k8s import K8S_VERSION, kustomize, scan_kubernetes
+from test_render_k8s import K8S_VERSION, checkov_failures, kustomize, scan_kubernetes, unexplained_skips
 
 pytestmark = pytest.mark.render
 
@@ -366,17 +366,9 @@ def test_checkov_passes_the_llm_overlays_or_says_why_not(
     scanned = {name: projects[name] for name in ("aws_int4_70b", "azure_fp16_7b")}
     checks = scan_kubernetes(scanned, tmp_path_factory.mktemp("checkov-llm"))["checks"]
     assert {check["kustomization"] for check in checks} >= {"overlays/dev", "overlays/prod"}
-    failed = [
-        f"{c['case']} {c['kustomization']}: {c['check_id']} ({c['resource']})"
-        for c in checks
-        if c["outcome"] == "failed"
-    ]
+    failed = checkov_failures(checks, lambda c: f"{c['case']} {c['kustomization']}: {c['check_id']} ({c['resource']})")
     assert not failed, "checkov failures:\n" + "\n".join(failed)
-    unexplained = [
-        f"{c['case']} {c['kustomization']}: {c['check_id']}"
-        for c in checks
-        if c["outcome"] == "skipped" and len(str(c["check_result"].get("suppress_comment") or "").strip()) < 20
-    ]
+    unexplained = unexplained_skips(checks, lambda c: f"{c['case']} {c['kustomization']}: {c['check_id']}")
     assert not unexplained, "\n".join(unexplained)
 
 

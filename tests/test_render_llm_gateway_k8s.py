@@ -24,7 +24,7 @@ import yaml
 from conftest import render_project
 from pod_security import pod_metadata, reachable_peers, restricted_violations, selects
 from test_render_images import HADOLINT, built_images
-from test_render_k8s import K8S_VERSION, checkov_checks, kustomize
+from test_render_k8s import K8S_VERSION, checkov_checks, checkov_failures, kustomize, unexplained_skips
 from test_render_llm_cloud import deploy_plan
 
 pytestmark = pytest.mark.render
@@ -309,13 +309,9 @@ def test_checkov_passes_the_gateway_or_says_why_not(
     checks = checkov_checks(tmp_path)
     gateway = [check for check in checks if f".{NAME}" in check["resource"]]
     assert any(check["resource"].startswith("Deployment.") and check["outcome"] == "passed" for check in gateway)
-    failed = [f"{c['file_path']}: {c['check_id']} ({c['resource']})" for c in checks if c["outcome"] == "failed"]
+    failed = checkov_failures(checks, lambda c: f"{c['file_path']}: {c['check_id']} ({c['resource']})")
     assert not failed, "checkov failures:\n" + "\n".join(failed)
-    unexplained = [
-        f"{c['check_id']} ({c['resource']})"
-        for c in gateway
-        if c["outcome"] == "skipped" and len(str(c["check_result"].get("suppress_comment") or "").strip()) < 20
-    ]
+    unexplained = unexplained_skips(gateway, lambda c: f"{c['check_id']} ({c['resource']})")
     assert not unexplained, "\n".join(unexplained)
 
 

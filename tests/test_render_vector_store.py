@@ -24,7 +24,7 @@ import pytest
 import yaml
 from conftest import render_project
 from pod_security import reachable_peers, restricted_violations
-from test_render_k8s import K8S_VERSION, checkov_checks, kustomize
+from test_render_k8s import K8S_VERSION, checkov_checks, checkov_failures, kustomize, unexplained_skips
 from test_terraform import MODULES, TERRAFORM, hcl_block, needs_terraform, parse_tf, tf_env
 
 pytestmark = pytest.mark.render
@@ -190,11 +190,10 @@ def test_checkov_passes_the_vector_store_and_the_database_patch(projects: dict[s
     for name, docs in builds.items():
         (tmp_path / f"{name}.yaml").write_text(yaml.safe_dump_all(docs), encoding="utf-8")
     checks = checkov_checks(tmp_path)
-    failed = [f"{c['check_id']} {c['resource']}" for c in checks if c["outcome"] == "failed"]
+    failed = checkov_failures(checks, lambda c: f"{c['check_id']} {c['resource']}")
     assert not failed, "checkov failures:\n" + "\n".join(failed)
+    assert not (unexplained := unexplained_skips(checks, lambda c: c["check_id"])), unexplained
     skipped = [c for c in checks if c["outcome"] == "skipped"]
-    unexplained = [c["check_id"] for c in skipped if len(str(c["check_result"].get("suppress_comment") or "")) < 20]
-    assert not unexplained, unexplained
     passed = {(c["check_id"], c["resource"]) for c in checks if c["outcome"] == "passed"}
     assert ("CKV_K8S_22", "StatefulSet.vector-store.qdrant") in passed, "read-only root filesystem"
     assert ("CKV_K8S_35", "Deployment.churn-prediction-dev.triton") in {(c["check_id"], c["resource"]) for c in skipped}
