@@ -178,11 +178,23 @@ def stack_project() -> Callable[[str], Path]:
 def run_project_tests(project: Path, command: list[str], what: str, timeout: int) -> str:
     """Run a generated project's own test command; fail with its output's tail unless every test
     ran and passed (no skips, no deselection). Returns pytest's summary line."""
+    import shutil
     import subprocess
+    import tempfile
     import time
 
+    # Its own temp root: pytest keeps the newest 3 `pytest-N` folders of a root and prunes the rest, so
+    # project sessions running side by side under one root delete each other's live folders (a
+    # PostgreSQL started under tmp_path lost its socket that way).
+    temproot = tempfile.mkdtemp(prefix=f"{project.name}-pytest-")
+    env = {**os.environ, "PYTEST_DEBUG_TEMPROOT": temproot}
     started = time.monotonic()
-    result = subprocess.run(command, cwd=project, capture_output=True, text=True, timeout=timeout, check=False)
+    try:
+        result = subprocess.run(
+            command, cwd=project, env=env, capture_output=True, text=True, timeout=timeout, check=False
+        )
+    finally:
+        shutil.rmtree(temproot, ignore_errors=True)
     elapsed = time.monotonic() - started
     tail = (result.stdout + result.stderr)[-6000:]
     assert result.returncode == 0, f"{project.name}: the project's {what} tests failed after {elapsed:.0f} s:\n{tail}"

@@ -46,8 +46,10 @@ def test_the_text_generation_project_holds_the_language_model(projects: dict[str
         assert (project / name).is_file(), name
     (package,) = project.glob("src/*/llm")
     assert {path.name for path in package.glob("*.py")} >= {
-        "settings.py", "data.py", "model.py", "steps.py", "serving.py", "triton_model.py", "client.py", "smoke.py",
+        "settings.py", "data.py", "steps.py", "serving.py", "triton_model.py", "client.py", "smoke.py",
     }  # fmt: skip
+    # the model's code path, shared with search/RAG projects' answer generator
+    assert {path.name for path in package.parent.glob("lm/*.py")} == {"__init__.py", "model.py", "params.py"}
     pyproject = (project / "pyproject.toml").read_text()
     assert "llm = [" in pyproject and '"transformers' in pyproject and '"tokenizers' in pyproject
     assert "llm-train:" in (project / "mk" / "llm.mk").read_text()

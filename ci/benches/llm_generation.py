@@ -7,7 +7,7 @@ in-process generation, at concurrency 1 and N, in one process and one run.
 The project's registry champion (after `make llm-train` or `make smoke`) is staged into a fresh
 model repository (llm.serving.stage_model) and served by a local Triton; the held-out questions are
 the prompts, answered greedily. Each round runs (a) Triton over gRPC streams (llm.client.LlmClient)
-and (b) in process (llm.model.stream, one thread per concurrent request) back to back at each
+and (b) in process (lm.model.stream, one thread per concurrent request) back to back at each
 concurrency; every Triton text must equal the in-process one. The table gives the median over rounds
 of the time to first token (p50 and p95 over requests, ms), the aggregate generated tokens/s and
 the ratio a/b.
@@ -64,7 +64,7 @@ def run(args: Any) -> int:
     rounds = args.rounds or int(settings["rounds"])
     llm_settings = inproject.module(args.project, "llm.settings").load()
     data = inproject.module(args.project, "llm.data")
-    model = inproject.module(args.project, "llm.model")
+    model = inproject.module(args.project, "lm.model")
     steps = inproject.module(args.project, "llm.steps")
     serving = inproject.module(args.project, "llm.serving")
     client_module = inproject.module(args.project, "llm.client")

@@ -119,6 +119,7 @@ def model_rag(answers: Answers) -> dict[str, Any] | None:
     embedder = retrieval["embedder"]
     return {
         "embedder": {key: embedder[key] for key in ("library", "local", "production", "production_dims", "licence")},
+        "generator": dict(retrieval["generator"]),
         **{
             key: retrieval[key]
             for key in ("lexical_baseline", "retriever", "top_k", "chunk_words", "chunk_overlap_words")

@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\nerror: {error}", file=sys.stderr)
             return 1
     else:
-        from . import model
+        from ..lm import model
         from .steps import champion_folder
 
         with tempfile.TemporaryDirectory(prefix="llm-generate-") as tmp:

@@ -21,9 +21,9 @@ import numpy.typing as npt
 import pandas as pd
 import torch
 
+from ..lm.model import LanguageModel, context_tokens
 from ..monitoring import text_drift
 from ..monitoring.text_drift import Projection, TextLog
-from .model import LanguageModel, context_tokens
 
 REFERENCE = "reference.parquet"
 PROJECTION = "projection.npz"

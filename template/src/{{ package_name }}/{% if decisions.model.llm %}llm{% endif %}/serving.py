@@ -248,8 +248,8 @@ def stage_project_model(repository: Path, platform_: Platform | None = None) -> 
     after the champion's models); None when no model is registered as champion yet."""
     import tempfile
 
+    from ..lm.model import load as load_model
     from .data import load_pairs
-    from .model import load as load_model
     from .monitoring import write_reference
     from .settings import load, resolve
     from .steps import champion_folder, training_settings

@@ -73,7 +73,7 @@ def _prompts() -> list[str]:
 
 def _in_process(prompts: list[str]) -> tuple[Any, list[str], list[float], float]:
     """The champion's greedy texts, with each stream's time to first token and the total seconds."""
-    from . import model
+    from ..lm import model
     from .settings import load
     from .steps import champion_folder
 

@@ -26,11 +26,12 @@ import mlflow
 from mlflow.exceptions import MlflowException
 
 from ..config import Platform
+from ..lm import model
 from ..training import promotion
 from ..training.errors import TrainingError
 from ..training.settings import TrainingSettings, for_pipeline, load_settings
 from ..training.tracking import connect, experiment_id
-from . import data, model
+from . import data
 from .data import Pair
 from .settings import LlmConfigError, LlmSettings, checkpoint, resolve
 from .settings import load as load_llm

@@ -114,7 +114,7 @@ class TritonPythonModel:
         parameters = {key: value.get("string_value", "") for key, value in (config.get("parameters") or {}).items()}
         package = parameters["package"]
         self.serving = importlib.import_module(f"{package}.llm.serving")
-        self.model = importlib.import_module(f"{package}.llm.model")
+        self.model = importlib.import_module(f"{package}.lm.model")
         self.dlpack = importlib.import_module(f"{package}.serving.triton_model")  # as_array, output_tensor
         settings = importlib.import_module(f"{package}.llm.settings")
         self.defaults = settings.Sampling.model_validate_json(parameters["sampling"])

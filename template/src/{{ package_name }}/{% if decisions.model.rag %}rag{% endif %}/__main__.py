@@ -72,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             service.close()
     print(result["answer"])
+    if result.get("fallback"):
+        print(f"  (extractive: the generated answer was not served because {result['fallback']})")
     for citation in result["citations"]:
         print(f"  [{citation['marker']}] {citation['document']} > {citation['heading']} ({citation['chunk_id']})")
     print(json.dumps({"chunk_ids": result["chunk_ids"]}), file=sys.stderr)

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .serving import CHUNK_IDS, INPUT, MAX_BATCH_SIZE, MODEL_NAME, SCORES, decode_texts, encode_texts
+from .serving import CHUNK_IDS, INPUT, MAX_BATCH_SIZE, MODEL_NAME, OUTPUTS, SCORES, decode_texts, encode_texts
 
 PROTOCOLS = ("http", "grpc")
 
@@ -31,7 +31,7 @@ def ask(url: str, questions: list[str], protocol: str = "http", model_name: str 
     data = encode_texts(questions)
     tensor = module.InferInput(INPUT, list(data.shape), "UINT8")
     tensor.set_data_from_numpy(data)
-    outputs = [module.InferRequestedOutput(name) for name in ("answer", CHUNK_IDS, SCORES, "citations")]
+    outputs = [module.InferRequestedOutput(name) for name in OUTPUTS]
     client = module.InferenceServerClient(url)
     try:
         result = client.infer(model_name, [tensor], outputs=outputs)
@@ -39,6 +39,7 @@ def ask(url: str, questions: list[str], protocol: str = "http", model_name: str 
         client.close()
     answers = decode_texts(result.as_numpy("answer"))
     citations = decode_texts(result.as_numpy("citations"))
+    answered_by, fallback = decode_texts(result.as_numpy("answered_by")), decode_texts(result.as_numpy("fallback"))
     chunk_ids = result.as_numpy(CHUNK_IDS)
     scores = np.asarray(result.as_numpy(SCORES), dtype=np.float32)
     found = []
@@ -51,6 +52,8 @@ def ask(url: str, questions: list[str], protocol: str = "http", model_name: str 
                 "chunk_ids": ids,
                 "scores": [float(score) for score in scores[row][: len(ids)]],
                 "citations": json.loads(citations[row]),
+                "answered_by": answered_by[row],
+                "fallback": fallback[row],
             }
         )
     return found

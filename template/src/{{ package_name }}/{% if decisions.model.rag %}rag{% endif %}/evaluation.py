@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from .corpus import Chunk, Question
 from .retrieval import Ranking
-from .settings import Gate
+from .settings import Gate, Generation
 
 
 @dataclass(frozen=True)
@@ -61,3 +61,14 @@ def gate(served: Scores, baseline: Scores, settings: Gate) -> tuple[bool, list[s
             f"rag.gate.max_mrr_loss_vs_bm25 ({settings.max_mrr_loss_vs_bm25})"
         )
     return not reasons, reasons
+
+
+def generator_gate(context_perplexity_ratio: float, settings: Generation) -> list[str]:
+    """The answer generator's check: the held-out answers must be likelier with their passages than
+    without by the set margin (a model that ignores the passages only recites the corpus)."""
+    if context_perplexity_ratio <= settings.max_context_perplexity_ratio:
+        return []
+    return [
+        f"the generator's perplexity with passages is {context_perplexity_ratio:.2f} of its perplexity without, "
+        f"above rag.generator.max_context_perplexity_ratio {settings.max_context_perplexity_ratio}"
+    ]

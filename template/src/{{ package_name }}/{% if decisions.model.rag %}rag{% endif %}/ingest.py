@@ -20,8 +20,8 @@ from ..config import Platform
 from ..training.errors import TrainingError
 from ..training.promotion import champion
 from ..training.tracking import connect
-from . import embedder, monitoring, store
-from .settings import RagSettings, resolve, store_kind
+from . import embedder, generator, monitoring, store
+from .settings import RagSettings, generator_backend, resolve, store_kind
 from .settings import load as load_rag
 from .steps import build_training_set, read_training_set, training_settings
 
@@ -67,8 +67,30 @@ def champion_model(rag: RagSettings, target: Path, platform_: Platform | None = 
     uri = f"models:/{rag.registered_model}@{training.champion_alias}"
     model = mlflow.sentence_transformers.load_model(uri)
     embedder.save(model, target)
-    info = {"model_version": str(version.version), "dense_weight": float(version.tags.get("dense_weight", "1.0"))}
+    info = {
+        "model_version": str(version.version),
+        "run_id": str(version.run_id),
+        "dense_weight": float(version.tags.get("dense_weight", "1.0")),
+    }
     return model, info
+
+
+def champion_generator(rag: RagSettings, run_id: str, target: Path, platform_: Platform | None = None) -> bool:
+    """Copy the answer generator trained in the champion's run into `target`; False when that run has
+    none (a champion from before generation, or rag.generator.enabled off): answers stay extractive."""
+    from mlflow.exceptions import MlflowException
+
+    if not rag.generator.enabled:
+        return False
+    _, client = connect(training_settings(rag, platform_))
+    try:
+        names = {Path(item.path).name for item in client.list_artifacts(run_id)}
+        if generator.GENERATOR not in names:
+            return False
+        shutil.copytree(client.download_artifacts(run_id, generator.GENERATOR), target)
+    except (MlflowException, OSError) as error:
+        raise IngestError(f"the champion's answer generator (run {run_id}) could not be copied: {error}") from error
+    return True
 
 
 def embed(run_dir: Path, *, platform_: Platform | None = None) -> dict[str, Any]:
@@ -76,9 +98,11 @@ def embed(run_dir: Path, *, platform_: Platform | None = None) -> dict[str, Any]
     monitor's reference: the questions this model was not fine-tuned on (monitoring.py)."""
     rag = load_rag(platform_)
     chunks, questions = read_training_set(run_dir)
-    if (run_dir / MODEL).exists():
-        shutil.rmtree(run_dir / MODEL)
+    for folder in (run_dir / MODEL, run_dir / generator.GENERATOR):
+        if folder.exists():
+            shutil.rmtree(folder)
     model, info = champion_model(rag, run_dir / MODEL, platform_)
+    info["has_generator"] = champion_generator(rag, info["run_id"], run_dir / generator.GENERATOR, platform_)
     started = time.perf_counter()
     vectors = embedder.encode(model, [c.passage() for c in chunks])
     seconds = time.perf_counter() - started
@@ -108,6 +132,8 @@ def load(run_dir: Path, *, platform_: Platform | None = None) -> dict[str, Any]:
     finally:
         vector_store.close()
     shutil.copytree(run_dir / MODEL, folder / MODEL)
+    if (run_dir / generator.GENERATOR).is_dir():
+        shutil.copytree(run_dir / generator.GENERATOR, folder / generator.GENERATOR)
     for name in (CHUNKS, monitoring.REFERENCE, monitoring.PROJECTION):
         shutil.copyfile(run_dir / name, folder / name)
     return {"index": str(folder), "points": count}
@@ -138,12 +164,22 @@ def publish(run_dir: Path, index_folder: Path, *, platform_: Platform | None = N
         "retriever": rag.retriever,
         "rrf_k": rag.rrf_k,
         "top_k": rag.top_k,
+        "generator": _generation(rag, index_folder),
         "corpus": rag.corpus,
         "ingested_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     for leftover in store.publish(index_root(rag, platform_), index_folder, manifest):
         print(f"rag ingestion: an old index could not be dropped from the store ({leftover})")
     return manifest
+
+
+def _generation(rag: RagSettings, index_folder: Path) -> dict[str, Any] | None:
+    """What serving writes answers with (the manifest's `generator`): None (extractive answers) when
+    generation is off, or when the index holds no model and this profile's backend is not the API."""
+    backend = generator_backend(rag)
+    if not rag.generator.enabled or (backend == "model" and not (index_folder / generator.GENERATOR).is_dir()):
+        return None
+    return generator.published(rag.generator, backend)
 
 
 def run_all(run_dir: Path, *, platform_: Platform | None = None) -> dict[str, Any]:

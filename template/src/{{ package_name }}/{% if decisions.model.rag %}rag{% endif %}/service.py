@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from . import embedder
+from . import embedder, generator
 from .corpus import Chunk, read_chunks
 from .ingest import CHUNKS, MODEL
 from .monitoring import PROJECTION, Projection, QueryLog, features
@@ -27,6 +27,8 @@ class Result:
     chunk_ids: list[str]
     scores: list[float]  # the ranker's score per chunk: fused RRF, cosine (dense) or BM25 rank score
     citations: list[dict[str, Any]]
+    answered_by: str = "extractive"  # "generator": the model wrote it and its citations checked out
+    fallback: str = ""  # why a generated answer was not served (the extractive one was), else ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -48,6 +50,8 @@ class RagService:
         self.mode = str(self.manifest["retriever"])
         self.rrf_k = int(self.manifest["rrf_k"])
         self.dense_weight = float(self.manifest.get("dense_weight", 1.0))
+        # the answer generator published with the index; None (extractive answers) for older indexes
+        self.generator = generator.load(folder, self.manifest.get("generator"))
 
     @classmethod
     def open(cls, folder: Path) -> RagService:
@@ -74,7 +78,9 @@ class RagService:
                 else:
                     ranked = fuse([dense_ranking, bm25_ranking], self.rrf_k, (self.dense_weight, 1.0))
             hits = [(self.chunks[position], score) for position, score in ranked[: self.top_k]]
-            answer = compose_answer(vector, hits, self.encode)
+            checked = self.generator.answer(question, hits) if self.generator is not None and hits else None
+            generated = checked.answer if checked is not None else None
+            answer = generated if generated is not None else compose_answer(vector, hits, self.encode)
             results.append(
                 Result(
                     question=question,
@@ -82,6 +88,8 @@ class RagService:
                     chunk_ids=[chunk.id for chunk, _ in hits],
                     scores=[float(score) for _, score in hits],
                     citations=[asdict(citation) for citation in answer.citations],
+                    answered_by="generator" if generated is not None else "extractive",
+                    fallback=checked.reason if checked is not None else "",
                 )
             )
         if self.query_log is not None and self.projection is not None:

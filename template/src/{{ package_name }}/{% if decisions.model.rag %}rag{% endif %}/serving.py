@@ -13,7 +13,8 @@ corrupts BYTES tensors both ways (inputs arrive as their first byte repeated, ou
 UINT8 goes through DLPack. The same layout as the task heads' text tensors (tasks/heads encode_text).
 Shapes per batch row: question [-1] bytes in; answer [-1] bytes, chunk_ids [top_k, -1] bytes (a
 row of zeros when fewer chunks were found), scores [top_k] FP32 (0.0 when padded), citations [-1]
-bytes (a JSON list, as in Result.to_dict) out.
+bytes (a JSON list, as in Result.to_dict), answered_by [-1] bytes ("generator" | "extractive") and
+fallback [-1] bytes (why a generated answer was not served; empty otherwise) out.
 """
 
 from __future__ import annotations
@@ -34,8 +35,9 @@ MODEL_NAME = "rag"
 MAX_BATCH_SIZE = 8
 MAX_QUEUE_DELAY_MICROSECONDS = 2000  # small: one ask() call per batch, a question takes milliseconds
 INPUT = "question"
-TEXT_OUTPUTS = ("answer", "citations")
+TEXT_OUTPUTS = ("answer", "citations", "answered_by", "fallback")
 CHUNK_IDS, SCORES = "chunk_ids", "scores"
+OUTPUTS = ("answer", CHUNK_IDS, SCORES, "citations", "answered_by", "fallback")  # one response's tensors
 
 
 class StagingError(RuntimeError):
@@ -68,6 +70,8 @@ def model_config(
     config.output.add(name=CHUNK_IDS, data_type=pb.TYPE_UINT8, dims=[top_k, -1])
     config.output.add(name=SCORES, data_type=pb.TYPE_FP32, dims=[top_k])
     config.output.add(name="citations", data_type=pb.TYPE_UINT8, dims=[-1])
+    config.output.add(name="answered_by", data_type=pb.TYPE_UINT8, dims=[-1])
+    config.output.add(name="fallback", data_type=pb.TYPE_UINT8, dims=[-1])
     config.dynamic_batching.max_queue_delay_microseconds = MAX_QUEUE_DELAY_MICROSECONDS
     # one instance: Qdrant local mode lets one process open the index folder
     config.instance_group.add(count=1, kind=pb.ModelInstanceGroup.KIND_CPU)

@@ -16,6 +16,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ..config import Platform, platform
+from ..lm.params import LocalModel as LanguageModelShape
+from ..lm.params import Training
 
 
 class RagConfigError(ValueError):
@@ -84,6 +86,54 @@ class Store(_Section):
     ef_search: int = Field(default=100, ge=1, le=1000, description="pgvector HNSW: candidates a query searches")
 
 
+class ApiModel(_Section):
+    """A hosted model the generator may call through LiteLLM (rag.generator.backend: api)."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="A label for logs and the fallback reason")
+    model: str = Field(min_length=3, description="LiteLLM's provider/model: openai/gpt-4o, anthropic/claude-...")
+    api_key_env: str | None = Field(
+        default=None, pattern=r"^[A-Z_][A-Z0-9_]*$", description="The key's env variable; unset: this model is off"
+    )
+    api_base: str | None = Field(default=None, description="An OpenAI-compatible server instead of the provider's")
+
+
+class Generation(_Section):
+    """The answer generator (generator.py): a causal language model that writes a cited answer from
+    the top chunks, trained in the same pipeline run as the embedding model and published with it."""
+
+    enabled: bool = Field(default=True, description="Off: answers are the extractive ones (no generator trained)")
+    # "local": a small Llama with a BPE tokenizer learnt on the corpus; otherwise a Hugging Face causal LM
+    # (a Hub name or a folder) fine-tuned the same way on the same prompts.
+    checkpoint: dict[Literal["local", "cloud"], str] = Field(
+        default={"local": "local", "cloud": "Qwen/Qwen2.5-1.5B-Instruct"}
+    )
+    local_model: LanguageModelShape = LanguageModelShape(vocab_size=2048, context_tokens=512)
+    training: Training = Training(epochs=8, batch_size=8, seed=13)
+    # model: the generator trained in the pipeline run (published in the index); api: the models in `api`,
+    # in order, the first whose key is set (the index's model when none is, the extractive answer last)
+    backend: dict[Literal["local", "cloud"], Literal["model", "api"]] = Field(
+        default={"local": "model", "cloud": "model"}
+    )
+    api: tuple[ApiModel, ...] = ()
+    api_timeout_s: float = Field(default=30.0, gt=0, le=600, description="Per API call, retries included")
+    api_retries: int = Field(default=2, ge=0, le=10, description="LiteLLM's retries (with backoff) per model")
+    context_chunks: int = Field(default=3, ge=1, le=20, description="Top chunks the prompt shows (numbered [1]..[n])")
+    passage_words: int = Field(default=40, ge=10, le=2000, description="Words of each chunk the prompt shows")
+    max_tokens: int = Field(default=32, ge=1, le=4096, description="Longest answer, in tokens")
+    min_support: float = Field(
+        default=0.8, ge=0, le=1, description="Share of the answer's words the cited chunks must hold to serve it"
+    )
+    # The gate: the held-out answers' perplexity with their retrieved chunks over without any, at most
+    # this (the model must read the passages, not recite the corpus).
+    max_context_perplexity_ratio: float = Field(default=0.8, gt=0, le=1)
+
+    @model_validator(mode="after")
+    def _api_backend_has_models(self) -> Generation:
+        if "api" in self.backend.values() and not self.api:
+            raise ValueError("backend api needs at least one model in rag.generator.api")
+        return self
+
+
 class Gate(_Section):
     k: int = Field(default=5, ge=1, le=100, description="Recall is measured at k (recall@k)")
     min_recall: float = Field(default=0.6, ge=0, le=1, description="Recall@k the served retriever must reach")
@@ -107,9 +157,18 @@ class RagSettings(_Section):
     validation_every: int = Field(default=5, ge=2, description="Every n-th training question validates instead")
     top_k: int = Field(default=5, ge=1, le=50, description="Chunks a query returns (and the answer may cite)")
     store: Store = Store()
+    generator: Generation = Generation()
     gate: Gate = Gate()
     registered_model: str = Field(default="embedder", pattern=r"^[A-Za-z0-9_.-]+$", description="MLflow registry name")
     index_dir: str = Field(default=".local/rag", description="Local profile: vector indexes and ingestion runs")
+
+    @model_validator(mode="after")
+    def _context_within_top_k(self) -> RagSettings:
+        if self.generator.context_chunks > self.top_k:
+            raise ValueError(
+                f"generator.context_chunks ({self.generator.context_chunks}) must be at most top_k ({self.top_k})"
+            )
+        return self
 
 
 def profile() -> str:
@@ -145,6 +204,14 @@ def resolve(path: str, platform_: Platform | None = None) -> Path:
 
 def checkpoint(settings: RagSettings, which: str | None = None) -> str:
     return settings.embedder.checkpoint.get(which or profile(), "local")  # type: ignore[call-overload,no-any-return]
+
+
+def generator_checkpoint(settings: RagSettings, which: str | None = None) -> str:
+    return settings.generator.checkpoint.get(which or profile(), "local")  # type: ignore[call-overload,no-any-return]
+
+
+def generator_backend(settings: RagSettings, which: str | None = None) -> str:
+    return settings.generator.backend.get(which or profile(), "model")  # type: ignore[call-overload,no-any-return]
 
 
 def store_kind(settings: RagSettings, which: str | None = None) -> str:

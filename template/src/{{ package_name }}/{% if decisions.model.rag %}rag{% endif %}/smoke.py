@@ -1,12 +1,14 @@
 """The `make smoke` stages of the RAG layer (the platform's own stages are smoke/stages.py).
 
-Before the model repository is built: `rag-train` runs the embedding pipeline on kfp.local,
-`rag-ingest` runs the ingestion DAG and records what the in-process service answers to the held-out
+Before the model repository is built: `rag-train` runs the embedding pipeline on kfp.local (it
+trains the answer generator in the same run), `rag-ingest` runs the ingestion DAG (the index carries
+the champion's generator) and records what the in-process service answers to the held-out
 questions (before Triton opens the index: Qdrant local mode lets one process hold it). The
 repository build then stages the `rag` model beside the champion's. After the task stage,
 `rag-query` asks the same questions through Triton over HTTP and gRPC, `CONCURRENCY` requests at a
-time: the answers, chunks and citations must equal the in-process ones, and the served recall@k and
-MRR are reported.
+time: the answers (generated or, where the citation check refused the generation, extractive),
+chunks and citations must equal the in-process ones, and the served recall@k, MRR and generated
+share are reported.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ def stages() -> dict[str, tuple[Stage, ...]]:
     by_name = {stage.name: stage for stage in STAGES}
     return {
         "build-serving": (
-            Stage("rag-train", "embedding model: Kubeflow pipeline, BM25 gate, MLflow", rag_train),
+            Stage("rag-train", "embedding model + answer generator: Kubeflow pipeline, gates, MLflow", rag_train),
             Stage("rag-ingest", "Airflow ingestion DAG into Qdrant", rag_ingest),
             by_name["build-serving"],
         ),
@@ -64,10 +66,18 @@ def rag_train(ctx: SmokeContext) -> str:
     champion, report = champion_report(ctx, training_settings(load()))
     served, bm25 = report["scores"][report["served_retriever"]], report["scores"]["bm25"]
     k = report["k"]
+    generator = report.get("generator") or {}
+    generated = (
+        f"; generator perplexity {generator['perplexity']:.1f} with passages vs "
+        f"{generator['perplexity_without_passages']:.1f} without, {generator['served_share']:.0%} of answers "
+        "pass the citation check"
+        if generator
+        else ""
+    )
     return (
         f"v{champion.version} @champion; {report['served_retriever']} recall@{k} {served['recall_at_k']:.2f} "
         f"MRR {served['mrr']:.2f} (BM25 {bm25['recall_at_k']:.2f} / {bm25['mrr']:.2f}), dense weight "
-        f"{report['dense_weight']}"
+        f"{report['dense_weight']}{generated}"
     )
 
 
@@ -120,7 +130,11 @@ def rag_query(ctx: SmokeContext) -> str:
         served = list(pool.map(one, work))
     for (index, protocol), result in zip(work, served, strict=True):
         want, name = expected[index], questions[index].id
-        if (result["answer"], result["chunk_ids"]) != (want["answer"], want["chunk_ids"]):
+        if (result["answer"], result["chunk_ids"], result["answered_by"]) != (
+            want["answer"],
+            want["chunk_ids"],
+            want["answered_by"],
+        ):
             raise StageError(f"{protocol}: the answer or chunks for {name} differ from the in-process service")
         if [c["chunk_id"] for c in result["citations"]] != [c["chunk_id"] for c in want["citations"]]:
             raise StageError(f"{protocol}: the citations for {name} differ from the in-process service")
@@ -131,9 +145,11 @@ def rag_query(ctx: SmokeContext) -> str:
     scores = from_ranks(ranks, k)
     p95 = float(np.percentile(latencies, 95))
     target = float(platform().answers["latency_p95_ms"])
+    generated = sum(1 for result in expected if result["answered_by"] == "generator")
     return (
         f"{len(work)} questions (HTTP + gRPC) equal to in-process; "
         f"served recall@{k} {scores.recall_at_k:.2f}, MRR@{k} {scores.mrr:.2f}; "
+        f"{generated}/{len(expected)} answers generated, the rest extractive after the citation check; "
         f"p95 {p95:.0f} ms ({'within' if p95 <= target else 'OVER'} the {target:g} ms target)"
     )
 

@@ -28,13 +28,14 @@ from ..training import promotion
 from ..training.errors import TrainingError
 from ..training.settings import TrainingSettings, for_pipeline, load_settings
 from ..training.tracking import connect, experiment_id
-from . import corpus, embedder, evaluation
+from . import corpus, embedder, evaluation, generator
 from .corpus import Chunk, Question
 from .retrieval import Bm25, Retrieval
-from .settings import RagConfigError, RagSettings, checkpoint, resolve
+from .settings import RagConfigError, RagSettings, checkpoint, generator_checkpoint, resolve
 from .settings import load as load_rag
 
 MODEL_ARTIFACT = "embedder"  # the fine-tuned model folder on the training run
+GENERATOR_ARTIFACT = generator.GENERATOR  # the answer generator's folder on the same run
 REGISTERED_ARTIFACT = "model"  # the sentence-transformers flavour model that is registered
 METRIC = "mrr"  # the promotion metric: the served retriever's MRR on the held-out questions
 OVERRIDABLE = ("epochs", "batch_size", "learning_rate", "seed")
@@ -162,14 +163,60 @@ def train(
         mlflow.log_metrics({key: value for key, value in result.items() if value == value})  # NaN: not trained
         with _scratch("rag-train-") as tmp:
             mlflow.log_artifacts(str(embedder.save(model, tmp / MODEL_ARTIFACT)), artifact_path=MODEL_ARTIFACT)
+            if rag.generator.enabled:
+                _train_generator(rag, model, chunks, [q for q in questions if q.split != "test"], tmp)
         return str(run.info.run_id)
 
 
-def _download_model(client: Any, run_id: str, target: Path) -> Path:
+def _retrieval(rag: RagSettings, model: Any, chunks: Sequence[Chunk], dense_weight: float = 1.0) -> Retrieval:
+    passages = [chunk.passage() for chunk in chunks]
+    return Retrieval(
+        chunks,
+        Bm25(passages),
+        embedder.encode(model, passages),
+        lambda texts: embedder.encode(model, texts),
+        rag.rrf_k,
+        dense_weight,
+    )
+
+
+def ranked_chunks(retrieval: Retrieval, mode: str, questions: Sequence[Question], depth: int) -> list[list[Chunk]]:
+    """Each question's top `depth` chunks by `mode`: what the generator's prompt shows."""
+    rankings = retrieval.rank(mode, [question.question for question in questions], depth)
+    return [[retrieval.chunks[position] for position in ranking] for ranking in rankings]
+
+
+def _train_generator(
+    rag: RagSettings, model: Any, chunks: Sequence[Chunk], questions: Sequence[Question], tmp: Path
+) -> None:
+    """The answer generator on the training questions' retrieved chunks (this run's embedding model,
+    the served retriever), logged to the active run beside the embedding model."""
+    settings = rag.generator
+    ranked = ranked_chunks(_retrieval(rag, model, chunks), rag.retriever, questions, settings.context_chunks)
+    pairs = generator.training_pairs(questions, chunks, ranked, settings.context_chunks, settings.passage_words)
+    source = generator_checkpoint(rag)
+    mlflow.log_params(
+        {
+            "generator.checkpoint": source,
+            **{f"generator.{key}": value for key, value in settings.training.model_dump().items()},
+            **(
+                {f"generator.local.{key}": value for key, value in settings.local_model.model_dump().items()}
+                if source == "local"
+                else {}
+            ),
+            "generator.pairs": len(pairs),
+        }
+    )
+    result = generator.train(settings, chunks, pairs, source, tmp / GENERATOR_ARTIFACT)
+    mlflow.log_metrics({f"generator_{key}": value for key, value in result.items() if value == value})
+    mlflow.log_artifacts(str(tmp / GENERATOR_ARTIFACT), artifact_path=GENERATOR_ARTIFACT)
+
+
+def _download_model(client: Any, run_id: str, target: Path, artifact: str = MODEL_ARTIFACT) -> Path:
     try:
-        return Path(client.download_artifacts(run_id, MODEL_ARTIFACT, str(target)))
+        return Path(client.download_artifacts(run_id, artifact, str(target)))
     except (MlflowException, OSError) as error:
-        raise TrainingError(f"run {run_id} has no {MODEL_ARTIFACT}/ folder; run the train step first") from error
+        raise TrainingError(f"run {run_id} has no {artifact}/ folder; run the train step first") from error
 
 
 # --------------------------------------------------------------------------------------- evaluate
@@ -223,20 +270,17 @@ def evaluate(
     with _scratch("rag-evaluate-") as tmp:
         model = embedder.load(_download_model(client, run_id, tmp))
         started = time.perf_counter()
-        passages = [chunk.passage() for chunk in chunks]
-        retrieval = Retrieval(
-            chunks,
-            Bm25(passages),
-            embedder.encode(model, passages),
-            lambda texts: embedder.encode(model, texts),
-            rag.rrf_k,
-        )
+        retrieval = _retrieval(rag, model, chunks)
         weight, sweep = choose_dense_weight(retrieval, validation, rag)
         retrieval = dataclasses.replace(retrieval, dense_weight=weight)
         scores = score_retrievers(retrieval, test, rag.gate.k)
         seconds = time.perf_counter() - started
+        generation = _evaluate_generator(rag, retrieval, test, client, run_id, tmp) if rag.generator.enabled else {}
     served, baseline = scores[rag.retriever], scores["bm25"]
     passed, reasons = evaluation.gate(served, baseline, rag.gate)
+    if generation:
+        reasons += evaluation.generator_gate(generation["context_perplexity_ratio"], rag.generator)
+        passed = not reasons
     table = [f"| {mode} | {value.recall_at_k:.3f} | {value.mrr:.3f} |" for mode, value in scores.items()]
     report: dict[str, Any] = {
         "primary_metric": METRIC,
@@ -255,12 +299,13 @@ def evaluate(
         "validation_questions": len(validation),
         "quality_gate": {"passed": passed, "reasons": reasons},
         "eval_seconds": round(seconds, 2),
+        "generator": {key: round(value, 4) for key, value in generation.items()},
     }
     with mlflow.start_run(run_id=run_id):
         metrics = {METRIC: served.mrr, f"recall_at_{rag.gate.k}": served.recall_at_k}
         for mode, value in scores.items():
             metrics |= {f"{mode}_recall_at_{rag.gate.k}": value.recall_at_k, f"{mode}_mrr": value.mrr}
-        mlflow.log_metrics(metrics)
+        mlflow.log_metrics(metrics | {f"generator_{key}": value for key, value in generation.items()})
         mlflow.log_dict(report, "evaluation/report.json")
         lines = [
             f"# Retrieval on {len(test)} held-out questions (run {run_id})",
@@ -271,11 +316,31 @@ def evaluate(
             "",
         ]
         lines += [f"Hybrid dense weight {weight} (validation MRR by weight: {sweep})", ""]
+        if generation:
+            g = generation
+            lines += [
+                "| generator | perplexity with passages | without | ratio | served | holds the label | cites it |",
+                "|---|---|---|---|---|---|---|",
+                f"| {generator_checkpoint(rag)} | {g['perplexity']:.1f} | {g['perplexity_without_passages']:.1f} | "
+                f"{g['context_perplexity_ratio']:.3f} | {g['served_share']:.0%} | {g['answer_match']:.0%} | "
+                f"{g['cites_gold_section']:.0%} |",
+                "",
+            ]
         lines += [f"Served: {rag.retriever}. Gate: {'passed' if passed else 'failed: ' + '; '.join(reasons)}", ""]
         mlflow.log_text("\n".join(lines), "evaluation/report.md")
         mlflow.log_metric("dense_weight", weight)
         mlflow.set_tags({promotion.GATE_TAG: "passed" if passed else "failed", "dense_weight": str(weight)})
     return report
+
+
+def _evaluate_generator(
+    rag: RagSettings, retrieval: Retrieval, test: Sequence[Question], client: Any, run_id: str, tmp: Path
+) -> dict[str, float]:
+    """The run's answer generator on the held-out questions, each with its served ranking's chunks."""
+    folder = _download_model(client, run_id, tmp, GENERATOR_ARTIFACT)
+    answerer = generator.Generator(folder, generator.published(rag.generator))
+    ranked = ranked_chunks(retrieval, rag.retriever, test, rag.generator.context_chunks)
+    return generator.evaluate(answerer, test, retrieval.chunks, ranked)
 
 
 # --------------------------------------------------------------------------------------- register

@@ -55,6 +55,8 @@ class TritonPythonModel:
                     ("chunk_ids", chunk_ids.reshape(1, self.top_k, -1)),
                     ("scores", scores),
                     ("citations", encode([json.dumps(result.citations)])),
+                    ("answered_by", encode([result.answered_by])),
+                    ("fallback", encode([result.fallback])),
                 ]
             )
         return outputs
@@ -82,7 +84,7 @@ class TritonPythonModel:
                 continue
             rows = [next(answered) for _ in batch]
             tensors = []
-            for position, name in enumerate(("answer", "chunk_ids", "scores", "citations")):
+            for position, name in enumerate(self.serving.OUTPUTS):
                 parts = [row[position][1] for row in rows]
                 tensors.append(self.dlpack.output_tensor(name, _stack(parts)))
             responses.append(pb_utils.InferenceResponse(output_tensors=tensors))

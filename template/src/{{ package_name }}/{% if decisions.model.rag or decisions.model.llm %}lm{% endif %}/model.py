@@ -29,7 +29,7 @@ from transformers import (
 )
 from transformers.generation.streamers import BaseStreamer
 
-from .settings import LocalModel, Sampling, Training
+from .params import LocalModel, Sampling, Training
 
 BOS, EOS, PAD = "<s>", "</s>", "<pad>"
 
@@ -108,22 +108,40 @@ def windows(lm: LanguageModel, texts: Sequence[str]) -> list[list[int]]:
     return out
 
 
-def _batch(lm: LanguageModel, rows: Sequence[list[int]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    width = max(len(row) for row in rows)
+Row = tuple[list[int], list[int]]  # token ids and the labels they are scored against (-100: not scored)
+
+
+def _batch(lm: LanguageModel, rows: Sequence[Row]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    width = max(len(ids) for ids, _ in rows)
     pad = int(lm.tokenizer.pad_token_id)
     ids = torch.full((len(rows), width), pad, dtype=torch.long)
     mask = torch.zeros((len(rows), width), dtype=torch.long)
-    for index, row in enumerate(rows):
+    labels = torch.full((len(rows), width), -100, dtype=torch.long)  # padding is not predicted
+    for index, (row, row_labels) in enumerate(rows):
         ids[index, : len(row)] = torch.tensor(row)
         mask[index, : len(row)] = 1
-    labels = ids.masked_fill(mask == 0, -100)  # padding is not predicted
+        labels[index, : len(row)] = torch.tensor(row_labels)
     return ids, mask, labels
 
 
-def fit(lm: LanguageModel, texts: Sequence[str], training: Training) -> dict[str, float]:
-    """Fine-tune on `texts` (next-token loss) with AdamW and a linear decay; the first and last epoch's loss."""
-    rows = windows(lm, texts)
-    if training.epochs == 0:
+def answer_rows(lm: LanguageModel, pairs: Sequence[tuple[str, str]]) -> list[Row]:
+    """(prompt, answer) pairs as rows scored on the answer's tokens only; a prompt too long for the
+    context loses its oldest tokens, as in generation."""
+    rows: list[Row] = []
+    for prompt, answer in pairs:
+        context, target = answer_token_ids(lm, prompt, answer)
+        context = context[-max(1, context_tokens(lm) - len(target)) :]
+        rows.append(([*context, *target], [-100] * len(context) + target))
+    return rows
+
+
+def fit(
+    lm: LanguageModel, texts: Sequence[str], training: Training, answers: Sequence[tuple[str, str]] = ()
+) -> dict[str, float]:
+    """Fine-tune with AdamW and a linear decay on `texts` (next-token loss on every token) and on
+    `answers` (prompt, answer) pairs (loss on the answer only); the first and last epoch's loss."""
+    rows: list[Row] = [(ids, ids) for ids in windows(lm, texts)] + answer_rows(lm, answers)
+    if training.epochs == 0 or not rows:
         return {"first_epoch_loss": float("nan"), "final_loss": float("nan"), "steps": 0.0}
     generator = torch.Generator().manual_seed(training.seed)
     optimizer = torch.optim.AdamW(lm.model.parameters(), lr=training.learning_rate, weight_decay=0.01)
@@ -166,9 +184,10 @@ def answer_token_ids(lm: LanguageModel, prompt: str, answer: str) -> tuple[list[
 def answer_nll(lm: LanguageModel, prompt: str, answer: str) -> tuple[float, int]:
     """Summed negative log-likelihood (nats) of the answer's tokens after the prompt, and their count."""
     context, target = answer_token_ids(lm, prompt, answer)
-    ids = torch.tensor([context + target])
+    context = context[-max(1, context_tokens(lm) - len(target)) :]  # as answer_rows and generate() cut it
+    ids = torch.tensor([context + target], device=lm.model.device)
     logits = lm.model(input_ids=ids).logits[0, len(context) - 1 : -1]
-    nll = torch.nn.functional.cross_entropy(logits.float(), torch.tensor(target), reduction="sum")
+    nll = torch.nn.functional.cross_entropy(logits.float(), torch.tensor(target, device=ids.device), reduction="sum")
     return float(nll), len(target)
 
 
@@ -207,7 +226,7 @@ def _inputs(lm: LanguageModel, prompt: str) -> dict[str, torch.Tensor]:
     """The prompt as the model reads it, cut to leave room in the context (the newest tokens kept)."""
     ids = [lm.tokenizer.bos_token_id, *lm.tokenizer.encode(prompt, add_special_tokens=False)]
     ids = ids[-max(1, context_tokens(lm) - 1) :]
-    tensor = torch.tensor([ids])
+    tensor = torch.tensor([ids], device=lm.model.device)  # where the model is: CPU, or a GPU it was moved to
     return {"input_ids": tensor, "attention_mask": torch.ones_like(tensor)}
 
 
@@ -287,8 +306,10 @@ def save(lm: LanguageModel, folder: Path) -> Path:
     return folder
 
 
-def load(folder: Path | str) -> LanguageModel:
+def load(folder: Path | str, device: str = "cpu") -> LanguageModel:
+    """A saved model on `device` ("auto": the first GPU when there is one, else the CPU)."""
     tokenizer = AutoTokenizer.from_pretrained(str(folder))
     model: Any = AutoModelForCausalLM.from_pretrained(str(folder))
+    model.to(("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device)
     model.eval()
     return LanguageModel(model, tokenizer)
