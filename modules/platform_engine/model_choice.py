@@ -116,10 +116,14 @@ def model_rag(answers: Answers) -> dict[str, Any] | None:
     if not retrieval:
         return None
     cloud_stores: dict[str, str] = retrieval["cloud_stores"]
-    embedder = retrieval["embedder"]
+    embedder, generator = retrieval["embedder"], retrieval["generator"]
     return {
         "embedder": {key: embedder[key] for key in ("library", "local", "production", "production_dims", "licence")},
-        "generator": dict(retrieval["generator"]),
+        "generator": {
+            **{key: generator[key] for key in ("library", "local", "production", "licence")},
+            # hosting=api: what the cloud profile calls instead of the trained model (platform.yaml rag.generator.api)
+            "api": [{key: row[key] for key in ("name", "model", "api_key_env")} for row in generator["api"]],
+        },
         **{
             key: retrieval[key]
             for key in ("lexical_baseline", "retriever", "top_k", "chunk_words", "chunk_overlap_words")
