@@ -126,6 +126,31 @@ def training_pairs(
     return pairs
 
 
+@dataclass(frozen=True)
+class Shape:
+    """The prompt and the check every backend shares, as an index's manifest records them (published)."""
+
+    context: int  # passages the prompt shows
+    max_words: int  # words of each passage
+    min_support: float
+    max_tokens: int
+
+    @classmethod
+    def of(cls, settings: dict[str, Any]) -> Shape:
+        return cls(
+            int(settings["context_chunks"]),
+            int(settings["passage_words"]),
+            float(settings["min_support"]),
+            int(settings["max_tokens"]),
+        )
+
+    def prompt(self, question: str, chunks: Sequence[Chunk]) -> str:
+        return prompt(question, chunks[: self.context], self.max_words)
+
+    def check(self, raw: str, hits: Sequence[tuple[Chunk, float]]) -> Checked:
+        return check(raw, hits, self.context, self.min_support)
+
+
 class Generator:
     """The generation model of a published index, with the settings it was published with."""
 
@@ -135,18 +160,14 @@ class Generator:
 
         self._model = model
         self.lm = model.load(folder, device="auto")  # a GPU where the serving pod has one
-        self.context = int(settings["context_chunks"])
-        self.max_words = int(settings["passage_words"])
-        self.min_support = float(settings["min_support"])
-        self.sampling = Sampling(max_tokens=int(settings["max_tokens"]), temperature=0.0)
+        self.shape = Shape.of(settings)
+        self.sampling = Sampling(max_tokens=self.shape.max_tokens, temperature=0.0)
 
     def write(self, question: str, chunks: Sequence[Chunk]) -> str:
-        text = prompt(question, chunks[: self.context], self.max_words)
-        return str(self._model.generate(self.lm, text, self.sampling))
+        return str(self._model.generate(self.lm, self.shape.prompt(question, chunks), self.sampling))
 
     def answer(self, question: str, hits: Sequence[tuple[Chunk, float]]) -> Checked:
-        raw = self.write(question, [chunk for chunk, _ in hits])
-        return check(raw, hits, self.context, self.min_support)
+        return self.shape.check(self.write(question, [chunk for chunk, _ in hits]), hits)
 
 
 SYSTEM = (
@@ -162,10 +183,7 @@ class ApiGenerator:
 
     def __init__(self, settings: dict[str, Any], fallback: Generator | None) -> None:
         self.models: list[dict[str, Any]] = list(settings["api"])
-        self.context = int(settings["context_chunks"])
-        self.max_words = int(settings["passage_words"])
-        self.min_support = float(settings["min_support"])
-        self.max_tokens = int(settings["max_tokens"])
+        self.shape = Shape.of(settings)
         self.timeout = float(settings.get("api_timeout_s", 30.0))
         self.retries = int(settings.get("api_retries", 2))
         self.fallback = fallback
@@ -183,11 +201,11 @@ class ApiGenerator:
             model=model["model"],
             messages=[
                 {"role": "system", "content": SYSTEM},
-                {"role": "user", "content": prompt(question, chunks[: self.context], self.max_words)},
+                {"role": "user", "content": self.shape.prompt(question, chunks)},
             ],
             api_key=os.environ[key_env] if key_env else "none",  # an OpenAI-compatible server may need none
             api_base=model.get("api_base"),
-            max_tokens=self.max_tokens,
+            max_tokens=self.shape.max_tokens,
             temperature=0.0,
             timeout=self.timeout,
             num_retries=self.retries,
@@ -208,7 +226,7 @@ class ApiGenerator:
             except Exception as error:  # LiteLLM maps every provider's failure to its own exceptions
                 failures.append(f"{model['name']}: {type(error).__name__}")
                 continue
-            return check(raw, hits, self.context, self.min_support)
+            return self.shape.check(raw, hits)
         return Checked(None, f"the generation API failed ({'; '.join(failures)})", "")
 
 
@@ -277,12 +295,12 @@ def evaluate(
     with_passages, without = [], []
     served = matched = cited_gold = 0
     for question, found in zip(questions, ranked, strict=True):
-        shown = list(found[: generator.context])
+        shown = list(found[: generator.shape.context])
         section = (question.document, question.section)
         gold = next((i + 1 for i, c in enumerate(shown) if (c.document, c.section) == section), 0)
         answer = target(question.answer, gold or 1)
-        with_passages.append((prompt(question.question, shown, generator.max_words), answer))
-        without.append((prompt(question.question, [], generator.max_words), answer))
+        with_passages.append((generator.shape.prompt(question.question, shown), answer))
+        without.append((generator.shape.prompt(question.question, []), answer))
         checked = generator.answer(question.question, [(chunk, 0.0) for chunk in shown])
         served += checked.answer is not None
         matched += question.answer.lower() in checked.raw.lower()

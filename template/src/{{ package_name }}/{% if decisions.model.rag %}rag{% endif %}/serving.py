@@ -35,7 +35,6 @@ MODEL_NAME = "rag"
 MAX_BATCH_SIZE = 8
 MAX_QUEUE_DELAY_MICROSECONDS = 2000  # small: one ask() call per batch, a question takes milliseconds
 INPUT = "question"
-TEXT_OUTPUTS = ("answer", "citations", "answered_by", "fallback")
 CHUNK_IDS, SCORES = "chunk_ids", "scores"
 OUTPUTS = ("answer", CHUNK_IDS, SCORES, "citations", "answered_by", "fallback")  # one response's tensors
 
