@@ -7,19 +7,21 @@ tabular default, at most half of the 0.6.0 Python lines.
     uv run python ci/project_footprint.py --copy-runs 5           # also time `copier copy --defaults`
     uv run python ci/project_footprint.py --use-cases tabular --runtime   # minutes per use case
 
-With --runtime the project is set up (`make setup`) and its own tests and smoke run (`make test
-smoke`, or --targets) with a recorder on PYTHONPATH (a sitecustomize), so every Python process the run
-starts (pytest, the layers' subprocesses, Airflow's tasks, Triton's python models) writes the modules
-it imported when it exits; "used" is the share of the package's modules really imported, plus the
-files Triton loads by path. That is the issue's measure; the static columns are an upper bound.
+With --runtime the project is set up (`make setup`) and all its own tests and its smoke run (`make
+test test-stack smoke`, or --targets) with a recorder on PYTHONPATH (a sitecustomize), so every
+Python process the run starts (pytest, the layers' subprocesses, Airflow's tasks, Triton's python
+models) writes the modules it imported when it exits; "used" is the share of the package's modules
+really imported, plus the files Triton loads by path. That is the issue's measure; the static
+columns are an upper bound.
 
 Reach is static: the package modules imported, transitively (module-level and function-level
 imports alike), from the project's entry points. "run" starts from what runs the platform: the DAGs,
 the pipelines, the feature repo, every module the Makefile or the code starts by name
 (`python -m <package>.x`, `<package>.x` in a command) and the files Triton loads by path
-(`Path(__file__).with_name("x.py")`); "tests" adds the project's tests. Static reach counts a
-function-level import as used even when the project's answers never call that function, so it is
-an upper bound of what runs.
+(`Path(__file__).with_name("x.py")`), and the modules the code imports by name (a relative name,
+or a folder whose module is picked at run time: data/samples/<family>.py); "tests" adds the
+project's tests. Static reach counts a function-level import as used even when the project's
+answers never call that function, so it is an upper bound of what runs.
 """
 
 from __future__ import annotations
@@ -94,6 +96,47 @@ def imported_modules(path: Path, module: str | None, is_package: bool) -> set[st
                 base = ".".join([*anchor, base] if base else anchor)
             found.add(base)
             found.update(f"{base}.{alias.name}" for alias in node.names)
+    if module is not None:
+        found |= imported_by_name(path, module, is_package)
+    return found
+
+
+RELATIVE_NAME = re.compile(r"^\.+[A-Za-z_][A-Za-z0-9_.]*$")
+
+
+def _resolve(relative: str, anchor: str) -> str:
+    """`.x.y` (or `..x`) against the package `anchor`, as importlib.import_module(name, anchor) does."""
+    dots = len(relative) - len(relative.lstrip("."))
+    parts = anchor.split(".")
+    return ".".join([*parts[: len(parts) - (dots - 1)], relative.lstrip(".")])
+
+
+def imported_by_name(path: Path, module: str, is_package: bool) -> set[str]:
+    """Modules `path` imports by name: importlib with a relative name (`import_module(".x", package)`,
+    or one listed as a string, ".rag.smoke"), and lookups whose last part is only known at run time
+    (`import_module(f"{__package__}.samples.{family}")`): the project holds only the modules its
+    answers chose under such a folder, so every module under it counts ("<folder>.*")."""
+    package = module if is_package else module.rpartition(".")[0]
+    root = module.split(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and RELATIVE_NAME.match(node.value):
+            # a relative name resolves against the caller's package, or the project's root package
+            found.update({_resolve(node.value, package), _resolve(node.value, root)})
+        elif isinstance(node, ast.JoinedStr) and node.values and isinstance(node.values[0], ast.FormattedValue):
+            anchor = node.values[0].value
+            if not (isinstance(anchor, ast.Name) and anchor.id in {"__package__", "__name__"}):
+                continue
+            prefix = package if anchor.id == "__package__" else module
+            literal = "".join(
+                str(part.value) for part in node.values[1:2] if isinstance(part, ast.Constant)
+            )  # fmt: skip
+            if len(node.values) > 2 and literal.startswith(".") and literal.endswith("."):
+                found.add(f"{prefix}{literal}*")
+        elif isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.JoinedStr):
+            parts = node.args[0].values
+            if parts and isinstance(parts[0], ast.Constant) and str(parts[0].value) == ".":
+                found.add(f"{module if is_package else package}.*")  # import_module(f".{name}", __name__)
     return found
 
 
@@ -121,7 +164,7 @@ def named_modules(project: Path, package: str) -> set[str]:
 
 def loaded_by_path(project: Path) -> set[str]:
     """Package files loaded by path rather than imported (Triton's python models)."""
-    by_file = re.compile(r'with_name\("([A-Za-z_][A-Za-z0-9_]*)\.py"\)')
+    by_file = re.compile(r'(?:with_name\(|HERE / )"([A-Za-z_][A-Za-z0-9_]*)\.py"')
     found = set()
     for path in _sources(project):
         if path.is_relative_to(project / "src"):
@@ -143,6 +186,9 @@ def reach(project: Path, package: str, with_tests: bool) -> tuple[frozenset[str]
     reached: set[str] = set()
     while frontier:
         name = frontier.pop()
+        if name.endswith(".*"):  # every module under a folder the code looks up by name
+            frontier |= {m for m in modules if m.startswith(name[:-1])}
+            continue
         # importing a.b.c runs a/__init__, a/b/__init__ too
         parents = {".".join(name.split(".")[:i]) for i in range(1, name.count(".") + 1)}
         for candidate in {name, *parents}:
@@ -264,7 +310,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--unreached", action="store_true", help="list the modules nothing reaches")
     parser.add_argument("--copy-runs", type=int, default=0, help="also time `copier copy --defaults` N times")
     parser.add_argument("--runtime", action="store_true", help="run the project's tests and smoke (minutes)")
-    parser.add_argument("--targets", nargs="*", default=["test", "smoke"], help="make targets for --runtime")
+    parser.add_argument(
+        "--targets", nargs="*", default=["test", "test-stack", "smoke"], help="make targets for --runtime"
+    )
     parser.add_argument("--keep", type=Path, help="render into this folder and keep the projects")
     args = parser.parse_args(argv)
     rows, found, used_rows = [], [], []

@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from .. import custom
 from ..contract import CREATED_TIMESTAMP, EVENT_TIMESTAMP
 from .offline import as_utc, interval_key, partition_uri, write_parquet
 from .sample import generate
@@ -148,11 +149,28 @@ def validate_file(raw_path: str, start: datetime, end: datetime, *, settings: Da
     return str(write_parquet(result.valid, current.staging_dir / f"{key}.valid.parquet"))
 
 
+def user_transform(frame: pd.DataFrame) -> pd.DataFrame:
+    """custom.transform_rows on the rows; unchanged where your custom/__init__.py predates the hook."""
+    hook = getattr(custom, "transform_rows", None)
+    if hook is None:
+        return frame
+    result = hook(frame)
+    if not isinstance(result, pd.DataFrame):
+        raise TypeError(f"custom.transform_rows returned {type(result).__name__}; return the rows as a DataFrame")
+    return result
+
+
 def transform(valid_path: str, start: datetime, end: datetime, *, settings: DataSettings | None = None) -> str:
-    """Shape validated rows for the feature store: contract columns, types, order, created time."""
+    """Shape validated rows for the feature store: your custom.transform_rows first, then the
+    contract's columns, types, order and created time."""
     current = settings or load_settings()
     family = current.family
-    frame = pd.read_parquet(valid_path)
+    frame = user_transform(pd.read_parquet(valid_path))
+    missing = [column for column in family.columns if column not in frame.columns]
+    if missing:
+        raise ValueError(
+            f"custom.transform_rows dropped contract column(s) {missing}; keep them in the rows it returns"
+        )
     frame = frame.loc[:, list(family.columns)].sort_values([EVENT_TIMESTAMP, family.entity], kind="stable")
     frame[CREATED_TIMESTAMP] = pd.Timestamp(as_utc(end))
     key = interval_key(as_utc(start))
