@@ -3,7 +3,8 @@
 The engine records the use case's contract in platform.yaml (`decisions.task`), null where the use
 case serves its family's flat contract. A project renders exactly the head modules the contract
 lists (Jinja conditions in the file names under tasks/heads/), so the table and those file names
-are checked against each other here.
+are checked against each other here. Only projects with a contract (and the text families, whose
+sample data uses the text helpers) render src/<package>/tasks/ at all.
 """
 
 from __future__ import annotations
@@ -21,8 +22,12 @@ from platform_engine import tasks as tasks_module
 from platform_engine.tables import table, use_cases
 from platform_engine.tasks import task_contract, task_use_cases
 
-HEADS = REPO / "template" / "src" / "{{ package_name }}" / "tasks" / "heads"
-TASK_MODEL = REPO / "template" / "src" / "{{ package_name }}" / "serving"
+SRC = REPO / "template" / "src" / "{{ package_name }}"
+TASKS = next(path for path in SRC.iterdir() if path.name.endswith("tasks{% endif %}"))
+HEADS = TASKS / "heads"
+# What the task layer adds beside heads/ (training, serving, smoke, the Triton python model), and on
+# the edge pattern the device runner.
+TASK_MODULES = {"contract.py", "training.py", "serving.py", "smoke.py", "triton_task_model.py"}
 FLAT = {"text_classification", "audio_classification", "tabular", "time_series", "recommendations"}
 # Vision use cases with a PyTorch framework in the catalog serve their contract with it, on every
 # serving pattern (test_engine_frameworks.py): no head, no task contract.
@@ -98,15 +103,21 @@ def test_text_options_match_the_text_tensors(use_case: str) -> None:
 
 @pytest.mark.parametrize("use_case", sorted(use_cases()))
 def test_a_project_renders_exactly_its_heads_modules(use_case: str) -> None:
-    """tasks/heads/ of a rendered project: __init__.py plus the contract's modules (and the text
-    helpers of the text and generation families), nothing else; the task model only with a task."""
+    """src/<package>/tasks/ of a rendered project: with a contract, the task layer and heads/ with
+    the base, the contract's modules (and the text helpers of the text and generation families);
+    for the text families without one, heads/ with the text helpers only; otherwise no tasks/."""
     decisions = _decisions(use_case)
     task = decisions["task"]
     family = decisions["model"]["family"]
-    expected = {"__init__"} | set(task["modules"] if task else ()) | FAMILY_MODULES.get(family, set())
+    helpers = FAMILY_MODULES.get(family, set())
+    folder = jinja2.Environment().from_string(TASKS.name).render(decisions=decisions)
+    assert folder == ("tasks" if task or helpers else ""), "tasks/ renders only with a contract or text helpers"
+    if not folder:
+        return
+    expected = {"__init__"} | ({"base", *task["modules"]} if task else set()) | helpers
     assert _rendered_names(HEADS, decisions) == {f"{name}.py" for name in expected}
-    task_model = {name for name in _rendered_names(TASK_MODEL, decisions) if "task" in name}
-    assert task_model == ({"triton_task_model.py"} if task else set())
+    layer = TASK_MODULES | ({"edge.py"} if decisions["serving_pattern"]["choice"] == "edge" else set())
+    assert _rendered_names(TASKS, decisions) == {"__init__.py", "heads"} | (layer if task else set())
 
 
 def test_every_head_module_in_the_template_is_named_by_a_contract() -> None:
@@ -114,7 +125,7 @@ def test_every_head_module_in_the_template_is_named_by_a_contract() -> None:
     named = {name for use_case in task_use_cases() for name in task_contract(use_case)["modules"]}  # type: ignore[index]
     in_template = set()
     for path in HEADS.iterdir():
-        if path.name in ("__init__.py", "__pycache__"):
+        if path.name in ("__init__.py", "__pycache__") or path.name.endswith("base.py{% endif %}"):
             continue
         match = re.fullmatch(r"\{%.*'(\w+)' in decisions\.task\.modules.*%\}(\w+)\.py\{% endif %\}", path.name)
         assert match and match.group(1) == match.group(2), f"{path.name}: the condition must name the module"

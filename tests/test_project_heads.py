@@ -49,9 +49,8 @@ def test_the_project_holds_and_serves_its_own_head(head_project: Callable[[str],
     assert task is not None
     project = head_project(use_case)
     (heads,) = project.glob("src/*/tasks/heads")
-    assert {path.stem for path in heads.glob("*.py")} == {"__init__", *task["modules"]}, "the head's modules only"
-    (serving,) = project.glob("src/*/serving")
-    assert (serving / "triton_task_model.py").is_file()
+    assert {path.stem for path in heads.glob("*.py")} == {"__init__", "base", *task["modules"]}, "the head's only"
+    assert (heads.parent / "triton_task_model.py").is_file()
     expected = {f"test_heads_{task['head']}.py"} | ({"test_heads_vision.py"} if "vision" in task["modules"] else set())
     tests = sorted(path.name for path in (project / "tests").glob("test_heads_*.py"))
     assert set(tests) == expected, "the head's tests only"
@@ -62,11 +61,10 @@ def test_the_project_holds_and_serves_its_own_head(head_project: Callable[[str],
 
 
 def test_a_flat_contract_project_holds_no_head(render: Callable[..., Path]) -> None:
-    """The tabular default: no head module, no head test, no task stack test, no task model."""
+    """The tabular default: no task layer at all (no src/<package>/tasks/), no head test, no task stack
+    test, no task model."""
     project = render(use_case="tabular")
-    (heads,) = project.glob("src/*/tasks/heads")
-    assert {path.stem for path in heads.glob("*.py")} == {"__init__"}
-    assert not list(project.glob("src/*/serving/triton_task_model.py"))
+    assert not list(project.glob("src/*/tasks")), "a flat-contract project holds no task code"
     assert not list((project / "tests").rglob("test_heads_*.py"))
     assert not (project / "tests" / "stack" / "test_task_stack.py").exists()
     assert not (project / "tests" / "test_task_contract.py").exists()

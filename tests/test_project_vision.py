@@ -69,7 +69,7 @@ def test_the_project_holds_and_runs_its_vision_task(stack_project: Callable[[str
     assert {"settings.py", "task.py", "inference.py", f"{task}.py"} <= modules
     assert not {f"{other}.py" for other in TASKS if other != task} & modules, "another task's module"
     assert not list(project.glob("src/*/training/families/vision.py")), "no scikit-learn stand-in for the family"
-    assert not list(project.glob("src/*/tasks/heads/*.py"))[1:], "no task head"
+    assert not list(project.glob("src/*/tasks")), "no task layer"
     assert "torchvision" in (project / "pyproject.toml").read_text(encoding="utf-8")
     units = {path.name for path in (project / "tests" / "vision").glob("test_*.py")}
     assert units >= unit_tests, f"missing {unit_tests - units}"

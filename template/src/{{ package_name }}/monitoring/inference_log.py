@@ -9,11 +9,10 @@ as class probabilities), `model` (the Triton model that served the row; empty fr
 do not say, e.g. edge devices), `model_version`, `timestamp` (UTC), `latency_ms` (of the request
 the row came in) and `request_id` (one per `log()` call).
 
-Requests of the production contract (decisions.task, the `<model>_<head>` Triton model) are
-logged by `log_task()` into the same log, one row per item: `model` names the task model and the
-columns summarize each tensor (`input_<name>_<stat>`, `output_<name>_<stat>`; see
-`task_summary`), since an image or a text line is not a row of the core model's features.
-`split_task_rows()` separates them again for the drift job.
+Requests of another model than the core one (a use case's production contract, the
+`<model>_<head>` Triton model) are logged by `log_items()` into the same log, one row per item of
+summary columns under that model's name, since a text or a spectrogram is not a row of the core
+model's features. `split_task_rows()` separates them again for the drift job.
 
 `InferenceLogger.log()` never raises and never blocks on I/O: it samples the rows, copies them
 into an in-memory buffer and returns; a background thread writes the buffer. Sink errors, full
@@ -49,9 +48,6 @@ LOGGER = logging.getLogger(__name__)
 URI_ENV = "INFERENCE_LOG_URI"
 PROFILE_ENV = "PLATFORM_PROFILE"  # `cloud` logs to monitoring.inference_log.cloud_uri
 META_COLUMNS = ("model", "model_version", "timestamp", "latency_ms", "request_id")
-# Per-item statistics of a task tensor (the drift job's summary statistics of wide feature
-# vectors, plus `nonzero`: detections with a score, foreground pixels, characters of a text).
-TASK_STATISTICS = ("mean", "std", "min", "max", "nonzero")
 
 
 @dataclass(frozen=True)
@@ -100,40 +96,12 @@ def prediction_columns(predictions: np.ndarray[Any, Any], rows: int) -> dict[str
         values = values.reshape(1)
     if values.shape[0] != rows:
         raise ValueError(f"{values.shape[0]} predictions for {rows} feature rows")
-    if values.size == 0:  # a task request: its outputs are summary columns already (log_task)
+    if values.size == 0:  # another model's items: their outputs are summary columns already (log_items)
         return {}
     flat = values.reshape(rows, -1)
     if flat.shape[1] == 1:
         return {"prediction": flat[:, 0]}
     return {f"prediction_{i}": flat[:, i] for i in range(flat.shape[1])}
-
-
-def task_summary(prefix: str, arrays: dict[str, np.ndarray[Any, Any]]) -> pd.DataFrame:
-    """One row per item of a task request: TASK_STATISTICS of each tensor, as `<prefix>_<name>_<stat>`.
-
-    Text travels as zero-padded UTF-8 bytes, so its `nonzero` is the text's length in bytes.
-    """
-    columns: dict[str, np.ndarray[Any, Any]] = {}
-    rows: int | None = None
-    for name, array in arrays.items():
-        values = np.asarray(array)
-        if values.ndim < 1 or values.size == 0:
-            raise ValueError(f"task tensor {name!r} has shape {values.shape}; expected [batch, ...] with values")
-        flat = values.reshape(len(values), -1).astype(np.float64)
-        if rows is not None and len(flat) != rows:
-            raise ValueError(f"task tensor {name!r} has {len(flat)} items, the others {rows}")
-        rows = len(flat)
-        with np.errstate(invalid="ignore"):
-            stats = {
-                "mean": flat.mean(axis=1),
-                "std": flat.std(axis=1),
-                "min": flat.min(axis=1),
-                "max": flat.max(axis=1),
-                "nonzero": np.count_nonzero(flat, axis=1).astype(np.float64),
-            }
-        for stat in TASK_STATISTICS:
-            columns[f"{prefix}_{name}_{stat}"] = stats[stat]
-    return pd.DataFrame(columns)
 
 
 def split_task_rows(frame: pd.DataFrame, core_model: str) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -256,18 +224,10 @@ class InferenceLogger:
         except Exception as error:
             self._record_failure(f"inference log input rejected: {error}")
 
-    def log_task(
-        self,
-        model: str,
-        inputs: dict[str, np.ndarray[Any, Any]],
-        outputs: dict[str, np.ndarray[Any, Any]],
-        model_version: str,
-        latency_ms: float,
-    ) -> None:
-        """Queue one production-contract request (the task model's tensors, batch axis first) as
-        one row per item of summary columns; returns at once, never raises."""
+    def log_items(self, summary: pd.DataFrame, model_version: str, latency_ms: float, *, model: str) -> None:
+        """Queue one request of another model than the core one (`model`) as one row per item of
+        summary columns, without predictions; returns at once, never raises."""
         try:
-            summary = pd.concat([task_summary("input", inputs), task_summary("output", outputs)], axis=1)
             self._log(summary, np.zeros((len(summary), 0)), model_version, latency_ms, model)
         except Exception as error:
             self._record_failure(f"inference log input rejected: {error}")

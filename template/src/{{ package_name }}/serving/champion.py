@@ -1,18 +1,16 @@
 """Where the served model comes from: the champion's ONNX export (and fitted head) in MLflow.
 
 `resolve_model` turns a model URI (models:/<name>@<alias>, models:/<name>/<version>, or an .onnx
-file) into a local ONNX file and the registry version it came from; `download_task_params` fetches
-the head the same training run fitted. The repository builder (repository.py) lays them out for Triton.
+file) into a local ONNX file and the registry version it came from. The repository builder
+(repository.py) lays it out for Triton.
 """
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..tasks.contract import TASK_PARAMS_ARTIFACT, TaskContract
 from .errors import RepositoryError
 from .model_config import INPUT_NAME, OUTPUT_NAME
 
@@ -27,27 +25,6 @@ class ResolvedModel:
     uri: str
     version: str
     run_id: str = ""
-
-
-def download_task_params(resolved: ResolvedModel, task: TaskContract, scratch: Path, target: Path) -> None:
-    """Copy the head fitted by the champion's training run (task/params.npz) to `target`."""
-    if not resolved.run_id:
-        raise RepositoryError(
-            f"{resolved.uri} has no MLflow run, so no fitted {task.head} head ({TASK_PARAMS_ARTIFACT}); the "
-            f"{task.use_case} contract needs a champion trained by `make train`"
-        )
-    import mlflow
-
-    try:
-        params = mlflow.artifacts.download_artifacts(
-            run_id=resolved.run_id, artifact_path=TASK_PARAMS_ARTIFACT, dst_path=str(scratch / "task")
-        )
-    except Exception as error:
-        raise RepositoryError(
-            f"{resolved.uri}: run {resolved.run_id} has no {TASK_PARAMS_ARTIFACT} (the {task.head} head); "
-            f"retrain with this version of the template (make train): {error}"
-        ) from error
-    shutil.copyfile(params, target)
 
 
 def _tracking_setup() -> None:

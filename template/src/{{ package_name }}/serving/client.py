@@ -8,9 +8,7 @@
 non-numeric values, wrong width, empty or oversized batch -> `BadInputError`), retries connection
 errors and timeouts with exponential backoff, maps server errors to `BadInputError` /
 `ModelNotReadyError` / `ServerUnavailableError`, and writes the served rows to the inference log
-(never failing the request when logging fails). `infer_task()` does the same for the production
-contract (decisions.task): its requests are logged as per-item summaries of the input and output
-tensors under the task model's name (monitoring/inference_log.py `log_task`).
+(never failing the request when logging fails).
 """
 
 from __future__ import annotations
@@ -27,7 +25,6 @@ import tritonclient.grpc as grpcclient  # type: ignore[import-untyped]
 import tritonclient.http as httpclient  # type: ignore[import-untyped]
 from tritonclient.utils import InferenceServerException, np_to_triton_dtype  # type: ignore[import-untyped]
 
-from ..tasks.contract import TaskContract
 from .errors import BadInputError, ModelNotReadyError, ServerUnavailableError, ServingError
 from .inputs import InputData, to_batch, to_frame
 from .model_config import INPUT_NAME, OUTPUT_NAME
@@ -105,8 +102,6 @@ class TritonClient:
         retries: int = 3,
         backoff_seconds: float = 0.2,
         log_inferences: bool = False,
-        task: TaskContract | None = None,
-        task_max_batch_size: int = 1,
     ) -> None:
         if protocol not in PROTOCOLS:
             raise ValueError(f"protocol {protocol!r} is not one of {PROTOCOLS}")
@@ -124,8 +119,6 @@ class TritonClient:
         self._logger_ready = False
         self._logger_lock = threading.Lock()
         self._version: str | None = None
-        self.task = task
-        self.task_max_batch_size = task_max_batch_size
 
     @classmethod
     def from_settings(
@@ -137,21 +130,26 @@ class TritonClient:
         **overrides: Any,
     ) -> TritonClient:
         current = settings or ServingSettings.from_platform()
-        kind = protocol or current.client.protocol
+        return cls(**cls.options_from(current, protocol=protocol, url=url, **overrides))
+
+    @staticmethod
+    def options_from(
+        settings: ServingSettings, *, protocol: str | None = None, url: str | None = None, **overrides: Any
+    ) -> dict[str, Any]:
+        """The constructor's arguments from the settings (url included), `overrides` last."""
+        kind = protocol or settings.client.protocol
         options: dict[str, Any] = {
-            "model_name": current.model_name,
-            "features": current.contract.features,
-            "max_batch_size": current.max_batch_size,
+            "url": url or settings.url(kind),
+            "model_name": settings.model_name,
+            "features": settings.contract.features,
+            "max_batch_size": settings.max_batch_size,
             "protocol": kind,
-            "timeout_seconds": current.client.timeout_seconds,
-            "retries": current.client.retries,
-            "backoff_seconds": current.client.backoff_seconds,
-            "log_inferences": current.client.log_inferences,
-            "task": current.production_contract,
-            "task_max_batch_size": current.task_max_batch_size,
+            "timeout_seconds": settings.client.timeout_seconds,
+            "retries": settings.client.retries,
+            "backoff_seconds": settings.client.backoff_seconds,
+            "log_inferences": settings.client.log_inferences,
         }
-        options.update(overrides)
-        return cls(url or current.url(kind), **options)
+        return {**options, **overrides}
 
     # -- connection -------------------------------------------------------------------------------
 
@@ -288,47 +286,6 @@ class TritonClient:
         ]
         return np.concatenate(parts)
 
-    # -- the production contract (decisions.task) -------------------------------------------------
-
-    def infer_task(self, inputs: dict[str, Any]) -> dict[str, Any]:
-        """The use case's production contract (platform.yaml decisions.task) on the task model, e.g.
-        `{"image": images}` -> `{"boxes": ..., "scores": ..., "classes": ...}`. Text tensors take
-        and return lists of str. BadInputError for a missing input or a wrong shape or type."""
-        task = self.task
-        if task is None:
-            raise ServingError(f"{self.model_name} serves the flat feature contract only (no decisions.task)")
-        model = task.triton_model_name(self.model_name)
-        try:
-            arrays = task.encode_inputs(inputs, self.task_max_batch_size)
-        except ValueError as error:
-            raise BadInputError(f"{model}: {error}") from error
-        module = httpclient if self.protocol == "http" else grpcclient
-
-        options = {"binary_data": True} if self.protocol == "http" else {}
-
-        def action() -> dict[str, np.ndarray[Any, Any]]:
-            tensors = []
-            for spec in task.inputs:
-                array = arrays[spec.name]
-                tensor = module.InferInput(spec.name, list(array.shape), spec.client_type)
-                tensor.set_data_from_numpy(array, **options)
-                tensors.append(tensor)
-            requested = [module.InferRequestedOutput(spec.name, **options) for spec in task.outputs]
-            extra = {} if self.protocol == "http" else {"client_timeout": self.timeout_seconds}
-            result = self._client.infer(model, tensors, outputs=requested, **extra)
-            outputs: dict[str, Any] = {}
-            for spec in task.outputs:
-                value = result.as_numpy(spec.name)
-                if value is None:
-                    raise ServingError(f"the response of {model!r} has no output {spec.name!r}")
-                outputs[spec.name] = np.asarray(value)
-            return outputs
-
-        started = time.perf_counter()
-        outputs = self._call(f"inference on {model!r}", action)
-        self._log_task(model, arrays, outputs, (time.perf_counter() - started) * 1000.0)
-        return task.decode_outputs(outputs)
-
     # -- inference log ----------------------------------------------------------------------------
 
     def _inference_logger(self) -> Any:
@@ -360,23 +317,5 @@ class TritonClient:
             if logger is not None:
                 frame = to_frame(batch, self.features)
                 logger.log(frame, scores, self.model_version(), latency_ms, model=self.model_name)
-        except Exception as error:  # logging must never fail a request
-            LOGGER.warning("inference log failed: %s", error)
-
-    def _log_task(
-        self,
-        model: str,
-        inputs: dict[str, np.ndarray[Any, Any]],
-        outputs: dict[str, np.ndarray[Any, Any]],
-        latency_ms: float,
-    ) -> None:
-        """A production-contract request, summarized per item (the task model wraps the champion,
-        so the row carries the champion's version)."""
-        if not self.log_inferences:
-            return
-        try:
-            logger = self._inference_logger()
-            if logger is not None:
-                logger.log_task(model, inputs, outputs, self.model_version(), latency_ms)
         except Exception as error:  # logging must never fail a request
             LOGGER.warning("inference log failed: %s", error)

@@ -4,23 +4,21 @@
 features, logs it to MLflow (sklearn flavour, pyfunc predicting scores) with the ONNX export the
 serving contract expects (`onnx/model.onnx`: input `features` FP32 [None, n], output `scores`),
 registers it and points the `champion` alias at it. The training layer's real champion follows
-the same contract, so everything built on this one works on that one. For a use case with a
-production contract (decisions.task) it also fits the task head on the family's sample rows around
-the demo model and logs `task/params.npz`, as the training pipeline does.
+the same contract, so everything built on this one works on that one. `with_run` adds to the
+logged run (a use case's production head: tasks/training.py `log_demo_head`).
 """
 
 from __future__ import annotations
 
 import importlib
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..config import local_path
-from ..tasks.contract import TaskContract, save_params
-from ..tasks.heads import guarded_core
 from ..training.tracking import experiment_id
 from .model_config import INPUT_NAME, OUTPUT_NAME
 from .settings import FeatureContract
@@ -79,33 +77,13 @@ def model_scores(model: Any, rows: Any) -> np.ndarray[Any, Any]:
     return np.asarray(model.predict(rows), dtype=np.float64).reshape(-1, 1)
 
 
-def fit_demo_head(model: Any, contract: FeatureContract, task: TaskContract, seed: int = 0) -> dict[str, Any]:
-    """The task head fitted on the family's sample rows (realistic inputs) around `model`."""
-    from datetime import UTC, datetime
-
-    from ..contract import get_family
-    from ..data.sample import generate
-
-    family = get_family(contract.family)
-    start = datetime(2026, 1, 1, tzinfo=UTC)
-    sample = generate(family, start, start.replace(day=2), rows=1000, seed=seed)
-    x = sample[list(contract.features)].to_numpy(dtype=np.float32)
-    y = sample[family.label].to_numpy(dtype=np.int64)
-    pandas = importlib.import_module("pandas")
-    core = guarded_core(
-        lambda rows: model_scores(model, pandas.DataFrame(rows, columns=list(contract.features))), contract.n_outputs
-    )
-    head = task.build_head(contract.classes)
-    return head.fit(core, x, y, np.random.default_rng(seed))
-
-
 def register_demo_champion(
     contract: FeatureContract,
     name: str,
     *,
     tracking_uri: str | None = None,
     seed: int = 0,
-    task: TaskContract | None = None,
+    with_run: Callable[[Any, Path], None] | None = None,
 ) -> str:
     """Train, log and register the demo model; returns `models:/<name>@champion`."""
     import mlflow
@@ -129,10 +107,8 @@ def register_demo_champion(
         )
         onnx_path = export_onnx(model, contract.n_features, Path(scratch) / "model.onnx")
         mlflow.log_artifact(str(onnx_path), artifact_path="onnx")
-        if task is not None:
-            params_path = Path(scratch) / "params.npz"
-            params_path.write_bytes(save_params(fit_demo_head(model, contract, task, seed)))
-            mlflow.log_artifact(str(params_path), artifact_path="task")
+        if with_run is not None:
+            with_run(model, Path(scratch))  # inside the run: more artifacts (the demo model, a scratch folder)
         version = mlflow.register_model(f"runs:/{run.info.run_id}/model", name)
     MlflowClient().set_registered_model_alias(name, "champion", version.version)
     return f"models:/{name}@champion"

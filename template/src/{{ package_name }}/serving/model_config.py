@@ -11,13 +11,11 @@ cluster (the local Kubernetes overlay).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field, replace
 
 from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2 as pb  # type: ignore[import-untyped]
 
-from ..tasks.contract import TaskContract
 from .settings import ServingSettings
 
 INPUT_NAME = "features"
@@ -115,29 +113,3 @@ def model_config(
         instance_count=settings.gpu_instance_count,
         tensorrt_precision_mode=mode if mode in TENSORRT_MODES and tensorrt_ok else None,
     )
-
-
-def task_model_config(settings: ServingSettings, task: TaskContract, core: ModelConfig) -> str:
-    """config.pbtxt of the model serving the production contract (a python model in every profile:
-    it pre/post-processes on CPU and sends the core model's work to `core` through BLS)."""
-    parameters = {
-        "core_model": core.name,
-        "core_max_batch_size": str(core.max_batch_size),
-        "core_input": INPUT_NAME,
-        "core_output": OUTPUT_NAME,
-        "head": task.head,
-        "classes": json.dumps(list(settings.contract.classes)),
-        "options": json.dumps(task.options, sort_keys=True),
-        "use_case": task.use_case,
-    }
-    config = pb.ModelConfig(
-        name=task.triton_model_name(core.name), backend="python", max_batch_size=settings.task_max_batch_size
-    )
-    for specs, tensors in ((task.inputs, config.input), (task.outputs, config.output)):
-        for spec in specs:
-            tensors.add(name=spec.name, data_type=pb.DataType.Value(spec.triton_type), dims=list(spec.dims))
-    config.dynamic_batching.max_queue_delay_microseconds = core.max_queue_delay_microseconds
-    config.instance_group.add(count=settings.cpu_instance_count, kind=pb.ModelInstanceGroup.KIND_CPU)
-    for key, value in sorted(parameters.items()):
-        config.parameters[key].string_value = value
-    return render_config(config)

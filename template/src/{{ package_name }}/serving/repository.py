@@ -12,6 +12,7 @@ use ai.onnx.ml operators, which TensorRT does not run, so they get no TensorRT a
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import shutil
 import tempfile
@@ -19,38 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..tasks.contract import HEADS_DIR, TaskContract
-from .champion import ResolvedModel, download_task_params, resolve_model
+from .champion import resolve_model
 from .errors import RepositoryError
-from .model_config import INPUT_NAME, OUTPUT_NAME, ModelConfig, model_config, task_model_config
+from .model_config import INPUT_NAME, OUTPUT_NAME, model_config
 from .settings import ServingSettings
 
 MODEL_FILE = "model.onnx"
 PYTHON_MODEL = Path(__file__).with_name("triton_model.py")
-TASK_MODEL = Path(__file__).with_name("triton_task_model.py")
-TASK_PARAMS_FILE = "params.npz"
-
-
-def _stage_task_model(
-    settings: ServingSettings, task: TaskContract, core: ModelConfig, resolved: ResolvedModel, staged: Path
-) -> dict[str, Any]:
-    """<repository>/<model>_<head>/: model.py, its helpers, the heads package and the fitted params."""
-    name = task.triton_model_name(core.name)
-    version_dir = staged / name / "1"
-    version_dir.mkdir(parents=True)
-    download_task_params(resolved, task, staged.parent, version_dir / TASK_PARAMS_FILE)
-    shutil.copyfile(TASK_MODEL, version_dir / "model.py")
-    shutil.copyfile(PYTHON_MODEL, version_dir / PYTHON_MODEL.name)
-    shutil.copytree(HEADS_DIR, version_dir / "task_heads", ignore=shutil.ignore_patterns("__pycache__"))
-    (staged / name / "config.pbtxt").write_text(task_model_config(settings, task, core), encoding="utf-8")
-    return {
-        "model_name": name,
-        "use_case": task.use_case,
-        "head": task.head,
-        "inputs": [spec.to_dict() for spec in task.inputs],
-        "outputs": [spec.to_dict() for spec in task.outputs],
-        "params_sha256": sha256_file(version_dir / TASK_PARAMS_FILE),
-    }
 
 
 @dataclass(frozen=True)
@@ -159,8 +135,9 @@ def build_repository(
             "tensorrt_precision_mode": config.tensorrt_precision_mode,
             "task_model": None,
         }
-        if settings.production_contract is not None:
-            manifest["task_model"] = _stage_task_model(settings, settings.production_contract, config, resolved, staged)
+        if settings.has_task:  # the production contract's model beside the core one: src/<package>/tasks/
+            tasks = importlib.import_module("..tasks.serving", __package__)
+            manifest["task_model"] = tasks.stage_task_model(settings, config, resolved, staged)
         (model_dir / "serving.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
         if repository.exists():
             shutil.rmtree(repository)

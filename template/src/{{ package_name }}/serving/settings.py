@@ -10,14 +10,12 @@ from typing import Any
 
 from ..config import ConfigError, Platform, local_path, platform
 from ..contract import get_family
-from ..tasks.contract import TaskContract, project_task
 from .server import SUMMARY_QUANTILES
 
 MODEL_URI_ENV = "SERVING_MODEL_URI"
 REPOSITORY_ENV = "SERVING_REPOSITORY"
 HOST_ENV = "SERVING_HOST"
 STATE_DIR_ENV = "SERVING_STATE_DIR"
-TASK_MAX_BATCH_SIZE = 8
 PORT_ENVS = {"http": "SERVING_HTTP_PORT", "grpc": "SERVING_GRPC_PORT", "metrics": "SERVING_METRICS_PORT"}
 
 
@@ -154,25 +152,13 @@ class ServingSettings:
     latency_summary_quantiles: str = SUMMARY_QUANTILES
     client: ClientSettings = field(default_factory=ClientSettings)
     batch: BatchSettings = field(default_factory=BatchSettings)
-    # The use case's production contract (decisions.task), served by a second Triton model.
-    production_contract: TaskContract | None = None
+    # The use case has a production contract (decisions.task): src/<package>/tasks/ serves it.
+    has_task: bool = False
     raw: dict[str, Any] = field(default_factory=dict)
 
     @property
     def contract(self) -> FeatureContract:
         return feature_contract(self.family)
-
-    @property
-    def task_model_name(self) -> str | None:
-        """The Triton model serving the production contract, or None (flat contract only)."""
-        task = self.production_contract
-        return None if task is None else task.triton_model_name(self.model_name)
-
-    @property
-    def task_max_batch_size(self) -> int:
-        """Production requests per task-model execution. Each can fan out to many core rows (a
-        32x32 image is 625 windows), so fewer than the core's `max_batch_size`."""
-        return max(1, min(self.max_batch_size, TASK_MAX_BATCH_SIZE))
 
     def url(self, protocol: str | None = None) -> str:
         kind = protocol or self.client.protocol
@@ -222,7 +208,7 @@ class ServingSettings:
                 result_ttl_seconds=batch.result_ttl_seconds,
                 max_wait_ms=batch.max_wait_ms,
             ),
-            production_contract=project_task(current),
+            has_task=current.decisions.get("task") is not None,
             raw=section,
         )
 

@@ -248,41 +248,6 @@ def predict(ctx: SmokeContext) -> str:
     return f"{len(batch)} requests, p95 {p95:.1f} ms ({verdict} the {target:g} ms target), max |diff| {difference:.1e}"
 
 
-def task(ctx: SmokeContext) -> str:
-    """The use case's production contract (platform.yaml decisions.task) through the task model, checked against the
-    champion's head in process; a flat-contract project has no task model and says so."""
-    from ..contract import get_family
-    from ..serving.client import TritonClient
-    from ..serving.settings import ServingSettings
-    from ..training.registry import load_champion_task
-
-    settings = ServingSettings.from_platform()
-    contract = settings.production_contract
-    if contract is None:
-        return "flat contract (features -> scores): no task model"
-    champion_task = load_champion_task(info=ctx.values["champion"])
-    if champion_task is None:
-        raise StageError(f"{contract.use_case} has a production contract but the champion has no task head")
-    family = get_family(contract.family)
-    frame = ctx.values["training_frame"]
-    x = frame[list(family.features)].to_numpy(dtype=np.float32)
-    y = frame[family.label].to_numpy(dtype=np.int64)
-    inputs, _ = champion_task.head.examples(x, y, np.random.default_rng(7), settings.task_max_batch_size)
-    record = ctx.values["triton"]
-    client = TritonClient.from_settings(settings, url=f"{settings.host}:{record['ports']['http']}", retries=1)
-    started = time.perf_counter()
-    served = client.infer_task(inputs)
-    took = (time.perf_counter() - started) * 1000.0
-    client.close()
-    expected = contract.decode_outputs(champion_task.infer(inputs))
-    for name, value in expected.items():
-        same = served[name] == value if isinstance(value, list) else np.allclose(served[name], value, atol=1e-4)
-        if not same:
-            raise StageError(f"{settings.task_model_name} output {name!r} differs from the champion's head in process")
-    size = settings.task_max_batch_size
-    return f"{size} {contract.use_case} requests on {settings.task_model_name} in {took:.0f} ms, equal to the head"
-
-
 # ---------------------------------------------------------------- monitoring
 
 
@@ -347,7 +312,6 @@ STAGES: tuple[Stage, ...] = (
     Stage("build-serving", "Triton model repository from the champion", build_serving),
     Stage("serve", "start the local Triton server", serve),
     Stage("predict", "client requests, checked against the champion", predict),
-    Stage("task", "production contract (decisions.task) on the task model", task),
     Stage("inference-log", "read the inference log back", inference_log),
     Stage("drift", "Evidently PSI drift job", drift),
     Stage("stop", "stop everything", stop),
@@ -355,17 +319,26 @@ STAGES: tuple[Stage, ...] = (
 
 
 def project_stages(current: Platform | None = None) -> tuple[Stage, ...]:
-    """This project's stages: STAGES, with a layer's own stages in place of (or around) some of them:
-    a PyTorch framework model's (decisions.model.framework, src/<package>/vision/) predict stage, and
-    the stream for detection, in place of the feature-row predict and task stages; the RAG layer's
-    (decisions.model.rag, src/<package>/rag/) training, ingestion and query stages; the language
-    model's (decisions.model.llm, src/<package>/llm/) training and streaming stages."""
-    model = (current or platform()).decision("model")
-    replaced: dict[str, tuple[Stage, ...]] = {}
-    for key, module in (("framework", ".vision.smoke"), ("rag", ".rag.smoke"), ("llm", ".llm.smoke")):
-        if model.get(key):
-            replaced |= importlib.import_module(module, package=_package()).stages()
-    return tuple(item for stage in STAGES for item in replaced.get(stage.name, (stage,)))
+    """This project's stages: STAGES, with a layer's own stages in place of (or around) some of them,
+    each layer applied to the stages before it: the production contract's task stage after predict
+    (decisions.task, src/<package>/tasks/); a PyTorch framework model's (decisions.model.framework,
+    src/<package>/vision/) predict stage, and the stream for detection, in place of the feature-row
+    one; the RAG layer's (decisions.model.rag, src/<package>/rag/) training, ingestion and query
+    stages; the language model's (decisions.model.llm, src/<package>/llm/) training and streaming stages."""
+    plat = current or platform()
+    model = plat.decision("model")
+    layers = (
+        (plat.decisions.get("task"), ".tasks.smoke"),
+        (model.get("framework"), ".vision.smoke"),
+        (model.get("rag"), ".rag.smoke"),
+        (model.get("llm"), ".llm.smoke"),
+    )
+    stages = STAGES
+    for decided, module in layers:
+        if decided:
+            replaced = importlib.import_module(module, package=_package()).stages({s.name: s for s in stages})
+            stages = tuple(item for stage in stages for item in replaced.get(stage.name, (stage,)))
+    return stages
 
 
 def prepare(current: Platform) -> SmokeContext:

@@ -19,8 +19,6 @@ import numpy as np
 import numpy.typing as npt
 
 from ..config import Platform, local_path
-from ..tasks.contract import TASK_PARAMS_ARTIFACT, TaskContract, load_params
-from ..tasks.heads import Arrays, Head, guarded_core
 from .errors import NoChampionError, TrainingError
 from .settings import TrainingSettings, load_settings
 from .tracking import check_tracking_uri
@@ -62,14 +60,15 @@ class ChampionInfo:
         return len(self.classes) if self.task != "regression" else 1
 
 
-def _client(settings: TrainingSettings, tracking_uri: str | None) -> tuple[str, Any]:
+def tracking_client(settings: TrainingSettings, tracking_uri: str | None) -> Any:
+    """An MlflowClient on `tracking_uri` (or the project's), which is also made MLflow's current one."""
     import mlflow
     from mlflow.tracking import MlflowClient
 
     uri = tracking_uri or settings.tracking_uri()
     check_tracking_uri(uri)
     mlflow.set_tracking_uri(uri)
-    return uri, MlflowClient(tracking_uri=uri, registry_uri=uri)
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
 def champion(
@@ -82,7 +81,8 @@ def champion(
     from mlflow.exceptions import MlflowException
 
     settings = load_settings(platform_)
-    uri, client = _client(settings, tracking_uri)
+    client = tracking_client(settings, tracking_uri)
+    uri = tracking_uri or settings.tracking_uri()
     name = settings.registered_model_name
     try:
         version = client.get_model_version_by_alias(name, settings.champion_alias)
@@ -151,39 +151,3 @@ def load_champion_predict_fn(
         return np.asarray(model.predict(check(x)), dtype=np.float32).reshape(len(x), n_outputs)
 
     return predict_pyfunc
-
-
-@dataclass(frozen=True)
-class ChampionTask:
-    """The champion's task head (decisions.task) around its core model, computed in-process: what the
-    Triton task model serves."""
-
-    contract: TaskContract
-    head: Head
-    params: Arrays
-    core: PredictFn
-
-    def infer(self, inputs: Arrays) -> Arrays:
-        return self.head.infer(self.core, self.params, inputs)
-
-
-def load_champion_task(
-    platform_: Platform | None = None, *, tracking_uri: str | None = None, info: ChampionInfo | None = None
-) -> ChampionTask | None:
-    """The champion's head with its fitted params (task/params.npz), or None for a flat contract."""
-    settings = load_settings(platform_)
-    task = settings.production_contract
-    if task is None:
-        return None
-    current = info or champion(platform_, tracking_uri=tracking_uri)
-    _, client = _client(settings, tracking_uri or current.tracking_uri)
-    target = local_path("state_dir", settings.platform) / "champion" / current.version
-    target.mkdir(parents=True, exist_ok=True)
-    try:
-        path = Path(client.download_artifacts(current.run_id, TASK_PARAMS_ARTIFACT, str(target)))
-    except Exception as error:
-        raise TrainingError(
-            f"champion version {current.version} has no {TASK_PARAMS_ARTIFACT}; retrain it (make train)"
-        ) from error
-    core = guarded_core(load_champion_predict_fn(info=current), current.n_outputs)
-    return ChampionTask(task, task.build_head(settings.contract.classes), load_params(path), core)

@@ -11,7 +11,6 @@ from typing import Any
 
 from ..config import Platform, local_path, mlflow_tracking_uri, platform
 from ..contract import CONTRACT_FILE, get_family
-from ..tasks.contract import TaskContract, project_task
 from .errors import TrainingError
 
 TASKS = ("binary", "multiclass", "regression")
@@ -161,13 +160,16 @@ class TrainingSettings:
     pipeline_name: str
     pipeline_root: Path
     remote: RemoteSettings
-    # The use case's production contract (decisions.task), None for the flat family contract.
-    production_contract: TaskContract | None = None
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
 
     @property
     def family(self) -> str:
         return self.contract.family
+
+    @property
+    def has_task(self) -> bool:
+        """The use case has a production head (decisions.task): src/<package>/tasks/ trains it."""
+        return self.platform.decisions.get("task") is not None
 
     @property
     def package(self) -> str:
@@ -245,7 +247,6 @@ def load_settings(platform_: Platform | None = None) -> TrainingSettings:
             tracking_uri=remote.tracking_uri,
             experiment=remote.experiment,
         ),
-        production_contract=project_task(current),
         raw=raw,
     )
 

@@ -43,14 +43,14 @@ def newest_images(images_dir: Path, limit: int) -> list[bytes]:
     return [Path(path).read_bytes() for _, path, _ in samples[:limit]]
 
 
-def stages() -> dict[str, tuple[Stage, ...]]:
+def stages(base: dict[str, Stage]) -> dict[str, tuple[Stage, ...]]:
     """The platform stages this project replaces: predict (and the stream after it, when the project
-    holds the stream pipeline); the feature-row task stage has no counterpart."""
+    holds the stream pipeline)."""
     predict_stages = [Stage("predict", "encoded images through the Triton ensemble, checked in process", predict)]
     if importlib.util.find_spec(f"{__package__}.smoke_stream") is not None:  # detection projects only
         stream = importlib.import_module(f"{__package__}.smoke_stream").stream
         predict_stages.append(Stage("stream", "video -> sampling -> Triton -> ByteTrack -> events", stream))
-    return {"predict": tuple(predict_stages), "task": ()}
+    return {"predict": tuple(predict_stages)}
 
 
 def predict(ctx: SmokeContext) -> str:

@@ -21,22 +21,21 @@ from pathlib import Path
 from typing import Any
 
 from ..smoke.runner import SmokeContext, Stage
-from ..smoke.stages import STAGES, StageError, _python, champion_report, run_logged
+from ..smoke.stages import StageError, _python, champion_report, run_logged
 
 CONCURRENCY = int(os.environ.get("SMOKE_CONCURRENCY", "8"))
 PROMPTS = int(os.environ.get("SMOKE_LLM_PROMPTS", "16"))
 
 
-def stages() -> dict[str, tuple[Stage, ...]]:
-    """Where the language model's stages go among the platform's: before build-serving, after task."""
-    by_name = {stage.name: stage for stage in STAGES}
+def stages(base: dict[str, Stage]) -> dict[str, tuple[Stage, ...]]:
+    """Where the language model's stages go among the platform's: before build-serving, after predict."""
     return {
         "build-serving": (
             Stage("llm-train", "language model: Kubeflow pipeline, unigram gate, MLflow", llm_train),
-            by_name["build-serving"],
+            base["build-serving"],
         ),
-        "task": (
-            by_name["task"],
+        "predict": (
+            base["predict"],
             Stage("llm-generate", "streamed answers from Triton, checked in process", llm_generate),
             Stage("llm-drift", "Evidently PSI of the served prompts", llm_drift),
         ),

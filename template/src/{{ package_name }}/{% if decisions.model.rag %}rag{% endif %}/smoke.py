@@ -22,7 +22,7 @@ import numpy as np
 
 from ..config import platform
 from ..smoke.runner import SmokeContext, Stage
-from ..smoke.stages import STAGES, StageError, _python, champion_report, run_logged
+from ..smoke.stages import StageError, _python, champion_report, run_logged
 
 CONCURRENCY = int(os.environ.get("SMOKE_CONCURRENCY", "8"))
 
@@ -31,17 +31,16 @@ def _package() -> str:
     return __name__.rsplit(".", 2)[0]
 
 
-def stages() -> dict[str, tuple[Stage, ...]]:
+def stages(base: dict[str, Stage]) -> dict[str, tuple[Stage, ...]]:
     """Where the RAG stages go among the platform's: around build-serving and after task."""
-    by_name = {stage.name: stage for stage in STAGES}
     return {
         "build-serving": (
             Stage("rag-train", "embedding model + answer generator: Kubeflow pipeline, gates, MLflow", rag_train),
             Stage("rag-ingest", "Airflow ingestion DAG into Qdrant", rag_ingest),
-            by_name["build-serving"],
+            base["build-serving"],
         ),
         "task": (
-            by_name["task"],
+            base["task"],
             Stage("rag-query", "cited answers from Triton, checked in process", rag_query),
             Stage("rag-drift", "Evidently PSI of the served questions", rag_drift),
         ),
