@@ -10,14 +10,17 @@ For each release of CHANGELOG.md (rebuilt from history by `ci/releases.py`), in 
    added to `config.py`), a Makefile target, a deleted docs page; committed;
 3. `copier update --vcs-ref <current>` through the CLI, as a user runs it;
 4. checks: every edit survives; the project equals a fresh render of the current version with the
-   same answers once the user's lines and files are taken out (so every template change landed);
-   a second update to the same version changes nothing.
+   same answers once the user's lines and files are taken out (so every template change landed;
+   a file the template creates once and never updates, copier.yml `_skip_if_exists`, must exist
+   but keeps the content of the release it came from); a second update to the same version
+   changes nothing.
 
 The same function backs `tests/test_update_releases.py`; this script prints the table for people.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import subprocess
 import sys
@@ -145,6 +148,12 @@ def without_user_edits(updated: dict[str, bytes], package: str) -> dict[str, byt
     return result
 
 
+def created_once(history: History) -> list[str]:
+    """The template's `_skip_if_exists` patterns: files an update never changes once they exist."""
+    config = yaml.safe_load((history.path / "copier.yml").read_text(encoding="utf-8"))
+    return [str(pattern) for pattern in config.get("_skip_if_exists") or []]
+
+
 def replay(history: History, release: Release, workdir: Path, answers: dict[str, Any] | None = None) -> Replay:
     """Render `release` (with `answers`, defaults otherwise), edit, update to the current version, check."""
     started = time.monotonic()
@@ -164,7 +173,13 @@ def replay(history: History, release: Release, workdir: Path, answers: dict[str,
         expected = {k: v for k, v in fresh.items() if k != DELETED_DOC}
         got = without_user_edits(tree(project), package)
         outcome.template_changed = sum(1 for k in set(fresh) | set(before) if fresh.get(k) != before.get(k))
-        outcome.not_landed = sorted(k for k in set(expected) | set(got) if expected.get(k) != got.get(k))
+        once = created_once(history)
+        outcome.not_landed = sorted(
+            k
+            for k in set(expected) | set(got)
+            if expected.get(k) != got.get(k)
+            and not (k in expected and k in got and any(fnmatch.fnmatch(k, pattern) for pattern in once))
+        )
         commit_all(project, "update")
         again = _copier("update", "--trust", "--defaults", "--vcs-ref", history.current, cwd=project)
         if again.returncode != 0:
