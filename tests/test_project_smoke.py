@@ -71,6 +71,12 @@ def _tritons_under(project: Path) -> list[int]:
     return [int(entry.name) for entry, command in _processes() if "tritonserver" in command and str(project) in command]
 
 
+def _stubs_under(project: Path) -> list[int]:
+    """PIDs of the python backend's stub processes of this project's Triton."""
+    stub = "triton_python_backend_stub"
+    return [int(entry.name) for entry, command in _processes() if stub in command and str(project) in command]
+
+
 def _listeners(port: int) -> list[str]:
     """Command lines of the processes listening on TCP `port` (/proc/net/tcp* inodes -> /proc/*/fd)."""
     inodes: set[str] = set()
@@ -201,5 +207,6 @@ def test_smoke_cleans_up_when_triton_dies(stack_project: Callable[[str], Path]) 
     assert "logs:" in output and ".local/logs" in output
     assert "smoke: FAILED" in output
     assert not _tritons_under(project), "a Triton server is still running after the failure"
+    assert not _stubs_under(project), "the killed Triton's python backend stubs are still running"
     for port in _server_ports(output):
         assert not _port_held_by(project, port), f"port {port} still bound after the failure: {_listeners(port)}"

@@ -16,6 +16,7 @@ with its default quantiles their upkeep grew until it cut throughput by a third 
 
 from __future__ import annotations
 
+import contextlib
 import ctypes.util
 import importlib.util
 import json
@@ -39,6 +40,7 @@ from .errors import RepositoryError, ServingError
 RECORD_FILE = "server.json"
 # The python backend's shared memory, one region per model instance (`/dev/shm/<prefix><uuid>`)
 SHM_REGION_PREFIX = "/dev/shm/triton_python_backend_shm_region_"
+STUB_NAME = "triton_python_backend_stub"  # the python backend's model processes
 ALLOCATORS = ("jemalloc", "system")
 SUMMARY_QUANTILES = "0.95:0.02"  # the engine's default; platform.yaml's decision is passed in
 
@@ -287,7 +289,10 @@ class LocalTriton:
 
     def stop(self, timeout: float = 30.0) -> None:
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
+        if process is None:
+            return
+        if process.poll() is not None:  # the server died: its python backend stubs may live on
+            _stop_orphans(process.pid, timeout)
             return
         self.released_regions = _terminate(process.pid, timeout, wait=process.wait)
 
@@ -359,6 +364,55 @@ def _signal_until_gone(pid: int, timeout: float, wait: Any) -> None:
             time.sleep(0.2)
 
 
+def group_members(pgid: int) -> list[int]:
+    """The running processes of process group `pgid` (a server started in its own session and the
+    python backend stubs it forked), from /proc."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text(encoding="utf-8").rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # the process ended meanwhile
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            members.append(int(entry.name))
+    return members
+
+
+def _stop_orphans(pgid: int, timeout: float) -> None:
+    """When the server died (killed, crashed), its python backend stubs can outlive it in its process
+    group, holding their shared memory: signal them as a stop would have."""
+    stubs = [pid for pid in group_members(pgid) if Path(_command(pid)).name == STUB_NAME]
+    for pid in stubs:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            continue
+    if _all_gone(stubs, timeout):
+        return
+    for pid in stubs:  # a stub that ignores SIGTERM (stopped, or stuck on shared memory)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    _all_gone(stubs, 5.0)
+
+
+def _all_gone(pids: list[int], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while any(is_running(pid) for pid in pids):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def _command(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0", 1)[0].decode(errors="replace")
+    except OSError:
+        return ""
+
+
 def read_record(state_dir: Path) -> dict[str, Any] | None:
     path = state_dir / RECORD_FILE
     if not path.is_file():
@@ -376,5 +430,7 @@ def stop_recorded(state_dir: Path, timeout: float = 30.0) -> bool:
     running = is_running(pid)
     if running:
         _terminate(pid, timeout)
+    else:
+        _stop_orphans(pid, timeout)
     (state_dir / RECORD_FILE).unlink(missing_ok=True)
     return running
