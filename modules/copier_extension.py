@@ -7,6 +7,8 @@ functions. No decision logic lives in Jinja.
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import hashlib
 import importlib.util
 import sys
@@ -15,9 +17,11 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+import jinja2
 import yaml
 from copier_template_extensions import ContextHook
-from jinja2 import pass_context
+from jinja2 import FileSystemBytecodeCache, pass_context
+from jinja2.bccache import Bucket
 
 ENGINE_DIR = Path(__file__).resolve().parent / "platform_engine"
 
@@ -148,9 +152,20 @@ def _decide_frozen(frozen: tuple[Any, ...]) -> dict[str, Any]:
     return decide(answers).to_dict()
 
 
+# The answers of the last render and their decisions. Copier builds a render context about 3,300
+# times in a default copy (every path part, the answers file's path, every file) with the same
+# answers: comparing the raw values is cheaper than typing and freezing them for the cache each time.
+_last_render: list[Any] = [None, None]
+
+
 def decisions_for(context: dict[str, Any]) -> dict[str, Any]:
     """Decisions for a (complete) set of answers, cached: Copier renders many files per run."""
-    return _decide_frozen(_freeze(_answers_from(context)))
+    raw = [context.get(key) for key in ANSWER_KEYS]
+    if raw == _last_render[0]:
+        return _last_render[1]
+    decided = _decide_frozen(_freeze(_answers_from(context)))
+    _last_render[:] = [copy.deepcopy(raw), decided]
+    return decided
 
 
 def _partial_answers(context: dict[str, Any]) -> Answers:
@@ -190,9 +205,10 @@ def memoize_compile(environment: Any) -> None:
     Copier compiles every path part with `from_string`, and the answers file's path once per part:
     a default render compiled 2,262 strings of which 419 were distinct (0.6 s of its 1.6 s of CPU,
     measured with ci/bench_render.py). Jinja caches templates loaded by name, not strings, so the
-    environment remembers the code of each string it compiled. The cache lives on this environment
-    (one Copier worker, one run): nothing is kept between runs. The extensions' `preprocess` hooks
-    still run on every compile, for their side effects (Copier's `yield` tag resets its state there).
+    environment remembers the code of each string it compiled, and keeps a string's code in the
+    environment's bytecode cache when it has one (`TemplateCodeCache`: the same path parts come back
+    in every copy). The extensions' `preprocess` hooks still run on every compile, also from a
+    cache, for their side effects (Copier's `yield` tag resets its state there).
     """
     compile_ = environment.compile
     compiled: dict[tuple[Any, ...], Any] = {}
@@ -206,10 +222,83 @@ def memoize_compile(environment: Any) -> None:
         if key in compiled:
             environment.preprocess(source, name, filename)
             return compiled[key]
-        code = compiled[key] = compile_(source, name, filename, raw, defer_init)
-        return code
+        cache = environment.bytecode_cache
+        if cache is None or raw or defer_init or name is not None:
+            code = compiled[key] = compile_(source, name, filename, raw, defer_init)
+            return code
+        bucket = cache.get_bucket(environment, "<string>", None, source)
+        if bucket.code is None:
+            bucket.code = compile_(source, name, filename, raw, defer_init)
+            cache.set_bucket(bucket)
+        else:
+            environment.preprocess(source, name, filename)
+        compiled[key] = bucket.code
+        return bucket.code
 
     environment.compile = compile_once
+
+
+# Environment settings that change the code Jinja compiles a template into.
+_CODE_OPTIONS = (
+    "block_start_string",
+    "block_end_string",
+    "variable_start_string",
+    "variable_end_string",
+    "comment_start_string",
+    "comment_end_string",
+    "line_statement_prefix",
+    "line_comment_prefix",
+    "trim_blocks",
+    "lstrip_blocks",
+    "newline_sequence",
+    "keep_trailing_newline",
+    "optimized",
+    "autoescape",
+    "intercepted_binops",
+    "intercepted_unops",
+)
+
+
+class TemplateCodeCache(FileSystemBytecodeCache):
+    """Jinja's file bytecode cache, keyed by what the compiled code depends on.
+
+    Jinja's own key is the template's name and file path, but Copier renders each run from a fresh
+    clone in a new temporary folder, so the path never repeats. Here the key is Jinja's version, the
+    environment's syntax (its class, extensions and lexer options), the template's name and its
+    source: a template compiled once on a machine is loaded, not compiled, by every later copy or
+    update, and a changed template (another release, an edit) gets its own entry. By default the
+    entries live in Jinja's per-user temporary folder (`_jinja2-cache-<uid>`), written atomically. A
+    cache must never break a render: entries that cannot be read or written are compiled instead.
+    """
+
+    def __init__(self, directory: str | None = None) -> None:
+        super().__init__(directory, pattern="__mlops_scaffold_%s.cache")
+
+    def get_bucket(self, environment: Any, name: str, filename: str | None, source: str) -> Bucket:
+        syntax = [jinja2.__version__, type(environment).__qualname__, *sorted(environment.extensions)]
+        syntax += [f"{option}={getattr(environment, option, None)!r}" for option in _CODE_OPTIONS]
+        key = hashlib.sha256("\0".join([*syntax, name, source]).encode()).hexdigest()
+        bucket = Bucket(environment, key, self.get_source_checksum(source))
+        self.load_bytecode(bucket)
+        return bucket
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        try:
+            super().load_bytecode(bucket)
+        except OSError:
+            bucket.reset()
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        with contextlib.suppress(OSError):
+            super().dump_bytecode(bucket)
+
+
+def code_cache() -> TemplateCodeCache | None:
+    """The machine's template code cache, or none where no safe temporary folder exists."""
+    try:
+        return TemplateCodeCache()
+    except (OSError, RuntimeError):  # Jinja refuses a temporary folder that others could write
+        return None
 
 
 class DecisionEngine(ContextHook):
@@ -218,6 +307,8 @@ class DecisionEngine(ContextHook):
     def __init__(self, environment: Any) -> None:
         super().__init__(environment)
         memoize_compile(environment)
+        if environment.bytecode_cache is None:
+            environment.bytecode_cache = code_cache()
         environment.globals.update(
             answer_error=_answer_error,
             recommended_hosting=_recommended_hosting,

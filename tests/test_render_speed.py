@@ -1,20 +1,26 @@
 """What keeps `copier copy` fast (ci/bench_render.py measures it): the extension compiles each
-template string once per run, and the engine parses its tables with libyaml when it can."""
+template string once per run, keeps compiled templates in a bytecode cache that later runs load from
+(whichever folder Copier cloned the template into), decides once per set of answers, and the engine
+parses its tables with libyaml when it can."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import jinja2
 import pytest
 import yaml
 from copier._jinja_ext import YieldExtension, get_yield_context
-from copier_extension import memoize_compile
+from copier_extension import TemplateCodeCache, decisions_for, memoize_compile
 from platform_engine import tables
 
 
-def _counting_environment() -> tuple[jinja2.Environment, list[str]]:
-    environment = jinja2.Environment(extensions=[YieldExtension])
+def _counting_environment(
+    cache: jinja2.BytecodeCache | None = None, folder: Path | None = None, **options: Any
+) -> tuple[jinja2.Environment, list[str]]:
+    loader = jinja2.FileSystemLoader(folder) if folder else None
+    environment = jinja2.Environment(extensions=[YieldExtension], loader=loader, bytecode_cache=cache, **options)
     compiled: list[str] = []
     original = environment.compile
 
@@ -55,3 +61,78 @@ def test_copier_yield_state_is_reset_on_every_compile_also_from_the_cache() -> N
 def test_tables_parse_the_same_with_libyaml(name: str) -> None:
     text = (tables.DATA_DIR / f"{name}.yaml").read_text(encoding="utf-8")
     assert yaml.load(text, Loader=tables.SAFE_LOADER) == yaml.load(text, Loader=yaml.SafeLoader)
+
+
+def _clone(tmp_path: Path, name: str, text: str) -> Path:
+    """A template folder, as Copier clones one for each run (a new path every time)."""
+    folder = tmp_path / name
+    folder.mkdir()
+    (folder / "README.md.jinja").write_text(text, encoding="utf-8")
+    return folder
+
+
+@pytest.mark.engine
+def test_a_later_run_loads_compiled_templates_from_another_clone(tmp_path: Path) -> None:
+    cache = TemplateCodeCache(str(tmp_path / "cache"))
+    (tmp_path / "cache").mkdir()
+    first, compiled = _counting_environment(cache, _clone(tmp_path, "clone1", "# {{ name }}"))
+    assert first.get_template("README.md.jinja").render(name="a") == "# a"
+    assert first.from_string("{{ name }}.md").render(name="a") == "a.md"
+    assert len(compiled) == 2
+    second, compiled = _counting_environment(cache, _clone(tmp_path, "clone2", "# {{ name }}"))
+    assert second.get_template("README.md.jinja").render(name="b") == "# b"
+    assert second.from_string("{{ name }}.md").render(name="b") == "b.md"
+    assert compiled == [], "the second clone compiled what the first one had cached"
+
+
+@pytest.mark.engine
+def test_a_changed_template_or_syntax_is_compiled_again(tmp_path: Path) -> None:
+    cache = TemplateCodeCache(str(tmp_path))
+    _counting_environment(cache, _clone(tmp_path, "v1", "# {{ name }}"))[0].get_template("README.md.jinja")
+    edited, compiled = _counting_environment(cache, _clone(tmp_path, "v2", "# {{ name }}!"))
+    assert edited.get_template("README.md.jinja").render(name="a") == "# a!"
+    other_syntax, compiled_again = _counting_environment(
+        cache, _clone(tmp_path, "v3", "# [[ name ]]"), variable_start_string="[[", variable_end_string="]]"
+    )
+    assert other_syntax.get_template("README.md.jinja").render(name="a") == "# a"
+    assert (len(compiled), len(compiled_again)) == (1, 1)
+
+
+@pytest.mark.engine
+def test_copier_yield_state_is_reset_also_from_another_runs_cache(tmp_path: Path) -> None:
+    cache = TemplateCodeCache(str(tmp_path))
+    source = "{% yield item from items %}{{ item }}{% endyield %}"
+    _counting_environment(cache)[0].from_string(source).render(items=["a"])
+    environment, compiled = _counting_environment(cache)
+    environment.from_string(source).render(items=["a", "b"])
+    assert get_yield_context(environment).yield_name == "item"
+    environment.from_string("plain")
+    assert get_yield_context(environment).yield_name is None
+    assert compiled == ["plain"], "the yield template came from the first environment's cache"
+
+
+@pytest.mark.engine
+def test_a_cache_folder_that_cannot_be_written_does_not_break_a_render(tmp_path: Path) -> None:
+    cache = TemplateCodeCache(str(tmp_path / "missing"))
+    environment, compiled = _counting_environment(cache, _clone(tmp_path, "clone", "# {{ name }}"))
+    assert environment.get_template("README.md.jinja").render(name="a") == "# a"
+    assert environment.from_string("{{ name }}").render(name="b") == "b"
+    assert len(compiled) == 2
+
+
+@pytest.mark.engine
+def test_decisions_follow_the_answers_of_each_render() -> None:
+    answers = {
+        "project_name": "Churn Prediction",
+        "use_case": "tabular",
+        "monthly_requests": 1_000_000,
+        "peak_rps": 20.0,
+        "latency_p95_ms": 200,
+        "cloud": "aws",
+    }
+    aws = decisions_for(answers)
+    assert decisions_for(dict(answers)) is aws, "the same answers are decided once"
+    gcp = decisions_for(answers | {"cloud": "gcp"})
+    assert gcp is not aws and gcp["cloud"] != aws["cloud"]
+    answers["cloud"] = "gcp"  # Copier may change an answer in place between renders
+    assert decisions_for(answers) == gcp
