@@ -147,6 +147,20 @@ def local_path(key: str, platform_: Platform | None = None) -> Path:
     return path if path.is_absolute() else current.path.parent / path
 
 
+def use_mlflow(uri: str) -> str:
+    """Point MLflow's tracking and its model registry at `uri`, and return it.
+
+    Always both: MLflow keeps the registry URI for the rest of the process (and exports
+    $MLFLOW_REGISTRY_URI to child processes), so a step that set only the tracking URI would read and
+    write the models of whichever registry an earlier step pointed at.
+    """
+    import mlflow  # imported here: most of the package runs without MLflow loaded
+
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    return uri
+
+
 def mlflow_tracking_uri(platform_: Platform | None = None) -> str:
     """The local tracking URI with its SQLite path made absolute; $MLFLOW_TRACKING_URI wins."""
     override = os.environ.get("MLFLOW_TRACKING_URI")

@@ -28,13 +28,9 @@ class ResolvedModel:
 
 
 def _tracking_setup() -> None:
-    import mlflow
+    from ..config import mlflow_tracking_uri, use_mlflow
 
-    from ..config import mlflow_tracking_uri
-
-    uri = mlflow_tracking_uri()
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
+    use_mlflow(mlflow_tracking_uri())
 
 
 def _find_onnx(folder: Path) -> Path | None:

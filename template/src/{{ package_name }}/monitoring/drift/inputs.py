@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ...config import use_mlflow
 from .settings import DriftSettings
 from .status import EXIT_CONFIG, EXIT_NO_REFERENCE, DriftJobError
 
@@ -45,8 +46,8 @@ def load_champion_reference(settings: DriftSettings, tracking_uri: str) -> Refer
     from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
-    mlflow.set_tracking_uri(tracking_uri)
-    client = MlflowClient(tracking_uri=tracking_uri)
+    use_mlflow(tracking_uri)
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
     try:
         version = client.get_model_version_by_alias(settings.registered_model_name, settings.champion_alias)
     except MlflowException as error:

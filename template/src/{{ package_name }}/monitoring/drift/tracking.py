@@ -7,7 +7,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from ...config import local_path
+from ...config import local_path, use_mlflow
 from ...training.tracking import experiment_id
 from .settings import DriftSettings
 from .status import EXIT_DRIFT, STATUS_NAMES
@@ -20,7 +20,7 @@ def mlflow_streak(settings: DriftSettings, tracking_uri: str, model_name: str) -
     try:
         import mlflow
 
-        mlflow.set_tracking_uri(tracking_uri)
+        use_mlflow(tracking_uri)
         experiment = mlflow.get_experiment_by_name(settings.mlflow_experiment)
         if experiment is None:
             return 0
@@ -47,7 +47,7 @@ def log_to_mlflow(settings: DriftSettings, tracking_uri: str, summary: dict[str,
     import mlflow
     from mlflow.tracking import MlflowClient
 
-    mlflow.set_tracking_uri(tracking_uri)
+    use_mlflow(tracking_uri)
     experiment = experiment_id(settings.mlflow_experiment, tracking_uri, local_path("mlflow_artifact_root"))
     tags = {
         "job": "drift",
@@ -71,7 +71,7 @@ def log_to_mlflow(settings: DriftSettings, tracking_uri: str, summary: dict[str,
         mlflow.log_artifacts(str(report_dir), artifact_path="drift")
         run_id = str(run.info.run_id)
     if summary["model_version"]:
-        client = MlflowClient(tracking_uri=tracking_uri)
+        client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
         for key, value in {
             "drift.last_status": summary["status"],
             "drift.last_run_id": run_id,
