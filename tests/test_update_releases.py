@@ -16,8 +16,8 @@ import pytest
 from conftest import REPO
 
 sys.path.insert(0, str(REPO / "ci"))
-from releases import History, build_history, changelog_releases
-from replay_releases import replay, table
+from releases import History, build_history, changelog_releases, commit_all
+from replay_releases import _copier, render, replay, table, tree
 
 RELEASES = [r for r in changelog_releases((REPO / "CHANGELOG.md").read_text(encoding="utf-8")) if r.commit]
 
@@ -59,3 +59,24 @@ def test_an_accented_project_keeps_its_names_across_the_slug_change(history: His
     platform = yaml.safe_load((tmp_path / "project" / "platform.yaml").read_text())
     assert (platform["project"]["slug"], platform["project"]["package"]) == ("caf-cr-me", "caf_cr_me")
     assert "kept project_slug 'caf-cr-me'" in outcome.output
+
+
+@pytest.mark.render
+def test_files_the_new_version_drops_go_unless_the_user_changed_them(history: History, tmp_path: Path) -> None:
+    """The newest release's default project holds Python files that the working tree no longer renders
+    for it. The update deletes the ones the user left alone and keeps, with the user's lines, the one
+    the user changed (the `keep-changed` migration), and says so."""
+    release = history.releases[-1]  # oldest first
+    project = render(history, release.tag, tmp_path / "project")
+    current = tree(render(history, history.current, tmp_path / "fresh"))
+    dropped = sorted(path for path in tree(project) if path.endswith(".py") and path not in current)
+    assert len(dropped) >= 2, f"{release.version} -> {history.current} drops {dropped}: pick another release"
+    changed, untouched = project / dropped[0], [project / path for path in dropped[1:]]
+    changed.write_text(changed.read_text() + '\n\ndef team_tweak() -> str:\n    return "ours"\n')
+    commit_all(project, "a team change to a file the next version drops")
+
+    result = _copier("update", "--trust", "--defaults", "--vcs-ref", history.current, cwd=project)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert changed.is_file() and "def team_tweak" in changed.read_text(), "the user's changed file was deleted"
+    assert f"kept {dropped[0]}" in result.stdout + result.stderr
+    assert [path.name for path in untouched if path.exists()] == [], "unchanged dropped files stayed"
