@@ -238,7 +238,9 @@ def memoize_compile(environment: Any) -> None:
     environment.compile = compile_once
 
 
-# Environment settings that change the code Jinja compiles a template into.
+# What the code Jinja compiles a template into depends on, besides the source: its version (the
+# cache's own header covers Python's and Jinja's bytecode format) and these environment settings.
+_JINJA_VERSION = getattr(jinja2, "__version__", "unknown")
 _CODE_OPTIONS = (
     "block_start_string",
     "block_end_string",
@@ -275,7 +277,7 @@ class TemplateCodeCache(FileSystemBytecodeCache):
         super().__init__(directory, pattern="__mlops_scaffold_%s.cache")
 
     def get_bucket(self, environment: Any, name: str, filename: str | None, source: str) -> Bucket:
-        syntax = [jinja2.__version__, type(environment).__qualname__, *sorted(environment.extensions)]
+        syntax = [_JINJA_VERSION, type(environment).__qualname__, *sorted(environment.extensions)]
         syntax += [f"{option}={getattr(environment, option, None)!r}" for option in _CODE_OPTIONS]
         key = hashlib.sha256("\0".join([*syntax, name, source]).encode()).hexdigest()
         bucket = Bucket(environment, key, self.get_source_checksum(source))
