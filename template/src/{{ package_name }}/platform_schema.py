@@ -242,7 +242,7 @@ class Edge(Section):
     precision: Literal["fp32", "fp16", "int8", "int4"]
     device_budget: DeviceBudget
     min_agreement: float = Field(default=0.99, gt=0, le=1)
-    latency_runs: int = Field(default=200, gt=0)
+    latency_runs: int = Field(default=200, ge=20, description="runs behind the p95 latency (at least 20)")
 
 
 class Kubernetes(Section):

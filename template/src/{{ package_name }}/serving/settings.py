@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..config import ConfigError, Platform, local_path, platform
+from ..config import Platform, local_path, platform
 from ..contract import get_family
+from ..platform_schema import Batch, Client, Edge
 from .server import SUMMARY_QUANTILES
 
 MODEL_URI_ENV = "SERVING_MODEL_URI"
@@ -45,88 +45,6 @@ def feature_contract(family: str) -> FeatureContract:
 
 
 @dataclass(frozen=True)
-class ClientSettings:
-    protocol: str = "http"
-    timeout_seconds: float = 10.0
-    retries: int = 3
-    backoff_seconds: float = 0.2
-    log_inferences: bool = True
-
-
-@dataclass(frozen=True)
-class BatchSettings:
-    redis_url: str = "redis://localhost:6379/0"
-    request_queue: str = "serving:requests"
-    result_prefix: str = "serving:results:"
-    result_ttl_seconds: int = 86400
-    max_wait_ms: float = 20.0
-
-
-EDGE_PRECISIONS = ("fp32", "fp16", "int8", "int4")
-
-
-@dataclass(frozen=True)
-class DeviceBudget:
-    """What the edge bundle must fit on the device (serving.edge.device_budget)."""
-
-    device: str = "edge device"
-    memory_mb: float = 4096.0
-    latency_ms: float = 200.0
-
-
-@dataclass(frozen=True)
-class EdgeSettings:
-    """serving.edge: the precision the bundle is quantized to, the device budget it is checked
-    against, and how closely the quantized model must agree with the champion."""
-
-    precision: str = "fp32"
-    budget: DeviceBudget = field(default_factory=DeviceBudget)
-    min_agreement: float = 0.99
-    latency_runs: int = 200
-
-    @classmethod
-    def from_platform(cls, platform_: Platform) -> EdgeSettings:
-        """serving.edge, falling back to the decisions (projects rendered before these keys)."""
-        edge = dict(platform_.section("serving").get("edge") or {})
-        device = dict(platform_.decision("serving_pattern").get("edge_device") or {})
-        budget = dict(edge.get("device_budget") or {})
-        where = f"{platform_.path}: serving.edge"
-        memory = device.get("model_memory_budget_mb", DeviceBudget.memory_mb)
-        latency = device.get("latency_budget_ms", DeviceBudget.latency_ms)
-        precision = str(edge.get("precision") or platform_.decision("precision").get("choice") or "fp32").lower()
-        if precision not in EDGE_PRECISIONS:
-            raise ConfigError(f"{where}.precision is {precision!r}; use one of {', '.join(EDGE_PRECISIONS)}")
-        settings = cls(
-            precision=precision,
-            budget=DeviceBudget(
-                device=str(budget.get("device") or device.get("label") or DeviceBudget.device),
-                memory_mb=_number(budget, "memory_mb", memory, f"{where}.device_budget"),
-                latency_ms=_number(budget, "latency_ms", latency, f"{where}.device_budget"),
-            ),
-            min_agreement=_number(edge, "min_agreement", cls.min_agreement, where),
-            latency_runs=int(_number(edge, "latency_runs", cls.latency_runs, where)),
-        )
-        if settings.budget.memory_mb <= 0 or settings.budget.latency_ms <= 0:
-            raise ConfigError(f"{where}.device_budget: memory_mb and latency_ms must be above 0")
-        if not 0.0 < settings.min_agreement <= 1.0:
-            raise ConfigError(f"{where}.min_agreement is {settings.min_agreement}; use a share in (0, 1]")
-        if settings.latency_runs < 20:
-            raise ConfigError(f"{where}.latency_runs is {settings.latency_runs}; a p95 needs at least 20 runs")
-        return settings
-
-
-def _number(section: dict[str, Any], key: str, fallback: Any, where: str) -> float:
-    value = section.get(key, fallback)
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        number = math.nan
-    if not math.isfinite(number):
-        raise ConfigError(f"{where}.{key} is {value!r}; expected a number")
-    return number
-
-
-@dataclass(frozen=True)
 class ServingSettings:
     """Everything the serving code needs, read once from platform.yaml."""
 
@@ -146,12 +64,13 @@ class ServingSettings:
     cpu_instance_count: int
     tensorrt_precision_mode: str | None
     latency_p95_target_ms: float
-    edge_bundle_dir: Path = Path(".local/edge")
-    edge_sync_uri: str = ""
-    edge: EdgeSettings = field(default_factory=EdgeSettings)
+    client: Client
     latency_summary_quantiles: str = SUMMARY_QUANTILES
-    client: ClientSettings = field(default_factory=ClientSettings)
-    batch: BatchSettings = field(default_factory=BatchSettings)
+    # The serving pattern's own section (platform_schema.py): only edge projects have serving.edge,
+    # only batch projects serving.batch. $EDGE_SYNC_URI and $REDIS_URL override their endpoints.
+    edge: Edge | None = None
+    edge_bundle_dir: Path = Path(".local/edge")
+    batch: Batch | None = None
     # The use case has a production contract (decisions.task): src/<package>/tasks/ serves it.
     has_task: bool = False
     raw: dict[str, Any] = field(default_factory=dict)
@@ -174,8 +93,12 @@ class ServingSettings:
         precision = current.decision("precision")
         ports = {key: int(os.environ.get(env) or getattr(serving.ports, key)) for key, env in PORT_ENVS.items()}
         monitoring = current.decision("monitoring")
-        bundle_dir = Path(serving.edge.bundle_dir if serving.edge else ".local/edge")
-        batch = serving.batch
+        edge, batch = serving.edge, serving.batch
+        if edge is not None and os.environ.get("EDGE_SYNC_URI"):
+            edge = edge.model_copy(update={"sync_uri": os.environ["EDGE_SYNC_URI"]})
+        if batch is not None and os.environ.get("REDIS_URL"):
+            batch = batch.model_copy(update={"redis_url": os.environ["REDIS_URL"]})
+        bundle_dir = Path(edge.bundle_dir if edge else ".local/edge")
         return cls(
             model_name=serving.model_name,
             model_uri=os.environ.get(MODEL_URI_ENV) or champion_uri(current),
@@ -193,21 +116,11 @@ class ServingSettings:
             cpu_instance_count=int(batching["cpu_instance_count"]),
             tensorrt_precision_mode=precision.get("tensorrt_precision_mode") or None,
             latency_p95_target_ms=float(monitoring.get("latency_p95_target_ms") or current.answers["latency_p95_ms"]),
-            edge_bundle_dir=bundle_dir if bundle_dir.is_absolute() else current.path.parent / bundle_dir,
-            edge_sync_uri=os.environ.get("EDGE_SYNC_URI") or (serving.edge.sync_uri if serving.edge else ""),
-            edge=EdgeSettings.from_platform(current),
+            client=serving.client,
             latency_summary_quantiles=str(monitoring.get("latency_summary_quantiles") or SUMMARY_QUANTILES),
-            client=ClientSettings(**serving.client.model_dump()),
-            # only batch projects have serving.batch; the others never start the worker
-            batch=BatchSettings()
-            if batch is None
-            else BatchSettings(
-                redis_url=os.environ.get("REDIS_URL") or batch.redis_url,
-                request_queue=batch.request_queue,
-                result_prefix=batch.result_prefix,
-                result_ttl_seconds=batch.result_ttl_seconds,
-                max_wait_ms=batch.max_wait_ms,
-            ),
+            edge=edge,
+            edge_bundle_dir=bundle_dir if bundle_dir.is_absolute() else current.path.parent / bundle_dir,
+            batch=batch,
             has_task=current.decisions.get("task") is not None,
             raw=section,
         )
