@@ -90,6 +90,7 @@ def _timed_commands(jobs: list[tuple[str, Command]], runs: int) -> list[Row]:
                 if attempt:
                     row.wall.append(wall)
                     row.cpu.append(cpu)
+                # the project, not the first-copy row's temporary folder beside it
                 row.files = _count_files(dst / "project" if (dst / "project").is_dir() else dst)
                 shutil.rmtree(dst, ignore_errors=True)
     return rows
@@ -125,7 +126,7 @@ def _in_process(template: Path, runs: int) -> Row:
             if attempt:
                 row.wall.append(time.perf_counter() - started)
                 row.cpu.append(time.process_time() - cpu)
-            row.files = _count_files(dst / "project" if (dst / "project").is_dir() else dst)
+            row.files = _count_files(dst)
     return row
 
 

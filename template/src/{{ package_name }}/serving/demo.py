@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ..config import local_path
+from ..config import local_path, use_mlflow
 from ..training.tracking import experiment_id
 from .model_config import INPUT_NAME, OUTPUT_NAME
 from .settings import FeatureContract
@@ -90,8 +90,7 @@ def register_demo_champion(
     from mlflow import MlflowClient
 
     if tracking_uri:
-        mlflow.set_tracking_uri(tracking_uri)
-        mlflow.set_registry_uri(tracking_uri)
+        use_mlflow(tracking_uri)
     model = train_demo_model(contract, seed=seed)
     frame = importlib.import_module("pandas").DataFrame(demo_data(contract, rows=5)[0], columns=list(contract.features))
     experiment = experiment_id(f"{name}-serving-demo", mlflow.get_tracking_uri(), local_path("mlflow_artifact_root"))

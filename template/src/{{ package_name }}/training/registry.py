@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ..config import Platform, local_path
+from ..config import Platform, local_path, use_mlflow
 from .errors import NoChampionError, TrainingError
 from .settings import TrainingSettings, load_settings
 from .tracking import check_tracking_uri
@@ -61,13 +61,13 @@ class ChampionInfo:
 
 
 def tracking_client(settings: TrainingSettings, tracking_uri: str | None) -> Any:
-    """An MlflowClient on `tracking_uri` (or the project's), which is also made MLflow's current one."""
-    import mlflow
+    """An MlflowClient on `tracking_uri` (or the project's), which is also made MLflow's current tracking
+    and registry URI."""
     from mlflow.tracking import MlflowClient
 
     uri = tracking_uri or settings.tracking_uri()
     check_tracking_uri(uri)
-    mlflow.set_tracking_uri(uri)
+    use_mlflow(uri)
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 

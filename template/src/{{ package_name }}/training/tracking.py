@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
+from ..config import use_mlflow
 from .errors import TrainingError
 
 if TYPE_CHECKING:
@@ -60,13 +61,11 @@ def check_tracking_uri(uri: str, timeout: float = CONNECT_TIMEOUT_SECONDS) -> No
 def connect(settings: TrainingSettings, tracking_uri: str | None = None) -> tuple[str, MlflowClient]:
     """Check the tracking URI (`tracking_uri`, else the settings'), point MLflow's tracking and registry at
     it, and return it with a client on it."""
-    import mlflow
     from mlflow.tracking import MlflowClient
 
     uri = tracking_uri or settings.tracking_uri()
     check_tracking_uri(uri)
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
+    use_mlflow(uri)
     return uri, MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
