@@ -7,10 +7,11 @@ against FP32 on the same images, and a gate that decides what is served.
 
 FP16: onnxconverter-common's float16 converter with FP32 inputs/outputs (keep_io_types), so every step
 around the model keeps the one contract. INT8: onnxruntime's static quantization in the QDQ format
-(per-channel, symmetric int8 weights and activations: what TensorRT's explicit quantization reads),
-calibrated on `calibration_images` after onnxruntime's quantization pre-processing. What comes after
-the last weighted op (box decoding, softmax) stays in float: pixel coordinates and probabilities do not
-fit 256 levels. The metric is the task's primary one (task.score: mAP@0.5, accuracy, mean IoU).
+(per-channel, symmetric int8 weights and activations: what TensorRT's explicit quantization reads; a
+task may limit it to some op types, task.INT8_OP_TYPES), calibrated on `calibration_images` after
+onnxruntime's quantization pre-processing. What comes after the last weighted op (box decoding,
+softmax) stays in float: pixel coordinates and probabilities do not fit 256 levels. The metric is the
+task's primary one (task.score: mAP@0.5, accuracy, mean IoU).
 
 Latency is measured here with onnxruntime on the CPU (the local profile); FP16 and INT8 pay off on a
 GPU with TensorRT (the cloud profile, triton_cloud.py), where CPU numbers say nothing about speed.
@@ -270,8 +271,11 @@ def post_processing_nodes(model: Any) -> list[str]:
     ]
 
 
-def quantize_int8(fp32_onnx: Path, out_path: Path, calibration: CalibrationImages) -> Path:
-    """Static INT8 in the QDQ format, per-channel symmetric weights, calibrated on `calibration`."""
+def quantize_int8(
+    fp32_onnx: Path, out_path: Path, calibration: CalibrationImages, op_types: Sequence[str] | None = None
+) -> Path:
+    """Static INT8 in the QDQ format, per-channel symmetric weights, calibrated on `calibration`; of
+    the ops in `op_types` only when given (the task's INT8_OP_TYPES), else of every op onnxruntime can."""
     import onnx
     from onnxruntime.quantization import QuantFormat, QuantType, quantize_static  # type: ignore[import-untyped]
     from onnxruntime.quantization.shape_inference import quant_pre_process  # type: ignore[import-untyped]
@@ -289,6 +293,7 @@ def quantize_int8(fp32_onnx: Path, out_path: Path, calibration: CalibrationImage
             per_channel=True,
             activation_type=QuantType.QInt8,
             weight_type=QuantType.QInt8,
+            op_types_to_quantize=list(op_types) if op_types else None,
             nodes_to_exclude=keep_float,
             # TensorRT reads only symmetric (zero point 0) Q/DQ scales
             extra_options={"ActivationSymmetric": True, "WeightSymmetric": True},
@@ -362,8 +367,8 @@ def evaluate_precisions(
     if source.resolve() != paths["fp32"].resolve():  # every precision's file side by side, the served one by name
         shutil.copyfile(source, paths["fp32"])
     convert_fp16(source, paths["fp16"])
-    quantize_int8(source, paths["int8"], CalibrationImages(calibration, settings.image_size))
     task = task_module(settings)
+    quantize_int8(source, paths["int8"], CalibrationImages(calibration, settings.image_size), task.INT8_OP_TYPES)
     pixels = np.stack([preprocess(image, settings.image_size)[0] for image in eval_images[: max(latency_batches)]])
     metrics = {
         precision: task.score(OnnxPredictor(path, settings).predict(list(eval_images)), list(truths))

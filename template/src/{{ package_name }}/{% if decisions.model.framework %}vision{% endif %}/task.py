@@ -64,6 +64,8 @@ class VisionTask(Protocol):
     EXPORT_ATOL: Mapping[str, float]
     # prediction statistics columns before the per-class share_<class> columns
     PREDICTION_STATS: tuple[str, ...]
+    # the op types INT8 quantizes (precision.quantize_int8): None for every op onnxruntime can
+    INT8_OP_TYPES: tuple[str, ...] | None
     Prediction: type[Any]
     Baseline: BaselineFactory
 
