@@ -202,6 +202,9 @@ def run_project_tests(project: Path, command: list[str], what: str, timeout: int
     summaries = [line for line in result.stdout.splitlines() if re.search(r"\d+ passed", line)]
     summary = summaries[-1] if summaries else "(no pytest summary line)"
     assert " passed" in summary and "skipped" not in summary and "deselected" not in summary, tail
+    # local state lives under .local/ (MLflow's default artifact root is ./mlruns in the working folder)
+    strays = [name for name in ("mlruns", "mlartifacts") if (project / name).exists()]
+    assert not strays, f"{project.name}: the {what} tests wrote {strays} at the project root, outside .local/"
     print(f"{project.name}: {what} tests {elapsed:.0f} s: {summary}")
     return summary
 

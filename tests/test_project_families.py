@@ -6,7 +6,10 @@ catalog with that family, other answers default) and runs there the tests that c
 the contract and settings (test_data, test_training, test_serving_config), the sample data and its
 validation (stack/test_data_units), training the family's model, its ONNX export and the KFP
 pipeline (stack/test_training_models), plus the family-only tests (text hashing, the click model).
-The time series and text families render as edge projects and run the edge bundle's tests too:
+Every family but tabular (test_project_monitoring runs its) also runs the drift job's stack tests on
+its own sample: what drifts by accident differs by family (a recommendation sample's users and items
+come from its seed; an audio clip's band energies sum to 1, so their mean is constant up to FP32
+noise). The time series and text families render as edge projects and run the edge bundle's tests too:
 their models (a tree regressor, a linear pipeline) export only ai.onnx.ml operators, which the edge
 export ships unquantized; the vision family's network is quantized in test_project_serving's edge set.
 """
@@ -31,6 +34,8 @@ TESTS = [
 ]
 EDGE_FAMILIES = ("time_series", "text")
 EDGE_TESTS = ["tests/stack/test_edge_stack.py", "tests/test_edge_settings.py"]
+MONITORING_TESTS = ["tests/stack/test_monitoring_stack.py"]
+MONITORED_ELSEWHERE = ("tabular",)  # test_project_monitoring
 
 
 def _pattern(family: str) -> dict[str, str]:
@@ -59,6 +64,7 @@ def test_the_familys_data_and_model_work_in_its_project(family: str, family_proj
     project = family_project(family)
     own = [test for test, families in FAMILY_TESTS.items() if family in families]
     files = [*TESTS, *own, *(EDGE_TESTS if family in EDGE_FAMILIES else [])]
+    files += [] if family in MONITORED_ELSEWHERE else MONITORING_TESTS
     assert all((project / name).is_file() for name in files), files
     command = ["uv", "run", "--frozen", "pytest", "-q", "-p", "no:cacheprovider", *files]
-    run_project_tests(project, command, f"{family} family data + model", timeout=1800)
+    run_project_tests(project, command, f"{family} family data + model + drift", timeout=1800)

@@ -8,7 +8,8 @@ of training.dataset.reference_rows rows, then times in a fresh process each:
 
 - job:   the project's drift job on that window (read the log, validate, Evidently PSI, JSON + HTML
          reports, metrics file; no MLflow, no webhook); rows above monitoring.drift.max_rows are sampled;
-- numpy: the project's monitoring.psi.psi_table() on all the rows of the same window and reference
+- numpy: the project's monitoring.psi.psi_table() on all the rows of the same window and reference,
+         at the job's precision (drift.computation.without_float_noise: FP32's 6 significant digits)
          (reading the window and computing PSI timed apart: `np read s`, `np PSI s`).
 
 `x (read+PSI)` is job time / numpy read+PSI time, `x (PSI)` job time / numpy PSI time alone.
@@ -111,6 +112,8 @@ def one(project: Path, side: str, folder: Path) -> dict[str, Any]:
     load = inproject.module(project, "config").load
     read_window = inproject.module(project, "monitoring.inference_log").read_window
     psi_table = inproject.module(project, "monitoring.psi").psi_table
+    # the job compares columns at FP32's precision; numpy gets the same columns, so the bins match
+    same_precision = inproject.module(project, "monitoring.drift.computation").without_float_noise
     if side == "job":
         import evidently.presets  # noqa: F401  (import time is not job time)
 
@@ -146,7 +149,7 @@ def one(project: Path, side: str, folder: Path) -> dict[str, Any]:
         current = read_window(start, end, uri=str(folder / "log"), columns=list(FEATURES))
         reference = pd.read_parquet(folder / "reference.parquet")
         read_seconds = time.perf_counter() - started
-        values = psi_table(reference, current, list(FEATURES))
+        values = psi_table(*same_precision(reference[list(FEATURES)], current[list(FEATURES)]), list(FEATURES))
         rows = len(current)
     return {
         "seconds": time.perf_counter() - started,

@@ -13,7 +13,10 @@ from .settings import DriftSettings
 SUMMARY_STATISTICS = ("mean", "std", "min", "max", "zero_share", "l2_norm")
 ANOMALY_RANGE_MARGIN = 0.1  # a value beyond the reference's [min, max] widened by 10% of the range is an anomaly
 SAMPLE_SEED = 0
-SIGNIFICANT_DIGITS = 12  # PSI compares columns at this precision (without_float_noise)
+# PSI compares columns at this precision (without_float_noise): the model reads FP32 (about 7
+# significant digits) and training logs the reference in FP32, so finer differences are representation
+# noise, not drift
+SIGNIFICANT_DIGITS = 6
 
 
 @dataclass
@@ -106,9 +109,11 @@ def without_float_noise(reference: pd.DataFrame, current: pd.DataFrame) -> tuple
     """Both frames rounded, column by column, to SIGNIFICANT_DIGITS of the column's largest value.
 
     A column that is constant up to floating-point noise (the mean of a normalised audio clip:
-    0.0625 +- 1 ulp) has a range of a few ulps, which numpy cannot cut into Evidently's bins ("Too
-    many bins for data range"); rounded, it is constant, which bins fine. Both frames share one
-    scale per column, so rounding never creates a difference between them."""
+    0.0625 +- 1 ulp, or +- 1e-9 from the FP32 reference) has a range of a few ulps, which numpy cannot
+    cut into Evidently's bins ("Too many bins for data range"), or bins the reference's FP32 noise
+    apart from the served FP64 values (PSI 6.9 on identical audio); rounded, it is constant, which
+    bins fine. Both frames share one scale per column, so rounding never creates a difference
+    between them."""
     reference, current = reference.copy(), current.copy()
     for name in reference.columns:
         with np.errstate(invalid="ignore", all="ignore"):
