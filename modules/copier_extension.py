@@ -11,7 +11,9 @@ import contextlib
 import copy
 import hashlib
 import importlib.util
+import os
 import sys
+import time
 from functools import lru_cache
 from pathlib import Path
 from types import ModuleType
@@ -271,10 +273,27 @@ class TemplateCodeCache(FileSystemBytecodeCache):
     update, and a changed template (another release, an edit) gets its own entry. By default the
     entries live in Jinja's per-user temporary folder (`_jinja2-cache-<uid>`), written atomically. A
     cache must never break a render: entries that cannot be read or written are compiled instead.
+    Each release adds a few MB of entries, so `prune()` drops the ones written more than
+    `MAX_AGE_DAYS` ago (a template still in use is compiled again once).
     """
 
+    PREFIX = "__mlops_scaffold_"
+    MAX_AGE_DAYS = 30
+
     def __init__(self, directory: str | None = None) -> None:
-        super().__init__(directory, pattern="__mlops_scaffold_%s.cache")
+        super().__init__(directory, pattern=self.PREFIX + "%s.cache")
+
+    def prune(self, now: float | None = None) -> int:
+        """Delete this cache's entries older than MAX_AGE_DAYS; returns how many went."""
+        oldest = (time.time() if now is None else now) - self.MAX_AGE_DAYS * 86400
+        removed = 0
+        with contextlib.suppress(OSError), os.scandir(self.directory) as entries:
+            for entry in entries:
+                if entry.name.startswith(self.PREFIX) and entry.stat().st_mtime < oldest:
+                    with contextlib.suppress(OSError):
+                        os.unlink(entry.path)
+                        removed += 1
+        return removed
 
     def get_bucket(self, environment: Any, name: str, filename: str | None, source: str) -> Bucket:
         syntax = [_JINJA_VERSION, type(environment).__qualname__, *sorted(environment.extensions)]
@@ -295,12 +314,16 @@ class TemplateCodeCache(FileSystemBytecodeCache):
             super().dump_bytecode(bucket)
 
 
+@lru_cache(maxsize=1)
 def code_cache() -> TemplateCodeCache | None:
-    """The machine's template code cache, or none where no safe temporary folder exists."""
+    """The machine's template code cache (pruned once a process), or none where no safe temporary
+    folder exists."""
     try:
-        return TemplateCodeCache()
+        cache = TemplateCodeCache()
     except (OSError, RuntimeError):  # Jinja refuses a temporary folder that others could write
         return None
+    cache.prune()
+    return cache
 
 
 class DecisionEngine(ContextHook):

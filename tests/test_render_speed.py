@@ -5,6 +5,8 @@ parses its tables with libyaml when it can."""
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -118,6 +120,22 @@ def test_a_cache_folder_that_cannot_be_written_does_not_break_a_render(tmp_path:
     assert environment.get_template("README.md.jinja").render(name="a") == "# a"
     assert environment.from_string("{{ name }}").render(name="b") == "b"
     assert len(compiled) == 2
+
+
+@pytest.mark.engine
+def test_entries_older_than_the_limit_are_pruned_and_others_kept(tmp_path: Path) -> None:
+    cache = TemplateCodeCache(str(tmp_path))
+    _counting_environment(cache, _clone(tmp_path, "clone", "# {{ name }}"))[0].get_template("README.md.jinja")
+    (entry,) = tmp_path.glob(TemplateCodeCache.PREFIX + "*")
+    stale = tmp_path / f"{TemplateCodeCache.PREFIX}stale.cache"
+    foreign = tmp_path / "__jinja2_someone_else.cache"
+    for path in (stale, foreign):
+        path.write_bytes(b"x")
+        os.utime(path, (0, time.time() - (TemplateCodeCache.MAX_AGE_DAYS + 1) * 86400))
+    assert cache.prune() == 1
+    assert entry.exists() and foreign.exists() and not stale.exists()
+    assert cache.prune(now=time.time() + (TemplateCodeCache.MAX_AGE_DAYS + 1) * 86400) == 1
+    assert not entry.exists()
 
 
 @pytest.mark.engine
