@@ -55,9 +55,9 @@ def _interval() -> tuple[datetime, datetime]:
 
 def _source_dsn() -> str | None:
     """The cloud source's Airflow connection as a URI (None in the local profile)."""
-    if settings_module.profile() != "cloud" or SETTINGS.source["cloud"]["kind"] != "postgres":
+    if settings_module.profile() != "cloud" or SETTINGS.source.cloud.kind != "postgres":
         return None
-    return str(Connection.get(str(SETTINGS.source["cloud"]["conn_id"])).get_uri())
+    return str(Connection.get(SETTINGS.source.cloud.conn_id).get_uri())
 
 
 @dag(

@@ -52,6 +52,16 @@ class Family:
         return self.task in ("binary", "multiclass")
 
     @property
+    def n_features(self) -> int:
+        """Width of the model input: FP32 [batch, n_features]."""
+        return len(self.features)
+
+    @property
+    def n_outputs(self) -> int:
+        """Width of the served `scores`: one probability per class, or 1 for regression."""
+        return len(self.classes) if self.is_classification else 1
+
+    @property
     def columns(self) -> tuple[str, ...]:
         """Every column of a clean row: entity, event time, features, label."""
         return (self.entity, EVENT_TIMESTAMP, *self.features, self.label)

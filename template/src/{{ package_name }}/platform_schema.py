@@ -138,14 +138,44 @@ class DataPaths(Section):
     quarantine: str = ".local/quarantine"
 
 
+class LocalSource(Section):
+    kind: Literal["sample"] = "sample"
+
+
+class CloudSource(Section):
+    kind: Literal["postgres", "parquet", "images"]
+    conn_id: str = "data_source"
+    table: str
+    timestamp_column: str = "event_timestamp"
+    parquet_uri: str | None = None
+
+
+class Source(Section):
+    local: LocalSource = Field(default_factory=LocalSource)
+    cloud: CloudSource
+
+
+class FeatureStoreCloud(Open):
+    """The cloud stores; besides the variable below, its keys describe them for people."""
+
+    offline_uri_env: str = "FEAST_OFFLINE_URI"
+
+
+class FeatureStore(Section):
+    project: str = Field(min_length=1)
+    repo: str = "feature_repo"
+    local: dict[str, Any] = Field(default_factory=dict)  # describes the local stores (local: paths)
+    cloud: FeatureStoreCloud = Field(default_factory=FeatureStoreCloud)
+
+
 class Data(Section):
     family: str
     etl: Etl
     validation: Validation = Field(default_factory=Validation)
     sample: Sample = Field(default_factory=Sample)
     paths: DataPaths = Field(default_factory=DataPaths)
-    source: dict[str, Any]
-    feature_store: dict[str, Any]
+    source: Source
+    feature_store: FeatureStore
 
 
 # ------------------------------------------------------------------ training layer

@@ -52,8 +52,8 @@ def _read_source(settings: DataSettings, start: datetime, end: datetime, dsn: st
             seed=settings.seed,
             dirty_share=settings.dirty_share,
         )
-    source = settings.source["cloud"]
-    if source["kind"] == "images":
+    source = settings.source.cloud
+    if source.kind == "images":
         # Families whose data are files (vision): their sample module reads, validates and describes
         # the interval's files where they are stored (data/samples/<family>.py `stored_rows`).
         module = importlib.import_module(f"{__package__}.samples.{settings.family.name}")
@@ -64,20 +64,20 @@ def _read_source(settings: DataSettings, start: datetime, end: datetime, dsn: st
             )
         rows: pd.DataFrame = module.stored_rows(settings.family, start, end)
         return rows
-    if source["kind"] == "parquet":
-        if not source.get("parquet_uri"):
+    if source.kind == "parquet":
+        if not source.parquet_uri:
             raise ValueError(
                 "data.source.cloud.parquet_uri is empty in platform.yaml (e.g. s3://bucket/raw/{ds}.parquet)"
             )
-        return pd.read_parquet(str(source["parquet_uri"]).format(ds=interval_key(start)))
+        return pd.read_parquet(source.parquet_uri.format(ds=interval_key(start)))
     if not dsn:
-        raise ValueError(f"the cloud source needs the Airflow connection {source['conn_id']!r} (a PostgreSQL URI)")
+        raise ValueError(f"the cloud source needs the Airflow connection {source.conn_id!r} (a PostgreSQL URI)")
     import sqlalchemy  # installed with Airflow; only the cloud profile reads PostgreSQL
 
     engine = sqlalchemy.create_engine(dsn.replace("postgres://", "postgresql://", 1))
     query = sqlalchemy.text(
-        f'SELECT * FROM "{source["table"]}" WHERE "{source["timestamp_column"]}" >= :start '
-        f'AND "{source["timestamp_column"]}" < :end'
+        f'SELECT * FROM "{source.table}" WHERE "{source.timestamp_column}" >= :start '
+        f'AND "{source.timestamp_column}" < :end'
     )
     try:
         with engine.connect() as connection:

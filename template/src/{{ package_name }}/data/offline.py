@@ -17,8 +17,6 @@ import pyarrow.parquet as pq
 from ..contract import EVENT_TIMESTAMP
 from .settings import DataSettings, load_settings, profile
 
-OFFLINE_URI_ENV = "FEAST_OFFLINE_URI"
-
 
 def as_utc(moment: datetime) -> datetime:
     """Airflow passes pendulum datetimes; keep plain, timezone-aware UTC datetimes."""
@@ -37,7 +35,7 @@ def interval_key(start: datetime) -> str:
 def offline_root(settings: DataSettings) -> str:
     """Where the family's partitions live: a local folder, or an object-storage URI in the cloud profile."""
     if profile() == "cloud":
-        variable = str(settings.feature_store["cloud"].get("offline_uri_env") or OFFLINE_URI_ENV)
+        variable = settings.feature_store.cloud.offline_uri_env
         base = os.environ.get(variable, "").strip()
         if not base:
             raise ValueError(

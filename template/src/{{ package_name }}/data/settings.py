@@ -6,10 +6,10 @@ import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from ..config import Platform, local_path, platform
 from ..contract import Family, get_family
+from ..platform_schema import FeatureStore, Source
 
 PROFILE_ENV = "PLATFORM_PROFILE"
 PROFILES = ("local", "cloud")
@@ -53,8 +53,8 @@ class DataSettings:
     feast_registry: Path
     feast_repo: Path
     feast_project: str
-    source: dict[str, Any]
-    feature_store: dict[str, Any]
+    source: Source
+    feature_store: FeatureStore
 
     @property
     def offline_dir(self) -> Path:
@@ -71,41 +71,36 @@ def load_settings(platform_: Platform | None = None) -> DataSettings:
     """Read the data settings from platform.yaml (the project's one source of settings)."""
     current = platform_ or platform()
     root = current.path.parent
-    data = current.section("data")
-    etl = data["etl"]
-    validation = data["validation"]
-    sample = data["sample"]
-    paths = data["paths"]
-    feature_store = data["feature_store"]
-    family_name = str(data.get("family") or current.decision("model")["family"])
-    start = datetime.fromisoformat(str(etl["start_date"]))
+    data = current.settings.data  # validated, defaults filled in (platform_schema.py)
+    etl, sample, paths = data.etl, data.sample, data.paths
+    start = datetime.fromisoformat(etl.start_date)
     return DataSettings(
         root=root,
-        family=get_family(family_name),
-        owner=str(current.project["owner"]),
-        dag_id=str(etl["dag_id"]),
-        schedule=str(etl["schedule"]),
+        family=get_family(data.family),
+        owner=current.settings.project.owner,
+        dag_id=etl.dag_id,
+        schedule=etl.schedule,
         start_date=start if start.tzinfo else start.replace(tzinfo=UTC),
-        catchup=bool(etl["catchup"]),
-        retries=int(etl["retries"]),
-        retry_delay_minutes=int(etl["retry_delay_minutes"]),
-        task_timeout_minutes=int(etl["task_timeout_minutes"]),
-        dagrun_timeout_minutes=int(etl["dagrun_timeout_minutes"]),
-        tags=tuple(str(tag) for tag in etl["tags"]),
-        anomaly_threshold=float(validation["anomaly_threshold"]),
-        max_clock_skew_minutes=int(validation["max_clock_skew_minutes"]),
-        sample_rows=int(sample["rows_per_interval"]),
-        sample_entities=int(sample["entities"]),
-        seed=int(sample["seed"]),
-        dirty_share=float(sample["dirty_share"]),
-        raw_dir=_path(root, str(paths["raw"])),
-        staging_dir=_path(root, str(paths["staging"])),
-        quarantine_dir=_path(root, str(paths["quarantine"])),
+        catchup=etl.catchup,
+        retries=etl.retries,
+        retry_delay_minutes=etl.retry_delay_minutes,
+        task_timeout_minutes=etl.task_timeout_minutes,
+        dagrun_timeout_minutes=etl.dagrun_timeout_minutes,
+        tags=tuple(etl.tags),
+        anomaly_threshold=data.validation.anomaly_threshold,
+        max_clock_skew_minutes=data.validation.max_clock_skew_minutes,
+        sample_rows=sample.rows_per_interval,
+        sample_entities=sample.entities,
+        seed=sample.seed,
+        dirty_share=sample.dirty_share,
+        raw_dir=_path(root, paths.raw),
+        staging_dir=_path(root, paths.staging),
+        quarantine_dir=_path(root, paths.quarantine),
         offline_store=local_path("offline_store", current),
         online_store=local_path("online_store", current),
         feast_registry=local_path("feast_registry", current),
-        feast_repo=_path(root, str(feature_store.get("repo", "feature_repo"))),
-        feast_project=str(feature_store["project"]),
-        source=dict(data["source"]),
-        feature_store=dict(feature_store),
+        feast_repo=_path(root, data.feature_store.repo),
+        feast_project=data.feature_store.project,
+        source=data.source,
+        feature_store=data.feature_store,
     )

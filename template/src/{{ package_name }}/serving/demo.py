@@ -19,14 +19,12 @@ from typing import Any
 import numpy as np
 
 from ..config import local_path, use_mlflow
+from ..contract import Family
 from ..training.tracking import experiment_id
 from .model_config import INPUT_NAME, OUTPUT_NAME
-from .settings import FeatureContract
 
 
-def demo_data(
-    contract: FeatureContract, rows: int = 2000, seed: int = 0
-) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+def demo_data(contract: Family, rows: int = 2000, seed: int = 0) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
     rng = np.random.default_rng(seed)
     features = rng.normal(size=(rows, contract.n_features)).astype(np.float32)
     signal = features[:, : min(3, contract.n_features)].sum(axis=1)
@@ -37,7 +35,7 @@ def demo_data(
     return features, np.digitize(signal, edges)
 
 
-def train_demo_model(contract: FeatureContract, seed: int = 0, *, rows: int = 2000, n_estimators: int = 40) -> Any:
+def train_demo_model(contract: Family, seed: int = 0, *, rows: int = 2000, n_estimators: int = 40) -> Any:
     ensemble = importlib.import_module("sklearn.ensemble")
     features, labels = demo_data(contract, rows=rows, seed=seed)
     frame = importlib.import_module("pandas").DataFrame(features, columns=list(contract.features))
@@ -78,7 +76,7 @@ def model_scores(model: Any, rows: Any) -> np.ndarray[Any, Any]:
 
 
 def register_demo_champion(
-    contract: FeatureContract,
+    contract: Family,
     name: str,
     *,
     tracking_uri: str | None = None,

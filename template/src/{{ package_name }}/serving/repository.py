@@ -104,7 +104,7 @@ def build_repository(
             )
         if signature.n_features not in (None, contract.n_features):
             raise RepositoryError(
-                f"{uri}: the model takes {signature.n_features} features, the {contract.family} contract has "
+                f"{uri}: the model takes {signature.n_features} features, the {contract.name} contract has "
                 f"{contract.n_features} ({list(contract.features)})"
             )
         config = model_config(

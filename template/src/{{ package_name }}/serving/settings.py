@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Platform, local_path, platform
-from ..contract import get_family
+from ..contract import Family, get_family
 from ..platform_schema import Batch, Client, Edge
 from .server import SUMMARY_QUANTILES
 
@@ -17,31 +17,6 @@ REPOSITORY_ENV = "SERVING_REPOSITORY"
 HOST_ENV = "SERVING_HOST"
 STATE_DIR_ENV = "SERVING_STATE_DIR"
 PORT_ENVS = {"http": "SERVING_HTTP_PORT", "grpc": "SERVING_GRPC_PORT", "metrics": "SERVING_METRICS_PORT"}
-
-
-@dataclass(frozen=True)
-class FeatureContract:
-    """What Triton receives for this project's family: FP32 [batch, len(features)]."""
-
-    family: str
-    features: tuple[str, ...]
-    task: str
-    classes: tuple[str, ...]
-
-    @property
-    def n_features(self) -> int:
-        return len(self.features)
-
-    @property
-    def n_outputs(self) -> int:
-        """Scores per row: one per class for classifiers, one for regression."""
-        return len(self.classes) if self.classes else 1
-
-
-def feature_contract(family: str) -> FeatureContract:
-    """The serving view of `family` in contract.yaml; KeyError names the family the project was rendered for."""
-    row = get_family(family)
-    return FeatureContract(family=row.name, features=row.features, task=row.task, classes=row.classes)
 
 
 @dataclass(frozen=True)
@@ -76,8 +51,8 @@ class ServingSettings:
     raw: dict[str, Any] = field(default_factory=dict)
 
     @property
-    def contract(self) -> FeatureContract:
-        return feature_contract(self.family)
+    def contract(self) -> Family:
+        return get_family(self.family)
 
     def url(self, protocol: str | None = None) -> str:
         kind = protocol or self.client.protocol

@@ -112,7 +112,7 @@ def champion(
         classes=tuple(json.loads(params["classes"])) if "classes" in params else contract.classes,
         primary_metric=primary_metric,
         score=run.data.metrics.get(primary_metric),
-        family=str(params.get("family", contract.family)),
+        family=str(params.get("family", contract.name)),
         tracking_uri=uri,
     )
 

@@ -1,95 +1,42 @@
-"""The `training:` section of platform.yaml and the training view of the feature contract (contract.yaml)."""
+"""The `training:` section of platform.yaml, with the family's contract (contract.yaml)."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .. import platform_schema
 from ..config import Platform, local_path, mlflow_tracking_uri, platform
-from ..contract import CONTRACT_FILE, get_family
+from ..contract import CONTRACT_FILE, Family, get_family
 from .errors import TrainingError
 
 TASKS = ("binary", "multiclass", "regression")
-GATE_KEYS = ("min", "max", "min_lift_over_baseline", "max_ratio_to_baseline")
 
 
-@dataclass(frozen=True)
-class FamilyContract:
-    """The training view of contract.yaml: what the model reads and predicts."""
-
-    family: str
-    entity: str
-    features: tuple[str, ...]
-    label: str
-    task: str
-    classes: tuple[str, ...]
-    primary_metric: str
-    higher_is_better: bool
-    baseline: str
-
-    @property
-    def is_classifier(self) -> bool:
-        return self.task != "regression"
-
-    @property
-    def n_outputs(self) -> int:
-        """Width of the served `scores` output: one probability per class, or 1 for regression."""
-        return len(self.classes) if self.is_classifier else 1
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "family": self.family,
-            "entity": self.entity,
-            "features": list(self.features),
-            "label": self.label,
-            "task": self.task,
-            "classes": list(self.classes),
-            "primary_metric": self.primary_metric,
-            "higher_is_better": self.higher_is_better,
-            "baseline": self.baseline,
-        }
-
-
-def load_contract(family: str) -> FamilyContract:
-    """The training view of `family` in contract.yaml; TrainingError when it is missing or invalid."""
+def load_contract(family: str) -> Family:
+    """The family's contract (contract.yaml) for training; TrainingError when it is missing or invalid."""
     try:
-        row = get_family(family)
+        contract = get_family(family)
     except KeyError as problem:
         raise TrainingError(f"{CONTRACT_FILE}: {problem.args[0]}") from problem
-    contract = FamilyContract(
-        family=row.name,
-        entity=row.entity,
-        features=row.features,
-        label=row.label,
-        task=row.task,
-        classes=row.classes,
-        primary_metric=row.primary_metric,
-        higher_is_better=row.higher_is_better,
-        baseline=row.baseline,
-    )
     if contract.task not in TASKS:
         raise TrainingError(f"{CONTRACT_FILE}: family '{family}' has task '{contract.task}', expected one of {TASKS}")
-    if contract.is_classifier and len(contract.classes) < 2:
+    if contract.is_classification and len(contract.classes) < 2:
         raise TrainingError(
             f"{CONTRACT_FILE}: family '{family}' is a {contract.task} task but lists fewer than 2 classes"
         )
     return contract
 
 
-@dataclass(frozen=True)
-class QualityGate:
-    """What a new version must reach before it may become champion (on the primary metric)."""
+class QualityGate(platform_schema.QualityGate):
+    """What a new version must reach before it may become champion: the rules of
+    training.quality_gate.<family>, on the primary metric, in the contract's direction."""
 
-    metric: str
     higher_is_better: bool
-    min: float | None = None
-    max: float | None = None
-    min_lift_over_baseline: float | None = None
-    max_ratio_to_baseline: float | None = None
 
     def check(self, score: float, baseline: float) -> tuple[bool, list[str]]:
         """(passed, one line per rule with its outcome)."""
@@ -122,29 +69,13 @@ class QualityGate:
             lines.append("pass: no rule set for this family")
         return passed, lines
 
-    def to_dict(self) -> dict[str, Any]:
-        rules = {key: getattr(self, key) for key in GATE_KEYS if getattr(self, key) is not None}
-        return {"metric": self.metric, "higher_is_better": self.higher_is_better, **rules}
-
-
-@dataclass(frozen=True)
-class RemoteSettings:
-    """Kubeflow Pipelines on the cluster (`make train-remote`)."""
-
-    kfp_endpoint: str
-    namespace: str
-    image: str
-    config_path: str
-    tracking_uri: str
-    experiment: str
-
 
 @dataclass(frozen=True)
 class TrainingSettings:
     """Everything the training pipeline reads from platform.yaml."""
 
     platform: Platform
-    contract: FamilyContract
+    contract: Family
     registered_model_name: str
     experiment: str
     smoke_model: str
@@ -159,12 +90,11 @@ class TrainingSettings:
     gate: QualityGate
     pipeline_name: str
     pipeline_root: Path
-    remote: RemoteSettings
-    raw: dict[str, Any] = field(repr=False, default_factory=dict)
+    remote: platform_schema.Remote  # training.remote, with $KFP_ENDPOINT over its kfp_endpoint
 
     @property
     def family(self) -> str:
-        return self.contract.family
+        return self.contract.name
 
     @property
     def has_task(self) -> bool:
@@ -195,32 +125,24 @@ class TrainingSettings:
         }
 
 
-def _gate(raw: dict[str, Any], contract: FamilyContract, where: str) -> QualityGate:
-    table: dict[str, Any] = raw.get("quality_gate") or {}
-    row: dict[str, Any] = dict(table.get(contract.family) or {})
-    metric = str(row.pop("metric", contract.primary_metric))
-    if metric != contract.primary_metric:
+def _gate(training: platform_schema.Training, contract: Family, where: str) -> QualityGate:
+    rules = training.quality_gate.get(contract.name) or platform_schema.QualityGate(metric=contract.primary_metric)
+    if rules.metric != contract.primary_metric:
         raise TrainingError(
-            f"{where}: training.quality_gate.{contract.family}.metric is '{metric}', but the family's "
+            f"{where}: training.quality_gate.{contract.name}.metric is '{rules.metric}', but the family's "
             f"primary metric (contract.yaml) is '{contract.primary_metric}'"
         )
-    unknown = sorted(set(row) - set(GATE_KEYS))
-    if unknown:
-        raise TrainingError(f"{where}: training.quality_gate.{contract.family} has unknown keys {unknown}")
-    values = {key: float(row[key]) for key in GATE_KEYS if row.get(key) is not None}
-    return QualityGate(metric=metric, higher_is_better=contract.higher_is_better, **values)
+    return QualityGate(**rules.model_dump(), higher_is_better=contract.higher_is_better)
 
 
 def load_settings(platform_: Platform | None = None) -> TrainingSettings:
     """The training settings of this project (platform.yaml) with the family's contract."""
     current = platform_ or platform()
-    raw = current.section("training")
     training = current.settings.training  # validated, defaults filled in (platform_schema.py)
     where = str(current.path)
     contract = load_contract(training.family)
     root = Path(training.pipeline.local_root)
     model = current.decision("model")
-    remote = training.remote
     return TrainingSettings(
         platform=current,
         contract=contract,
@@ -236,18 +158,12 @@ def load_settings(platform_: Platform | None = None) -> TrainingSettings:
         reference_rows=training.dataset.reference_rows,
         min_rows=training.dataset.min_rows,
         model_params=dict(training.model_params),
-        gate=_gate(raw, contract, where),
+        gate=_gate(training, contract, where),
         pipeline_name=training.pipeline.name,
         pipeline_root=root if root.is_absolute() else current.path.parent / root,
-        remote=RemoteSettings(
-            kfp_endpoint=os.environ.get("KFP_ENDPOINT") or remote.kfp_endpoint,
-            namespace=remote.namespace,
-            image=remote.image,
-            config_path=remote.config_path,
-            tracking_uri=remote.tracking_uri,
-            experiment=remote.experiment,
+        remote=training.remote.model_copy(
+            update={"kfp_endpoint": os.environ.get("KFP_ENDPOINT") or training.remote.kfp_endpoint}
         ),
-        raw=raw,
     )
 
 
