@@ -43,6 +43,7 @@ SHM_REGION_PREFIX = "/dev/shm/triton_python_backend_shm_region_"
 STUB_NAME = "triton_python_backend_stub"  # the python backend's model processes
 ALLOCATORS = ("jemalloc", "system")
 SUMMARY_QUANTILES = "0.95:0.02"  # the engine's default; platform.yaml's decision is passed in
+EXIT_TIMEOUT_SECONDS = 5
 
 
 def preload_for(allocator: str) -> str | None:
@@ -223,6 +224,10 @@ class LocalTriton:
             f"--metrics-config=summary_quantiles={self.summary_quantiles}",
             "--allow-gpu-metrics=false",
             "--strict-readiness=true",
+            # Seconds a stop waits for in-flight requests and model unloads: this Triton (2.45) can
+            # keep a streaming model loaded after a client cancelled its gRPC stream, and a stop
+            # then waited out the default 30 s.
+            f"--exit-timeout-secs={EXIT_TIMEOUT_SECONDS}",
             "--log-verbose=0",
             *self.extra_args,
         ]

@@ -40,9 +40,9 @@ log = logging.getLogger(__name__)
 POOL = ThreadPoolExecutor(max_workers=64, thread_name_prefix="gateway-triton")
 REQUEST_ERRORS = ("sampling_parameters", "exclude_input_in_output", "text_input", "takes no input")
 SAMPLING_KEYS = ("max_tokens", "temperature", "top_p", "seed", "stop")
-# LlmClient gives up after its own timeout; past that plus this grace the gateway stops waiting for the
-# thread (seen: tritonclient's stop_stream blocking after the final response, see docs/gateway.md), so
-# a request never hangs: it fails as a timeout, which the Router retries or falls back from.
+# LlmClient gives up after its own timeout (and on a stream that will not close, after its close grace);
+# past that plus this grace the gateway stops waiting for the thread, so a request never hangs: it
+# fails as a timeout, which the Router retries or falls back from.
 GRACE_SECONDS = 5.0
 
 
