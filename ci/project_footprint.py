@@ -1,6 +1,8 @@
 """What a generated project holds, per use case: files, Python lines, and how much of its package
 its own entry points reach. Prints a table; the issue's targets are 100% reached and, for the
-tabular default, at most half of the 0.6.0 Python lines.
+tabular default, at most half of the 0.6.0 Python lines. With more than one use case, a last column
+counts each project's lines in files that all the others hold with the same text (the package name
+aside): the runtime every project carries alike.
 
     uv run python ci/project_footprint.py                         # every use case, this checkout
     uv run python ci/project_footprint.py --use-cases tabular ocr --unreached
@@ -58,6 +60,7 @@ class Footprint:
     reached: frozenset[str]
     unreached: tuple[str, ...]
     run_reached: frozenset[str]
+    sources: dict[str, str]  # each Python file (path and text with the package name replaced)
 
 
 def render(use_case: str, dst: Path) -> Path:
@@ -262,6 +265,12 @@ def footprint(use_case: str, project: Path) -> Footprint:
     package = yaml.safe_load((project / "platform.yaml").read_text(encoding="utf-8"))["project"]["package"]
     files = [p for p in project.rglob("*") if p.is_file() and ".git" not in p.parts]
     python = [p for p in files if p.suffix == ".py"]
+    sources = {
+        str(p.relative_to(project)).replace(package, "<package>"): p.read_text(encoding="utf-8").replace(
+            package, "<package>"
+        )
+        for p in python
+    }
     reached, unreached = reach(project, package, with_tests=True)
     run_reached, _ = reach(project, package, with_tests=False)
     return Footprint(
@@ -274,6 +283,17 @@ def footprint(use_case: str, project: Path) -> Footprint:
         reached=reached,
         unreached=unreached,
         run_reached=run_reached,
+        sources=sources,
+    )
+
+
+def shared_lines(result: Footprint, others: list[Footprint]) -> int:
+    """Python lines of `result` in files that every other project holds with the same text (the
+    package name aside): the runtime all these use cases share, against what their answers chose."""
+    return sum(
+        len(text.splitlines())
+        for path, text in result.sources.items()
+        if all(other.sources.get(path) == text for other in others)
     )
 
 
@@ -351,6 +371,10 @@ def main(argv: list[str]) -> int:
                 used_rows.append([use_case, len(modules), len(used), f"{len(used) / len(modules):.0%}", lines, status])
                 print(f"{use_case}: modules no test or smoke process imported: {', '.join(unused) or '-'}")
     headers = ["use case", "files", "Python lines", "src", "tests", "modules", "run", "run+tests", "unreached"]
+    if len(found) > 1:
+        headers.append(f"lines the same in all {len(found)}")
+        for row, result in zip(rows, found, strict=True):
+            row.append(shared_lines(result, [other for other in found if other is not result]))
     print("static reach (upper bound; run = without the tests):")
     print(tabulate(rows, headers=headers, tablefmt="github"))
     if used_rows:
