@@ -7,7 +7,8 @@ default option, whose catalog entry names a torchvision framework and a task:
   drift and training DAGs also under a real Airflow scheduler;
 - `image_gcp_batch`: image classification behind the batch worker;
 - `segmentation_edge_gcp`: segmentation, also shipped as the quantized edge bundle;
-- `ocr_gcp_realtime`: OCR, a CRNN reading text lines (CTC);
+- `ocr_gcp_realtime`: OCR, a CRNN reading text lines (CTC), and the data stack tests (the ETL into
+  Feast, locally and with the cloud wiring) in a vision project;
 - `face_azure_realtime`: face recognition, ArcFace embeddings matched to enrolled identities.
 
 Each project holds src/<package>/vision/ with its own task module only, and its tests
@@ -50,7 +51,8 @@ SETS: dict[str, tuple[str, set[str], list[str]]] = {
     "ocr_gcp_realtime": (
         "ocr",
         {"test_images.py", "test_model.py", "test_precision.py", "test_ocr.py"},
-        ["test_vision_training.py", "test_vision_serving.py", "test_vision_monitoring.py"],
+        # the data stack (ETL into Feast, local and cloud wiring) in a vision project too
+        ["test_vision_training.py", "test_vision_serving.py", "test_vision_monitoring.py", "test_data_stack.py"],
     ),
     "face_azure_realtime": (
         "face",
