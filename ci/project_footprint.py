@@ -264,21 +264,20 @@ def footprint(use_case: str, project: Path) -> Footprint:
 
     package = yaml.safe_load((project / "platform.yaml").read_text(encoding="utf-8"))["project"]["package"]
     files = [p for p in project.rglob("*") if p.is_file() and ".git" not in p.parts]
-    python = [p for p in files if p.suffix == ".py"]
+    texts = {p: p.read_text(encoding="utf-8") for p in files if p.suffix == ".py"}
+    lines = {p: len(text.splitlines()) for p, text in texts.items()}
     sources = {
-        str(p.relative_to(project)).replace(package, "<package>"): p.read_text(encoding="utf-8").replace(
-            package, "<package>"
-        )
-        for p in python
+        str(p.relative_to(project)).replace(package, "<package>"): text.replace(package, "<package>")
+        for p, text in texts.items()
     }
     reached, unreached = reach(project, package, with_tests=True)
     run_reached, _ = reach(project, package, with_tests=False)
     return Footprint(
         use_case=use_case,
         files=len(files),
-        python_lines=sum(_lines(p) for p in python),
-        src_lines=sum(_lines(p) for p in python if p.is_relative_to(project / "src")),
-        test_lines=sum(_lines(p) for p in python if p.is_relative_to(project / "tests")),
+        python_lines=sum(lines.values()),
+        src_lines=sum(n for p, n in lines.items() if p.is_relative_to(project / "src")),
+        test_lines=sum(n for p, n in lines.items() if p.is_relative_to(project / "tests")),
         modules=len(reached) + len(unreached),
         reached=reached,
         unreached=unreached,
