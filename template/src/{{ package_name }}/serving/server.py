@@ -108,10 +108,18 @@ class TritonInstall:
         return env
 
 
+def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
+    """`count` TCP ports nothing listens on, all different (each probe stays bound until all are picked)."""
+    with contextlib.ExitStack() as stack:
+        probes = [stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) for _ in range(count)]
+        for probe in probes:
+            probe.bind((host, 0))
+        return [int(probe.getsockname()[1]) for probe in probes]
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+    """A TCP port nothing listens on right now (the tests' servers and the benches use it too)."""
+    return free_ports(1, host)[0]
 
 
 def port_taken(host: str, port: int) -> bool:

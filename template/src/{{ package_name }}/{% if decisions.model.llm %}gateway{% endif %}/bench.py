@@ -30,6 +30,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from ..serving.server import free_port
+
 WARMUP = 3
 
 
@@ -48,18 +50,12 @@ def table(rows: list[tuple[str, int, float, float]]) -> str:
     return "\n".join(lines)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @contextlib.contextmanager
 def redis_server() -> Iterator[str]:
     binary = shutil.which("redis-server")
     if binary is None:
         raise SystemExit("redis-server not found (apt-get install redis-server), or pass --redis URL")
-    folder, port = Path(tempfile.mkdtemp(prefix="gateway-bench-redis-")), _free_port()
+    folder, port = Path(tempfile.mkdtemp(prefix="gateway-bench-redis-")), free_port()
     process = subprocess.Popen(
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(folder), "--save", "", "--appendonly", "no"],
         stdout=subprocess.DEVNULL,
@@ -116,7 +112,7 @@ def gateway(triton_url: str, redis_url: str, tokenizer: Path | None = None) -> I
     section["rate_limits"] = {"default": {}, "keys": {}}
     section["cache"] = {**section["cache"], "enabled": True, "namespace": f"bench-{uuid.uuid4().hex[:8]}"}
     app = create_app(parse(section), env={"GATEWAY_REDIS_URL": redis_url}, profile_="local", alert=lambda text: None)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=_free_port(), log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     while not server.started:
