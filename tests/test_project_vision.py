@@ -51,8 +51,15 @@ SETS: dict[str, tuple[str, set[str], list[str]]] = {
     "ocr_gcp_realtime": (
         "ocr",
         {"test_images.py", "test_model.py", "test_precision.py", "test_ocr.py"},
-        # the data stack (ETL into Feast, local and cloud wiring) in a vision project too
-        ["test_vision_training.py", "test_vision_serving.py", "test_vision_monitoring.py", "test_data_stack.py"],
+        # the data stack (ETL into Feast, local and cloud wiring) in a vision project too, and the cloud
+        # ETL from stored images through the DAG
+        [
+            "test_vision_training.py",
+            "test_vision_serving.py",
+            "test_vision_monitoring.py",
+            "test_data_stack.py",
+            "test_vision_data_stack.py",
+        ],
     ),
     "face_azure_realtime": (
         "face",
