@@ -200,22 +200,18 @@ class LocalTriton:
         return f"http://{self.host}:{self.ports['metrics']}/metrics"
 
     def _resolve_ports(self) -> dict[str, int]:
-        ports: dict[str, int] = {}
-        for kind, port in self.requested_ports.items():
-            if port == 0:
-                candidate = free_port(self.host)
-                while candidate in ports.values():
-                    candidate = free_port(self.host)
-                ports[kind] = candidate
-            elif port_taken(self.host, port):
+        fixed = {kind: port for kind, port in self.requested_ports.items() if port}
+        for kind, port in fixed.items():
+            if port_taken(self.host, port):
                 raise ServingError(
                     f"{kind} port {port} on {self.host} is taken (another Triton? `make serve-stop`); "
                     f"choose another with serving.ports.{kind} in platform.yaml or $SERVING_{kind.upper()}_PORT "
                     "(0 = a free one)"
                 )
-            else:
-                ports[kind] = port
-        return ports
+        # 0 = a free port, different from the others; enough candidates that the fixed ones can be skipped
+        candidates = free_ports(len(self.requested_ports), self.host)
+        free = iter(port for port in candidates if port not in fixed.values())
+        return {kind: fixed[kind] if kind in fixed else next(free) for kind in self.requested_ports}
 
     def command(self, install: TritonInstall) -> list[str]:
         return [
