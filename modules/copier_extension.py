@@ -71,6 +71,7 @@ if TYPE_CHECKING:  # the checker reads the engine as the plain package
         Answers,
         decide,
         default_drift_threshold,
+        default_project_name,
         field_error,
         package_from_slug,
         recommended_hosting,
@@ -87,6 +88,7 @@ else:
     Answers = engine.Answers
     decide = engine.decide
     default_drift_threshold = engine.default_drift_threshold
+    default_project_name = engine.default_project_name
     field_error = engine.field_error
     package_from_slug = engine.package_from_slug
     recommended_hosting = engine.recommended_hosting
@@ -344,6 +346,7 @@ class DecisionEngine(ContextHook):
             package_from_slug=package_from_slug,
             engine_version=ENGINE_VERSION,
             default_drift_threshold=default_drift_threshold,
+            default_project_name=default_project_name,
             default_resource_suffix=default_resource_suffix,
         )
         environment.filters["to_nice_yaml_block"] = lambda value: yaml.safe_dump(

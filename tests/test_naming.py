@@ -25,7 +25,7 @@ import yaml
 from conftest import REPO, render_project
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
-from platform_engine import AnswerError, Answers, decide, field_error, validate
+from platform_engine import AnswerError, Answers, decide, default_project_name, field_error, validate
 from platform_engine.answers import CLOUDS, LABEL_VALUE_RE
 from platform_engine.naming import (
     NamingError,
@@ -35,7 +35,7 @@ from platform_engine.naming import (
     label_value,
     main_environment,
 )
-from platform_engine.tables import table
+from platform_engine.tables import table, use_cases
 
 engine = pytest.mark.engine
 NAME_CHARS = st.sampled_from(list("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 -_.!éüßçÅ"))
@@ -100,6 +100,22 @@ def test_azure_storage_accounts_are_3_to_24_lowercase_alphanumerics(name: str) -
             assert account.endswith(answers.suffix), (account, answers.suffix)
         assert env in record["resources"]["storage_account"]
         assert record["uris"]["edge_sync"].startswith(f"abfs://models@{record['resources']['storage_account']}.")
+
+
+@engine
+def test_each_use_case_suggests_its_own_valid_project_name() -> None:
+    """The questionnaire's name follows the use case (an OCR project is not churn_prediction), and
+    every suggested name derives a slug and a package that every cloud accepts."""
+    names = {use_case: default_project_name(use_case) for use_case in use_cases()}
+    assert len(set(names.values())) == len(names), names
+    assert names["tabular"] == "Churn Prediction"
+    for use_case, name in names.items():
+        assert Answers(use_case=use_case).project_name == name
+        for cloud in CLOUDS:
+            context = {"use_case": use_case, "cloud": cloud, "project_name": name}
+            assert field_error("project_name", name, context) == "", (use_case, cloud)
+            assert field_error("cloud", cloud, context) == "", (use_case, cloud)
+        assert validate(Answers(use_case=use_case)) == []
 
 
 @engine
@@ -291,7 +307,7 @@ def test_the_record_holds_the_normalised_labels(cloud: str) -> None:
     for env, record in decided.to_dict()["names"]["environments"].items():
         labels = record["labels"]
         assert labels == {
-            "project": "churn-prediction",
+            "project": "support-assistant",  # the use case's example name
             "environment": env,
             "owner": "ml-team",
             "cost-center": "ml-platform",

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from conftest import render_project
 
 pytestmark = pytest.mark.render
@@ -28,7 +29,6 @@ LLM_FILES = (
     "tests/llm/test_llm_pipeline.py",
     "tests/llm/test_llm_serving.py",
 )
-PACKAGE = "churn_prediction"
 
 
 @pytest.fixture(scope="module")
@@ -57,12 +57,13 @@ def test_the_text_generation_project_holds_the_language_model(projects: dict[str
 
 def test_the_rendered_llm_section_loads_with_the_projects_own_settings_model(projects: dict[str, Path]) -> None:
     project = projects["text_generation"]
+    package = yaml.safe_load((project / "platform.yaml").read_text(encoding="utf-8"))["project"]["package"]
     sys.path.insert(0, str(project / "src"))
     try:
-        for name in [name for name in sys.modules if name.split(".")[0] == PACKAGE]:
+        for name in [name for name in sys.modules if name.split(".")[0] == package]:
             del sys.modules[name]
-        config = importlib.import_module(f"{PACKAGE}.config")
-        settings = importlib.import_module(f"{PACKAGE}.llm.settings")
+        config = importlib.import_module(f"{package}.config")
+        settings = importlib.import_module(f"{package}.llm.settings")
         platform = config.load(project / "platform.yaml")
         llm = settings.load(platform)
         decided = platform.decision("model")["llm"]
@@ -76,7 +77,7 @@ def test_the_rendered_llm_section_loads_with_the_projects_own_settings_model(pro
         assert llm.registered_model.endswith("-llm") and llm.model_name == "llm"
     finally:
         sys.path.remove(str(project / "src"))
-        for name in [name for name in sys.modules if name.split(".")[0] == PACKAGE]:
+        for name in [name for name in sys.modules if name.split(".")[0] == package]:
             del sys.modules[name]
 
 

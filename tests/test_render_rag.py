@@ -86,12 +86,13 @@ def test_the_search_rag_project_holds_the_rag_layer(projects: dict[str, Path]) -
 @pytest.mark.render
 def test_the_rendered_rag_section_loads_with_the_projects_own_settings_model(projects: dict[str, Path]) -> None:
     project = projects["search_rag"]
+    package = yaml.safe_load((project / "platform.yaml").read_text(encoding="utf-8"))["project"]["package"]
     sys.path.insert(0, str(project / "src"))
     try:
-        for name in [name for name in sys.modules if name.split(".")[0] == "churn_prediction"]:
+        for name in [name for name in sys.modules if name.split(".")[0] == package]:
             del sys.modules[name]
-        config = importlib.import_module("churn_prediction.config")
-        settings = importlib.import_module("churn_prediction.rag.settings")
+        config = importlib.import_module(f"{package}.config")
+        settings = importlib.import_module(f"{package}.rag.settings")
         rag = settings.load(config.load(project / "platform.yaml"))
         assert settings.checkpoint(rag, "local") == "local"
         assert settings.checkpoint(rag, "cloud") == "sentence-transformers/all-MiniLM-L6-v2"
@@ -102,7 +103,7 @@ def test_the_rendered_rag_section_loads_with_the_projects_own_settings_model(pro
         assert rag.generator.enabled and rag.generator.context_chunks <= rag.top_k
     finally:
         sys.path.remove(str(project / "src"))
-        for name in [name for name in sys.modules if name.split(".")[0] == "churn_prediction"]:
+        for name in [name for name in sys.modules if name.split(".")[0] == package]:
             del sys.modules[name]
 
 

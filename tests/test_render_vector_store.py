@@ -196,7 +196,8 @@ def test_checkov_passes_the_vector_store_and_the_database_patch(projects: dict[s
     skipped = [c for c in checks if c["outcome"] == "skipped"]
     passed = {(c["check_id"], c["resource"]) for c in checks if c["outcome"] == "passed"}
     assert ("CKV_K8S_22", "StatefulSet.vector-store.qdrant") in passed, "read-only root filesystem"
-    assert ("CKV_K8S_35", "Deployment.churn-prediction-dev.triton") in {(c["check_id"], c["resource"]) for c in skipped}
+    slug = yaml.safe_load((projects["pgvector_aws"] / "platform.yaml").read_text(encoding="utf-8"))["project"]["slug"]
+    assert ("CKV_K8S_35", f"Deployment.{slug}-dev.triton") in {(c["check_id"], c["resource"]) for c in skipped}
 
 
 # ---------------------------------------------------------------- pgvector (the default answer)

@@ -52,6 +52,12 @@ def slugify(name: str) -> str:
     return re.sub(r"-+", "-", re.sub(r"[^a-z0-9]+", "-", ascii_name.lower())).strip("-")
 
 
+def default_project_name(use_case: str) -> str:
+    """The name the questionnaire suggests: one that says what a project of this use case does."""
+    entry = table("catalog")["use_cases"].get(use_case) or table("catalog")["use_cases"]["tabular"]
+    return str(entry["example_project"])
+
+
 def default_drift_threshold() -> float:
     """The PSI alert level the reference recommends (monitoring table): the question's default."""
     return float(table("monitoring")["psi_default_threshold"])
@@ -73,7 +79,7 @@ def package_from_slug(slug: str) -> str:
 class Answers:
     """Every selection answer, with the same defaults copier.yml offers."""
 
-    project_name: str = "Churn Prediction"
+    project_name: str = ""  # empty: the use case's example name (default_project_name)
     owner: str = "ml-team"
     cost_center: str = "ml-platform"
     description: str = ""  # empty: derived from the name and the cloud (see `describe`)
@@ -101,6 +107,10 @@ class Answers:
     package_name: str = ""
     resource_suffix: str = ""  # empty: derived from the project name (see `suffix`)
     price_overrides: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.project_name:
+            object.__setattr__(self, "project_name", default_project_name(self.use_case))
 
     @property
     def described(self) -> str:
