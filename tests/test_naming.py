@@ -116,6 +116,9 @@ def test_each_use_case_suggests_its_own_valid_project_name() -> None:
             assert field_error("project_name", name, context) == "", (use_case, cloud)
             assert field_error("cloud", cloud, context) == "", (use_case, cloud)
         assert validate(Answers(use_case=use_case)) == []
+    for empty in ("", "  "):  # an explicit empty name is refused, as Copier's validator refuses it
+        with pytest.raises(AnswerError, match="project_name must not be empty"):
+            Answers.from_mapping({"use_case": "ocr", "project_name": empty})
 
 
 @engine

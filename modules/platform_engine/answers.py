@@ -142,6 +142,8 @@ class Answers:
     def from_mapping(cls, data: dict[str, Any]) -> Answers:
         """Build from a mapping (Copier's answers); unknown keys are ignored, bad values raise."""
         known = {k: v for k, v in data.items() if k in cls.field_names() and v is not None}
+        if "project_name" in known and not str(known["project_name"]).strip():
+            raise AnswerError([field_error("project_name", known["project_name"])])  # as Copier refuses it
         if "environments" in known:
             known["environments"] = tuple(known["environments"])
         for optional in ("hosting", "serving_pattern", "precision"):
