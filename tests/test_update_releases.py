@@ -62,6 +62,21 @@ def test_an_accented_project_keeps_its_names_across_the_slug_change(history: His
 
 
 @pytest.mark.render
+def test_a_project_keeps_the_name_an_older_release_suggested(history: History, tmp_path: Path) -> None:
+    """Releases before 0.7.0 suggested `Churn Prediction` for every use case; the working tree suggests
+    the use case's own example name. An OCR project made with the old suggestion keeps its recorded
+    name, slug and package through the update (nothing is renamed under a deployed stack)."""
+    import yaml
+
+    release = next(r for r in history.releases if r.version == "0.6.0")
+    outcome = replay(history, release, tmp_path, {"use_case": "ocr"})
+    assert outcome.ok, (outcome.output, outcome.lost_edits, outcome.not_landed, outcome.noop_changes)
+    platform = yaml.safe_load((tmp_path / "project" / "platform.yaml").read_text())
+    assert (platform["project"]["name"], platform["project"]["package"]) == ("Churn Prediction", "churn_prediction")
+    assert (tmp_path / "project" / "src" / "churn_prediction" / "vision").is_dir()
+
+
+@pytest.mark.render
 def test_files_the_new_version_drops_go_unless_the_user_changed_them(history: History, tmp_path: Path) -> None:
     """The newest release's default project holds Python files that the working tree no longer renders
     for it. The update deletes the ones the user left alone and keeps, with the user's lines, the one
