@@ -26,6 +26,14 @@ RenderFn = Callable[..., Path]
 RENDER_CACHE = REPO / "build" / "render-cache"
 
 
+def project_record(project: Path) -> dict[str, Any]:
+    """The `project` section of a rendered project's platform.yaml: its name, slug, package, ..."""
+    import yaml
+
+    record: dict[str, Any] = yaml.safe_load((project / "platform.yaml").read_text(encoding="utf-8"))["project"]
+    return record
+
+
 def render_project(dst: Path, *, vcs_ref: str | None = "HEAD", **answers: Any) -> Path:
     """Render the template into `dst` with `answers`, non-interactively.
 

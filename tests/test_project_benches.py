@@ -16,8 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-import yaml
-from conftest import run_bench
+from conftest import project_record, run_bench
 
 pytestmark = [pytest.mark.project, pytest.mark.xdist_group("tabular_aws_realtime")]
 NAME = "tabular_aws_realtime"
@@ -43,7 +42,7 @@ def _ensure_champion(project: Path) -> None:
     """The training layer's champion (and so the ETL's training set); `make etl train` once if none."""
     env = {**os.environ}
     env.pop("VIRTUAL_ENV", None)
-    package = yaml.safe_load((project / "platform.yaml").read_text(encoding="utf-8"))["project"]["package"]
+    package = project_record(project)["package"]
     probe = f"from {package}.training.registry import champion; champion()"
     found = subprocess.run(
         ["uv", "run", "--frozen", "python", "-c", probe], cwd=project, env=env, capture_output=True, text=True

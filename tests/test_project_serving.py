@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-import yaml
+from conftest import project_record
 
 pytestmark = pytest.mark.project
 SETS = ["tabular_aws_realtime", "llm_api_pii", "tabular_edge_azure"]
@@ -77,13 +77,9 @@ def _make(project: Path, target: str, env: dict[str, str], timeout: int = 1200) 
     return result
 
 
-def _package(project: Path) -> str:
-    return str(yaml.safe_load((project / "platform.yaml").read_text(encoding="utf-8"))["project"]["package"])
-
-
 def _ensure_champion(project: Path, env: dict[str, str]) -> None:
     """The training layer's champion; `make etl` + `make train` once if no other test trained it yet."""
-    probe = f"from {_package(project)}.training.registry import champion; champion()"
+    probe = f"from {project_record(project)['package']}.training.registry import champion; champion()"
     found = subprocess.run(
         ["uv", "run", "--frozen", "python", "-c", probe], cwd=project, env=env, capture_output=True, text=True
     )
@@ -157,7 +153,7 @@ def test_make_serve_serves_the_trained_champion(
     try:
         _make(project, "build-serving", env)
         _make(project, "serve", env)
-        script = CHECK_CHAMPION.format(package=_package(project))
+        script = CHECK_CHAMPION.format(package=project_record(project)["package"])
         checked = subprocess.run(
             ["uv", "run", "--frozen", "python", "-c", script], cwd=project, env=env, capture_output=True, text=True
         )

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import REPO, answer_sets, render_project
+from conftest import REPO, answer_sets, project_record, render_project
 from doc_links import dangling_documentation
 from platform_engine import Answers, decide
 from platform_engine.model_choice import offers_choice
@@ -118,7 +118,7 @@ def test_a_rejected_answer_leaves_an_existing_destination_as_it_was(tmp_path: Pa
 
 def _load_generated_config(project: Path) -> Any:
     """The project's config module, imported under a name of its own (projects share package names)."""
-    package = yaml.safe_load((project / "platform.yaml").read_text())["project"]["package"]
+    package = project_record(project)["package"]
     folder = project / "src" / package
     name = f"generated_{abs(hash(str(project)))}"
     spec = importlib.util.spec_from_file_location(

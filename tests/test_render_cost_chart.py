@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import RenderFn
+from conftest import RenderFn, project_record
 
 NUMBER = r"-?\d+(?:\.\d+)?"
 LABELS = r'\[(?:"[^"]*")(?:, "[^"]*")*\]'
@@ -91,7 +91,7 @@ def test_no_chart_image_or_encoder_is_generated(render: RenderFn) -> None:
     draws an image with matplotlib on request)."""
     project = render()
     assert not (project / "docs" / "cost.png").exists()
-    package = yaml.safe_load((project / "platform.yaml").read_text(encoding="utf-8"))["project"]["package"]
+    package = project_record(project)["package"]
     infra = Path(project / "src" / package / "infra")
     assert (infra / "chart.py").is_file() and not (infra / "png.py").exists()
     assert "matplotlib" in (infra / "chart.py").read_text(encoding="utf-8")

@@ -14,8 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-import yaml
-from conftest import REPO
+from conftest import REPO, project_record
 from platform_engine.tables import use_cases
 
 sys.path.insert(0, str(REPO / "ci"))
@@ -25,7 +24,7 @@ import project_footprint
 @pytest.mark.parametrize("use_case", use_cases())
 def test_every_rendered_module_is_reached_by_the_project(use_case: str, render: Callable[..., Path]) -> None:
     project = render(use_case=use_case)
-    package = yaml.safe_load((project / "platform.yaml").read_text(encoding="utf-8"))["project"]["package"]
+    package = project_record(project)["package"]
     reached, unreached = project_footprint.reach(project, package, with_tests=True)
     assert reached, f"{use_case}: no module reached; the entry points were not found"
     assert unreached == (), f"{use_case}: modules nothing in the project imports: {list(unreached)}"

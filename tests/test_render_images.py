@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import answer_sets, render_project
+from conftest import answer_sets, project_record, render_project
 from test_render_k8s import kustomizations, kustomize
 
 SETS = answer_sets("representative")
@@ -76,7 +76,7 @@ def built_images(project: Path) -> dict[str, tuple[str, str]]:
 
 def image_rows(project: Path) -> list[tuple[str, str, str]]:
     """The report rows: (image, Dockerfile, digest pinning step), own images and third party."""
-    slug = yaml.safe_load((project / "platform.yaml").read_text())["project"]["slug"]
+    slug = project_record(project)["slug"]
     built = built_images(project)
     rows = []
     for image, where in sorted(manifest_images(project).items()):
@@ -101,7 +101,7 @@ def _tag(image: str) -> str | None:
 @pytest.mark.parametrize("name", sorted(SETS))
 def test_every_manifest_image_is_built_or_pinned_third_party(projects: dict[str, Path], name: str) -> None:
     project = projects[name]
-    slug = yaml.safe_load((project / "platform.yaml").read_text())["project"]["slug"]
+    slug = project_record(project)["slug"]
     built = built_images(project)
     for image, where in manifest_images(project).items():
         if image.startswith(f"{slug}-"):

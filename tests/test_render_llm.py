@@ -13,8 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
-from conftest import render_project
+from conftest import project_record, render_project
 
 pytestmark = pytest.mark.render
 
@@ -57,7 +56,7 @@ def test_the_text_generation_project_holds_the_language_model(projects: dict[str
 
 def test_the_rendered_llm_section_loads_with_the_projects_own_settings_model(projects: dict[str, Path]) -> None:
     project = projects["text_generation"]
-    package = yaml.safe_load((project / "platform.yaml").read_text(encoding="utf-8"))["project"]["package"]
+    package = project_record(project)["package"]
     sys.path.insert(0, str(project / "src"))
     try:
         for name in [name for name in sys.modules if name.split(".")[0] == package]:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import render_project
+from conftest import project_record, render_project
 from platform_engine import Answers, decide
 
 RAG_FILES = (
@@ -86,7 +86,7 @@ def test_the_search_rag_project_holds_the_rag_layer(projects: dict[str, Path]) -
 @pytest.mark.render
 def test_the_rendered_rag_section_loads_with_the_projects_own_settings_model(projects: dict[str, Path]) -> None:
     project = projects["search_rag"]
-    package = yaml.safe_load((project / "platform.yaml").read_text(encoding="utf-8"))["project"]["package"]
+    package = project_record(project)["package"]
     sys.path.insert(0, str(project / "src"))
     try:
         for name in [name for name in sys.modules if name.split(".")[0] == package]:

@@ -22,7 +22,7 @@ from typing import Any
 import kubernetes_validate
 import pytest
 import yaml
-from conftest import render_project
+from conftest import project_record, render_project
 from pod_security import reachable_peers, restricted_violations
 from test_render_k8s import K8S_VERSION, checkov_checks, checkov_failures, kustomize, unexplained_skips
 from test_terraform import MODULES, TERRAFORM, hcl_block, needs_terraform, parse_tf, tf_env
@@ -196,7 +196,7 @@ def test_checkov_passes_the_vector_store_and_the_database_patch(projects: dict[s
     skipped = [c for c in checks if c["outcome"] == "skipped"]
     passed = {(c["check_id"], c["resource"]) for c in checks if c["outcome"] == "passed"}
     assert ("CKV_K8S_22", "StatefulSet.vector-store.qdrant") in passed, "read-only root filesystem"
-    slug = yaml.safe_load((projects["pgvector_aws"] / "platform.yaml").read_text(encoding="utf-8"))["project"]["slug"]
+    slug = project_record(projects["pgvector_aws"])["slug"]
     assert ("CKV_K8S_35", f"Deployment.{slug}-dev.triton") in {(c["check_id"], c["resource"]) for c in skipped}
 
 
