@@ -54,8 +54,9 @@ def slugify(name: str) -> str:
 
 def default_project_name(use_case: str) -> str:
     """The name the questionnaire suggests: one that says what a project of this use case does."""
-    entry = table("catalog")["use_cases"].get(use_case) or table("catalog")["use_cases"]["tabular"]
-    return str(entry["example_project"])
+    catalog = table("catalog")["use_cases"]
+    # an unknown use case still gets a name, so `validate` reports the use case, not a KeyError
+    return str(catalog.get(use_case, catalog["tabular"])["example_project"])
 
 
 def default_drift_threshold() -> float:
