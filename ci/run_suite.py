@@ -14,7 +14,9 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import time
+import zlib
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -33,6 +35,10 @@ TIERS: dict[str, tuple[str, list[str]]] = {
     "3": ("generated projects' tests", ["tests", "-m", "project and not smoke", *PROJECTS_IN_PARALLEL]),
     "4": ("smoke runs", ["tests", "-m", "smoke", *PROJECTS_IN_PARALLEL]),
 }
+# Outside this repository, as a user's projects are: inside its work tree a rendered project is not a
+# git repository of its own (the template's `git init` task skips it) and git commands run in it reach
+# this repository. One root per checkout, so two clones' suites on one machine keep apart.
+TEMP_ROOT = Path(tempfile.gettempdir()) / f"mlops-suite-{zlib.crc32(str(REPO).encode()):08x}"
 SUMMARY = re.compile(r"(\d+) (passed|failed|error|errors|skipped|deselected)")
 
 
@@ -40,11 +46,11 @@ def run_tier(key: str) -> tuple[str, float, dict[str, int], int]:
     name, args = TIERS[key]
     print(f"\n=== tier {key}: {name} ===", flush=True)
     started = time.monotonic()
-    (REPO / "build" / "pytest").mkdir(parents=True, exist_ok=True)
+    TEMP_ROOT.mkdir(parents=True, exist_ok=True)
     parallel = PARALLEL_ENV if "--dist" in args else {}
     process = subprocess.Popen(
         # a basetemp per tier: parallel pytest runs on one machine must not prune each other's folders
-        [sys.executable, "-m", "pytest", "-q", f"--basetemp={REPO / 'build' / 'pytest' / f'tier{key}'}", *args],
+        [sys.executable, "-m", "pytest", "-q", f"--basetemp={TEMP_ROOT / f'tier{key}'}", *args],
         cwd=REPO,
         env={**parallel, **os.environ},  # a value the caller set wins
         stdout=subprocess.PIPE,

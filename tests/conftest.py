@@ -34,35 +34,49 @@ def project_record(project: Path) -> dict[str, Any]:
     return record
 
 
-def render_project(dst: Path, *, vcs_ref: str | None = "HEAD", **answers: Any) -> Path:
+def render_project(dst: Path, *, vcs_ref: str | None = "HEAD", cached: bool = True, **answers: Any) -> Path:
     """Render the template into `dst` with `answers`, non-interactively.
 
     `vcs_ref="HEAD"` renders the working tree, uncommitted changes included; without it Copier
     would render the newest release tag, and tests would check an old version. Working-tree
     renders are cached per (answers, template fingerprint) in build/render-cache and copied to
-    `dst`: tier 2 renders each representative set in a dozen test modules ($RENDER_CACHE=0: off).
+    `dst`: tier 2 renders each representative set in a dozen test modules ($RENDER_CACHE=0 or
+    `cached=False`: Copier renders into `dst` itself, e.g. to check what a rejected answer leaves there).
     """
-    if vcs_ref != "HEAD" or os.environ.get("RENDER_CACHE") == "0":
+    if vcs_ref != "HEAD" or not cached or os.environ.get("RENDER_CACHE") == "0":
         return _copier_copy(dst, vcs_ref, answers)
-    import contextlib
     import hashlib
     import json
     import shutil
-    import tempfile
 
     key = hashlib.sha256(json.dumps([_fingerprint_once(), sorted(answers.items())], default=str).encode()).hexdigest()[
         :20
     ]
-    cached = RENDER_CACHE / key
-    if not cached.is_dir():
-        RENDER_CACHE.mkdir(parents=True, exist_ok=True)
-        scratch = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=RENDER_CACHE))
-        _copier_copy(scratch / "project", vcs_ref, answers)
-        with contextlib.suppress(OSError):  # atomic: a parallel worker's identical render may win
-            (scratch / "project").rename(cached)
-        shutil.rmtree(scratch, ignore_errors=True)
-    shutil.copytree(cached, dst, symlinks=True, dirs_exist_ok=True)
+    cached_render = RENDER_CACHE / key
+    if not cached_render.is_dir():
+        _fill_cache(cached_render, answers)
+    shutil.copytree(cached_render, dst, symlinks=True, dirs_exist_ok=True)
     return dst
+
+
+def _fill_cache(cached_render: Path, answers: dict[str, Any]) -> None:
+    """Render into a system temporary folder, outside any git work tree, as a user's `copier copy`
+    does (the template's `git init` task runs only outside a repository, and build/ is inside this
+    one), then move the project into the cache in one rename."""
+    import contextlib
+    import shutil
+    import tempfile
+
+    RENDER_CACHE.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="render-") as outside:
+        project = _copier_copy(Path(outside) / "project", "HEAD", answers)
+        scratch = Path(tempfile.mkdtemp(prefix=f".{cached_render.name}-", dir=RENDER_CACHE))
+        try:
+            shutil.copytree(project, scratch / "project", symlinks=True)
+            with contextlib.suppress(OSError):  # a parallel worker's identical render may have won
+                (scratch / "project").rename(cached_render)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
 
 
 _FINGERPRINT: list[str] = []

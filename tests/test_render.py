@@ -97,7 +97,7 @@ BAD_ANSWERS = [
 def test_bad_answer_is_rejected_and_renders_nothing(tmp_path: Path, answers: dict[str, Any], question: str) -> None:
     dst = tmp_path / "project"
     with pytest.raises(ValueError) as error:
-        render_project(dst, **answers)
+        render_project(dst, cached=False, **answers)
     message = str(error.value)
     assert question in message, message
     assert not dst.exists() or not any(dst.iterdir()), "a rejected answer must render nothing"
@@ -109,7 +109,7 @@ def test_a_rejected_answer_leaves_an_existing_destination_as_it_was(tmp_path: Pa
     dst.mkdir()
     (dst / "NOTES.md").write_text("ours\n")
     with pytest.raises(ValueError, match="project_name"):
-        render_project(dst, project_name="123 Fraud")
+        render_project(dst, cached=False, project_name="123 Fraud")
     assert sorted(p.name for p in dst.iterdir()) == ["NOTES.md"]
 
 
@@ -298,6 +298,18 @@ def test_the_projects_makefile_installs_uv_when_it_is_missing(tmp_path: Path) ->
     assert uv.is_file() and f"{uv} run --frozen ruff check ." in dry_run.stdout
     again = make("-n", "lint")
     assert again.returncode == 0 and f"{uv} run --frozen ruff check ." in again.stdout
+
+
+@pytest.mark.render
+def test_a_copied_project_is_a_git_repository_of_its_own(tmp_path: Path) -> None:
+    """`copier copy` ends with `git init` (copier.yml's task): `copier update` and pre-commit need a
+    repository, and git commands in the project must not reach a repository around it."""
+    project = render_project(tmp_path / "project")
+    top = subprocess.run(
+        ["git", "rev-parse", "--show-toplevel"], cwd=project, capture_output=True, text=True, check=False
+    )
+    assert top.returncode == 0, top.stderr
+    assert Path(top.stdout.strip()).resolve() == project.resolve()
 
 
 @pytest.mark.render
