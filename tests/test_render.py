@@ -16,6 +16,7 @@ import pytest
 import yaml
 from conftest import REPO, answer_sets, project_record, render_project
 from doc_links import dangling_documentation
+from k8s_names import name_problems
 from platform_engine import Answers, decide
 from platform_engine.model_choice import offers_choice
 from platform_engine.tables import use_cases
@@ -223,12 +224,14 @@ def check_kind_deploy(project: Path) -> None:
 
 
 def check_kubernetes(project: Path) -> None:
-    """Every Kustomize overlay and stand-alone kustomization renders offline and validates (base is
-    checked through the overlays that include it)."""
+    """Every Kustomize overlay and stand-alone kustomization renders offline, validates, and keeps its
+    names within Kubernetes's limits (base is checked through the overlays that include it)."""
     overlays = sorted(p.parent for p in project.glob("deploy/k8s/**/kustomization.yaml") if "base" not in p.parts)
     for overlay in overlays:
         rendered = subprocess.run([_tool("kubectl"), "kustomize", str(overlay)], capture_output=True, text=True)
         assert rendered.returncode == 0, f"kustomize {overlay}: {rendered.stderr}"
+        refused = [problem for doc in yaml.safe_load_all(rendered.stdout) if doc for problem in name_problems(doc)]
+        assert not refused, f"{overlay.relative_to(project)}: names Kubernetes refuses:\n" + "\n".join(refused)
         manifest = project / ".local-rendered.yaml"
         manifest.write_text(rendered.stdout)
         try:

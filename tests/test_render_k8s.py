@@ -21,6 +21,7 @@ import kubernetes_validate
 import pytest
 import yaml
 from conftest import answer_sets, render_project
+from k8s_names import name_problems
 from pod_security import pod_spec, restricted_violations
 from tabulate import tabulate
 from test_terraform import checkov_command
@@ -289,3 +290,56 @@ def test_workload_table(checkov_kubernetes: dict[str, Any]) -> None:
     rows = workload_rows(checkov_kubernetes)
     print("\n" + tabulate(rows, headers="keys", tablefmt="github"))
     assert rows and all(row["PSS restricted"] == "pass" and row["failed"] == 0 for row in rows)
+
+
+# ---------------------------------------------------------------- names (tests/k8s_names.py)
+
+
+def test_the_name_checker_takes_kubernetes_limits_and_names_each_broken_one() -> None:
+    """At each limit a name passes; one character past it, or a character the rule refuses, fails."""
+    slug = "enterprise-customer-lifetime-value-model"  # the longest slug the engine derives (40)
+    fine = {
+        "apiVersion": "batch/v1",
+        "kind": "CronJob",
+        "metadata": {"name": "c" * 52, "namespace": "n" * 63, "labels": {"app.kubernetes.io/name": "v" * 63}},
+        "spec": {
+            "jobTemplate": {
+                "spec": {
+                    "template": {
+                        "metadata": {"labels": {"app": slug}},
+                        "spec": {
+                            "containers": [
+                                {"name": "d" * 63, "ports": [{"name": "metrics-http-01", "containerPort": 1}]}
+                            ],
+                            "nodeSelector": {"nvidia.com/gpu.present": "true"},
+                        },
+                    }
+                }
+            }
+        },
+    }
+    assert name_problems(fine) == []
+    assert name_problems({"kind": "ConfigMap", "metadata": {"name": "a.b-" + "c" * 249}}) == []
+    broken = yaml.safe_load(yaml.safe_dump(fine))
+    broken["metadata"] = {"name": "c" * 53, "namespace": f"{slug}-{'x' * 23}", "labels": {"team": "ML Platform"}}
+    pod = broken["spec"]["jobTemplate"]["spec"]["template"]
+    pod["spec"]["containers"][0] = {"name": "Drift", "ports": [{"name": "metrics-http-001"}]}
+    pod["spec"]["nodeSelector"] = {"pool/": "gpu"}
+    found = "\n".join(name_problems(broken))
+    for expected in (
+        "name 'ccccccccccccccccccccccccccccccccccccccccccccccccccccc' is 53 characters, over 52",
+        f"namespace '{slug}-{'x' * 23}' is 64 characters, over 63",
+        "metadata.labels team value 'ML Platform' does not match",
+        "container name 'Drift' does not match",
+        "container port name 'metrics-http-001' is 16 characters, over 15",
+        "nodeSelector key '' is missing",
+    ):
+        assert expected in found, f"{expected!r} not in:\n{found}"
+    assert name_problems({"kind": "Service", "metadata": {"name": "1-triton"}}) != []  # a Service starts with a letter
+    # alert labels of a PrometheusRule are Prometheus's: free text is fine there
+    rule = {
+        "kind": "PrometheusRule",
+        "metadata": {"name": "r"},
+        "spec": {"groups": [{"rules": [{"labels": {"x": "A B"}}]}]},
+    }
+    assert name_problems(rule) == []
