@@ -46,5 +46,6 @@ bench-render: env ## Time `copier copy --defaults` beside peer templates (target
 bench-smoke: env system-deps ## Time copier copy + make smoke, stage by stage, warm and cold uv cache
 	$(UV) run python ci/bench_smoke.py
 
-clean: ## Remove build output
+clean: ## Remove build output (and the suite's temporary folders)
+	python3 ci/run_suite.py --clean
 	rm -rf build .pytest_cache .ruff_cache .mypy_cache .hypothesis

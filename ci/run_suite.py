@@ -6,12 +6,14 @@ the later ones (so one run shows every failure), but the exit status is non-zero
 
     uv run python ci/run_suite.py            # all tiers
     uv run python ci/run_suite.py 1 2        # only tiers 1 and 2
+    python3 ci/run_suite.py --clean          # remove the tiers' temporary folders (`make clean`)
 """
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -73,7 +75,14 @@ def run_tier(key: str) -> tuple[str, float, dict[str, int], int]:
 
 
 def main(argv: list[str]) -> int:
+    if argv == ["--clean"]:
+        shutil.rmtree(TEMP_ROOT, ignore_errors=True)
+        return 0
     keys = argv or list(TIERS)
+    unknown = [key for key in keys if key not in TIERS]
+    if unknown:
+        print(f"unknown tier {' '.join(unknown)}: choose from {' '.join(TIERS)}, or --clean", file=sys.stderr)
+        return 2
     results = [(key, *run_tier(key)) for key in keys]
     print("\n=== time per tier ===")
     print(f"{'tier':<6}{'what':<30}{'seconds':>9}  {'passed':>7}{'failed':>7}{'errors':>7}  status")
