@@ -53,6 +53,13 @@ FREE_PORTS = {"SERVING_HTTP_PORT": "0", "SERVING_GRPC_PORT": "0", "SERVING_METRI
 VISION_STAGES = [*STAGES]
 STREAM_STAGES = [*VISION_STAGES]
 STREAM_STAGES.insert(STREAM_STAGES.index("predict") + 1, "stream")
+# The batch pattern's stage (smoke/batch.py): the predict stage's inputs again, through Redis and the worker.
+BATCH_SETS = {"image_gcp_batch"}
+BATCH_FIGURE = "equal to predict's answers"
+
+
+def with_batch(stages: list[str]) -> list[str]:
+    return [name for stage in stages for name in ([stage, "batch"] if stage == "predict" else [stage])]
 
 
 def _processes() -> Iterator[tuple[Path, str]]:
@@ -139,7 +146,22 @@ def _smoke_is_green(project: Path, stages: list[str], figures: tuple[str, ...], 
 def test_make_smoke_is_green(stack_project: Callable[[str], Path], name: str) -> None:
     """None of these answer sets has a production head (decisions.task): no task stage."""
     stages = STREAM_STAGES if name in STREAM_SETS else VISION_STAGES if name in VISION_SETS else STAGES
-    _smoke_is_green(stack_project(name), stages, ("tracks",) if name in STREAM_SETS else (), absent=("task",))
+    figures = ("tracks",) if name in STREAM_SETS else ()
+    if name in BATCH_SETS:
+        _smoke_is_green(stack_project(name), with_batch(stages), (*figures, BATCH_FIGURE), absent=("task",))
+    else:
+        _smoke_is_green(stack_project(name), stages, figures, absent=("task", "batch"))
+
+
+# The batch pattern on feature rows (image_gcp_batch is the images one): tier 3 sets it up for its
+# batch stack tests (test_project_serving.py).
+TABULAR_BATCH = {"serving_pattern": "batch"}
+
+
+@pytest.mark.xdist_group(use_case_project_name("tabular", **TABULAR_BATCH))
+def test_make_smoke_runs_the_batch_pattern_on_feature_rows() -> None:
+    project = use_case_project("tabular", template_fingerprint(), **TABULAR_BATCH)
+    _smoke_is_green(project, with_batch(STAGES), (BATCH_FIGURE,), absent=("task",))
 
 
 # The search/RAG project (the one tier 3 sets up for its head and RAG tests): the embedding pipeline

@@ -244,6 +244,7 @@ def predict(ctx: SmokeContext) -> str:
     target = float(platform().answers["latency_p95_ms"])
     ctx.values["p95_ms"] = p95
     ctx.values["served_rows"] = len(batch)
+    ctx.values["batch_probe"] = (batch, served)  # the batch pattern's stage sends them again as jobs (smoke/batch.py)
     verdict = "within" if p95 <= target else "OVER"
     return f"{len(batch)} requests, p95 {p95:.1f} ms ({verdict} the {target:g} ms target), max |diff| {difference:.1e}"
 
@@ -324,7 +325,8 @@ def project_stages(current: Platform | None = None) -> tuple[Stage, ...]:
     (decisions.task, src/<package>/tasks/); a PyTorch framework model's (decisions.model.framework,
     src/<package>/vision/) predict stage, and the stream for detection, in place of the feature-row
     one; the RAG layer's (decisions.model.rag, src/<package>/rag/) training, ingestion and query
-    stages; the language model's (decisions.model.llm, src/<package>/llm/) training and streaming stages."""
+    stages; the language model's (decisions.model.llm, src/<package>/llm/) training and streaming stages;
+    the batch pattern's (smoke/batch.py) queue and worker after whichever predict stage the project has."""
     plat = current or platform()
     model = plat.decision("model")
     layers = (
@@ -332,6 +334,7 @@ def project_stages(current: Platform | None = None) -> tuple[Stage, ...]:
         (model.get("framework"), ".vision.smoke"),
         (model.get("rag"), ".rag.smoke"),
         (model.get("llm"), ".llm.smoke"),
+        (plat.decision("serving_pattern")["choice"] == "batch", ".smoke.batch"),
     )
     stages = STAGES
     for decided, module in layers:

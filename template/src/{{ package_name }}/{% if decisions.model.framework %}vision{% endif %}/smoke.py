@@ -104,6 +104,8 @@ def predict(ctx: SmokeContext) -> str:
     target = float(platform().answers["latency_p95_ms"])
     ctx.values["p95_ms"] = p95
     ctx.values["served_rows"] = served_rows
+    # the batch pattern's stage sends the images again as jobs (smoke/batch.py): gRPC's answers to compare
+    ctx.values["batch_probe"] = (images, [prediction.to_dict(settings.classes) for prediction in served])
     verdict = "within" if p95 <= target else "OVER"
     return (
         f"{len(images)} images x http+grpc, equal to the champion in process; "

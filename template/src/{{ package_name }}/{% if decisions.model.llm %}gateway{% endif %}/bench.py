@@ -17,10 +17,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -30,6 +27,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from ..serving.errors import ServingError
+from ..serving.local_redis import redis_server
 from ..serving.server import free_port
 
 WARMUP = 3
@@ -48,30 +47,6 @@ def table(rows: list[tuple[str, int, float, float]]) -> str:
     lines = [f"{'':44} {'n':>4} {'p50 ms':>9} {'p95 ms':>9}"]
     lines += [f"{name:44} {n:>4} {p50:>9.2f} {p95:>9.2f}" for name, n, p50, p95 in rows]
     return "\n".join(lines)
-
-
-@contextlib.contextmanager
-def redis_server() -> Iterator[str]:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise SystemExit("redis-server not found (apt-get install redis-server), or pass --redis URL")
-    folder, port = Path(tempfile.mkdtemp(prefix="gateway-bench-redis-")), free_port()
-    process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(folder), "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        for _ in range(200):
-            with contextlib.suppress(OSError):
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 @contextlib.contextmanager
@@ -207,7 +182,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--redis", default=None)
     args = parser.parse_args(argv)
     with contextlib.ExitStack() as stack:
-        redis_url = args.redis or stack.enter_context(redis_server())
+        try:
+            redis_url = args.redis or stack.enter_context(redis_server("gateway-bench-redis-"))
+        except ServingError as error:
+            raise SystemExit(f"{error}, or pass --redis URL") from error
         triton_url = args.triton or stack.enter_context(triton(args.model_folder))
         tokenizer = args.model_folder / "tokenizer.json" if args.model_folder else None
         gateway_url = stack.enter_context(gateway(triton_url, redis_url, tokenizer))
