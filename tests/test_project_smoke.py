@@ -17,8 +17,10 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 from conftest import template_fingerprint, use_case_project, use_case_project_name
 
 SMOKE_SETS = [
@@ -53,8 +55,8 @@ FREE_PORTS = {"SERVING_HTTP_PORT": "0", "SERVING_GRPC_PORT": "0", "SERVING_METRI
 VISION_STAGES = [*STAGES]
 STREAM_STAGES = [*VISION_STAGES]
 STREAM_STAGES.insert(STREAM_STAGES.index("predict") + 1, "stream")
-# The batch pattern's stage (smoke/batch.py): the predict stage's inputs again, through Redis and the worker.
-BATCH_SETS = {"image_gcp_batch"}
+# The batch pattern's stage (smoke/batch.py): the predict stage's inputs again, through Redis and the worker,
+# in every project whose decided serving pattern is batch (image_gcp_batch, llm_api_pii).
 BATCH_FIGURE = "equal to predict's answers"
 
 
@@ -147,10 +149,16 @@ def test_make_smoke_is_green(stack_project: Callable[[str], Path], name: str) ->
     """None of these answer sets has a production head (decisions.task): no task stage."""
     stages = STREAM_STAGES if name in STREAM_SETS else VISION_STAGES if name in VISION_SETS else STAGES
     figures = ("tracks",) if name in STREAM_SETS else ()
-    if name in BATCH_SETS:
-        _smoke_is_green(stack_project(name), with_batch(stages), (*figures, BATCH_FIGURE), absent=("task",))
+    project = stack_project(name)
+    if project_decisions(project)["serving_pattern"]["choice"] == "batch":
+        _smoke_is_green(project, with_batch(stages), (*figures, BATCH_FIGURE), absent=("task",))
     else:
-        _smoke_is_green(stack_project(name), stages, figures, absent=("task", "batch"))
+        _smoke_is_green(project, stages, figures, absent=("task", "batch"))
+
+
+def project_decisions(project: Path) -> dict[str, Any]:
+    decisions: dict[str, Any] = yaml.safe_load((project / "platform.yaml").read_text(encoding="utf-8"))["decisions"]
+    return decisions
 
 
 # The batch pattern on feature rows (image_gcp_batch is the images one): tier 3 sets it up for its
