@@ -28,10 +28,19 @@ RENDER_CACHE = REPO / "build" / "render-cache"
 
 def project_record(project: Path) -> dict[str, Any]:
     """The `project` section of a rendered project's platform.yaml: its name, slug, package, ..."""
+    return _platform_section(project, "project")
+
+
+def project_decisions(project: Path) -> dict[str, Any]:
+    """The engine's `decisions` recorded in a rendered project's platform.yaml."""
+    return _platform_section(project, "decisions")
+
+
+def _platform_section(project: Path, name: str) -> dict[str, Any]:
     import yaml
 
-    record: dict[str, Any] = yaml.safe_load((project / "platform.yaml").read_text(encoding="utf-8"))["project"]
-    return record
+    section: dict[str, Any] = yaml.safe_load((project / "platform.yaml").read_text(encoding="utf-8"))[name]
+    return section
 
 
 def render_project(dst: Path, *, vcs_ref: str | None = "HEAD", cached: bool = True, **answers: Any) -> Path:
@@ -183,6 +192,11 @@ def use_case_project(use_case: str, fingerprint: str, **answers: str) -> Path:
     set up once and shared by the tier-3 modules that need the same project (a family's first use case
     is often a use case with a task head: one setup serves both)."""
     return set_up_project(use_case_project_name(use_case, **answers), {"use_case": use_case, **answers}, fingerprint)
+
+
+# The batch pattern on feature rows (image_gcp_batch is the images one): tier 3 runs its batch tests,
+# tier 4 its smoke; one set of answers, so both tiers share one set-up project.
+TABULAR_BATCH = {"serving_pattern": "batch"}
 
 
 def use_case_project_name(use_case: str, **answers: str) -> str:

@@ -21,7 +21,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import project_record, run_project_tests, template_fingerprint, use_case_project, use_case_project_name
+from conftest import (
+    TABULAR_BATCH,
+    project_record,
+    run_project_tests,
+    template_fingerprint,
+    use_case_project,
+    use_case_project_name,
+)
 
 pytestmark = pytest.mark.project
 SETS = ["tabular_aws_realtime", "llm_api_pii", "tabular_edge_azure"]
@@ -133,9 +140,6 @@ def test_project_serving_stack_tests(stack_project: Callable[[str], Path], name:
         timeout=1800,
     )
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-3000:]
-
-
-TABULAR_BATCH = {"serving_pattern": "batch"}  # the batch pattern on feature rows (image_gcp_batch: images)
 
 
 @pytest.mark.xdist_group(use_case_project_name("tabular", **TABULAR_BATCH))

@@ -17,11 +17,15 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-import yaml
-from conftest import template_fingerprint, use_case_project, use_case_project_name
+from conftest import (
+    TABULAR_BATCH,
+    project_decisions,
+    template_fingerprint,
+    use_case_project,
+    use_case_project_name,
+)
 
 SMOKE_SETS = [
     "tabular_aws_realtime",
@@ -154,16 +158,6 @@ def test_make_smoke_is_green(stack_project: Callable[[str], Path], name: str) ->
         _smoke_is_green(project, with_batch(stages), (*figures, BATCH_FIGURE), absent=("task",))
     else:
         _smoke_is_green(project, stages, figures, absent=("task", "batch"))
-
-
-def project_decisions(project: Path) -> dict[str, Any]:
-    decisions: dict[str, Any] = yaml.safe_load((project / "platform.yaml").read_text(encoding="utf-8"))["decisions"]
-    return decisions
-
-
-# The batch pattern on feature rows (image_gcp_batch is the images one): tier 3 sets it up for its
-# batch stack tests (test_project_serving.py).
-TABULAR_BATCH = {"serving_pattern": "batch"}
 
 
 @pytest.mark.xdist_group(use_case_project_name("tabular", **TABULAR_BATCH))
