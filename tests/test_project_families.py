@@ -33,7 +33,7 @@ TESTS = [
     "tests/stack/test_training_models.py",
 ]
 EDGE_FAMILIES = ("time_series", "text")
-EDGE_TESTS = ["tests/stack/test_edge_stack.py", "tests/test_edge_settings.py"]
+EDGE_TESTS = ["tests/stack/test_edge_stack.py", "tests/test_edge_settings.py", "tests/test_smoke_edge.py"]
 MONITORING_TESTS = ["tests/stack/test_monitoring_stack.py"]
 MONITORED_ELSEWHERE = ("tabular",)  # test_project_monitoring
 

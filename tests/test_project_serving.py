@@ -47,6 +47,7 @@ STACK_TESTS = {
     "tabular_edge_azure": [
         "tests/stack/test_edge_stack.py",
         "tests/test_edge_settings.py",
+        "tests/test_smoke_edge.py",
     ],
 }
 

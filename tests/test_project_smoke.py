@@ -2,7 +2,8 @@
 
 Each run renders the project from the working tree (once per session, shared with tier 3 when they
 run in one process), installs every layer, and runs the whole local stack: Airflow ETL -> Feast ->
-kfp training -> MLflow promotion -> Triton -> client -> inference log -> Evidently drift. A second
+kfp training -> MLflow promotion -> Triton -> client (-> the batch queue and worker, or the edge bundle
+on a device, where that is the decided serving pattern) -> inference log -> Evidently drift. A second
 test kills the Triton server in the middle of the predict stage and checks the failure message and
 that nothing is left running.
 """
@@ -33,10 +34,12 @@ SMOKE_SETS = [
     "timeseries_azure_realtime",
     "llm_api_pii",
     "detection_aws_realtime",
+    "tabular_edge_azure",
+    "segmentation_edge_gcp",
 ]
 # The PyTorch vision models' run (smoke.stages.project_stages): encoded images through the Triton
 # ensemble instead of feature rows and the task model, and for detection the video stream.
-VISION_SETS = {"detection_aws_realtime", "image_gcp_batch"}
+VISION_SETS = {"detection_aws_realtime", "image_gcp_batch", "segmentation_edge_gcp"}
 STREAM_SETS = {"detection_aws_realtime"}
 STAGES = [
     "etl",
@@ -59,13 +62,19 @@ FREE_PORTS = {"SERVING_HTTP_PORT": "0", "SERVING_GRPC_PORT": "0", "SERVING_METRI
 VISION_STAGES = [*STAGES]
 STREAM_STAGES = [*VISION_STAGES]
 STREAM_STAGES.insert(STREAM_STAGES.index("predict") + 1, "stream")
-# The batch pattern's stage (smoke/batch.py): the predict stage's inputs again, through Redis and the worker,
-# in every project whose decided serving pattern is batch (image_gcp_batch, llm_api_pii).
-BATCH_FIGURE = "equal to predict's answers"
+# The serving pattern's stage right after predict, on the predict stage's inputs, in every project whose
+# decided pattern has one: batch (smoke/batch.py: through Redis and the worker; image_gcp_batch,
+# llm_api_pii) and edge (smoke/edge.py: the device bundle exported, synced and run; tabular_edge_azure,
+# segmentation_edge_gcp). The key figure each stage's table row must show:
+PATTERN_FIGURES = {"batch": "equal to predict's answers", "edge": "log rows pushed"}
+BATCH_FIGURE = PATTERN_FIGURES["batch"]
 
 
-def with_batch(stages: list[str]) -> list[str]:
-    return [name for stage in stages for name in ([stage, "batch"] if stage == "predict" else [stage])]
+def with_pattern(stages: list[str], pattern: str) -> list[str]:
+    """`stages` with the pattern's stage right after predict (realtime has none)."""
+    if pattern not in PATTERN_FIGURES:
+        return stages
+    return [name for stage in stages for name in ([stage, pattern] if stage == "predict" else [stage])]
 
 
 def _processes() -> Iterator[tuple[Path, str]]:
@@ -154,16 +163,16 @@ def test_make_smoke_is_green(stack_project: Callable[[str], Path], name: str) ->
     stages = STREAM_STAGES if name in STREAM_SETS else VISION_STAGES if name in VISION_SETS else STAGES
     figures = ("tracks",) if name in STREAM_SETS else ()
     project = stack_project(name)
-    if project_decisions(project)["serving_pattern"]["choice"] == "batch":
-        _smoke_is_green(project, with_batch(stages), (*figures, BATCH_FIGURE), absent=("task",))
-    else:
-        _smoke_is_green(project, stages, figures, absent=("task", "batch"))
+    pattern = project_decisions(project)["serving_pattern"]["choice"]
+    figures = (*figures, *([PATTERN_FIGURES[pattern]] if pattern in PATTERN_FIGURES else []))
+    absent = ("task", *(other for other in PATTERN_FIGURES if other != pattern))
+    _smoke_is_green(project, with_pattern(stages, pattern), figures, absent=absent)
 
 
 @pytest.mark.xdist_group(use_case_project_name("tabular", **TABULAR_BATCH))
 def test_make_smoke_runs_the_batch_pattern_on_feature_rows() -> None:
     project = use_case_project("tabular", template_fingerprint(), **TABULAR_BATCH)
-    _smoke_is_green(project, with_batch(STAGES), (BATCH_FIGURE,), absent=("task",))
+    _smoke_is_green(project, with_pattern(STAGES, "batch"), (BATCH_FIGURE,), absent=("task", "edge"))
 
 
 # The search/RAG project (the one tier 3 sets up for its head and RAG tests): the embedding pipeline

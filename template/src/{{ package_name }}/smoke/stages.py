@@ -244,7 +244,7 @@ def predict(ctx: SmokeContext) -> str:
     target = float(platform().answers["latency_p95_ms"])
     ctx.values["p95_ms"] = p95
     ctx.values["served_rows"] = len(batch)
-    ctx.values["batch_probe"] = (batch, served)  # the batch pattern's stage sends them again as jobs (smoke/batch.py)
+    ctx.values["batch_probe"] = (batch, served)  # sent again as batch jobs (smoke/batch.py) or to the device (edge.py)
     verdict = "within" if p95 <= target else "OVER"
     return f"{len(batch)} requests, p95 {p95:.1f} ms ({verdict} the {target:g} ms target), max |diff| {difference:.1e}"
 
@@ -326,7 +326,8 @@ def project_stages(current: Platform | None = None) -> tuple[Stage, ...]:
     src/<package>/vision/) predict stage, and the stream for detection, in place of the feature-row
     one; the RAG layer's (decisions.model.rag, src/<package>/rag/) training, ingestion and query
     stages; the language model's (decisions.model.llm, src/<package>/llm/) training and streaming stages;
-    the batch pattern's (smoke/batch.py) queue and worker after whichever predict stage the project has."""
+    the batch pattern's (smoke/batch.py) queue and worker, or the edge pattern's (smoke/edge.py) device
+    bundle, after whichever predict stage the project has."""
     plat = current or platform()
     model = plat.decision("model")
     layers = (
@@ -335,6 +336,7 @@ def project_stages(current: Platform | None = None) -> tuple[Stage, ...]:
         (model.get("rag"), ".rag.smoke"),
         (model.get("llm"), ".llm.smoke"),
         (plat.decision("serving_pattern")["choice"] == "batch", ".smoke.batch"),
+        (plat.decision("serving_pattern")["choice"] == "edge", ".smoke.edge"),
     )
     stages = STAGES
     for decided, module in layers:

@@ -13,6 +13,7 @@ import importlib
 import importlib.util
 import os
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -32,15 +33,16 @@ class StageError(RuntimeError):
     """A vision stage failed; the message says what and where to look."""
 
 
-def newest_images(images_dir: Path, limit: int) -> list[bytes]:
-    """Encoded images of the newest interval that passed validation (its rewritten manifest)."""
+def newest_images(images_dir: Path, limit: int, classes: Sequence[str]) -> tuple[list[bytes], list[Any]]:
+    """Encoded images of the newest interval that passed validation (its rewritten manifest), and their
+    ground truth (Annotations, class indices following `classes`)."""
     from .manifests import interval_dirs, iter_samples
 
     intervals = interval_dirs(images_dir) if images_dir.is_dir() else []
     if not intervals:
         raise StageError(f"no image interval under {images_dir}: the ETL stage writes them")
-    samples = list(iter_samples([intervals[-1]]))
-    return [Path(path).read_bytes() for _, path, _ in samples[:limit]]
+    samples = list(iter_samples([intervals[-1]], classes))[:limit]
+    return [Path(path).read_bytes() for _, path, _ in samples], [annotation for _, _, annotation in samples]
 
 
 def stages(base: dict[str, Stage]) -> dict[str, tuple[Stage, ...]]:
@@ -69,7 +71,7 @@ def predict(ctx: SmokeContext) -> str:
     champion = ctx.values["champion"]
     if champion.onnx_path is None:
         raise StageError(f"champion {champion.name} v{champion.version} has no ONNX export to compare against")
-    images = newest_images(settings.images_dir, PREDICT_IMAGES)
+    images, annotations = newest_images(settings.images_dir, PREDICT_IMAGES, settings.classes)
     expected = OnnxPredictor(champion.onnx_path, settings).predict(images)
     ports = ctx.values["triton"]["ports"]
     logger = InferenceLogger()
@@ -104,8 +106,10 @@ def predict(ctx: SmokeContext) -> str:
     target = float(platform().answers["latency_p95_ms"])
     ctx.values["p95_ms"] = p95
     ctx.values["served_rows"] = served_rows
-    # the batch pattern's stage sends the images again as jobs (smoke/batch.py): gRPC's answers to compare
+    # the batch pattern's stage sends the images again as jobs (smoke/batch.py), the edge pattern's runs them
+    # on the device (smoke/edge.py): gRPC's answers to compare
     ctx.values["batch_probe"] = (images, [prediction.to_dict(settings.classes) for prediction in served])
+    ctx.values["served_predictions"] = (served, annotations)  # the edge stage scores the device's against them
     verdict = "within" if p95 <= target else "OVER"
     return (
         f"{len(images)} images x http+grpc, equal to the champion in process; "
