@@ -62,6 +62,13 @@ FREE_PORTS = {"SERVING_HTTP_PORT": "0", "SERVING_GRPC_PORT": "0", "SERVING_METRI
 VISION_STAGES = [*STAGES]
 STREAM_STAGES = [*VISION_STAGES]
 STREAM_STAGES.insert(STREAM_STAGES.index("predict") + 1, "stream")
+# The language model's run (llm/smoke.py): its pipeline before the repository build, its streamed answers
+# and their drift check after predict, then OpenAI chat completions through the gateway (gateway/smoke.py).
+LLM_SETS = {"llm_api_pii"}
+LLM_STAGES = [*STAGES]
+LLM_STAGES.insert(LLM_STAGES.index("build-serving"), "llm-train")
+LLM_STAGES[LLM_STAGES.index("predict") + 1 : LLM_STAGES.index("predict") + 1] = ["llm-generate", "llm-drift", "gateway"]
+LLM_FIGURES = ("equal to in-process", "answers equal Triton's", "personal data masked")
 # The serving pattern's stage right after predict, on the predict stage's inputs, in every project whose
 # decided pattern has one: batch (smoke/batch.py: through Redis and the worker; image_gcp_batch,
 # llm_api_pii) and edge (smoke/edge.py: the device bundle exported, synced and run; tabular_edge_azure,
@@ -161,7 +168,8 @@ def _smoke_is_green(project: Path, stages: list[str], figures: tuple[str, ...], 
 def test_make_smoke_is_green(stack_project: Callable[[str], Path], name: str) -> None:
     """None of these answer sets has a production head (decisions.task): no task stage."""
     stages = STREAM_STAGES if name in STREAM_SETS else VISION_STAGES if name in VISION_SETS else STAGES
-    figures = ("tracks",) if name in STREAM_SETS else ()
+    stages = LLM_STAGES if name in LLM_SETS else stages
+    figures = ("tracks",) if name in STREAM_SETS else LLM_FIGURES if name in LLM_SETS else ()
     project = stack_project(name)
     pattern = project_decisions(project)["serving_pattern"]["choice"]
     figures = (*figures, *([PATTERN_FIGURES[pattern]] if pattern in PATTERN_FIGURES else []))

@@ -325,7 +325,8 @@ def project_stages(current: Platform | None = None) -> tuple[Stage, ...]:
     (decisions.task, src/<package>/tasks/); a PyTorch framework model's (decisions.model.framework,
     src/<package>/vision/) predict stage, and the stream for detection, in place of the feature-row
     one; the RAG layer's (decisions.model.rag, src/<package>/rag/) training, ingestion and query
-    stages; the language model's (decisions.model.llm, src/<package>/llm/) training and streaming stages;
+    stages; the language model's (decisions.model.llm, src/<package>/llm/) training and streaming stages,
+    and its gateway's (src/<package>/gateway/) chat completions after them;
     the batch pattern's (smoke/batch.py) queue and worker, or the edge pattern's (smoke/edge.py) device
     bundle, after whichever predict stage the project has."""
     plat = current or platform()
@@ -335,6 +336,7 @@ def project_stages(current: Platform | None = None) -> tuple[Stage, ...]:
         (model.get("framework"), ".vision.smoke"),
         (model.get("rag"), ".rag.smoke"),
         (model.get("llm"), ".llm.smoke"),
+        (model.get("llm"), ".gateway.smoke"),
         (plat.decision("serving_pattern")["choice"] == "batch", ".smoke.batch"),
         (plat.decision("serving_pattern")["choice"] == "edge", ".smoke.edge"),
     )
