@@ -194,11 +194,6 @@ def use_case_project(use_case: str, fingerprint: str, **answers: str) -> Path:
     return set_up_project(use_case_project_name(use_case, **answers), {"use_case": use_case, **answers}, fingerprint)
 
 
-# The batch pattern on feature rows (image_gcp_batch is the images one): tier 3 runs its batch tests,
-# tier 4 its smoke; one set of answers, so both tiers share one set-up project.
-TABULAR_BATCH = {"serving_pattern": "batch"}
-
-
 def use_case_project_name(use_case: str, **answers: str) -> str:
     return "_".join(["use_case", use_case, *answers.values()])
 

@@ -21,14 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import (
-    TABULAR_BATCH,
-    project_record,
-    run_project_tests,
-    template_fingerprint,
-    use_case_project,
-    use_case_project_name,
-)
+from conftest import project_record
 
 pytestmark = pytest.mark.project
 SETS = ["tabular_aws_realtime", "llm_api_pii", "tabular_edge_azure"]
@@ -41,6 +34,7 @@ STACK_TESTS = {
     "llm_api_pii": [
         "tests/stack/test_serving_stack.py",
         "tests/stack/test_batch_stack.py",
+        "tests/test_smoke_batch.py",
         "-k",
         "not every_family and not make_serve",
     ],
@@ -141,17 +135,6 @@ def test_project_serving_stack_tests(stack_project: Callable[[str], Path], name:
         timeout=1800,
     )
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-3000:]
-
-
-@pytest.mark.xdist_group(use_case_project_name("tabular", **TABULAR_BATCH))
-def test_the_batch_pattern_on_feature_rows_passes_its_own_tests() -> None:
-    """Its queue, worker and result store on real Redis and Triton (tests/stack/test_batch_stack.py),
-    and the smoke stage's unit tests (tests/test_smoke_batch.py)."""
-    _need("redis-server", "apt-get install redis-server")
-    project = use_case_project("tabular", template_fingerprint(), **TABULAR_BATCH)
-    command = ["uv", "run", "--frozen", "pytest", "-q", "-p", "no:cacheprovider"]
-    tests = ["tests/stack/test_batch_stack.py", "tests/test_smoke_batch.py", "tests/test_serving_config.py"]
-    run_project_tests(project, [*command, *tests], "batch pattern", timeout=1800)
 
 
 @pytest.mark.parametrize("name", MAKE_SERVE_SETS)

@@ -21,7 +21,6 @@ from pathlib import Path
 
 import pytest
 from conftest import (
-    TABULAR_BATCH,
     project_decisions,
     template_fingerprint,
     use_case_project,
@@ -31,10 +30,9 @@ from conftest import (
 SMOKE_SETS = [
     "tabular_aws_realtime",
     "image_gcp_batch",
-    "timeseries_azure_realtime",
+    "timeseries_edge_azure",
     "llm_api_pii",
     "detection_aws_realtime",
-    "tabular_edge_azure",
     "segmentation_edge_gcp",
 ]
 # The PyTorch vision models' run (smoke.stages.project_stages): encoded images through the Triton
@@ -70,11 +68,11 @@ LLM_STAGES.insert(LLM_STAGES.index("build-serving"), "llm-train")
 LLM_STAGES[LLM_STAGES.index("predict") + 1 : LLM_STAGES.index("predict") + 1] = ["llm-generate", "llm-drift", "gateway"]
 LLM_FIGURES = ("equal to in-process", "answers equal Triton's", "personal data masked")
 # The serving pattern's stage right after predict, on the predict stage's inputs, in every project whose
-# decided pattern has one: batch (smoke/batch.py: through Redis and the worker; image_gcp_batch,
-# llm_api_pii) and edge (smoke/edge.py: the device bundle exported, synced and run; tabular_edge_azure,
-# segmentation_edge_gcp). The key figure each stage's table row must show:
+# decided pattern has one: batch (smoke/batch.py: through Redis and the worker; image_gcp_batch for images,
+# llm_api_pii for feature rows) and edge (smoke/edge.py: the device bundle exported, synced and run;
+# timeseries_edge_azure for feature rows, segmentation_edge_gcp for images). The key figure each stage's
+# table row must show:
 PATTERN_FIGURES = {"batch": "equal to predict's answers", "edge": "log rows pushed"}
-BATCH_FIGURE = PATTERN_FIGURES["batch"]
 
 
 def with_pattern(stages: list[str], pattern: str) -> list[str]:
@@ -175,12 +173,6 @@ def test_make_smoke_is_green(stack_project: Callable[[str], Path], name: str) ->
     figures = (*figures, *([PATTERN_FIGURES[pattern]] if pattern in PATTERN_FIGURES else []))
     absent = ("task", *(other for other in PATTERN_FIGURES if other != pattern))
     _smoke_is_green(project, with_pattern(stages, pattern), figures, absent=absent)
-
-
-@pytest.mark.xdist_group(use_case_project_name("tabular", **TABULAR_BATCH))
-def test_make_smoke_runs_the_batch_pattern_on_feature_rows() -> None:
-    project = use_case_project("tabular", template_fingerprint(), **TABULAR_BATCH)
-    _smoke_is_green(project, with_pattern(STAGES, "batch"), (BATCH_FIGURE,), absent=("task", "edge"))
 
 
 # The search/RAG project (the one tier 3 sets up for its head and RAG tests): the embedding pipeline
