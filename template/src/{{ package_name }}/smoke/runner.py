@@ -18,6 +18,10 @@ from tabulate import tabulate
 
 StageFn = Callable[["SmokeContext"], str]
 
+# SmokeContext.values keys one layer's stage writes and another's reads:
+PREDICT_PROBE = "predict_probe"  # (inputs, Triton's direct answers) of the predict stage: the batch and edge stages'
+SERVED_PREDICTIONS = "served_predictions"  # vision: (Triton's answers as the task's Predictions, the annotations)
+
 
 @dataclass(frozen=True)
 class Stage:

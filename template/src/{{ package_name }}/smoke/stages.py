@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..config import Platform, local_path, platform
-from .runner import SmokeContext, Stage
+from .runner import PREDICT_PROBE, SmokeContext, Stage
 
 PREDICT_ROWS = int(os.environ.get("SMOKE_PREDICT_ROWS", "1000"))
 CONCURRENCY = int(os.environ.get("SMOKE_CONCURRENCY", "8"))
@@ -244,7 +244,7 @@ def predict(ctx: SmokeContext) -> str:
     target = float(platform().answers["latency_p95_ms"])
     ctx.values["p95_ms"] = p95
     ctx.values["served_rows"] = len(batch)
-    ctx.values["batch_probe"] = (batch, served)  # sent again as batch jobs (smoke/batch.py) or to the device (edge.py)
+    ctx.values[PREDICT_PROBE] = (batch, served)  # sent again as batch jobs (smoke/batch.py) or to the device (edge.py)
     verdict = "within" if p95 <= target else "OVER"
     return f"{len(batch)} requests, p95 {p95:.1f} ms ({verdict} the {target:g} ms target), max |diff| {difference:.1e}"
 

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..config import platform
-from ..smoke.runner import SmokeContext, Stage
+from ..smoke.runner import PREDICT_PROBE, SERVED_PREDICTIONS, SmokeContext, Stage
 
 CONCURRENCY = int(os.environ.get("SMOKE_CONCURRENCY", "8"))
 # Each image is sent over HTTP and over gRPC and logged both times: 2 x 256 rows fill the drift
@@ -108,8 +108,8 @@ def predict(ctx: SmokeContext) -> str:
     ctx.values["served_rows"] = served_rows
     # the batch pattern's stage sends the images again as jobs (smoke/batch.py), the edge pattern's runs them
     # on the device (smoke/edge.py): gRPC's answers to compare
-    ctx.values["batch_probe"] = (images, [prediction.to_dict(settings.classes) for prediction in served])
-    ctx.values["served_predictions"] = (served, annotations)  # the edge stage scores the device's against them
+    ctx.values[PREDICT_PROBE] = (images, [prediction.to_dict(settings.classes) for prediction in served])
+    ctx.values[SERVED_PREDICTIONS] = (served, annotations)  # the edge stage scores the device's against them
     verdict = "within" if p95 <= target else "OVER"
     return (
         f"{len(images)} images x http+grpc, equal to the champion in process; "

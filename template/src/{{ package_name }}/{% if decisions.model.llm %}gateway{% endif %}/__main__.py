@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("deployments", help="the deployments that are on, and why the others are off")
     args = parser.parse_args(argv)
 
-    from .settings import GatewayConfigError, enabled, load, profile
+    from .settings import GatewayConfigError, enabled, groups_on, load, profile
 
     try:
         settings = load()
@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         }
         if args.max_tokens:
             body["max_tokens"] = args.max_tokens
-        groups = [g for g, ds in settings.groups.items() if any(enabled(d, profile(), os.environ)[0] for d in ds)]
+        groups = groups_on(settings, profile(), os.environ)
         try:
             chosen = choose(settings.routing, str(body["model"]), features(body), groups)
         except RoutingError as error:

@@ -169,6 +169,11 @@ def profile() -> Profile:
     return "cloud" if os.environ.get("PLATFORM_PROFILE") == "cloud" else "local"
 
 
+def groups_on(settings: GatewaySettings, profile_: Profile, env: Mapping[str, str]) -> list[str]:
+    """The groups with at least one deployment on in `profile_` (what the gateway serves)."""
+    return [group for group, members in settings.groups.items() if any(enabled(d, profile_, env)[0] for d in members)]
+
+
 def enabled(deployment: Deployment, profile_: Profile, env: Mapping[str, str]) -> tuple[bool, str]:
     """Whether a deployment is on, and why not."""
     if profile_ not in deployment.profiles:

@@ -117,19 +117,19 @@ def ask_all(client: Any, settings: Any, questions: list[str], answer_of: Any) ->
 def check_answer(question: str, answer: Any, headers: dict[str, str], direct: str, settings: Any) -> None:
     """The answer is Triton's, routed as the rules say, priced from platform.yaml's prices."""
     from .routing import choose, features
-    from .settings import enabled
+    from .settings import groups_on
 
     got = answer.choices[0].message.content
     if got != direct:
         raise StageError(f"the gateway answered {question!r} with {got!r}, Triton directly with {direct!r}")
     body = {"model": settings.routing.auto_model, "messages": ask(question), **SAMPLING}
-    on = [group for group, ds in settings.groups.items() if any(enabled(d, "local", os.environ)[0] for d in ds)]
+    on = groups_on(settings, "local", os.environ)
     route = choose(settings.routing, settings.routing.auto_model, features(body), on)
     group, reason = headers["x-gateway-group"], headers["x-gateway-route"]
     if (group, reason) != (route.group, route.reason):
         raise StageError(f"{question!r} went to {group} ({reason}), the rules say {route.group} ({route.reason})")
     name = headers["x-gateway-deployment"]
-    price = settings.prices[next(d.price for members in settings.groups.values() for d in members if d.name == name)]
+    price = settings.prices[settings.deployment(name).price]
     usage = answer.usage
     cost = (usage.prompt_tokens * price.input_per_1k + usage.completion_tokens * price.output_per_1k) / 1000
     if abs(float(headers["x-gateway-cost-usd"]) - cost) > 1e-9 + 1e-6 * cost:
