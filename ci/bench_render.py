@@ -219,7 +219,9 @@ def main(argv: list[str] | None = None) -> int:
         ]
         jobs.append(("copier copy --defaults (CLI), this template, first copy (empty Jinja cache)", _cold(jobs[0][1])))
         if args.baseline:
-            jobs.append((f"copier copy --defaults (CLI), baseline {args.baseline.name}", _copier(args.baseline, REF)))
+            baseline = _copier(args.baseline, REF)
+            jobs.append((f"copier copy --defaults (CLI), baseline {args.baseline.name}", baseline))
+            jobs.append((f"copier copy --defaults (CLI), baseline {args.baseline.name}, first copy", _cold(baseline)))
         jobs.append(("copier copy --defaults (CLI), a one-file template", _copier(Path(floor))))
         if not args.no_peers:
             jobs += [_kedro_peer(), _ccds_peer()]
@@ -229,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     for row in rows:
         if CCDS in row.label and "git" in row.problem:
             row.problem = "unavailable: `ccds` clones its template from GitHub, which this machine cannot reach"
-    at = 2 + bool(args.baseline)
+    at = 2 + 2 * bool(args.baseline)
     rows[at:at] = _in_process(args.template, args.runs)
     rows.append(_engine(args.runs))
 
@@ -243,11 +245,11 @@ def main(argv: list[str] | None = None) -> int:
             f"{row.label:<{width}}{row.files or '':>6}{len(row.wall):>5}{statistics.median(row.wall):>8.3f}"
             f"{min(row.wall):>7.3f}{max(row.wall):>7.3f}{statistics.median(row.cpu):>8.3f}"
         )
-    cli = statistics.median(rows[0].wall)
-    verdict = "OK" if cli < TARGET_S else "OVER TARGET"
+    cli, first = statistics.median(rows[0].wall), statistics.median(rows[1].wall)
+    verdict = "OK" if max(cli, first) < TARGET_S else "OVER TARGET"
     load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
-    print(f"\ncopier copy --defaults: {cli:.2f} s median wall, {statistics.median(rows[0].cpu):.2f} s CPU, against a")
-    print(f"{TARGET_S:.0f} s target: {verdict} ({os.cpu_count()} cores, load average {load} during the run)")
+    print(f"\ncopier copy --defaults: {cli:.2f} s median wall ({statistics.median(rows[0].cpu):.2f} s CPU), first copy")
+    print(f"{first:.2f} s, against a {TARGET_S:.0f} s target: {verdict} ({os.cpu_count()} cores, load average {load})")
     return 0
 
 

@@ -203,6 +203,49 @@ def _recommended_precision(context: Any) -> str:
     return recommended_precision(answers, answers.serving_pattern or recommended_pattern(answers))
 
 
+class _LiteralCompiler:
+    """Code for template strings without any template syntax, without running Jinja's compiler.
+
+    Most of the strings Copier compiles are path parts with no Jinja in them (`data`, `etl.py`: 380
+    of a default render's 480 distinct strings, a third of its compile time, and as many bytecode
+    cache files on a first copy). Jinja turns such a string into the same small module every time,
+    differing only in the one literal it yields, so this takes Jinja's own output for a sentinel
+    once and swaps the literal in; Python compiles that in microseconds. A string qualifies only
+    when no delimiter, line prefix or newline could make Jinja read it as anything but text, and the
+    extensions' `preprocess` leaves it unchanged (they still run, for their side effects).
+    """
+
+    SENTINEL = "\0mlops-scaffold-literal\0"
+
+    def __init__(self, environment: Any) -> None:
+        self.environment = environment
+        self.markers = [
+            environment.block_start_string,
+            environment.variable_start_string,
+            environment.comment_start_string,
+            *(p for p in (environment.line_statement_prefix, environment.line_comment_prefix) if p),
+            "\n",
+            "\r",
+        ]
+        self._module: str | None = None
+
+    def module(self) -> str:
+        if self._module is None:
+            # The class's compile: the instance's may be wrapped (memoized, or counted in tests).
+            generated = jinja2.Environment.compile(self.environment, self.SENTINEL, raw=True)
+            self._module = generated if generated.count(repr(self.SENTINEL)) == 1 else ""
+        return self._module
+
+    def code(self, source: str, filename: str | None) -> Any:
+        """The compiled code for `source`, or None when Jinja must compile it."""
+        if not source or any(marker in source for marker in self.markers) or not self.module():
+            return None
+        if self.environment.preprocess(source, None, filename) != source:
+            return None
+        generated = self.module().replace(repr(self.SENTINEL), repr(source))
+        return compile(generated, filename or "<template>", "exec")
+
+
 def memoize_compile(environment: Any) -> None:
     """Compile each distinct template string once per Copier run.
 
@@ -216,6 +259,7 @@ def memoize_compile(environment: Any) -> None:
     """
     compile_ = environment.compile
     compiled: dict[tuple[Any, ...], Any] = {}
+    literal = _LiteralCompiler(environment)
 
     def compile_once(
         source: Any, name: str | None = None, filename: str | None = None, raw: bool = False, defer_init: bool = False
@@ -226,6 +270,9 @@ def memoize_compile(environment: Any) -> None:
         if key in compiled:
             environment.preprocess(source, name, filename)
             return compiled[key]
+        if not (raw or defer_init or name is not None) and (code := literal.code(source, filename)) is not None:
+            compiled[key] = code
+            return code
         cache = environment.bytecode_cache
         if cache is None or raw or defer_init or name is not None:
             code = compiled[key] = compile_(source, name, filename, raw, defer_init)

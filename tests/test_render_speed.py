@@ -17,6 +17,8 @@ from copier._jinja_ext import YieldExtension, get_yield_context
 from copier_extension import TemplateCodeCache, decisions_for, memoize_compile
 from platform_engine import tables
 
+REPO = Path(__file__).resolve().parents[1]
+
 
 def _counting_environment(
     cache: jinja2.BytecodeCache | None = None, folder: Path | None = None, **options: Any
@@ -56,6 +58,37 @@ def test_copier_yield_state_is_reset_on_every_compile_also_from_the_cache() -> N
         assert get_yield_context(environment).yield_name == "item"
         environment.from_string("plain")
         assert get_yield_context(environment).yield_name is None
+
+
+def _path_parts() -> set[str]:
+    """Every part of every path in the template, as Copier compiles them."""
+    return {part for path in (REPO / "template").rglob("*") for part in path.relative_to(REPO / "template").parts}
+
+
+@pytest.mark.engine
+def test_text_without_template_syntax_renders_as_jinja_renders_it_without_its_compiler() -> None:
+    environment, compiled = _counting_environment(keep_trailing_newline=True)
+    plain = jinja2.Environment(keep_trailing_newline=True)
+    parts = _path_parts()
+    texts = {part for part in parts if not any(mark in part for mark in ("{{", "{%", "{#"))}
+    assert len(texts) > 100, "the template's plain path parts"
+    for text in sorted(texts | {"it's \\ a 'quoted' \"name\"", "ünïcode-名前.md", "{ a }", "%} #}"}):
+        assert environment.from_string(text).render() == plain.from_string(text).render() == text
+    assert compiled == [], "no plain text reached Jinja's compiler"
+    syntax = ["{{ a }}.md", "{% if a %}x{% endif %}", "{# note #}x", "line\nbreak", "trailing\n", ""]
+    for text in syntax:
+        assert environment.from_string(text).render(a=1) == plain.from_string(text).render(a=1)
+    assert compiled == syntax, "template syntax, newlines and empty strings go through Jinja"
+
+
+@pytest.mark.engine
+def test_plain_text_is_compiled_when_the_syntax_makes_it_template() -> None:
+    statements, compiled = _counting_environment(line_statement_prefix="%%")
+    assert statements.from_string("%% set a = 1").render() == ""
+    other, compiled_other = _counting_environment(variable_start_string="[[", variable_end_string="]]")
+    assert other.from_string("[[ a ]]").render(a="x") == "x"
+    assert other.from_string("{{ a }}").render() == "{{ a }}"
+    assert (compiled, compiled_other) == (["%% set a = 1"], ["[[ a ]]"])
 
 
 @pytest.mark.engine
@@ -110,7 +143,7 @@ def test_copier_yield_state_is_reset_also_from_another_runs_cache(tmp_path: Path
     assert get_yield_context(environment).yield_name == "item"
     environment.from_string("plain")
     assert get_yield_context(environment).yield_name is None
-    assert compiled == ["plain"], "the yield template came from the first environment's cache"
+    assert compiled == [], "the yield template came from the first environment's cache (and text needs no compiler)"
 
 
 @pytest.mark.engine
