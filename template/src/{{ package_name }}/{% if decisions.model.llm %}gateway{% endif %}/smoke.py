@@ -12,11 +12,7 @@ from __future__ import annotations
 
 import functools
 import os
-import subprocess
-import sys
 import time
-import urllib.request
-from pathlib import Path
 from typing import Any
 
 from ..smoke.runner import SmokeContext, Stage
@@ -26,7 +22,6 @@ QUESTIONS = 3  # held-out questions asked for `auto`
 SAMPLING = {"temperature": 0.0, "max_tokens": 24}  # greedy: the answer is the model's one answer, and cacheable
 COMPLEX = "Explain why, step by step: "  # a prefix the shipped rules route to the strong group (rule:complex)
 PERSONAL = "jane.doe@example.com"
-READY_SECONDS = 60.0
 
 
 def stages(base: dict[str, Stage]) -> dict[str, tuple[Stage, ...]]:
@@ -42,8 +37,8 @@ def gateway(ctx: SmokeContext) -> str:
     from ..llm.client import LlmClient
     from ..llm.settings import load as load_llm
     from ..serving.local_redis import redis_server
-    from ..serving.server import free_port
     from ..serving.settings import ServingSettings
+    from .process import GatewayStartError, running
     from .settings import load
 
     settings, llm, serving = load(), load_llm(), ServingSettings.from_platform()
@@ -52,7 +47,6 @@ def gateway(ctx: SmokeContext) -> str:
     questions = held_out(QUESTIONS)
     log = ctx.log_dir / "smoke-gateway.out"
     with redis_server("smoke-gateway-redis-") as redis_url:
-        port = free_port()
         env = {
             **os.environ,
             "PLATFORM_CONFIG": str(platform().path),
@@ -60,17 +54,13 @@ def gateway(ctx: SmokeContext) -> str:
             "GATEWAY_REDIS_URL": redis_url,
             "SERVING_GRPC_PORT": grpc,  # the smoke's Triton (it may run on free ports)
         }
-        command = [sys.executable, "-m", f"{__package__}", "serve", "--host", "127.0.0.1", "--port", str(port)]
-        with log.open("w", encoding="utf-8") as sink:
-            process = subprocess.Popen(command, cwd=platform().path.parent, env=env, stdout=sink, stderr=sink)
         try:
-            url = f"http://127.0.0.1:{port}"
-            wait_ready(url, process, log)
-            client = openai.OpenAI(base_url=f"{url}/v1", api_key="smoke", max_retries=0, timeout=120)
-            answer_of = functools.cache(lambda question: expected(direct, llm.prompt, question))
-            figures = ask_all(client, settings, questions, answer_of)
-        finally:
-            stop(process)
+            with running(env, log, platform().path.parent) as served:
+                client = openai.OpenAI(base_url=f"{served.url}/v1", api_key="smoke", max_retries=0, timeout=120)
+                answer_of = functools.cache(lambda question: expected(direct, llm.prompt, question))
+                figures = ask_all(client, settings, questions, answer_of)
+        except GatewayStartError as error:
+            raise StageError(str(error)) from error
     return figures
 
 
@@ -166,31 +156,3 @@ def stream(client: Any, question: str) -> str:
         model="auto", messages=ask(question), stream=True, extra_headers={"cache-control": "no-cache"}, **SAMPLING
     )
     return "".join(chunk.choices[0].delta.content or "" for chunk in chunks if chunk.choices)
-
-
-def wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + READY_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise StageError(f"the gateway exited {process.returncode} while starting; log {log}:\n{tail(log)}")
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise StageError(f"the gateway was not healthy within {READY_SECONDS:.0f} s; log {log}:\n{tail(log)}")
-
-
-def tail(log: Path) -> str:
-    return "\n".join(log.read_text(encoding="utf-8", errors="replace").splitlines()[-15:])
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()

@@ -1,0 +1,78 @@
+"""The gateway as a process, as `make gateway-serve` runs it (`python -m <package>.gateway serve`).
+
+The smoke run's gateway stage and the gateway's stack tests both start it this way: on a free port of
+127.0.0.1, with the environment the caller gives (PLATFORM_CONFIG, GATEWAY_REDIS_URL, ...), its output
+in a log file, ready once GET /health answers 200 (redis answers and every group has a deployment on).
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..serving.server import free_port
+
+READY_SECONDS = 60.0
+STOP_SECONDS = 15.0
+
+
+class GatewayStartError(RuntimeError):
+    """The gateway exited or stayed unhealthy while starting; the message ends with its log's tail."""
+
+
+@dataclass
+class GatewayProcess:
+    url: str  # http://127.0.0.1:<port>
+    log: Path
+    process: subprocess.Popen[bytes]
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout=STOP_SECONDS)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def tail(self, lines: int = 15) -> str:
+        return "\n".join(self.log.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
+
+
+def start(env: Mapping[str, str], log: Path, cwd: Path, ready_seconds: float = READY_SECONDS) -> GatewayProcess:
+    """Start `serve` with exactly `env` and wait until it is healthy (stopped again if it never is)."""
+    port = free_port()
+    command = [sys.executable, "-m", __package__ or "gateway", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    with log.open("wb") as sink:
+        process = subprocess.Popen(command, cwd=cwd, env=dict(env), stdout=sink, stderr=subprocess.STDOUT)
+    gateway = GatewayProcess(f"http://127.0.0.1:{port}", log, process)
+    deadline = time.monotonic() + ready_seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            exited = f"the gateway exited {process.returncode} while starting"
+            raise GatewayStartError(f"{exited}; log {log}:\n{gateway.tail()}")
+        try:
+            with urllib.request.urlopen(f"{gateway.url}/health", timeout=2) as response:
+                if response.status == 200:
+                    return gateway
+        except OSError:
+            time.sleep(0.2)
+    gateway.stop()
+    raise GatewayStartError(f"the gateway was not healthy within {ready_seconds:.0f} s; log {log}:\n{gateway.tail()}")
+
+
+@contextmanager
+def running(env: Mapping[str, str], log: Path, cwd: Path) -> Iterator[GatewayProcess]:
+    """A started gateway for the `with` block, stopped after it."""
+    gateway = start(env, log, cwd)
+    try:
+        yield gateway
+    finally:
+        gateway.stop()
