@@ -12,6 +12,8 @@ same Redis, so a deployment one process found down is skipped by the others too.
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -26,6 +28,11 @@ from litellm.types.caching import LiteLLMCacheType
 from ..config import Platform, platform
 from .provider import PROVIDER, Target, TritonProvider, register
 from .settings import TRITON, Deployment, GatewaySettings, Profile, enabled
+
+# LiteLLM imports these the first time a response comes from the cache (litellm/caching/caching_handler.py
+# asks whether the hit replays as a stream), with dozens of modules behind them: 0.1 s added to that one
+# request in every gateway process. build() imports them at start instead (tests/gateway checks a first hit imports nothing).
+CACHE_HIT_IMPORTS = ("litellm.llms.anthropic.messages.native.response_cache", "litellm.responses.streaming_iterator")
 
 
 @dataclass(frozen=True)
@@ -128,6 +135,9 @@ def build(
             ttl=settings.cache.ttl_seconds,
             namespace=settings.cache.namespace,
         )
+        for module in CACHE_HIT_IMPORTS:
+            with contextlib.suppress(ImportError):  # moved in another LiteLLM release: only the warm-up is lost
+                importlib.import_module(module)
     groups: dict[str, list[str]] = {}
     for item in deployments:
         groups.setdefault(item["model_name"], []).append(item["model_info"]["id"])
