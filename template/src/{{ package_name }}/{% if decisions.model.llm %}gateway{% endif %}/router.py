@@ -31,7 +31,8 @@ from .settings import TRITON, Deployment, GatewaySettings, Profile, enabled
 
 # LiteLLM imports these the first time a response comes from the cache (litellm/caching/caching_handler.py
 # asks whether the hit replays as a stream), with dozens of modules behind them: 0.1 s added to that one
-# request in every gateway process. build() imports them at start instead (tests/gateway checks a first hit imports nothing).
+# request in every gateway process. build() imports them at start instead (tests/gateway checks that a
+# first hit imports nothing).
 CACHE_HIT_IMPORTS = ("litellm.llms.anthropic.messages.native.response_cache", "litellm.responses.streaming_iterator")
 
 
