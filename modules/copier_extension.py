@@ -261,6 +261,19 @@ def memoize_compile(environment: Any) -> None:
     compiled: dict[tuple[Any, ...], Any] = {}
     literal = _LiteralCompiler(environment)
 
+    def cached_code(source: str, filename: str | None) -> Any:
+        """A plain template string's code: from the bytecode cache, compiled into it on a miss."""
+        cache = environment.bytecode_cache
+        if cache is None:
+            return compile_(source, None, filename)
+        bucket = cache.get_bucket(environment, "<string>", None, source)
+        if bucket.code is None:
+            bucket.code = compile_(source, None, filename)
+            cache.set_bucket(bucket)
+        else:
+            environment.preprocess(source, None, filename)
+        return bucket.code
+
     def compile_once(
         source: Any, name: str | None = None, filename: str | None = None, raw: bool = False, defer_init: bool = False
     ) -> Any:
@@ -270,21 +283,11 @@ def memoize_compile(environment: Any) -> None:
         if key in compiled:
             environment.preprocess(source, name, filename)
             return compiled[key]
-        if not (raw or defer_init or name is not None) and (code := literal.code(source, filename)) is not None:
-            compiled[key] = code
-            return code
-        cache = environment.bytecode_cache
-        if cache is None or raw or defer_init or name is not None:
+        if raw or defer_init or name is not None:  # not a plain template string: Jinja compiles it
             code = compiled[key] = compile_(source, name, filename, raw, defer_init)
             return code
-        bucket = cache.get_bucket(environment, "<string>", None, source)
-        if bucket.code is None:
-            bucket.code = compile_(source, name, filename, raw, defer_init)
-            cache.set_bucket(bucket)
-        else:
-            environment.preprocess(source, name, filename)
-        compiled[key] = bucket.code
-        return bucket.code
+        compiled[key] = literal.code(source, filename) or cached_code(source, filename)
+        return compiled[key]
 
     environment.compile = compile_once
 
