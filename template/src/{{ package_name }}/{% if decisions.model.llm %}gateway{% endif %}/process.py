@@ -49,7 +49,8 @@ class GatewayProcess:
 def start(env: Mapping[str, str], log: Path, cwd: Path, ready_seconds: float = READY_SECONDS) -> GatewayProcess:
     """Start `serve` with exactly `env` and wait until it is healthy (stopped again if it never is)."""
     port = free_port()
-    command = [sys.executable, "-m", __package__ or "gateway", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    gateway_module = __name__.rpartition(".")[0]  # <package>.gateway, whatever the project's package is
+    command = [sys.executable, "-m", gateway_module, "serve", "--host", "127.0.0.1", "--port", str(port)]
     with log.open("wb") as sink:
         process = subprocess.Popen(command, cwd=cwd, env=dict(env), stdout=sink, stderr=subprocess.STDOUT)
     gateway = GatewayProcess(f"http://127.0.0.1:{port}", log, process)
