@@ -4,8 +4,7 @@
 
 One table, median of --runs runs each (wall seconds, and CPU seconds of the process and its children,
 which the other jobs on a shared machine do not inflate):
-- this template: the copier CLI end to end (process start included), and copier.run_copy in process,
-  also without the one git subprocess Copier itself runs per written file (what that costs here);
+- this template: the copier CLI end to end (process start included), and copier.run_copy in process;
   the CLI again with an empty temporary folder, which is what the first copy on a machine pays (the
   template's extension keeps compiled templates in Jinja's bytecode cache there: later copies load them);
 - copier's floor: the same CLI rendering a one-file template (what any copier template pays);
@@ -113,39 +112,23 @@ def _cold(command: Command) -> Command:
     return cold
 
 
-def _in_process(template: Path, runs: int) -> list[Row]:
-    """copier.run_copy in this process, and again without Copier's own per-file git call.
-
-    Copier 9.19 runs `git config core.fileMode` in the destination for every file it writes
-    (`Worker._sync_git_index_executable_bit`, to keep executable bits on filesystems without them);
-    the second row switches that call off for its runs, to show what it costs a template of this size.
-    The two take turns, as the CLI rows do."""
+def _in_process(template: Path, runs: int) -> Row:
+    """copier.run_copy in this process: the copy without the CLI's process start and imports."""
     import copier
-    from copier._main import Worker
 
-    rows = [
-        Row("copier.run_copy (in process)"),
-        Row("copier.run_copy (in process), without Copier's per-file git call"),
-    ]
-    sync = Worker._sync_git_index_executable_bit
+    row = Row("copier.run_copy (in process)")
     with tempfile.TemporaryDirectory(prefix="bench-render-") as tmp:
         for attempt in range(runs + 1):
-            for index, row in enumerate(rows):
-                dst = Path(tmp) / f"run{attempt}-{index}"
-                if index:
-                    Worker._sync_git_index_executable_bit = lambda *_: None  # type: ignore[method-assign]
-                cpu, started = time.process_time(), time.perf_counter()
-                try:
-                    with warnings.catch_warnings():
-                        warnings.simplefilter("ignore")
-                        copier.run_copy(str(template), str(dst), defaults=True, unsafe=True, quiet=True, vcs_ref="HEAD")
-                finally:
-                    Worker._sync_git_index_executable_bit = sync  # type: ignore[method-assign]
-                if attempt:
-                    row.wall.append(time.perf_counter() - started)
-                    row.cpu.append(time.process_time() - cpu)
-                row.files = _count_files(dst)
-    return rows
+            dst = Path(tmp) / f"run{attempt}"
+            cpu, started = time.process_time(), time.perf_counter()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                copier.run_copy(str(template), str(dst), defaults=True, unsafe=True, quiet=True, vcs_ref="HEAD")
+            if attempt:
+                row.wall.append(time.perf_counter() - started)
+                row.cpu.append(time.process_time() - cpu)
+            row.files = _count_files(dst)
+    return row
 
 
 def _engine(runs: int) -> Row:
@@ -232,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
         if CCDS in row.label and "git" in row.problem:
             row.problem = "unavailable: `ccds` clones its template from GitHub, which this machine cannot reach"
     at = 2 + 2 * bool(args.baseline)
-    rows[at:at] = _in_process(args.template, args.runs)
+    rows.insert(at, _in_process(args.template, args.runs))
     rows.append(_engine(args.runs))
 
     width = max(len(row.label) for row in rows) + 2

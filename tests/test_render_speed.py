@@ -1,11 +1,15 @@
 """What keeps `copier copy` fast (ci/bench_render.py measures it): the extension compiles each
 template string once per run, keeps compiled templates in a bytecode cache that later runs load from
-(whichever folder Copier cloned the template into), decides once per set of answers, and the engine
-parses its tables with libyaml when it can."""
+(whichever folder Copier cloned the template into), decides once per set of answers, asks git for the
+destination's file mode once per render, and the engine parses its tables with libyaml when it can."""
 
 from __future__ import annotations
 
 import os
+import shutil
+import stat
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -14,7 +18,7 @@ import jinja2
 import pytest
 import yaml
 from copier._jinja_ext import YieldExtension, get_yield_context
-from copier_extension import TemplateCodeCache, decisions_for, memoize_compile
+from copier_extension import TemplateCodeCache, ask_git_file_mode_once_per_render, decisions_for, memoize_compile
 from platform_engine import tables
 
 REPO = Path(__file__).resolve().parents[1]
@@ -187,3 +191,63 @@ def test_decisions_follow_the_answers_of_each_render() -> None:
     assert gcp is not aws and gcp["cloud"] != aws["cloud"]
     answers["cloud"] = "gcp"  # Copier may change an answer in place between renders
     assert decisions_for(answers) == gcp
+
+
+def _git(folder: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=folder, check=True, capture_output=True, text=True).stdout
+
+
+@pytest.mark.render
+def test_copier_asks_git_for_the_destination_file_mode_once_per_render(tmp_path: Path) -> None:
+    """Copier alone starts `git config --get core.fileMode` once per written file (204 here)."""
+    log = tmp_path / "git-calls.log"
+    shims = tmp_path / "bin"
+    shims.mkdir()
+    git = shims / "git"
+    git.write_text(f'#!/bin/sh\necho "$*" >> "{log}"\nexec "{shutil.which("git")}" "$@"\n', encoding="utf-8")
+    git.chmod(0o755)
+    copier = Path(sys.executable).with_name("copier")
+    environment = os.environ | {"PATH": f"{shims}{os.pathsep}{os.environ['PATH']}"}
+    destination = tmp_path / "project"
+    command = [
+        str(copier),
+        "copy",
+        "--trust",
+        "--defaults",
+        "--quiet",
+        "--vcs-ref",
+        "HEAD",
+        str(REPO),
+        str(destination),
+    ]
+    subprocess.run(command, check=True, env=environment, capture_output=True)
+    asked = [line for line in log.read_text(encoding="utf-8").splitlines() if "core.fileMode" in line]
+    assert len(asked) == 1, f"{len(asked)} `git config core.fileMode` calls for one render"
+    assert sum(1 for path in destination.rglob("*") if path.is_file()) > 100
+
+
+@pytest.mark.render
+@pytest.mark.parametrize(("file_mode", "index_mode"), [("false", "100755"), ("true", "100644")])
+def test_executable_bits_still_reach_the_index_where_git_ignores_file_modes(
+    tmp_path: Path, file_mode: str, index_mode: str
+) -> None:
+    """Copier's own behaviour, through the once-per-render lookup: with `core.fileMode=false` the
+    index takes the template's executable bit; otherwise git sees the chmod on disk (unstaged)."""
+    import copier
+
+    assert ask_git_file_mode_once_per_render(), "Copier's methods changed: the lookup wraps nothing"
+    template = tmp_path / "template"
+    template.mkdir()
+    (template / "copier.yml").write_text("_templates_suffix: .jinja\n", encoding="utf-8")
+    script = template / "run.sh"
+    script.write_text("#!/bin/sh\necho new\n", encoding="utf-8")
+    script.chmod(script.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    destination = tmp_path / "project"
+    destination.mkdir()
+    _git(destination, "init", "-q")
+    _git(destination, "config", "core.fileMode", file_mode)
+    (destination / "run.sh").write_text("#!/bin/sh\necho old\n", encoding="utf-8")
+    _git(destination, "add", "run.sh")
+    copier.run_copy(str(template), str(destination), defaults=True, overwrite=True, quiet=True)
+    assert (destination / "run.sh").read_text(encoding="utf-8").endswith("echo new\n")
+    assert _git(destination, "ls-files", "--stage", "run.sh").split()[0] == index_mode
