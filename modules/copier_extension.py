@@ -15,6 +15,7 @@ import importlib.util
 import os
 import sys
 import time
+from dataclasses import dataclass, field
 from functools import lru_cache, wraps
 from pathlib import Path
 from types import ModuleType
@@ -367,9 +368,16 @@ class TemplateCodeCache(FileSystemBytecodeCache):
             super().dump_bytecode(bucket)
 
 
-_RENDER_FILE_MODES: contextvars.ContextVar[dict[Path, str | None] | None] = contextvars.ContextVar(
-    "mlops_scaffold_render_file_modes", default=None
-)
+@dataclass
+class _RenderScope:
+    """What Copier asks again for every file of one render although it cannot change meanwhile."""
+
+    worker: Any
+    file_modes: dict[Path, str | None] = field(default_factory=dict)
+    answers_relpath: Path | None = None
+
+
+_RENDER: contextvars.ContextVar[_RenderScope | None] = contextvars.ContextVar("mlops_scaffold_render", default=None)
 
 
 def _core_file_mode(root: Path) -> str | None:
@@ -383,50 +391,65 @@ def _core_file_mode(root: Path) -> str | None:
         return None
 
 
-def ask_git_file_mode_once_per_render() -> bool:
-    """Make Copier ask git for the destination's `core.fileMode` once per render, not once per file.
+def ask_once_per_render() -> bool:
+    """Make Copier work out two per-file facts once per render instead of once per file.
 
-    Copier 9.19 checks, after writing each file, whether the destination's git index needs the
-    file's executable bit (`Worker._sync_git_index_executable_bit`): it starts `git config --get
-    core.fileMode` every time, and only goes on (`git ls-files`, `git update-index`) when that says
-    `false`. For this template's 204 files that is 204 git processes, a quarter of a warm copy's
-    time (`ci/bench_render.py`). The setting does not change while Copier writes files, so during
-    one `_render_template` the answer is read once per destination and Copier's own method runs, as
-    before, only where it says `false`. Outside a render, or with a Copier that has neither
-    method, nothing changes. Returns whether the methods are wrapped.
+    While `Worker._render_template` writes the files, Copier 9.19 recomputes for every file and
+    path part two things that stay the same until it returns (the answers are final by then):
+    - `core.fileMode` of the destination (`_sync_git_index_executable_bit`, after each file): it
+      starts `git config --get core.fileMode`, and only goes on (`git ls-files`, `git update-index`)
+      when that says `false`; 204 git processes for this template's files, a fifth of a copy;
+    - the answers file's path (`answers_relpath`), a Jinja render with a full render context,
+      about 1,300 times in a default copy.
+    Inside one `_render_template` each is now worked out once (the file mode per destination), and
+    Copier's own method still runs wherever the file mode is `false`. Outside a render, for another
+    worker, or with a Copier without these methods, Copier's code runs unchanged. Returns whether
+    the methods are wrapped (`ci/bench_render.py` measures the difference).
     """
     try:
         from copier._main import Worker
     except ImportError:
         return False
-    sync = getattr(Worker, "_sync_git_index_executable_bit", None)
     render = getattr(Worker, "_render_template", None)
-    if sync is None or render is None:
+    sync = getattr(Worker, "_sync_git_index_executable_bit", None)
+    answers_file = Worker.__dict__.get("answers_relpath")
+    if render is None or sync is None or not isinstance(answers_file, property) or answers_file.fget is None:
         return False
-    if getattr(sync, "__wrapped__", None) is not None:
+    if getattr(render, "__wrapped__", None) is not None:
         return True
+    answers_relpath_of = answers_file.fget
 
     @wraps(render)
     def render_template(self: Any) -> Any:
-        token = _RENDER_FILE_MODES.set({})
+        token = _RENDER.set(_RenderScope(self))
         try:
             return render(self)
         finally:
-            _RENDER_FILE_MODES.reset(token)
+            _RENDER.reset(token)
 
     @wraps(sync)
     def sync_executable_bit(self: Any, dst_relpath: Path, src_mode: int) -> None:
-        modes = _RENDER_FILE_MODES.get()
-        if modes is not None:
+        scope = _RENDER.get()
+        if scope is not None and scope.worker is self:
             root = Path(self.subproject.local_abspath)
-            if root not in modes:
-                modes[root] = _core_file_mode(root)
-            if modes[root] != "false":
+            if root not in scope.file_modes:
+                scope.file_modes[root] = _core_file_mode(root)
+            if scope.file_modes[root] != "false":
                 return  # git sees the on-disk chmod: Copier's method would return here too
         sync(self, dst_relpath, src_mode)
 
+    @wraps(answers_relpath_of)
+    def answers_relpath(self: Any) -> Path:
+        scope = _RENDER.get()
+        if scope is None or scope.worker is not self:
+            return answers_relpath_of(self)
+        if scope.answers_relpath is None:
+            scope.answers_relpath = answers_relpath_of(self)
+        return scope.answers_relpath
+
     Worker._render_template = render_template
     Worker._sync_git_index_executable_bit = sync_executable_bit
+    Worker.answers_relpath = property(answers_relpath, doc=answers_file.__doc__)  # type: ignore[method-assign,assignment]
     return True
 
 
@@ -448,7 +471,7 @@ class DecisionEngine(ContextHook):
     def __init__(self, environment: Any) -> None:
         super().__init__(environment)
         memoize_compile(environment)
-        ask_git_file_mode_once_per_render()
+        ask_once_per_render()
         if environment.bytecode_cache is None:
             environment.bytecode_cache = code_cache()
         environment.globals.update(

@@ -18,7 +18,7 @@ import jinja2
 import pytest
 import yaml
 from copier._jinja_ext import YieldExtension, get_yield_context
-from copier_extension import TemplateCodeCache, ask_git_file_mode_once_per_render, decisions_for, memoize_compile
+from copier_extension import TemplateCodeCache, ask_once_per_render, decisions_for, memoize_compile
 from platform_engine import tables
 
 REPO = Path(__file__).resolve().parents[1]
@@ -197,32 +197,46 @@ def _git(folder: Path, *args: str) -> str:
     return subprocess.run(["git", *args], cwd=folder, check=True, capture_output=True, text=True).stdout
 
 
+# Runs a default copy in a fresh process and prints how often Copier worked out the answers file's path.
+_COUNTED_COPY = """
+import sys, warnings
+import copier
+from copier._main import Worker
+
+computed = 0
+original = Worker.answers_relpath.fget
+
+def counted(self):
+    global computed
+    computed += 1
+    return original(self)
+
+Worker.answers_relpath = property(counted)
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    copier.run_copy(sys.argv[1], sys.argv[2], defaults=True, unsafe=True, quiet=True, vcs_ref="HEAD")
+print(computed)
+"""
+
+
 @pytest.mark.render
-def test_copier_asks_git_for_the_destination_file_mode_once_per_render(tmp_path: Path) -> None:
-    """Copier alone starts `git config --get core.fileMode` once per written file (204 here)."""
+def test_a_render_asks_git_for_the_file_mode_and_renders_the_answers_path_once(tmp_path: Path) -> None:
+    """Copier alone starts `git config --get core.fileMode` once per written file (204 here) and
+    renders the answers file's path about 1,300 times."""
     log = tmp_path / "git-calls.log"
     shims = tmp_path / "bin"
     shims.mkdir()
     git = shims / "git"
     git.write_text(f'#!/bin/sh\necho "$*" >> "{log}"\nexec "{shutil.which("git")}" "$@"\n', encoding="utf-8")
     git.chmod(0o755)
-    copier = Path(sys.executable).with_name("copier")
     environment = os.environ | {"PATH": f"{shims}{os.pathsep}{os.environ['PATH']}"}
     destination = tmp_path / "project"
-    command = [
-        str(copier),
-        "copy",
-        "--trust",
-        "--defaults",
-        "--quiet",
-        "--vcs-ref",
-        "HEAD",
-        str(REPO),
-        str(destination),
-    ]
-    subprocess.run(command, check=True, env=environment, capture_output=True)
+    command = [sys.executable, "-c", _COUNTED_COPY, str(REPO), str(destination)]
+    counted = subprocess.run(command, check=True, env=environment, capture_output=True, text=True).stdout
     asked = [line for line in log.read_text(encoding="utf-8").splitlines() if "core.fileMode" in line]
     assert len(asked) == 1, f"{len(asked)} `git config core.fileMode` calls for one render"
+    assert int(counted) == 1, f"the answers file's path was rendered {counted.strip()} times"
+    assert (destination / ".copier-answers.yml").is_file()
     assert sum(1 for path in destination.rglob("*") if path.is_file()) > 100
 
 
@@ -235,7 +249,7 @@ def test_executable_bits_still_reach_the_index_where_git_ignores_file_modes(
     index takes the template's executable bit; otherwise git sees the chmod on disk (unstaged)."""
     import copier
 
-    assert ask_git_file_mode_once_per_render(), "Copier's methods changed: the lookup wraps nothing"
+    assert ask_once_per_render(), "Copier's methods changed: the lookup wraps nothing"
     template = tmp_path / "template"
     template.mkdir()
     (template / "copier.yml").write_text("_templates_suffix: .jinja\n", encoding="utf-8")
