@@ -47,7 +47,6 @@ from ..config import Platform, local_path, platform
 LOGGER = logging.getLogger(__name__)
 URI_ENV = "INFERENCE_LOG_URI"
 PROFILE_ENV = "PLATFORM_PROFILE"  # `cloud` logs to monitoring.inference_log.cloud_uri
-META_COLUMNS = ("model", "model_version", "timestamp", "latency_ms", "request_id")
 
 
 @dataclass(frozen=True)

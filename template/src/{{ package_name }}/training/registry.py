@@ -47,10 +47,6 @@ class ChampionInfo:
     tracking_uri: str
 
     @property
-    def alias_uri(self) -> str:
-        return f"models:/{self.name}@champion"
-
-    @property
     def reference_features_uri(self) -> str:
         """The drift reference: a sample of the champion's training features (Parquet)."""
         return f"runs:/{self.run_id}/{REFERENCE_ARTIFACT}"

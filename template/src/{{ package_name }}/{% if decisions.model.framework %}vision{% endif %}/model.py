@@ -12,7 +12,6 @@ fresh when the checkpoint was trained on a different number of classes.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -123,11 +122,3 @@ def save_state(model: nn.Module, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(model.state_dict(), path)
     return path
-
-
-def load_state(settings: VisionSettings, path: Path) -> nn.Module:
-    """A model with the trained state_dict at `path` (no pretrained checkpoint involved), in eval mode."""
-    model = build_model(settings, load_weights=False)
-    state: Any = torch.load(path, map_location="cpu", weights_only=True)
-    model.load_state_dict(state)
-    return model.eval()

@@ -53,7 +53,6 @@ from .task import task_module
 PROFILES = ("local", "cloud", "cluster-cpu")
 HERE = Path(__file__).resolve().parent
 STEPS_MODEL = HERE / "triton_steps.py"
-INFERENCE = HERE / "inference.py"
 STEP_PACKAGE = "vision"  # the folder beside each python step's model.py with the package modules it runs
 MANIFEST = "serving.json"
 MODEL_FILE = "model.onnx"

@@ -70,10 +70,6 @@ class ValidationReport:
         """Images per reason (an image with two problems counts under both)."""
         return dict(Counter(reason for reasons in self.quarantined.values() for reason in reasons))
 
-    @property
-    def images_per_second(self) -> float:
-        return self.images / self.seconds if self.seconds > 0 else float("inf")
-
     def summary(self) -> dict[str, Any]:
         return {
             "interval": self.interval,
