@@ -265,3 +265,14 @@ def test_executable_bits_still_reach_the_index_where_git_ignores_file_modes(
     copier.run_copy(str(template), str(destination), defaults=True, overwrite=True, quiet=True)
     assert (destination / "run.sh").read_text(encoding="utf-8").endswith("echo new\n")
     assert _git(destination, "ls-files", "--stage", "run.sh").split()[0] == index_mode
+
+
+@pytest.mark.engine
+def test_every_jinja_file_holds_template_syntax() -> None:
+    """A file without `{{`, `{%` or `{#` is copied as it is: rendering it only costs a compile."""
+    plain = [
+        str(path.relative_to(REPO))
+        for path in (REPO / "template").rglob("*.jinja")
+        if not any(marker in path.read_text(encoding="utf-8") for marker in ("{{", "{%", "{#"))
+    ]
+    assert plain == [], f"drop the .jinja suffix of {plain}"
