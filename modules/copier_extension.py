@@ -375,6 +375,7 @@ class _RenderScope:
     worker: Any
     file_modes: dict[Path, str | None] = field(default_factory=dict)
     answers_relpath: Path | None = None
+    strings: dict[str, str] = field(default_factory=dict)
 
 
 _RENDER: contextvars.ContextVar[_RenderScope | None] = contextvars.ContextVar("mlops_scaffold_render", default=None)
@@ -392,19 +393,25 @@ def _core_file_mode(root: Path) -> str | None:
 
 
 def ask_once_per_render() -> bool:
-    """Make Copier work out two per-file facts once per render instead of once per file.
+    """Make Copier work out what it recomputes per file or path part once per render instead.
 
     While `Worker._render_template` writes the files, Copier 9.19 recomputes for every file and
-    path part two things that stay the same until it returns (the answers are final by then):
+    path part three things that stay the same until it returns (the answers are final by then):
     - `core.fileMode` of the destination (`_sync_git_index_executable_bit`, after each file): it
       starts `git config --get core.fileMode`, and only goes on (`git ls-files`, `git update-index`)
       when that says `false`; 204 git processes for this template's files, a fifth of a copy;
     - the answers file's path (`answers_relpath`), a Jinja render with a full render context,
-      about 1,300 times in a default copy.
-    Inside one `_render_template` each is now worked out once (the file mode per destination), and
-    Copier's own method still runs wherever the file mode is `false`. Outside a render, for another
-    worker, or with a Copier without these methods, Copier's code runs unchanged. Returns whether
-    the methods are wrapped (`ci/bench_render.py` measures the difference).
+      about 1,300 times in a default copy;
+    - each path part (`_render_string`: `src`, `{{ package_name }}`, a family's folder condition),
+      with a new render context each time: 1,583 renders of 256 distinct strings.
+    Inside one `_render_template` each is now worked out once (the file mode per destination, a
+    string only when rendered without extra context and without a `yield` tag, whose loop state
+    Copier reads after the render), and Copier's own sync still runs wherever the file mode is
+    `false`. A remembered string still goes through the extensions' `preprocess`, as compiling it
+    would (Copier's yield tag resets its state there). Outside a render, for another worker, or
+    with a Copier without these methods, Copier's code runs unchanged. The template's paths use
+    no impure function (time, randomness), so one render of a string stands for all. Returns
+    whether the methods are wrapped (`ci/bench_render.py` measures the difference).
     """
     try:
         from copier._main import Worker
@@ -412,8 +419,9 @@ def ask_once_per_render() -> bool:
         return False
     render = getattr(Worker, "_render_template", None)
     sync = getattr(Worker, "_sync_git_index_executable_bit", None)
+    render_string = getattr(Worker, "_render_string", None)
     answers_file = Worker.__dict__.get("answers_relpath")
-    if render is None or sync is None or not isinstance(answers_file, property) or answers_file.fget is None:
+    if None in (render, sync, render_string) or not isinstance(answers_file, property) or answers_file.fget is None:
         return False
     if getattr(render, "__wrapped__", None) is not None:
         return True
@@ -447,8 +455,22 @@ def ask_once_per_render() -> bool:
             scope.answers_relpath = answers_relpath_of(self)
         return scope.answers_relpath
 
+    @wraps(render_string)
+    def render_string_once(self: Any, string: str, extra_context: dict[str, Any] | None = None) -> str:
+        scope = _RENDER.get()
+        if scope is None or scope.worker is not self or extra_context or not isinstance(string, str):
+            return render_string(self, string, extra_context)
+        if "yield" in string:  # Copier reads the loop state this render leaves
+            return render_string(self, string, extra_context)
+        if string in scope.strings:
+            self.jinja_env.preprocess(string)
+            return scope.strings[string]
+        rendered = scope.strings[string] = render_string(self, string, extra_context)
+        return rendered
+
     Worker._render_template = render_template
     Worker._sync_git_index_executable_bit = sync_executable_bit
+    Worker._render_string = render_string_once
     Worker.answers_relpath = property(answers_relpath, doc=answers_file.__doc__)  # type: ignore[method-assign,assignment]
     return True
 

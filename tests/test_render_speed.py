@@ -5,6 +5,7 @@ destination's file mode once per render, and the engine parses its tables with l
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import stat
@@ -197,32 +198,41 @@ def _git(folder: Path, *args: str) -> str:
     return subprocess.run(["git", *args], cwd=folder, check=True, capture_output=True, text=True).stdout
 
 
-# Runs a default copy in a fresh process and prints how often Copier worked out the answers file's path.
+# Runs a default copy in a fresh process and prints, as JSON, how often Copier really worked out the
+# answers file's path and rendered a string (and how many distinct strings); installed before the
+# extension loads, so the extension wraps these counters.
 _COUNTED_COPY = """
-import sys, warnings
+import collections, json, sys, warnings
 import copier
 from copier._main import Worker
 
-computed = 0
-original = Worker.answers_relpath.fget
+answers_paths = 0
+strings = collections.Counter()
+answers_relpath = Worker.answers_relpath.fget
+render_string = Worker._render_string
 
-def counted(self):
-    global computed
-    computed += 1
-    return original(self)
+def counted_answers_path(self):
+    global answers_paths
+    answers_paths += 1
+    return answers_relpath(self)
 
-Worker.answers_relpath = property(counted)
+def counted_render(self, string, extra_context=None):
+    strings[string] += 1
+    return render_string(self, string, extra_context)
+
+Worker.answers_relpath = property(counted_answers_path)
+Worker._render_string = counted_render
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     copier.run_copy(sys.argv[1], sys.argv[2], defaults=True, unsafe=True, quiet=True, vcs_ref="HEAD")
-print(computed)
+print(json.dumps({"answers_paths": answers_paths, "renders": sum(strings.values()), "distinct": len(strings)}))
 """
 
 
 @pytest.mark.render
-def test_a_render_asks_git_for_the_file_mode_and_renders_the_answers_path_once(tmp_path: Path) -> None:
-    """Copier alone starts `git config --get core.fileMode` once per written file (204 here) and
-    renders the answers file's path about 1,300 times."""
+def test_a_render_works_out_the_file_mode_answers_path_and_each_path_part_once(tmp_path: Path) -> None:
+    """Copier alone starts `git config --get core.fileMode` once per written file (204 here),
+    renders the answers file's path about 1,300 times and its path parts about 1,600 times."""
     log = tmp_path / "git-calls.log"
     shims = tmp_path / "bin"
     shims.mkdir()
@@ -232,12 +242,60 @@ def test_a_render_asks_git_for_the_file_mode_and_renders_the_answers_path_once(t
     environment = os.environ | {"PATH": f"{shims}{os.pathsep}{os.environ['PATH']}"}
     destination = tmp_path / "project"
     command = [sys.executable, "-c", _COUNTED_COPY, str(REPO), str(destination)]
-    counted = subprocess.run(command, check=True, env=environment, capture_output=True, text=True).stdout
+    counts = json.loads(subprocess.run(command, check=True, env=environment, capture_output=True, text=True).stdout)
     asked = [line for line in log.read_text(encoding="utf-8").splitlines() if "core.fileMode" in line]
     assert len(asked) == 1, f"{len(asked)} `git config core.fileMode` calls for one render"
-    assert int(counted) == 1, f"the answers file's path was rendered {counted.strip()} times"
+    assert counts["answers_paths"] == 1, f"the answers file's path was rendered {counts['answers_paths']} times"
+    assert counts["renders"] == counts["distinct"] > 100, f"strings rendered more than once: {counts}"
     assert (destination / ".copier-answers.yml").is_file()
     assert sum(1 for path in destination.rglob("*") if path.is_file()) > 100
+
+
+@pytest.mark.render
+def test_a_remembered_string_resets_the_loop_state_a_yield_part_left(tmp_path: Path) -> None:
+    """Copier reads the yield state after each path part: a part the render remembers must leave it
+    as rendering it would (no loop), also right after a part that opened one."""
+    import copier_extension
+    from copier._main import Worker
+
+    assert ask_once_per_render(), "Copier's methods changed: the extension wraps nothing"
+    (tmp_path / "copier.yml").write_text("sections:\n  type: yaml\n  default: [intro]\n", encoding="utf-8")
+    with Worker(src_path=str(tmp_path), dst_path=str(tmp_path / "out"), defaults=True, quiet=True) as worker:
+        state = get_yield_context(worker.jinja_env)
+        token = copier_extension._RENDER.set(copier_extension._RenderScope(worker))
+        try:
+            assert worker._render_string("docs") == "docs"
+            worker._render_string("{% yield section from sections %}{{ section }}{% endyield %}")
+            assert state.yield_name == "section"
+            assert worker._render_string("docs") == "docs"
+            assert state.yield_name is None, "a remembered part left the previous part's loop open"
+        finally:
+            copier_extension._RENDER.reset(token)
+
+
+@pytest.mark.render
+def test_remembered_path_parts_leave_copiers_yield_loops_as_they_were(tmp_path: Path) -> None:
+    """A yield folder's part is rendered every time (Copier reads its loop state); a plain part seen
+    before comes from the render's memory and still resets that state, so it is not looped."""
+    import copier
+
+    assert ask_once_per_render(), "Copier's methods changed: the extension wraps nothing"
+    template = tmp_path / "template"
+    (template / "docs").mkdir(parents=True)
+    (template / "copier.yml").write_text(
+        "_templates_suffix: .jinja\nsections:\n  type: yaml\n  default: [intro, usage]\n", encoding="utf-8"
+    )
+    loop = template / "{% yield section from sections %}{{ section }}{% endyield %}"
+    for folder in (loop, template / "docs", template / "docs" / "{{ 'api' }}"):
+        folder.mkdir(exist_ok=True)
+        for name in ("a.md.jinja", "b.md.jinja", "{{ 'c' }}.md.jinja"):
+            (folder / name).write_text("{{ section | default('-') }}\n", encoding="utf-8")
+    destination = tmp_path / "project"
+    copier.run_copy(str(template), str(destination), defaults=True, quiet=True)
+    written = {str(path.relative_to(destination)): path.read_text() for path in destination.rglob("*.md")}
+    folders = {"docs": "-", "docs/api": "-", "intro": "intro", "usage": "usage"}
+    names = ("a.md", "b.md", "c.md")
+    assert written == {f"{folder}/{name}": f"{text}\n" for folder, text in folders.items() for name in names}
 
 
 @pytest.mark.render
