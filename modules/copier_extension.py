@@ -403,7 +403,7 @@ def ask_once_per_render() -> bool:
     - the answers file's path (`answers_relpath`), a Jinja render with a full render context,
       about 1,300 times in a default copy;
     - each path part (`_render_string`: `src`, `{{ package_name }}`, a family's folder condition),
-      with a new render context each time: 1,583 renders of 256 distinct strings.
+      with a new render context each time: 1,586 renders of 259 distinct strings.
     Inside one `_render_template` each is now worked out once (the file mode per destination, a
     string only when rendered without extra context and without a `yield` tag, whose loop state
     Copier reads after the render), and Copier's own sync still runs wherever the file mode is
