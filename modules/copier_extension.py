@@ -392,6 +392,51 @@ def _core_file_mode(root: Path) -> str | None:
         return None
 
 
+def _file_mode_once(sync: Any) -> Any:
+    @wraps(sync)
+    def sync_executable_bit(self: Any, dst_relpath: Path, src_mode: int) -> None:
+        scope = _RENDER.get()
+        if scope is not None and scope.worker is self:
+            root = Path(self.subproject.local_abspath)
+            if root not in scope.file_modes:
+                scope.file_modes[root] = _core_file_mode(root)
+            if scope.file_modes[root] != "false":
+                return  # git sees the on-disk chmod: Copier's method would return here too
+        sync(self, dst_relpath, src_mode)
+
+    return sync_executable_bit
+
+
+def _answers_relpath_once(answers_relpath_of: Any) -> Any:
+    @wraps(answers_relpath_of)
+    def answers_relpath(self: Any) -> Path:
+        scope = _RENDER.get()
+        if scope is None or scope.worker is not self:
+            return answers_relpath_of(self)
+        if scope.answers_relpath is None:
+            scope.answers_relpath = answers_relpath_of(self)
+        return scope.answers_relpath
+
+    return answers_relpath
+
+
+def _string_once(render_string: Any) -> Any:
+    @wraps(render_string)
+    def render_string_once(self: Any, string: str, extra_context: dict[str, Any] | None = None) -> str:
+        scope = _RENDER.get()
+        if scope is None or scope.worker is not self or extra_context or not isinstance(string, str):
+            return render_string(self, string, extra_context)
+        if "yield" in string:  # Copier reads the loop state this render leaves
+            return render_string(self, string, extra_context)
+        if string in scope.strings:
+            self.jinja_env.preprocess(string)  # what compiling it does: Copier's yield state resets
+            return scope.strings[string]
+        rendered = scope.strings[string] = render_string(self, string, extra_context)
+        return rendered
+
+    return render_string_once
+
+
 def ask_once_per_render() -> bool:
     """Make Copier work out what it recomputes per file or path part once per render instead.
 
@@ -409,9 +454,10 @@ def ask_once_per_render() -> bool:
     Copier reads after the render), and Copier's own sync still runs wherever the file mode is
     `false`. A remembered string still goes through the extensions' `preprocess`, as compiling it
     would (Copier's yield tag resets its state there). Outside a render, for another worker, or
-    with a Copier without these methods, Copier's code runs unchanged. The template's paths use
+    with a Copier without one of these methods, that part of Copier's code runs unchanged. The template's paths use
     no impure function (time, randomness), so one render of a string stands for all. Returns
-    whether the methods are wrapped (`ci/bench_render.py` measures the difference).
+    whether the render scope is installed (`ci/bench_render.py` measures the difference;
+    `tests/test_render_speed.py` checks each wrap on the locked Copier).
     """
     try:
         from copier._main import Worker
@@ -421,11 +467,10 @@ def ask_once_per_render() -> bool:
     sync = getattr(Worker, "_sync_git_index_executable_bit", None)
     render_string = getattr(Worker, "_render_string", None)
     answers_file = Worker.__dict__.get("answers_relpath")
-    if None in (render, sync, render_string) or not isinstance(answers_file, property) or answers_file.fget is None:
+    if render is None:
         return False
     if getattr(render, "__wrapped__", None) is not None:
         return True
-    answers_relpath_of = answers_file.fget
 
     @wraps(render)
     def render_template(self: Any) -> Any:
@@ -435,43 +480,13 @@ def ask_once_per_render() -> bool:
         finally:
             _RENDER.reset(token)
 
-    @wraps(sync)
-    def sync_executable_bit(self: Any, dst_relpath: Path, src_mode: int) -> None:
-        scope = _RENDER.get()
-        if scope is not None and scope.worker is self:
-            root = Path(self.subproject.local_abspath)
-            if root not in scope.file_modes:
-                scope.file_modes[root] = _core_file_mode(root)
-            if scope.file_modes[root] != "false":
-                return  # git sees the on-disk chmod: Copier's method would return here too
-        sync(self, dst_relpath, src_mode)
-
-    @wraps(answers_relpath_of)
-    def answers_relpath(self: Any) -> Path:
-        scope = _RENDER.get()
-        if scope is None or scope.worker is not self:
-            return answers_relpath_of(self)
-        if scope.answers_relpath is None:
-            scope.answers_relpath = answers_relpath_of(self)
-        return scope.answers_relpath
-
-    @wraps(render_string)
-    def render_string_once(self: Any, string: str, extra_context: dict[str, Any] | None = None) -> str:
-        scope = _RENDER.get()
-        if scope is None or scope.worker is not self or extra_context or not isinstance(string, str):
-            return render_string(self, string, extra_context)
-        if "yield" in string:  # Copier reads the loop state this render leaves
-            return render_string(self, string, extra_context)
-        if string in scope.strings:
-            self.jinja_env.preprocess(string)
-            return scope.strings[string]
-        rendered = scope.strings[string] = render_string(self, string, extra_context)
-        return rendered
-
     Worker._render_template = render_template
-    Worker._sync_git_index_executable_bit = sync_executable_bit
-    Worker._render_string = render_string_once
-    Worker.answers_relpath = property(answers_relpath, doc=answers_file.__doc__)  # type: ignore[method-assign,assignment]
+    if sync is not None:
+        Worker._sync_git_index_executable_bit = _file_mode_once(sync)
+    if render_string is not None:
+        Worker._render_string = _string_once(render_string)
+    if isinstance(answers_file, property) and answers_file.fget is not None:
+        Worker.answers_relpath = property(_answers_relpath_once(answers_file.fget), doc=answers_file.__doc__)  # type: ignore[method-assign,assignment]
     return True
 
 
