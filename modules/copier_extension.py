@@ -392,11 +392,17 @@ def _core_file_mode(root: Path) -> str | None:
         return None
 
 
+def _scope_for(worker: Any) -> _RenderScope | None:
+    """The render scope of `worker`'s `_render_template`, if it is inside one."""
+    scope = _RENDER.get()
+    return scope if scope is not None and scope.worker is worker else None
+
+
 def _file_mode_once(sync: Any) -> Any:
     @wraps(sync)
     def sync_executable_bit(self: Any, dst_relpath: Path, src_mode: int) -> None:
-        scope = _RENDER.get()
-        if scope is not None and scope.worker is self:
+        scope = _scope_for(self)
+        if scope is not None:
             root = Path(self.subproject.local_abspath)
             if root not in scope.file_modes:
                 scope.file_modes[root] = _core_file_mode(root)
@@ -410,8 +416,8 @@ def _file_mode_once(sync: Any) -> Any:
 def _answers_relpath_once(answers_relpath_of: Any) -> Any:
     @wraps(answers_relpath_of)
     def answers_relpath(self: Any) -> Path:
-        scope = _RENDER.get()
-        if scope is None or scope.worker is not self:
+        scope = _scope_for(self)
+        if scope is None:
             return answers_relpath_of(self)
         if scope.answers_relpath is None:
             scope.answers_relpath = answers_relpath_of(self)
@@ -423,10 +429,9 @@ def _answers_relpath_once(answers_relpath_of: Any) -> Any:
 def _string_once(render_string: Any) -> Any:
     @wraps(render_string)
     def render_string_once(self: Any, string: str, extra_context: dict[str, Any] | None = None) -> str:
-        scope = _RENDER.get()
-        if scope is None or scope.worker is not self or extra_context or not isinstance(string, str):
-            return render_string(self, string, extra_context)
-        if "yield" in string:  # Copier reads the loop state this render leaves
+        scope = _scope_for(self)
+        # A yield tag's render leaves the loop state Copier reads next: such a part renders every time.
+        if scope is None or extra_context or not isinstance(string, str) or "yield" in string:
             return render_string(self, string, extra_context)
         if string in scope.strings:
             self.jinja_env.preprocess(string)  # what compiling it does: Copier's yield state resets
@@ -454,10 +459,10 @@ def ask_once_per_render() -> bool:
     Copier reads after the render), and Copier's own sync still runs wherever the file mode is
     `false`. A remembered string still goes through the extensions' `preprocess`, as compiling it
     would (Copier's yield tag resets its state there). Outside a render, for another worker, or
-    with a Copier without one of these methods, that part of Copier's code runs unchanged. The template's paths use
-    no impure function (time, randomness), so one render of a string stands for all. Returns
-    whether the render scope is installed (`ci/bench_render.py` measures the difference;
-    `tests/test_render_speed.py` checks each wrap on the locked Copier).
+    with a Copier without one of these methods, that part of Copier's code runs unchanged. The
+    template's paths use no impure function (time, randomness), so one render of a string stands
+    for all. Returns whether the render scope is installed (`ci/bench_render.py` measures the
+    difference; `tests/test_render_speed.py` checks each wrap on the locked Copier).
     """
     try:
         from copier._main import Worker

@@ -1,7 +1,8 @@
 """What keeps `copier copy` fast (ci/bench_render.py measures it): the extension compiles each
 template string once per run, keeps compiled templates in a bytecode cache that later runs load from
-(whichever folder Copier cloned the template into), decides once per set of answers, asks git for the
-destination's file mode once per render, and the engine parses its tables with libyaml when it can."""
+(whichever folder Copier cloned the template into), decides once per set of answers, works out once per
+render what Copier recomputes per file (the destination's file mode, the answers file's path, each path
+part), and the engine parses its tables with libyaml when it can."""
 
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ from copier_extension import TemplateCodeCache, ask_once_per_render, decisions_f
 from platform_engine import tables
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "ci"))
+from releases import git  # noqa: E402
 
 
 def _counting_environment(
@@ -194,10 +197,6 @@ def test_decisions_follow_the_answers_of_each_render() -> None:
     assert decisions_for(answers) == gcp
 
 
-def _git(folder: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=folder, check=True, capture_output=True, text=True).stdout
-
-
 # Runs a default copy in a fresh process and prints, as JSON, how often Copier really worked out the
 # answers file's path and rendered a string (and how many distinct strings); installed before the
 # extension loads, so the extension wraps these counters.
@@ -316,13 +315,13 @@ def test_executable_bits_still_reach_the_index_where_git_ignores_file_modes(
     script.chmod(script.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     destination = tmp_path / "project"
     destination.mkdir()
-    _git(destination, "init", "-q")
-    _git(destination, "config", "core.fileMode", file_mode)
+    git(destination, "init", "-q")
+    git(destination, "config", "core.fileMode", file_mode)
     (destination / "run.sh").write_text("#!/bin/sh\necho old\n", encoding="utf-8")
-    _git(destination, "add", "run.sh")
+    git(destination, "add", "run.sh")
     copier.run_copy(str(template), str(destination), defaults=True, overwrite=True, quiet=True)
     assert (destination / "run.sh").read_text(encoding="utf-8").endswith("echo new\n")
-    assert _git(destination, "ls-files", "--stage", "run.sh").split()[0] == index_mode
+    assert git(destination, "ls-files", "--stage", "run.sh").split()[0] == index_mode
 
 
 @pytest.mark.engine
