@@ -96,6 +96,9 @@ def _rate_matches(rate: float, rows: float, seconds_cell: str) -> bool:
 def test_drift_bench_matches_numpy_psi(stack_project: Callable[[str], Path]) -> None:
     project = stack_project(NAME)
     stdout = run_bench("drift", project, "--sizes", "10000")
+    rules = _table(stdout, "column")  # Evidently against numpy, a column per binning rule
+    assert [row[0] for row in rules] == ["normal", "skewed", "counts", "with_nans"], rules
+    assert all(_number(row[-1]) <= 1e-6 and _number(row[2]) > 0 for row in rules), rules
     (row,) = _table(stdout, "rows")
     assert _number(row[0]) == 10_000
     assert _number(row[1]) > 0 and _number(row[4]) > 0  # job s, np PSI s

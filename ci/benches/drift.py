@@ -8,15 +8,20 @@ of training.dataset.reference_rows rows, then times in a fresh process each:
 
 - job:   the project's drift job on that window (read the log, validate, Evidently PSI, JSON + HTML
          reports, metrics file; no MLflow, no webhook); rows above monitoring.drift.max_rows are sampled;
-- numpy: the project's monitoring.psi.psi_table() on all the rows of the same window and reference,
-         at the job's precision (drift.computation.without_float_noise: FP32's 6 significant digits)
-         (reading the window and computing PSI timed apart: `np read s`, `np PSI s`).
+- numpy: numpy_psi.psi_table() (this folder: a plain numpy PSI on Evidently's bins) on all the rows
+         of the same window and reference, at the job's precision (the project's
+         drift.computation.without_float_noise: FP32's 6 significant digits) (reading the window and
+         computing PSI timed apart: `np read s`, `np PSI s`).
 
 `x (read+PSI)` is job time / numpy read+PSI time, `x (PSI)` job time / numpy PSI time alone.
 
 Time excludes interpreter start and imports (printed once); peak memory is each process's peak
 RSS. Two features are shifted so both sides have drift to find; |dPSI| is the largest difference
 between the job's and numpy's PSI per feature.
+
+First, one table checks the project's Evidently PSI (drift.computation.evidently_psi) against numpy
+on a column for each binning rule (Sturges bins, one bin per value, NaNs dropped); the bench exits 1
+when they differ by more than 1e-6 on any of them.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ import inproject
 
 FEATURES = tuple(f"f{i:02d}" for i in range(20))
 SHIFTED = ("f03", "f11")
+RULES_TOLERANCE = 1e-6
 HEADERS = [
     "rows",
     "job s",
@@ -70,6 +76,35 @@ def job_api(project: Path, name: str) -> Any:
         if hasattr(found, name):
             return getattr(found, name)
     raise inproject.BenchError(f"the project's monitoring package has no {name}")
+
+
+def binning_rules(project: Path) -> tuple[list[list[Any]], float]:
+    """The project's Evidently PSI against numpy's on a column per binning rule; (rows, largest |d|)."""
+    import numpy as np
+    import numpy_psi  # numpy is the project's (this process runs in its environment)
+    import pandas as pd
+
+    evidently_psi = job_api(project, "evidently_psi")
+    rng = np.random.default_rng(7)
+    columns = {  # name: (rule, reference, current)
+        "normal": ("Sturges bins", rng.normal(size=3000), rng.normal(0.3, 1.2, size=1500)),
+        "skewed": ("Sturges bins", rng.gamma(2.0, 3.0, size=3000), rng.gamma(2.5, 3.0, size=1500)),
+        "counts": ("a bin per value (<= 20)", rng.poisson(3, 3000) * 1.0, rng.poisson(4, 1500) * 1.0),
+        "with_nans": (
+            "NaNs dropped",
+            np.where(rng.random(3000) < 0.1, np.nan, rng.normal(size=3000)),
+            np.where(rng.random(1500) < 0.2, np.nan, rng.normal(0.5, 1, size=1500)),
+        ),
+    }
+    reference = pd.DataFrame({name: values for name, (_, values, _) in columns.items()})
+    current = pd.DataFrame({name: values for name, (_, _, values) in columns.items()})
+    job_values = evidently_psi(reference, current, threshold=0.2, drift_share=0.5)[0]
+    numpy_values = numpy_psi.psi_table(reference, current, list(columns))
+    rows = [
+        [name, rule, job_values[name], numpy_values[name], abs(job_values[name] - numpy_values[name])]
+        for name, (rule, _, _) in columns.items()
+    ]
+    return rows, max(row[-1] for row in rows)
 
 
 def synthetic(rows: int, seed: int, shifted: bool) -> Any:
@@ -106,12 +141,13 @@ def peak_mb() -> float:
 
 def one(project: Path, side: str, folder: Path) -> dict[str, Any]:
     """Run one side in this process; returns seconds, peak MB and the PSI per feature."""
+    import numpy_psi
     import pandas as pd
 
     started_imports = time.perf_counter()
     load = inproject.module(project, "config").load
     read_window = inproject.module(project, "monitoring.inference_log").read_window
-    psi_table = inproject.module(project, "monitoring.psi").psi_table
+    psi_table = numpy_psi.psi_table
     # the job compares columns at FP32's precision; numpy gets the same columns, so the bins match
     same_precision = inproject.module(project, "monitoring.drift.computation").without_float_noise
     if side == "job":
@@ -188,6 +224,13 @@ def run(args: argparse.Namespace) -> int:
     training = current_platform.raw.get("training") or {}
     reference_rows = int((training.get("dataset") or {}).get("reference_rows", 2000))
     sizes = [int(float(size)) for size in (args.sizes or inproject.defaults("drift")["sizes"])]
+    rules, largest = binning_rules(project)
+    print("binning rules: the project's Evidently PSI against numpy's on the same rows")
+    headers = ["column", "rule", "Evidently PSI", "numpy PSI", "|d|"]
+    print(inproject.table(rules, headers, ["", "", ".6f", ".6f", ".1e"]))
+    if largest > RULES_TOLERANCE:
+        print(f"Evidently and numpy disagree by {largest:.1e} (> {RULES_TOLERANCE}): the PSI rule changed", flush=True)
+        return 1
     print(
         f"drift job vs numpy PSI, {len(FEATURES)} features ({', '.join(SHIFTED)} shifted), reference "
         f"{reference_rows} rows, job samples above {settings.max_rows} rows per side",
@@ -205,17 +248,17 @@ def run(args: argparse.Namespace) -> int:
         delta = max(abs(job["psi"][name] - plain["psi"][name]) for name in FEATURES)
         drifted_job = sum(1 for value in job["psi"].values() if value >= settings.threshold)
         drifted_numpy = sum(1 for value in plain["psi"].values() if value >= settings.threshold)
-        numpy_psi = plain["seconds"] - plain["read_seconds"]
+        numpy_psi_seconds = plain["seconds"] - plain["read_seconds"]
         rows.append(
             [
                 size,
                 job["seconds"],
                 job["peak_mb"],
                 plain["read_seconds"],
-                numpy_psi,
+                numpy_psi_seconds,
                 plain["peak_mb"],
                 job["seconds"] / max(plain["seconds"], 1e-9),
-                job["seconds"] / max(numpy_psi, 1e-9),
+                job["seconds"] / max(numpy_psi_seconds, 1e-9),
                 job["peak_mb"] / max(plain["peak_mb"], 1e-9),
                 delta,
                 f"{drifted_job} / {drifted_numpy}",

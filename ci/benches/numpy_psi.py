@@ -1,7 +1,11 @@
-"""A plain numpy PSI: the independent check of the drift job's numbers, and the benchmark's baseline.
+"""A plain numpy PSI: the drift bench's baseline and its independent check of Evidently's numbers.
+
+It lives with the generator, not in the projects: a project's drift job trusts Evidently, and the
+generator (which pins Evidently in every project) checks each release against this, value by
+value, in ci/benches/drift.py (`binning rules` and `max |dPSI|`).
 
 Binning follows the rule Evidently 0.7 documents for its PSI test, so both compute PSI on the same
-bins and tests can compare them value by value:
+bins:
 
 - non-finite values (NaN, +-inf) are dropped from each side first;
 - a column with more than 20 distinct reference values gets Sturges histogram bins over both
