@@ -150,6 +150,9 @@ def _smoke_is_green(project: Path, stages: list[str], figures: tuple[str, ...], 
     output = result.stdout + result.stderr
     assert result.returncode == 0, _failure_first(output)
     assert "smoke: OK" in output
+    # progress for people: no library's warnings or download bars between the stage lines
+    noise = re.findall(r"^.*(?:site-packages/\S+: \w*Warning|\d%\|).*$", output, re.MULTILINE)
+    assert not noise, "\n".join(noise[:5])
     for stage in stages:
         assert f"| {stage} " in output, f"summary table lacks {stage}"
     for stage in absent:

@@ -8,12 +8,15 @@ so a failure shows that layer's own messages.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
+import re
 import subprocess
 import sys
 import threading
 import time
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -78,12 +81,30 @@ WARM_MODULES = (
 )
 
 
+# One progress line per stage: the libraries' own bars (MLflow's artifact downloads, transformers'
+# weight loading, any other tqdm) would print between them.
+NO_PROGRESS_BARS = {
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+    "TQDM_DISABLE": "1",
+}
+
+
+def quiet_library_notices() -> None:
+    """Keep the libraries' deprecation notices out of the progress lines. Importing Feast turns every
+    DeprecationWarning on (`warnings.simplefilter("once")`), so notices from Evidently, Litestar or
+    MLflow's SQLAlchemy store would print between the stages; this package's own still show, and
+    `make test` lists the libraries' in its summary. Called again after each warm import, since a
+    filter added later (Feast's) comes first."""
+    own = re.escape(_package())
+    warnings.filterwarnings("ignore", category=DeprecationWarning, module=rf"(?!{own}(\.|$))")
+
+
 def _warm_imports() -> None:
     for name in WARM_MODULES:
-        try:
+        with contextlib.suppress(Exception):  # a stage that needs the module reports the real error
             importlib.import_module(name, package=_package())
-        except Exception:  # a stage that needs the module reports the real error
-            continue
+        quiet_library_notices()
 
 
 def start_warm_imports(ctx: SmokeContext) -> None:
@@ -349,6 +370,9 @@ def project_stages(current: Platform | None = None) -> tuple[Stage, ...]:
 
 
 def prepare(current: Platform) -> SmokeContext:
+    for name, value in NO_PROGRESS_BARS.items():  # set before the libraries are imported: they read it then
+        os.environ.setdefault(name, value)
+    quiet_library_notices()
     ctx = SmokeContext(log_dir=local_path("logs", current))
     ctx.values["started_at"] = datetime.now(UTC) - timedelta(seconds=5)
     start_warm_imports(ctx)
