@@ -3,8 +3,10 @@
 ci/project_footprint.py follows the imports of a rendered project from its entry points (DAGs,
 pipelines, feature repo, what the Makefile and the code start by name, the files Triton loads by
 path) and its tests. A module nothing reaches is code its answers did not choose, or dead code; it
-fails here for every use case's default render. `--runtime` there measures the same share from the
-modules really imported by `make test test-stack smoke` (minutes per use case, not run here).
+fails here for every use case's default render. So does a package module that only the tests reach:
+a test helper belongs under tests/ (tests/stack/training_frames.py), an instrument of the generator
+under ci/ (ci/benches/numpy_psi.py). `--runtime` there measures the same share from the modules
+really imported by `make test test-stack smoke` (minutes per use case, not run here).
 """
 
 from __future__ import annotations
@@ -28,3 +30,5 @@ def test_every_rendered_module_is_reached_by_the_project(use_case: str, render: 
     reached, unreached = project_footprint.reach(project, package, with_tests=True)
     assert reached, f"{use_case}: no module reached; the entry points were not found"
     assert unreached == (), f"{use_case}: modules nothing in the project imports: {list(unreached)}"
+    _, test_only = project_footprint.reach(project, package, with_tests=False)
+    assert test_only == (), f"{use_case}: package modules only the tests import (move them under tests/): {test_only}"
