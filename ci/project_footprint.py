@@ -114,6 +114,17 @@ def _resolve(relative: str, anchor: str) -> str:
     return ".".join([*parts[: len(parts) - (dots - 1)], relative.lstrip(".")])
 
 
+def _calls_import_module(node: ast.AST) -> bool:
+    """`importlib.import_module(...)` or `import_module(...)` with an argument (not any call whose
+    first argument is an f-string starting with a dot, such as `path.with_name(f".{name}.tmp")`)."""
+    if not isinstance(node, ast.Call) or not node.args:
+        return False
+    function = node.func
+    if isinstance(function, ast.Attribute):
+        return function.attr == "import_module"
+    return isinstance(function, ast.Name) and function.id == "import_module"
+
+
 def imported_by_name(path: Path, module: str, is_package: bool) -> set[str]:
     """Modules `path` imports by name: importlib with a relative name (`import_module(".x", package)`,
     or one listed as a string, ".rag.smoke"), and lookups whose last part is only known at run time
@@ -136,22 +147,27 @@ def imported_by_name(path: Path, module: str, is_package: bool) -> set[str]:
             )  # fmt: skip
             if len(node.values) > 2 and literal.startswith(".") and literal.endswith("."):
                 found.add(f"{prefix}{literal}*")
-        elif isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.JoinedStr):
+        elif _calls_import_module(node) and isinstance(node.args[0], ast.JoinedStr):
             parts = node.args[0].values
             if parts and isinstance(parts[0], ast.Constant) and str(parts[0].value) == ".":
                 found.add(f"{module if is_package else package}.*")  # import_module(f".{name}", __name__)
     return found
 
 
-def _sources(project: Path) -> list[Path]:
-    return [p for p in project.rglob("*.py") if ".git" not in p.parts and "__pycache__" not in p.parts]
+def _sources(project: Path, with_tests: bool = True) -> list[Path]:
+    skipped = {".git", "__pycache__"} if with_tests else {".git", "__pycache__", "tests"}
+    return [p for p in project.rglob("*.py") if not skipped & set(p.relative_to(project).parts)]
 
 
-def named_modules(project: Path, package: str) -> set[str]:
-    """Modules the Makefile, the configs or the code start by name (`python -m`, importlib)."""
-    text_files = [project / "Makefile", *(project / "mk").glob("*.mk"), project / "platform.yaml", *_sources(project)]
+def named_modules(project: Path, package: str, with_tests: bool = True) -> set[str]:
+    """Modules the Makefile, the configs or the code start by name (`python -m`, importlib); the
+    tests' names count only `with_tests`."""
+    sources = _sources(project, with_tests)
+    text_files = [project / "Makefile", *(project / "mk").glob("*.mk"), project / "platform.yaml", *sources]
     dotted = re.compile(rf"\b{re.escape(package)}(?:\.[A-Za-z_][A-Za-z0-9_]*)+")
     joined = re.compile(r'package \+ "(\.[A-Za-z_][A-Za-z0-9_.]*)"')  # importlib.import_module(package + ".x")
+    # importlib.import_module(f"{PACKAGE}.data.etl"): the DAGs and components name the package's modules
+    formatted = re.compile(r'import_module\(f"\{[A-Za-z_]+\}(\.[A-Za-z_][A-Za-z0-9_.]*)"\)')
     # the pipeline's STEPS = "x.steps": the module its components import by name (f"{package}.{steps}")
     steps = re.compile(r'^STEPS = "([A-Za-z_][A-Za-z0-9_.]*)"', re.MULTILINE)
     found: set[str] = set()
@@ -160,6 +176,7 @@ def named_modules(project: Path, package: str) -> set[str]:
             text = path.read_text(encoding="utf-8").replace("$(PACKAGE)", package)
             found.update(dotted.findall(text))
             found.update(package + suffix for suffix in joined.findall(text))
+            found.update(package + suffix for suffix in formatted.findall(text))
             found.update(f"{package}.{name}" for name in steps.findall(text))
     found |= loaded_by_path(project)
     return found | {f"{name}.__main__" for name in found}  # `python -m <package>.x` runs x/__main__.py
@@ -183,7 +200,7 @@ def reach(project: Path, package: str, with_tests: bool) -> tuple[frozenset[str]
     }
     folders = ENTRY_FOLDERS if with_tests else tuple(f for f in ENTRY_FOLDERS if f != "tests")
     entries = [p for folder in folders for p in (project / folder).rglob("*.py") if "__pycache__" not in p.parts]
-    frontier = named_modules(project, package) | {f"{package}.smoke.__main__"}
+    frontier = named_modules(project, package, with_tests) | {f"{package}.smoke.__main__"}
     for entry in entries:
         frontier |= imported_modules(entry, None, False)
     reached: set[str] = set()

@@ -4,7 +4,7 @@ ci/project_footprint.py follows the imports of a rendered project from its entry
 pipelines, feature repo, what the Makefile and the code start by name, the files Triton loads by
 path) and its tests. A module nothing reaches is code its answers did not choose, or dead code; it
 fails here for every use case's default render. So does a package module that only the tests reach:
-a test helper belongs under tests/ (tests/stack/training_frames.py), an instrument of the generator
+a test helper belongs under tests/ (tests/stack/serving_demo.py, training_frames.py), an instrument of the generator
 under ci/ (ci/benches/numpy_psi.py). `--runtime` there measures the same share from the modules
 really imported by `make test test-stack smoke` (minutes per use case, not run here).
 """

@@ -300,9 +300,9 @@ def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("MLFLOW_TRACKING_URI", inproject.module(project, "config").mlflow_tracking_uri())
     mlflow.set_tracking_uri(os.environ["MLFLOW_TRACKING_URI"])
     contract = settings.contract
-    features, _ = inproject.module(project, "serving.demo").demo_data(
-        contract, rows=max(rows, in_process_batch), seed=11
-    )
+    # rows shaped like the contract's features (standard normal, as the project's tests send)
+    features = np.random.default_rng(11).normal(size=(max(rows, in_process_batch), contract.n_features))
+    features = features.astype(np.float32)
     frame = pd.DataFrame(features, columns=list(contract.features))
     batch = frame.iloc[:in_process_batch]  # c's batch
     triton_body, mlflow_body = bodies(features, frame, rows)

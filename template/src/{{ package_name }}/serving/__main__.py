@@ -15,13 +15,13 @@ from .errors import ServingError
 from .settings import ServingSettings
 
 # Modules of one serving pattern, rendered only into projects of that pattern; each adds a command.
-PATTERN_MODULES = ("batch", "edge")
+PATTERN_MODULES = (".batch", ".edge")
 
 
 def pattern_modules() -> list[ModuleType]:
     """The pattern modules this project holds."""
-    names = [name for name in PATTERN_MODULES if importlib.util.find_spec(f"{__package__}.{name}") is not None]
-    return [importlib.import_module(f"{__package__}.{name}") for name in names]
+    names = [name for name in PATTERN_MODULES if importlib.util.find_spec(name, __package__) is not None]
+    return [importlib.import_module(name, __package__) for name in names]
 
 
 def main(argv: list[str] | None = None) -> int:
