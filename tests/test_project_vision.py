@@ -108,3 +108,24 @@ def test_the_accuracy_bench_shows_the_local_classifier_clearing_its_gate(
     assert train + test > 500, "the day holds the classification recipe's 576 images"
     assert accuracy > baseline and accuracy >= minimum, f"accuracy {accuracy} (baseline {baseline}, gate {minimum})"
     assert re.search(r"project / against \(mean accuracy\): [\d.]+x", stdout)
+
+
+@pytest.mark.xdist_group("image_gcp_batch")
+def test_the_serving_bench_compares_the_ensemble_with_onnxruntime_in_process(
+    stack_project: Callable[[str], Path],
+) -> None:
+    """ci/benches/vision_serving.py on the task's network with fresh weights (nothing to train: the
+    serving cost is the graph's): the Triton ensemble at two concurrencies and onnxruntime in process on
+    the same images. `mlflow models serve` serves a registered champion, which this tier does not
+    train: the bench says why its rows are missing."""
+    project = stack_project("image_gcp_batch")
+    arguments = ("--untrained", "--images", "8", "--requests", "16", "--concurrency", "1", "4")
+    stdout = run_bench("vision_serving", project, *arguments)
+    rows = {
+        (match[1], match[2]): float(match[3])
+        for match in re.finditer(r"^(triton ensemble|onnxruntime in process)\s+(\S+)\s+([\d.]+)", stdout, re.M)
+    }
+    assert set(rows) == {("triton ensemble", "c=1"), ("triton ensemble", "c=4"), ("onnxruntime in process", "b=32")}
+    assert all(images_per_s > 0 for images_per_s in rows.values()), rows
+    assert "mlflow models serve: skipped (--untrained" in stdout
+    assert not (project / "mlflow.db").exists(), "the bench left MLflow's default database in the project"

@@ -18,6 +18,7 @@ model step's dynamic batcher can join them. Server errors map to the serving lay
 from __future__ import annotations
 
 import io
+import json
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -29,6 +30,7 @@ import tritonclient.grpc as grpcclient  # type: ignore[import-untyped]
 import tritonclient.http as httpclient  # type: ignore[import-untyped]
 from PIL import Image
 
+from ..config import Platform
 from ..serving.client import classify, connect, served_model_version
 from ..serving.errors import BadInputError, ServerUnavailableError, ServingError
 from ..serving.settings import ServingSettings
@@ -39,6 +41,20 @@ PROTOCOLS = ("http", "grpc")
 INPUT = "image"
 JPEG_QUALITY = 95  # frames are re-encoded for the wire; high quality keeps the detections of the raw frame
 T = TypeVar("T")
+
+
+def load_test_request(platform_: Platform | None = None) -> tuple[bytes, str]:
+    """`make load-test`'s request: one synthetic image of the project's task as the KServe v2 JSON body
+    the ensemble takes over HTTP (the encoded bytes as UINT8 under INPUT, as `infer()` sends them),
+    and an output every answer must hold."""
+    from .synthetic import sample_image
+
+    settings = VisionSettings.from_platform(platform_)
+    image = sample_image(settings.task, settings.classes, seed=settings.seed)
+    served = list(task_module(settings).SERVED)
+    tensor = {"name": INPUT, "shape": [len(image)], "datatype": "UINT8", "data": list(image)}
+    body = {"inputs": [tensor], "outputs": [{"name": name} for name in served]}
+    return json.dumps(body).encode(), served[0]
 
 
 class VisionClient:

@@ -58,6 +58,7 @@ DIRTY_KINDS = {
 }
 # The tasks whose module draws the images (`synthesize`) and whose manifest is a labels.csv.
 DRAWN_BY_TASK = ("ocr", "face")
+MIN_SIDE = 32  # pixels: the validation's default floor, which the too_small kind falls under
 LABEL_LISTS = ("classification", "face")
 UNKNOWN_LABEL = "hexagon"  # the label of the unknown_label images (not a shape the generator draws)
 # Shape side as a share of the image's shorter side: several shapes per image, or one that fills it more.
@@ -262,6 +263,16 @@ def _shapes_image(
     return picture, _records(task, kind if kind != "too_small" else None, shapes, classes, width), {}
 
 
+def _drawer(task: str) -> Synthesize:
+    return _synthesize(task) if task in DRAWN_BY_TASK else cast(Synthesize, functools.partial(_shapes_image, task))
+
+
+def sample_image(task: str, classes: Sequence[str], seed: int = 7) -> bytes:
+    """One clean image of `task` as the generator draws them, JPEG-encoded (what `make load-test` sends)."""
+    picture, _, _ = _drawer(task)(np.random.default_rng(seed), classes, None, MIN_SIDE)
+    return _encode(picture, 90)
+
+
 def generate_interval(
     directory: str | Path,
     start: datetime,
@@ -272,7 +283,7 @@ def generate_interval(
     task: str = "detection",
     seed: int = 7,
     dirty_share: float = 0.0,
-    min_side: int = 32,
+    min_side: int = MIN_SIDE,
 ) -> GeneratedInterval:
     """Write `count` synthetic images and their manifest for `task` (vision.task) into `directory`, replacing it.
 
@@ -296,7 +307,7 @@ def generate_interval(
     kinds = {row: [*DIRTY_KINDS[task]][index % len(DIRTY_KINDS[task])] for index, row in enumerate(dirty_rows)}
     images: list[dict[str, Any]] = []
     annotations: list[dict[str, Any]] = []
-    draw = _synthesize(task) if task in DRAWN_BY_TASK else functools.partial(_shapes_image, task)
+    draw = _drawer(task)
     for row in range(count):
         image_id, kind = first + row, kinds.get(row)
         picture, records, fields = draw(rng, classes, kind if kind != "truncated" else None, min_side)

@@ -1,16 +1,21 @@
-"""Serving the vision model: the Triton ensemble against onnxruntime in process and `mlflow models serve`.
+"""Vision serving bench: a rendered vision project's Triton ensemble against onnxruntime in process
+and `mlflow models serve`, on the same images, in one run.
 
-    uv run python benchmarks/serving.py [--onnx PATH] [--images 64] [--requests 256] [--concurrency 1,8,32]
+    uv run python ci/benches/vision_serving.py --project build/stack/image_gcp_batch \
+        [--onnx PATH | --untrained] [--images 64] [--requests 256] [--concurrency 1 8 32] [--no-mlflow]
 
-Rows (one run, the same synthetic images, encoded JPEG bytes in every row):
+Rows (the same synthetic images, encoded JPEG bytes in every row):
   triton c=N         the ensemble (decode, resize, model step with dynamic batching, the task's postprocess:
                      NMS, top class or mask) on a fresh local Triton over a temporary repository built from
                      the ONNX with platform.yaml's batching; N clients each send one image per request;
                      latency is per request
-  onnxruntime b=32   OnnxPredictor in this process on batches of 32 (the same pre/postprocess); latency is
-                     per batch of 32: the floor without a server, no concurrency, no network
+  onnxruntime b=32   the project's OnnxPredictor in this process on batches of 32 (the same pre/postprocess);
+                     latency is per batch of 32: the floor without a server, no concurrency, no network
   mlflow c=N         `mlflow models serve` of the registered champion's pyfunc, when the registry has one
-The ONNX model is --onnx, else the champion's model step in the local repository (`make build-serving`).
+The ONNX model is --onnx, else the champion's model step in the project's local repository (`make
+build-serving`); --untrained exports the task's network with fresh weights instead (the same graph and
+contract, so the same serving cost; what the generator's tier 3 measures without training). The
+defaults are in benches.yaml.
 """
 
 from __future__ import annotations
@@ -18,7 +23,6 @@ from __future__ import annotations
 import argparse
 import base64
 import dataclasses
-import importlib
 import json
 import os
 import signal
@@ -33,20 +37,21 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import yaml
+sys.path.append(str(Path(__file__).resolve().parent))
 
-ROOT = Path(__file__).resolve().parents[1]
-MLFLOW_WORKERS = 2  # uvicorn workers: one per core of a small machine
-PACKAGE = yaml.safe_load((ROOT / "platform.yaml").read_text(encoding="utf-8"))["project"]["package"]
+import inproject
+
+PROJECT = Path()  # the project under measurement (set by run())
 
 
 def module(name: str) -> Any:
-    """A module of the project's package (its name comes from platform.yaml: no edit per project)."""
-    return importlib.import_module(f"{PACKAGE}.{name}")
+    """A module of the project's package."""
+    return inproject.module(PROJECT, name)
 
 
 def percentiles(latencies: Sequence[float]) -> tuple[float, float]:
+    import numpy as np
+
     p50, p95 = np.percentile(np.asarray(latencies) * 1000.0, [50, 95])
     return float(p50), float(p95)
 
@@ -210,7 +215,8 @@ def mlflow_rows(
     env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri}
     # `mlflow models serve` execs `uvicorn`: the one of this environment's bin/
     env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"
-    serve = ["models", "serve", "-m", model_uri, "--env-manager", "local", "-p", str(port), "-w", str(MLFLOW_WORKERS)]
+    workers = args.mlflow_workers
+    serve = ["models", "serve", "-m", model_uri, "--env-manager", "local", "-p", str(port), "-w", str(workers)]
     command = [sys.executable, "-m", "mlflow", *serve]  # this environment's mlflow, whatever PATH holds
     log = (scratch / "mlflow-serve.log").open("wb")
     process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -230,9 +236,9 @@ def mlflow_rows(
         rows = []
         for concurrency in args.concurrency:
             # every worker loads the model and imports torch on its first requests: warm them all
-            warm = max(2 * concurrency, 8 * MLFLOW_WORKERS)
+            warm = max(2 * concurrency, 8 * workers)
             result = closed_loop(send, images, max(args.requests // 2, 2 * concurrency), concurrency, warm)
-            rows.append((f"mlflow models serve -w {MLFLOW_WORKERS}", f"c={concurrency}", result, "per request"))
+            rows.append((f"mlflow models serve -w {workers}", f"c={concurrency}", result, "per request"))
         return rows
     finally:
         os.killpg(process.pid, signal.SIGTERM)  # the server and its uvicorn workers
@@ -244,36 +250,46 @@ def mlflow_rows(
         log.close()
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--onnx", type=Path, default=None, help="the model step (default: the champion's)")
-    parser.add_argument("--images", type=int, default=64, help="synthetic images generated for the run")
-    parser.add_argument("--requests", type=int, default=256, help="timed requests per Triton row")
-    parser.add_argument("--concurrency", default="1,8,32", help="client counts, comma separated")
-    parser.add_argument("--protocol", choices=["http", "grpc"], default="grpc")
-    parser.add_argument(
-        "--queue-delay-us", type=int, default=None, help="model step's batching window (default: platform.yaml)"
-    )
-    parser.add_argument("--no-mlflow", action="store_true", help="skip the `mlflow models serve` rows")
-    args = parser.parse_args(argv)
-    args.concurrency = [int(value) for value in str(args.concurrency).split(",") if value]
+def untrained_onnx(settings: Any, folder: Path) -> Path:
+    """The task's network with fresh weights, exported as the training step exports the champion's."""
+    network = module("vision.model").build_model(settings, load_weights=False).eval()
+    path = folder / "untrained" / "model.onnx"
+    module("vision.export").export_onnx(network, settings, path, check_batches=(1,))
+    return path
+
+
+def run(args: argparse.Namespace) -> int:
+    global PROJECT
+    PROJECT = args.project
+    defaults = inproject.defaults("vision_serving")
+    for name in ("images", "requests", "concurrency", "mlflow_workers"):
+        if getattr(args, name) is None:
+            setattr(args, name, defaults[name])
+    # the project's registry, for the champion lookup and `mlflow models serve` (MLflow's own default
+    # would create mlflow.db in the project's folder)
+    os.environ.setdefault("MLFLOW_TRACKING_URI", module("config").mlflow_tracking_uri())
     settings = module("vision.settings").VisionSettings.from_platform()
-    onnx = args.onnx or module("vision.triton").champion_onnx()
     rows: list[Any] = []
     notes: list[str] = []
-    with tempfile.TemporaryDirectory(prefix="serving-bench-") as name:
+    with tempfile.TemporaryDirectory(prefix="bench-vision-serving-") as name:
         scratch = Path(name)
+        onnx = args.onnx or (
+            untrained_onnx(settings, scratch) if args.untrained else module("vision.triton").champion_onnx()
+        )
         images = synthetic_images(args.images, settings, scratch)
         sizes = sorted({len(image) for image in images})
+        weights = "fresh weights" if args.untrained and not args.onnx else "trained"
         print(
-            f"{settings.task} model {onnx}; {len(images)} synthetic JPEG images ({sizes[0]}..{sizes[-1]} bytes), "
-            f"image_size {settings.image_size}; {os.cpu_count()} CPU(s)",
+            f"{settings.task} model {onnx} ({weights}); {len(images)} synthetic JPEG images "
+            f"({sizes[0]}..{sizes[-1]} bytes), image_size {settings.image_size}; {os.cpu_count()} CPU(s)",
             flush=True,
         )
         rows += triton_rows(onnx, settings, images, args, scratch)
         rows.append(in_process_row(onnx, settings, images, args.requests))
         if args.no_mlflow:
             notes.append("mlflow models serve: skipped (--no-mlflow)")
+        elif args.untrained:
+            notes.append("mlflow models serve: skipped (--untrained: it would serve the champion, not these weights)")
         else:
             model_uri, where = registered_champion()
             if model_uri is None:
@@ -283,18 +299,28 @@ def main(argv: list[str] | None = None) -> int:
                     rows += mlflow_rows(model_uri, where, images, args, scratch)
                 except Exception as error:  # the other rows stand; say why this one is missing
                     notes.append(f"mlflow models serve of {model_uri}: skipped, {type(error).__name__}: {error}")
-    from tabulate import tabulate
-
-    table = [
-        (path, load, f"{r['images_per_s']:.1f}", f"{r['p50_ms']:.1f}", f"{r['p95_ms']:.1f}", latency)
-        for path, load, r, latency in rows
-    ]
+    table = [[path, load, r["images_per_s"], r["p50_ms"], r["p95_ms"], latency] for path, load, r, latency in rows]
     print()
-    print(tabulate(table, headers=["path", "load", "images/s", "p50 ms", "p95 ms", "latency"], tablefmt="github"))
+    print(inproject.table(table, ["path", "load", "images/s", "p50 ms", "p95 ms", "latency"], ".1f"))
     for note in notes:
         print(f"\n{note}")
     return 0
 
 
+def arguments(parser: argparse.ArgumentParser) -> None:
+    weights = parser.add_mutually_exclusive_group()
+    weights.add_argument("--onnx", type=Path, default=None, help="the model step (default: the champion's)")
+    weights.add_argument("--untrained", action="store_true", help="export the task's network with fresh weights")
+    parser.add_argument("--images", type=int, default=None, help="synthetic images generated for the run")
+    parser.add_argument("--requests", type=int, default=None, help="timed requests per Triton row")
+    parser.add_argument("--concurrency", type=int, nargs="*", default=None, help="client counts")
+    parser.add_argument("--mlflow-workers", type=int, default=None, help="`mlflow models serve -w`")
+    parser.add_argument("--protocol", choices=["http", "grpc"], default="grpc")
+    parser.add_argument(
+        "--queue-delay-us", type=int, default=None, help="model step's batching window (default: platform.yaml)"
+    )
+    parser.add_argument("--no-mlflow", action="store_true", help="skip the `mlflow models serve` rows")
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(inproject.main_guard(run, __doc__, arguments))
