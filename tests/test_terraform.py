@@ -352,6 +352,28 @@ def test_cost_tag_policy_fails_untagged_resources(checkov_reports: dict[str, Any
     assert passed == {"azurerm_resource_group.tagged"}
 
 
+def test_a_project_runs_the_cost_tag_policy_itself(projects: dict[str, Path], tmp_path: Path) -> None:
+    """`make tf-policy` (the project's CI runs it): checkov at the suite's version with the project's
+    copy of the policy passes on the render, and fails on a resource that lost cost tags, naming them."""
+    project = tmp_path / "project"
+    shutil.copytree(projects["aws"], project)
+    assert f"CHECKOV_VERSION = {CHECKOV_VERSION}\n" in (project / "mk" / "infra.mk").read_text(encoding="utf-8")
+    env = {key: value for key, value in os.environ.items() if key != "VIRTUAL_ENV"}
+    passed = subprocess.run(["make", "tf-policy"], cwd=project, env=env, capture_output=True, text=True, timeout=600)
+    assert passed.returncode == 0, passed.stdout[-3000:] + passed.stderr[-3000:]
+    counts = re.search(r"Passed checks: (\d+), Failed checks: 0", passed.stdout)
+    assert counts and int(counts[1]) >= 5, passed.stdout[-3000:]
+    storage = project / "infra" / "modules" / "aws" / "storage.tf"
+    text = storage.read_text(encoding="utf-8")
+    assert "tags          = var.tags" in text
+    storage.write_text(
+        text.replace("tags          = var.tags", 'tags          = { project = "x" }', 1), encoding="utf-8"
+    )
+    failed = subprocess.run(["make", "tf-policy"], cwd=project, env=env, capture_output=True, text=True, timeout=600)
+    assert failed.returncode != 0, failed.stdout[-3000:]
+    assert "missing cost tags: environment, owner, cost-center, managed-by, model" in failed.stdout
+
+
 def test_github_terraform_workflow_passes_actionlint(projects: dict[str, Path]) -> None:
     workflow = projects["aws"] / ".github" / "workflows" / "terraform.yml"
     assert workflow.is_file()
@@ -363,11 +385,13 @@ def test_github_terraform_workflow_passes_actionlint(projects: dict[str, Path]) 
     for action in re.findall(r"uses:\s*(\S+)", text):
         assert re.search(r"@v\d+\.\d+\.\d+$", action), f"{action} is not pinned to a version"
     assert "id-token: write" in text and "terraform validate" in text and "terraform plan" in text
+    assert "run: make tf-policy" in text
 
 
 def test_gitlab_terraform_jobs_render(projects: dict[str, Path]) -> None:
     ci = yaml.safe_load((projects["gcp"] / ".gitlab-ci.yml").read_text(encoding="utf-8"))
-    assert {"terraform-static", "terraform-plan"} <= set(ci)
+    assert {"terraform-static", "terraform-policy", "terraform-plan"} <= set(ci)
+    assert any(line.startswith("make tf-policy") for line in ci["terraform-policy"]["script"])
     assert ci["terraform-plan"]["parallel"]["matrix"][0]["ENV"] == ["dev", "prod"]
     assert any("terraform plan" in line for line in ci["terraform-plan"]["script"])
 

@@ -5,7 +5,7 @@
 #   make identities ENV=dev   bind the ServiceAccounts to the identities Terraform created (after apply)
 INFRA = $(RUN) python -m $(PACKAGE).infra
 
-.PHONY: setup-infra infra-plan apply destroy identities identities-check infra-check cost-summary cost-chart tf-fmt tf-test
+.PHONY: setup-infra infra-plan apply destroy identities identities-check infra-check cost-summary cost-chart tf-fmt tf-test tf-policy
 
 setup-infra: uv.lock ## Install the Terraform driver (python-terraform)
 	$(UV) sync --frozen --inexact --group infra  # keep the other groups (make setup) installed
@@ -41,6 +41,15 @@ tf-test: ## terraform test of the provider-free modules (offline)
 	@for module in infra/modules/cost_tags; do \
 		(cd $$module && terraform init -input=false -backend=false >/dev/null && terraform test) || exit 1; \
 	done
+
+# checkov runs in its own uv tool environment (its hcl2 module clashes with python-hcl2's), at the
+# version the generator's suite checks this policy with.
+CHECKOV_VERSION = 3.3.30
+
+tf-policy: ## checkov's cost-tag policy CKV_MLOPS_1 (infra/policies) over infra/: every taggable resource has the cost tags
+	BC_SKIP_MAPPING=TRUE CHECKOV_RUN_SCA_PACKAGE_SCAN_V2=false $(UV) tool run --from checkov==$(CHECKOV_VERSION) \
+	  checkov -d infra --framework terraform --external-checks-dir infra/policies --check CKV_MLOPS_1 \
+	  --skip-download --compact --quiet
 
 # `make plan` prints the decisions; with ENV=... given on the command line it also runs the
 # Terraform plan of that environment, after the decisions.
