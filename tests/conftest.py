@@ -206,6 +206,12 @@ def stack_project() -> Callable[[str], Path]:
     return lambda name: set_up_project(name, answer_sets()[name], fingerprint)
 
 
+def top_level_tests(project: Path) -> list[str]:
+    """The project's top-level unit tests (tests/test_*.py, part of its `make test`): config, plan,
+    load test, infra, monitoring ... as rendered for that project's answers."""
+    return sorted(str(path.relative_to(project)) for path in (project / "tests").glob("test_*.py"))
+
+
 def run_project_tests(project: Path, command: list[str], what: str, timeout: int) -> str:
     """Run a generated project's own test command; fail with its output's tail unless every test
     ran and passed (no skips, no deselection). Returns pytest's summary line."""

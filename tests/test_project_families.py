@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import run_project_tests, template_fingerprint, use_case_project, use_case_project_name
+from conftest import run_project_tests, template_fingerprint, top_level_tests, use_case_project, use_case_project_name
 from test_render_families import FAMILIES, FAMILY_TESTS, first_use_case
 
 pytestmark = pytest.mark.project
@@ -65,6 +65,7 @@ def test_the_familys_data_and_model_work_in_its_project(family: str, family_proj
     own = [test for test, families in FAMILY_TESTS.items() if family in families]
     files = [*TESTS, *own, *(EDGE_TESTS if family in EDGE_FAMILIES else [])]
     files += [] if family in MONITORED_ELSEWHERE else MONITORING_TESTS
+    files = list(dict.fromkeys([*top_level_tests(project), *files]))  # and the rest of its unit tests
     assert all((project / name).is_file() for name in files), files
     command = ["uv", "run", "--frozen", "pytest", "-q", "-p", "no:cacheprovider", *files]
     run_project_tests(project, command, f"{family} family data + model + drift", timeout=1800)

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import project_decisions, run_bench, run_project_tests
+from conftest import project_decisions, run_bench, run_project_tests, top_level_tests
 
 pytestmark = pytest.mark.project
 
@@ -88,6 +88,7 @@ def test_the_project_holds_and_runs_its_vision_task(stack_project: Callable[[str
     files = [*(f"tests/vision/{file}" for file in sorted(units)), *(f"tests/stack/{file}" for file in stack_tests)]
     if project_decisions(project)["serving_pattern"]["choice"] == "edge":  # make smoke's edge stage, its unit tests
         files.append("tests/test_smoke_edge.py")
+    files = list(dict.fromkeys([*top_level_tests(project), *files]))  # its top-level unit tests too
     command = ["uv", "run", "--frozen", "pytest", "-q", "-p", "no:cacheprovider", *files]
     run_project_tests(project, command, f"vision {task} (data, model, precision, training, serving)", timeout=2400)
 
