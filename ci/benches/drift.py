@@ -227,7 +227,7 @@ def run(args: argparse.Namespace) -> int:
     rules, largest = binning_rules(project)
     print("binning rules: the project's Evidently PSI against numpy's on the same rows")
     headers = ["column", "rule", "Evidently PSI", "numpy PSI", "|d|"]
-    print(inproject.table(rules, headers, ["", "", ".6f", ".6f", ".1e"]))
+    print(inproject.table(rules, headers, ["", "", ".6f", ".6f", ".1e"]) + "\n")
     if largest > RULES_TOLERANCE:
         print(f"Evidently and numpy disagree by {largest:.1e} (> {RULES_TOLERANCE}): the PSI rule changed", flush=True)
         return 1
