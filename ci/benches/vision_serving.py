@@ -41,13 +41,6 @@ sys.path.append(str(Path(__file__).resolve().parent))
 
 import inproject
 
-PROJECT = Path()  # the project under measurement (set by run())
-
-
-def module(name: str) -> Any:
-    """A module of the project's package."""
-    return inproject.module(PROJECT, name)
-
 
 def percentiles(latencies: Sequence[float]) -> tuple[float, float]:
     import numpy as np
@@ -56,12 +49,12 @@ def percentiles(latencies: Sequence[float]) -> tuple[float, float]:
     return float(p50), float(p95)
 
 
-def synthetic_images(count: int, settings: Any, folder: Path) -> list[bytes]:
+def synthetic_images(project: Path, count: int, settings: Any, folder: Path) -> list[bytes]:
     """Clean synthetic images of the project's task (the data layer's generator: shapes on noise, varied
     sizes), as JPEG bytes."""
     start = datetime(2026, 1, 1, tzinfo=UTC)
     interval = folder / "images"
-    module("vision.synthetic").generate_interval(
+    inproject.module(project, "vision.synthetic").generate_interval(
         interval,
         start,
         start + timedelta(days=1),
@@ -95,16 +88,18 @@ def closed_loop(
     return {"images_per_s": requests / seconds, "p50_ms": p50, "p95_ms": p95}
 
 
-def triton_rows(onnx: Path, settings: Any, images: list[bytes], args: argparse.Namespace, scratch: Path) -> list[Any]:
-    serving = module("serving.settings").ServingSettings.from_platform()
-    triton = module("vision.triton")
+def triton_rows(
+    project: Path, onnx: Path, settings: Any, images: list[bytes], args: argparse.Namespace, scratch: Path
+) -> list[Any]:
+    serving = inproject.module(project, "serving.settings").ServingSettings.from_platform()
+    triton = inproject.module(project, "vision.triton")
     batching = triton.Batching.from_serving(serving, "local")
     if args.queue_delay_us is not None:  # try another batching window than platform.yaml's
         batching = dataclasses.replace(batching, max_queue_delay_microseconds=args.queue_delay_us)
     repository = triton.build_repository(
         onnx, settings, scratch / "repository", name=serving.model_name, batching=batching
     )
-    server = module("serving.server").LocalTriton(
+    server = inproject.module(project, "serving.server").LocalTriton(
         repository, state_dir=scratch / "triton", startup_timeout=serving.startup_timeout_seconds
     )
     print(
@@ -116,7 +111,7 @@ def triton_rows(onnx: Path, settings: Any, images: list[bytes], args: argparse.N
     rows = []
     with server:
         url = server.grpc_url if args.protocol == "grpc" else server.http_url
-        client = module("vision.client").VisionClient(
+        client = inproject.module(project, "vision.client").VisionClient(
             url, args.protocol, serving.model_name, retries=0, settings=settings
         )
         client.wait_until_ready()
@@ -148,8 +143,8 @@ def triton_rows(onnx: Path, settings: Any, images: list[bytes], args: argparse.N
     return rows
 
 
-def in_process_row(onnx: Path, settings: Any, images: list[bytes], requests: int) -> Any:
-    predictor = module("vision.inference").OnnxPredictor(onnx, settings)
+def in_process_row(project: Path, onnx: Path, settings: Any, images: list[bytes], requests: int) -> Any:
+    predictor = inproject.module(project, "vision.inference").OnnxPredictor(onnx, settings)
     batch = 32
     chunks = [[images[(start + i) % len(images)] for i in range(batch)] for start in range(0, requests, batch)]
     predictor.predict(chunks[0])  # warm
@@ -165,14 +160,14 @@ def in_process_row(onnx: Path, settings: Any, images: list[bytes], requests: int
     return ("onnxruntime in process", f"b={batch}", result, "per batch of 32")
 
 
-def registered_champion() -> tuple[str, str] | tuple[None, str]:
+def registered_champion(project: Path) -> tuple[str, str] | tuple[None, str]:
     """(models:/<name>@<alias>, tracking URI) of the registered champion, or (None, why not)."""
     try:
         from mlflow import MlflowClient
         from mlflow.exceptions import MlflowException
 
-        training = module("training.settings").load_settings()
-        uri = os.environ.get("MLFLOW_TRACKING_URI") or training.tracking_uri()
+        training = inproject.module(project, "training.settings").load_settings()
+        uri = training.tracking_uri()  # $MLFLOW_TRACKING_URI first, as the project reads it
         if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
             return None, f"no MLflow registry at {uri} yet (run `make train`)"  # do not create one by asking
         client = MlflowClient(tracking_uri=uri, registry_uri=uri)
@@ -207,9 +202,9 @@ def pyfunc_request(model_uri: str) -> Callable[[bytes], bytes]:
 
 
 def mlflow_rows(
-    model_uri: str, tracking_uri: str, images: list[bytes], args: argparse.Namespace, scratch: Path
+    project: Path, model_uri: str, tracking_uri: str, images: list[bytes], args: argparse.Namespace, scratch: Path
 ) -> list[Any]:
-    server = module("serving.server")
+    server = inproject.module(project, "serving.server")
     port = server.free_port()
     body = pyfunc_request(model_uri)
     env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri}
@@ -250,53 +245,54 @@ def mlflow_rows(
         log.close()
 
 
-def untrained_onnx(settings: Any, folder: Path) -> Path:
+def untrained_onnx(project: Path, settings: Any, folder: Path) -> Path:
     """The task's network with fresh weights, exported as the training step exports the champion's."""
-    network = module("vision.model").build_model(settings, load_weights=False).eval()
+    network = inproject.module(project, "vision.model").build_model(settings, load_weights=False).eval()
     path = folder / "untrained" / "model.onnx"
-    module("vision.export").export_onnx(network, settings, path, check_batches=(1,))
+    inproject.module(project, "vision.export").export_onnx(network, settings, path, check_batches=(1,))
     return path
 
 
 def run(args: argparse.Namespace) -> int:
-    global PROJECT
-    PROJECT = args.project
+    project: Path = args.project
     defaults = inproject.defaults("vision_serving")
     for name in ("images", "requests", "concurrency", "mlflow_workers"):
         if getattr(args, name) is None:
             setattr(args, name, defaults[name])
     # the project's registry, for the champion lookup and `mlflow models serve` (MLflow's own default
     # would create mlflow.db in the project's folder)
-    os.environ.setdefault("MLFLOW_TRACKING_URI", module("config").mlflow_tracking_uri())
-    settings = module("vision.settings").VisionSettings.from_platform()
+    os.environ.setdefault("MLFLOW_TRACKING_URI", inproject.module(project, "config").mlflow_tracking_uri())
+    settings = inproject.module(project, "vision.settings").VisionSettings.from_platform()
     rows: list[Any] = []
     notes: list[str] = []
     with tempfile.TemporaryDirectory(prefix="bench-vision-serving-") as name:
         scratch = Path(name)
         onnx = args.onnx or (
-            untrained_onnx(settings, scratch) if args.untrained else module("vision.triton").champion_onnx()
+            untrained_onnx(project, settings, scratch)
+            if args.untrained
+            else inproject.module(project, "vision.triton").champion_onnx()
         )
-        images = synthetic_images(args.images, settings, scratch)
+        images = synthetic_images(project, args.images, settings, scratch)
         sizes = sorted({len(image) for image in images})
-        weights = "fresh weights" if args.untrained and not args.onnx else "trained"
+        weights = "fresh weights" if args.untrained else "trained"
         print(
             f"{settings.task} model {onnx} ({weights}); {len(images)} synthetic JPEG images "
             f"({sizes[0]}..{sizes[-1]} bytes), image_size {settings.image_size}; {os.cpu_count()} CPU(s)",
             flush=True,
         )
-        rows += triton_rows(onnx, settings, images, args, scratch)
-        rows.append(in_process_row(onnx, settings, images, args.requests))
+        rows += triton_rows(project, onnx, settings, images, args, scratch)
+        rows.append(in_process_row(project, onnx, settings, images, args.requests))
         if args.no_mlflow:
             notes.append("mlflow models serve: skipped (--no-mlflow)")
         elif args.untrained:
             notes.append("mlflow models serve: skipped (--untrained: it would serve the champion, not these weights)")
         else:
-            model_uri, where = registered_champion()
+            model_uri, where = registered_champion(project)
             if model_uri is None:
                 notes.append(f"mlflow models serve: skipped, {where}")
             else:
                 try:
-                    rows += mlflow_rows(model_uri, where, images, args, scratch)
+                    rows += mlflow_rows(project, model_uri, where, images, args, scratch)
                 except Exception as error:  # the other rows stand; say why this one is missing
                     notes.append(f"mlflow models serve of {model_uri}: skipped, {type(error).__name__}: {error}")
     table = [[path, load, r["images_per_s"], r["p50_ms"], r["p95_ms"], latency] for path, load, r, latency in rows]
