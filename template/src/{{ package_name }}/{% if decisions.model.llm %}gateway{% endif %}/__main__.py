@@ -1,8 +1,9 @@
-"""`python -m <package>.gateway serve | route | deployments`
+"""`python -m <package>.gateway serve | route | deployments | health`
 
 serve [--host H] [--port P] [--workers N]   the gateway (make gateway-serve); gateway.host/port by default
 route "a prompt" [--model auto] [--max-tokens N]   which group the rules send a request to (no server)
 deployments                                  which deployments are on in this profile, and why not
+health [--url http://H:P]                    exit 1, saying why, unless the gateway answers GET /health
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ def main(argv: list[str] | None = None) -> int:
     route.add_argument("--model", default=None, help="default: routing.auto_model")
     route.add_argument("--max-tokens", type=int, default=None)
     commands.add_parser("deployments", help="the deployments that are on, and why the others are off")
+    health = commands.add_parser("health", help="is the gateway up (its redis answers, every group has a deployment)")
+    health.add_argument("--url", default=None, help="default: gateway.host and gateway.port")
     args = parser.parse_args(argv)
 
     from .settings import GatewayConfigError, enabled, groups_on, load, profile
@@ -33,6 +36,13 @@ def main(argv: list[str] | None = None) -> int:
     except GatewayConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    if args.command == "health":
+        from .process import health_problem
+
+        url = args.url or settings.url
+        problem = health_problem(url)
+        print(f"error: {problem}" if problem else f"{url}: healthy", file=sys.stderr if problem else sys.stdout)
+        return 1 if problem else 0
     if args.command == "route":
         from .routing import RoutingError, choose, features
 

@@ -46,6 +46,15 @@ class GatewayProcess:
         return "\n".join(self.log.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
 
 
+def health_problem(url: str, timeout: float = 5.0) -> str | None:
+    """Why the gateway at `url` (http://host:port) is not ready (None: GET /health answered 200)."""
+    try:
+        with urllib.request.urlopen(f"{url}/health", timeout=timeout) as response:
+            return None if response.status == 200 else f"{url}/health answered {response.status}"
+    except OSError as problem:  # refused, timed out, or an HTTP error status (503: redis is down)
+        return f"{url}/health: {problem}"
+
+
 def start(env: Mapping[str, str], log: Path, cwd: Path, ready_seconds: float = READY_SECONDS) -> GatewayProcess:
     """Start `serve` with exactly `env` and wait until it is healthy (stopped again if it never is)."""
     port = free_port()
@@ -59,12 +68,9 @@ def start(env: Mapping[str, str], log: Path, cwd: Path, ready_seconds: float = R
         if process.poll() is not None:
             exited = f"the gateway exited {process.returncode} while starting"
             raise GatewayStartError(f"{exited}; log {log}:\n{gateway.tail()}")
-        try:
-            with urllib.request.urlopen(f"{gateway.url}/health", timeout=2) as response:
-                if response.status == 200:
-                    return gateway
-        except OSError:
-            time.sleep(0.2)
+        if health_problem(gateway.url, timeout=2) is None:
+            return gateway
+        time.sleep(0.2)
     gateway.stop()
     raise GatewayStartError(f"the gateway was not healthy within {ready_seconds:.0f} s; log {log}:\n{gateway.tail()}")
 

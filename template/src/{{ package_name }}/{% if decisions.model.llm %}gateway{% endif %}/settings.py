@@ -135,6 +135,12 @@ class GatewaySettings(_Section):
     budget: Budget
     redaction: Redaction = Redaction()
 
+    @property
+    def url(self) -> str:
+        """http://host:port where `serve` listens; a wildcard bind address is reached on the loopback."""
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"http://{host}:{self.port}"
+
     @model_validator(mode="after")
     def _references_exist(self) -> GatewaySettings:
         groups = set(self.groups)

@@ -13,9 +13,11 @@ from typing import Any
 
 import numpy as np
 
+from ..config import Platform
 from .serving import CHUNK_IDS, INPUT, MAX_BATCH_SIZE, MODEL_NAME, OUTPUTS, SCORES, decode_texts, encode_texts
 
 PROTOCOLS = ("http", "grpc")
+ANSWER = "answer"
 
 
 def ask(url: str, questions: list[str], protocol: str = "http", model_name: str = MODEL_NAME) -> list[dict[str, Any]]:
@@ -37,7 +39,7 @@ def ask(url: str, questions: list[str], protocol: str = "http", model_name: str 
         result = client.infer(model_name, [tensor], outputs=outputs)
     finally:
         client.close()
-    answers = decode_texts(result.as_numpy("answer"))
+    answers = decode_texts(result.as_numpy(ANSWER))
     citations = decode_texts(result.as_numpy("citations"))
     answered_by, fallback = decode_texts(result.as_numpy("answered_by")), decode_texts(result.as_numpy("fallback"))
     chunk_ids = result.as_numpy(CHUNK_IDS)
@@ -57,3 +59,18 @@ def ask(url: str, questions: list[str], protocol: str = "http", model_name: str 
             }
         )
     return found
+
+
+def load_test_request(platform_: Platform | None = None, rows: int = 1) -> tuple[str, bytes, str, bool]:
+    """`make load-test`'s request (serving/load_test.py): the model's name, `rows` of the project's
+    held-out questions as the KServe v2 JSON body it takes over HTTP (UTF-8 bytes in one UINT8 tensor,
+    as `ask()` sends them), the output every answer holds, and True: one answer per question."""
+    from .corpus import held_out_questions
+
+    if not 1 <= rows <= MAX_BATCH_SIZE:
+        raise ValueError(f"$LOAD_ROWS={rows}: the rag model takes 1 to {MAX_BATCH_SIZE} questions a request")
+    asked = [question.question for question in held_out_questions(platform_)]
+    data = encode_texts([asked[row % len(asked)] for row in range(rows)])
+    tensor = {"name": INPUT, "shape": list(data.shape), "datatype": "UINT8", "data": data.ravel().tolist()}
+    body = {"inputs": [tensor], "outputs": [{"name": ANSWER}]}
+    return MODEL_NAME, json.dumps(body).encode(), ANSWER, True

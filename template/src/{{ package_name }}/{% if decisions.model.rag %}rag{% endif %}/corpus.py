@@ -16,7 +16,8 @@ from typing import Any
 
 import yaml
 
-from .settings import Chunking
+from ..config import Platform
+from .settings import Chunking, load, resolve
 
 SPLITS = ("train", "test")
 
@@ -164,3 +165,10 @@ def load_questions(path: Path, sections: list[Section]) -> list[Question]:
     if not any(question.split == "test" for question in questions):
         raise CorpusError(f"{path}: no `split: test` questions; the evaluation gate needs held-out questions")
     return questions
+
+
+def held_out_questions(platform_: Platform | None = None) -> list[Question]:
+    """The project's held-out questions (split: test) of rag.questions, checked against rag.corpus."""
+    rag = load(platform_)
+    sections = load_documents(resolve(rag.corpus, platform_))
+    return [q for q in load_questions(resolve(rag.questions, platform_), sections) if q.split == "test"]

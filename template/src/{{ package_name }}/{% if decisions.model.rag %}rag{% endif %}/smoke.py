@@ -47,15 +47,6 @@ def stages(base: dict[str, Stage]) -> dict[str, tuple[Stage, ...]]:
     }
 
 
-def _test_questions() -> list[Any]:
-    from .corpus import load_documents, load_questions
-    from .settings import load, resolve
-
-    rag = load()
-    sections = load_documents(resolve(rag.corpus))
-    return [q for q in load_questions(resolve(rag.questions), sections) if q.split == "test"]
-
-
 def rag_train(ctx: SmokeContext) -> str:
     """pipelines/rag_pipeline.py run: fine-tune, score against BM25, register, promote."""
     from .settings import load
@@ -82,6 +73,7 @@ def rag_train(ctx: SmokeContext) -> str:
 
 def rag_ingest(ctx: SmokeContext) -> str:
     """The ingestion DAG (dag.test), then the in-process answers the served ones must equal."""
+    from .corpus import held_out_questions
     from .ingest import index_root
     from .service import RagService
     from .settings import load
@@ -90,7 +82,7 @@ def rag_ingest(ctx: SmokeContext) -> str:
     run_logged(ctx, "rag-ingest", _python("-m", f"{_package()}.rag", "ingest"))
     folder = current_index(index_root(load()))
     manifest = read_manifest(folder)
-    questions = _test_questions()
+    questions = held_out_questions()
     service = RagService.open(folder)
     try:
         ctx.values["rag_expected"] = [result.to_dict() for result in service.ask([q.question for q in questions])]
