@@ -4,9 +4,10 @@ A project holds only its own use case's head (decisions.task.modules under tasks
 tests/test_heads_<head>.py and tests/stack/test_task_stack.py), so no single project tests every
 head any more: this module renders one project per use case with a head (`--defaults` plus the
 use case), checks that it holds exactly that head's modules and tests, and runs them there: the
-head's unit tests, the contract's (tests/test_task_contract.py) and the task stack test (the head
+head's unit tests, the contract's (tests/test_task_contract.py), the project's other top-level unit
+tests (its load test's request is the task model's, or `rag`'s) and the task stack test (the head
 served by Triton as `<model>_<head>` around the demo champion must equal the head computed in
-process, over HTTP and gRPC).
+process, over HTTP and gRPC, and answer the load test's request as the head does).
 
 The projects live in build/stack/use_case_<use_case> (shared with test_project_families) and are
 reused while the template's fingerprint is unchanged (like tests/conftest.py's `stack_project`).
@@ -18,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import run_project_tests, template_fingerprint, use_case_project, use_case_project_name
+from conftest import run_project_tests, template_fingerprint, top_level_tests, use_case_project, use_case_project_name
 from platform_engine import Answers, decide
 from platform_engine.tasks import task_use_cases
 
@@ -56,6 +57,7 @@ def test_the_project_holds_and_serves_its_own_head(head_project: Callable[[str],
     assert set(tests) == expected, "the head's tests only"
     files = [*(f"tests/{name}" for name in tests), "tests/test_task_contract.py", "tests/stack/test_task_stack.py"]
     assert all((project / name).is_file() for name in files)
+    files = list(dict.fromkeys([*top_level_tests(project), *files]))  # and the rest of its unit tests (load test ...)
     command = ["uv", "run", "--frozen", "pytest", "-q", "-p", "no:cacheprovider", *files]
     run_project_tests(project, command, f"{task['head']} head + task stack", timeout=1800)
 
