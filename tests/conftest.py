@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -244,6 +245,24 @@ def run_project_tests(project: Path, command: list[str], what: str, timeout: int
     assert not strays, f"{project.name}: the {what} tests wrote {strays} at the project root, outside .local/"
     print(f"{project.name}: {what} tests {elapsed:.0f} s: {summary}")
     return summary
+
+
+def run_make(project: Path, target: str, env: dict[str, str], timeout: int = 1200) -> subprocess.CompletedProcess[str]:
+    """`make target` in the project; fail with its output's tail unless it exits 0."""
+    result = subprocess.run(["make", target], cwd=project, env=env, capture_output=True, text=True, timeout=timeout)
+    assert result.returncode == 0, f"make {target}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    return result
+
+
+def ensure_champion(project: Path, env: dict[str, str]) -> None:
+    """The training layer's champion; `make etl` + `make train` once if no other test trained it yet."""
+    probe = f"from {project_record(project)['package']}.training.registry import champion; champion()"
+    found = subprocess.run(
+        ["uv", "run", "--frozen", "python", "-c", probe], cwd=project, env=env, capture_output=True, text=True
+    )
+    if found.returncode != 0:
+        run_make(project, "etl", env, timeout=1800)  # the training set comes from the feature store
+        run_make(project, "train", env, timeout=1800)
 
 
 def run_bench(name: str, project: Path, *args: str, timeout: int = 1200) -> str:

@@ -15,11 +15,21 @@ reused while the template's fingerprint is unchanged (like tests/conftest.py's `
 
 from __future__ import annotations
 
+import os
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import run_project_tests, template_fingerprint, top_level_tests, use_case_project, use_case_project_name
+from conftest import (
+    ensure_champion,
+    run_make,
+    run_project_tests,
+    template_fingerprint,
+    top_level_tests,
+    use_case_project,
+    use_case_project_name,
+)
 from platform_engine import Answers, decide
 from platform_engine.tasks import task_use_cases
 
@@ -60,6 +70,41 @@ def test_the_project_holds_and_serves_its_own_head(head_project: Callable[[str],
     files = list(dict.fromkeys([*top_level_tests(project), *files]))  # and the rest of its unit tests (load test ...)
     command = ["uv", "run", "--frozen", "pytest", "-q", "-p", "no:cacheprovider", *files]
     run_project_tests(project, command, f"{task['head']} head + task stack", timeout=1800)
+
+
+@pytest.mark.parametrize("use_case", ["embeddings"])
+def test_make_load_test_drives_the_task_model(
+    head_project: Callable[[str], Path], use_case: str, tmp_path: Path
+) -> None:
+    """`make serve load-test` where the use case has a production contract: Locust posts the head's
+    requests to the task model `<model>_<head>`, the endpoint its users call, not to the core model,
+    and holds the run to the p95 target."""
+    task = decide(Answers(use_case=use_case)).task
+    assert task is not None
+    project = head_project(use_case)
+    env = {
+        **os.environ,
+        "SERVING_STATE_DIR": str(tmp_path / "triton"),
+        "SERVING_REPOSITORY": str(tmp_path / "model_repository"),
+        "SERVING_HTTP_PORT": "0",
+        "SERVING_GRPC_PORT": "0",
+        "SERVING_METRICS_PORT": "0",
+    }
+    env.pop("VIRTUAL_ENV", None)
+    ensure_champion(project, env)
+    try:
+        run_make(project, "serve", env)
+        result = run_make(project, "load-test", {**env, "LOAD_SECONDS": "6", "LOAD_USERS": "4"}, timeout=300)
+    finally:
+        stopped = subprocess.run(["make", "serve-stop"], cwd=project, env=env, capture_output=True, text=True)
+    assert stopped.returncode == 0 and "stopped" in stopped.stdout
+    output = result.stdout + result.stderr
+    path = next((word for word in output.split() if word.startswith("/v2/models/")), "")
+    assert path.endswith(f"_{task['head']}/infer"), output[-3000:]
+    # Locust's own table: the task model's row has requests and no failures
+    (row, *_) = [line.split() for line in output.splitlines() if f" {path} " in line and "|" in line]
+    assert int(row[2]) > 0 and row[3].startswith("0("), row
+    assert "load test: PASS" in output, output[-3000:]
 
 
 def test_a_flat_contract_project_holds_no_head(render: Callable[..., Path]) -> None:

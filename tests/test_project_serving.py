@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import project_record
+from conftest import ensure_champion, project_record, run_make
 
 pytestmark = pytest.mark.project
 SETS = ["tabular_aws_realtime", "llm_api_pii", "tabular_edge_azure"]
@@ -73,27 +73,10 @@ def _need(tool: str, hint: str) -> None:
         pytest.fail(f"{tool} is not installed ({hint})")
 
 
-def _make(project: Path, target: str, env: dict[str, str], timeout: int = 1200) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(["make", target], cwd=project, env=env, capture_output=True, text=True, timeout=timeout)
-    assert result.returncode == 0, f"make {target}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
-    return result
-
-
-def _ensure_champion(project: Path, env: dict[str, str]) -> None:
-    """The training layer's champion; `make etl` + `make train` once if no other test trained it yet."""
-    probe = f"from {project_record(project)['package']}.training.registry import champion; champion()"
-    found = subprocess.run(
-        ["uv", "run", "--frozen", "python", "-c", probe], cwd=project, env=env, capture_output=True, text=True
-    )
-    if found.returncode != 0:
-        _make(project, "etl", env, timeout=1800)  # the training set comes from the feature store
-        _make(project, "train", env, timeout=1800)
-
-
 def _check_edge_export(project: Path, env: dict[str, str]) -> None:
     """`make edge-export` on the trained champion: quantized to INT8, inside the device budget
     (measured on this machine's CPU), and in agreement with the champion."""
-    _make(project, "edge-export", env)
+    run_make(project, "edge-export", env)
     manifest = json.loads((project / ".local" / "edge" / "manifest.json").read_text(encoding="utf-8"))
     budget = manifest["budget"]
     assert manifest["precision"] == "int8" and manifest["within_budget"] is True
@@ -151,10 +134,10 @@ def test_make_serve_serves_the_trained_champion(
         "SERVING_METRICS_PORT": "0",
     }
     env.pop("VIRTUAL_ENV", None)
-    _ensure_champion(project, env)
+    ensure_champion(project, env)
     try:
-        _make(project, "build-serving", env)
-        _make(project, "serve", env)
+        run_make(project, "build-serving", env)
+        run_make(project, "serve", env)
         script = CHECK_CHAMPION.format(package=project_record(project)["package"])
         checked = subprocess.run(
             ["uv", "run", "--frozen", "python", "-c", script], cwd=project, env=env, capture_output=True, text=True
@@ -181,12 +164,12 @@ def test_make_load_test_drives_the_served_champion(stack_project: Callable[[str]
         "SERVING_METRICS_PORT": "0",
     }
     env.pop("VIRTUAL_ENV", None)
-    _ensure_champion(project, env)
+    ensure_champion(project, env)
     refused = subprocess.run(["make", "load-test"], cwd=project, env=env, capture_output=True, text=True)
     assert refused.returncode != 0 and "start it with make serve" in refused.stderr, refused.stderr[-2000:]
     try:
-        _make(project, "serve", env)
-        result = _make(project, "load-test", {**env, "LOAD_SECONDS": "6", "LOAD_USERS": "4"}, timeout=300)
+        run_make(project, "serve", env)
+        result = run_make(project, "load-test", {**env, "LOAD_SECONDS": "6", "LOAD_USERS": "4"}, timeout=300)
     finally:
         stopped = subprocess.run(["make", "serve-stop"], cwd=project, env=env, capture_output=True, text=True)
     assert stopped.returncode == 0 and "stopped" in stopped.stdout
