@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import subprocess
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -263,6 +264,32 @@ def ensure_champion(project: Path, env: dict[str, str]) -> None:
     if found.returncode != 0:
         run_make(project, "etl", env, timeout=1800)  # the training set comes from the feature store
         run_make(project, "train", env, timeout=1800)
+
+
+def serving_env(tmp_path: Path) -> dict[str, str]:
+    """The environment a test runs `make serve` in: its own state and repository folders and free ports
+    (tiers run projects side by side), outside the suite's virtual environment."""
+    env = {
+        **os.environ,
+        "SERVING_STATE_DIR": str(tmp_path / "triton"),
+        "SERVING_REPOSITORY": str(tmp_path / "model_repository"),
+        "SERVING_HTTP_PORT": "0",
+        "SERVING_GRPC_PORT": "0",
+        "SERVING_METRICS_PORT": "0",
+    }
+    env.pop("VIRTUAL_ENV", None)
+    return env
+
+
+@contextlib.contextmanager
+def served_by_make(project: Path, env: dict[str, str]) -> Iterator[None]:
+    """`make serve` for the `with` block, then `make serve-stop`, which must report the server stopped."""
+    try:
+        run_make(project, "serve", env)
+        yield
+    finally:
+        stopped = subprocess.run(["make", "serve-stop"], cwd=project, env=env, capture_output=True, text=True)
+    assert stopped.returncode == 0 and "stopped" in stopped.stdout, stopped.stdout + stopped.stderr
 
 
 def run_bench(name: str, project: Path, *args: str, timeout: int = 1200) -> str:

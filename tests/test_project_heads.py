@@ -15,8 +15,6 @@ reused while the template's fingerprint is unchanged (like tests/conftest.py's `
 
 from __future__ import annotations
 
-import os
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -25,6 +23,8 @@ from conftest import (
     ensure_champion,
     run_make,
     run_project_tests,
+    served_by_make,
+    serving_env,
     template_fingerprint,
     top_level_tests,
     use_case_project,
@@ -82,22 +82,10 @@ def test_make_load_test_drives_the_task_model(
     task = decide(Answers(use_case=use_case)).task
     assert task is not None
     project = head_project(use_case)
-    env = {
-        **os.environ,
-        "SERVING_STATE_DIR": str(tmp_path / "triton"),
-        "SERVING_REPOSITORY": str(tmp_path / "model_repository"),
-        "SERVING_HTTP_PORT": "0",
-        "SERVING_GRPC_PORT": "0",
-        "SERVING_METRICS_PORT": "0",
-    }
-    env.pop("VIRTUAL_ENV", None)
+    env = serving_env(tmp_path)
     ensure_champion(project, env)
-    try:
-        run_make(project, "serve", env)
+    with served_by_make(project, env):
         result = run_make(project, "load-test", {**env, "LOAD_SECONDS": "6", "LOAD_USERS": "4"}, timeout=300)
-    finally:
-        stopped = subprocess.run(["make", "serve-stop"], cwd=project, env=env, capture_output=True, text=True)
-    assert stopped.returncode == 0 and "stopped" in stopped.stdout
     output = result.stdout + result.stderr
     path = next((word for word in output.split() if word.startswith("/v2/models/")), "")
     assert path.endswith(f"_{task['head']}/infer"), output[-3000:]

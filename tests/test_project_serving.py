@@ -14,14 +14,13 @@ vision projects' serving, batch and edge run in tests/test_project_vision.py.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import ensure_champion, project_record, run_make
+from conftest import ensure_champion, project_record, run_make, served_by_make, serving_env
 
 pytestmark = pytest.mark.project
 SETS = ["tabular_aws_realtime", "llm_api_pii", "tabular_edge_azure"]
@@ -125,19 +124,10 @@ def test_make_serve_serves_the_trained_champion(
     stack_project: Callable[[str], Path], name: str, tmp_path: Path
 ) -> None:
     project = stack_project(name)
-    env = {
-        **os.environ,
-        "SERVING_STATE_DIR": str(tmp_path / "triton"),
-        "SERVING_REPOSITORY": str(tmp_path / "model_repository"),
-        "SERVING_HTTP_PORT": "0",
-        "SERVING_GRPC_PORT": "0",
-        "SERVING_METRICS_PORT": "0",
-    }
-    env.pop("VIRTUAL_ENV", None)
+    env = serving_env(tmp_path)
     ensure_champion(project, env)
-    try:
-        run_make(project, "build-serving", env)
-        run_make(project, "serve", env)
+    run_make(project, "build-serving", env)
+    with served_by_make(project, env):
         script = CHECK_CHAMPION.format(package=project_record(project)["package"])
         checked = subprocess.run(
             ["uv", "run", "--frozen", "python", "-c", script], cwd=project, env=env, capture_output=True, text=True
@@ -145,9 +135,6 @@ def test_make_serve_serves_the_trained_champion(
         assert checked.returncode == 0, checked.stdout[-3000:] + checked.stderr[-3000:]
         if name == "tabular_edge_azure":
             _check_edge_export(project, env)
-    finally:
-        stopped = subprocess.run(["make", "serve-stop"], cwd=project, env=env, capture_output=True, text=True)
-    assert stopped.returncode == 0 and "stopped" in stopped.stdout
 
 
 @pytest.mark.xdist_group("tabular_aws_realtime")
@@ -155,24 +142,12 @@ def test_make_load_test_drives_the_served_champion(stack_project: Callable[[str]
     """The project's own load test: Locust posts the project's request to `make serve`'s Triton at the
     project's peak rate and holds the run to its p95 target (loadtest/locustfile.py)."""
     project = stack_project("tabular_aws_realtime")
-    env = {
-        **os.environ,
-        "SERVING_STATE_DIR": str(tmp_path / "triton"),
-        "SERVING_REPOSITORY": str(tmp_path / "model_repository"),
-        "SERVING_HTTP_PORT": "0",
-        "SERVING_GRPC_PORT": "0",
-        "SERVING_METRICS_PORT": "0",
-    }
-    env.pop("VIRTUAL_ENV", None)
+    env = serving_env(tmp_path)
     ensure_champion(project, env)
     refused = subprocess.run(["make", "load-test"], cwd=project, env=env, capture_output=True, text=True)
     assert refused.returncode != 0 and "start it with make serve" in refused.stderr, refused.stderr[-2000:]
-    try:
-        run_make(project, "serve", env)
+    with served_by_make(project, env):
         result = run_make(project, "load-test", {**env, "LOAD_SECONDS": "6", "LOAD_USERS": "4"}, timeout=300)
-    finally:
-        stopped = subprocess.run(["make", "serve-stop"], cwd=project, env=env, capture_output=True, text=True)
-    assert stopped.returncode == 0 and "stopped" in stopped.stdout
     output = result.stdout + result.stderr
     # Locust's own summary: the aggregated row has requests and no failures
     aggregated = [line.split() for line in output.splitlines() if line.strip().startswith("Aggregated")]
