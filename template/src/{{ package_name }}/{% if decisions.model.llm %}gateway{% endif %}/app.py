@@ -356,7 +356,7 @@ def create_app(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     env = dict(os.environ if env is None else env)
     current = platform_ or platform()
-    settings = settings or load(current)
+    settings = settings or load(current, env)
     chosen = profile_ or profile()
     keys = api_keys(settings, env)
     if not keys and settings.auth.required.get(chosen, True):

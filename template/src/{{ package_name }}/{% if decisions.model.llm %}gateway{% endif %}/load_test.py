@@ -123,7 +123,7 @@ def plan(platform_: Platform | None = None, environ: dict[str, str] | None = Non
     """The load test of this project's gateway, from platform.yaml ($LOAD_RPS, $LOAD_CACHE, $LOAD_API_KEY)."""
     loaded = platform_ or platform()
     env = os.environ if environ is None else environ
-    gateway, llm = load(loaded), load_llm(loaded)
+    gateway, llm = load(loaded, env), load_llm(loaded)
     alerts = loaded.decision("model")["llm"]["alerts"]
     target_rps = float(env.get(RPS_ENV) or loaded.answers["peak_rps"])
     if target_rps <= 0:

@@ -22,6 +22,7 @@ Profile = Literal["local", "cloud"]
 NAME = r"^[A-Za-z0-9_.-]+$"
 TRITON = "triton"  # the custom provider over llm.client.LlmClient (gateway/provider.py)
 REDIS_ENV = "GATEWAY_REDIS_URL"
+PORT_ENV = "GATEWAY_PORT"  # replaces gateway.port: two projects' gateways side by side on one machine
 T = TypeVar("T")
 
 
@@ -226,5 +227,12 @@ def parse(section: Mapping[str, object]) -> GatewaySettings:
         raise GatewayConfigError(f"platform.yaml {_problems(error)}") from None
 
 
-def load(platform_: Platform | None = None) -> GatewaySettings:
-    return parse((platform_ or platform()).section("gateway"))
+def load(platform_: Platform | None = None, env: Mapping[str, str] | None = None) -> GatewaySettings:
+    """The gateway section, with $GATEWAY_PORT (when set) in place of gateway.port."""
+    settings = parse((platform_ or platform()).section("gateway"))
+    port = (os.environ if env is None else env).get(PORT_ENV, "")
+    if not port:
+        return settings
+    if not port.isdigit() or not 0 < int(port) <= 65535:
+        raise GatewayConfigError(f"${PORT_ENV}={port!r} is not a port (1-65535); unset it to use gateway.port")
+    return settings.model_copy(update={"port": int(port)})
