@@ -341,6 +341,21 @@ def _usage_dict(usage: Usage) -> dict[str, int]:
     }
 
 
+LITELLM_LOGGERS = ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy")
+
+
+def quiet_litellm(env: Mapping[str, str]) -> None:
+    """LiteLLM's loggers print through a handler of their own and then through the root's (every line
+    twice), and at INFO they log four lines per call beside the gateway's one: their own handler only,
+    at WARNING unless $LITELLM_LOG names another level."""
+    wanted = env.get("LITELLM_LOG", "WARNING").upper()
+    level = wanted if wanted in logging.getLevelNamesMapping() else "WARNING"
+    for name in LITELLM_LOGGERS:
+        logger = logging.getLogger(name)
+        logger.propagate = False
+        logger.setLevel(level)
+
+
 def create_app(
     settings: GatewaySettings | None = None,
     *,
@@ -355,6 +370,7 @@ def create_app(
     # uvicorn's workers configure only uvicorn's loggers: the request log lines need a handler
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     env = dict(os.environ if env is None else env)
+    quiet_litellm(env)
     current = platform_ or platform()
     settings = settings or load(current, env)
     chosen = profile_ or profile()
