@@ -255,15 +255,32 @@ def run_make(project: Path, target: str, env: dict[str, str], timeout: int = 120
     return result
 
 
-def ensure_champion(project: Path, env: dict[str, str]) -> None:
-    """The training layer's champion; `make etl` + `make train` once if no other test trained it yet."""
-    probe = f"from {project_record(project)['package']}.training.registry import champion; champion()"
+def ensure_made(project: Path, env: dict[str, str], probe: str, targets: tuple[str, ...]) -> None:
+    """`make` each of `targets` in turn, once, unless `probe` (Python run in the project's environment)
+    exits 0: what another test already made is not made again."""
     found = subprocess.run(
         ["uv", "run", "--frozen", "python", "-c", probe], cwd=project, env=env, capture_output=True, text=True
     )
     if found.returncode != 0:
-        run_make(project, "etl", env, timeout=1800)  # the training set comes from the feature store
-        run_make(project, "train", env, timeout=1800)
+        for target in targets:
+            run_make(project, target, env, timeout=1800)
+
+
+def ensure_champion(project: Path, env: dict[str, str]) -> None:
+    """The training layer's champion; `make etl` + `make train` (the training set comes from the
+    feature store) once if no other test trained it yet."""
+    probe = f"from {project_record(project)['package']}.training.registry import champion; champion()"
+    ensure_made(project, env, probe, ("etl", "train"))
+
+
+def ensure_llm_champion(project: Path, env: dict[str, str]) -> None:
+    """The language model's champion; `make llm-train` once if no other test promoted one yet."""
+    probe = (
+        "import sys, tempfile, pathlib; "
+        f"from {project_record(project)['package']}.llm.steps import champion_folder; "
+        "sys.exit(0 if champion_folder(pathlib.Path(tempfile.mkdtemp())) else 1)"
+    )
+    ensure_made(project, env, probe, ("llm-train",))
 
 
 def serving_env(tmp_path: Path) -> dict[str, str]:

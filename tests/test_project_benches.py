@@ -11,12 +11,11 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import project_record, run_bench
+from conftest import ensure_champion, run_bench
 
 pytestmark = [pytest.mark.project, pytest.mark.xdist_group("tabular_aws_realtime")]
 NAME = "tabular_aws_realtime"
@@ -39,18 +38,11 @@ def _number(cell: str) -> float:
 
 
 def _ensure_champion(project: Path) -> None:
-    """The training layer's champion (and so the ETL's training set); `make etl train` once if none."""
+    """The training layer's champion (and so the ETL's training set), in the environment a maintainer
+    runs the benches from."""
     env = {**os.environ}
     env.pop("VIRTUAL_ENV", None)
-    package = project_record(project)["package"]
-    probe = f"from {package}.training.registry import champion; champion()"
-    found = subprocess.run(
-        ["uv", "run", "--frozen", "python", "-c", probe], cwd=project, env=env, capture_output=True, text=True
-    )
-    if found.returncode != 0:
-        for target in ("etl", "train"):
-            made = subprocess.run(["make", target], cwd=project, env=env, capture_output=True, text=True, timeout=1800)
-            assert made.returncode == 0, f"make {target}:\n{made.stdout[-3000:]}\n{made.stderr[-3000:]}"
+    ensure_champion(project, env)
 
 
 def test_serving_bench_compares_triton_mlflow_and_in_process(stack_project: Callable[[str], Path]) -> None:

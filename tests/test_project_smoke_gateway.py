@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import ensure_champion, project_record, run_make, served_by_make, serving_env
+from conftest import ensure_champion, ensure_llm_champion, run_make, served_by_make, serving_env
 
 PROJECT = "llm_api_pii"  # ci/matrix.yaml: the language-model set that tier 4 smoke-runs
 pytestmark = pytest.mark.xdist_group(PROJECT)
@@ -28,19 +28,6 @@ def free_ports(count: int) -> list[int]:
         for sock in sockets:
             sock.bind(("127.0.0.1", 0))
         return [sock.getsockname()[1] for sock in sockets]
-
-
-def ensure_llm_champion(project: Path, env: dict[str, str]) -> None:
-    """The language model's champion; `make llm-train` once if no other test promoted one yet."""
-    package = project_record(project)["package"]
-    probe = (
-        "import sys, tempfile, pathlib; "
-        f"from {package}.llm.steps import champion_folder; "
-        "sys.exit(0 if champion_folder(pathlib.Path(tempfile.mkdtemp())) else 1)"
-    )
-    found = subprocess.run(["uv", "run", "--frozen", "python", "-c", probe], cwd=project, env=env, capture_output=True)
-    if found.returncode != 0:
-        run_make(project, "llm-train", env, timeout=1800)
 
 
 @contextlib.contextmanager
