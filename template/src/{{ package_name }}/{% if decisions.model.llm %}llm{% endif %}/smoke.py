@@ -152,18 +152,14 @@ def llm_generate(ctx: SmokeContext) -> str:
 
 def llm_drift(ctx: SmokeContext) -> str:
     """The prompts Triton just answered (its prompt log) against the champion's reference, by PSI."""
-    from ..monitoring.text_drift import summary
+    from ..monitoring.text_drift import TextLog, summary
     from .monitoring import PROMPT_LOG, check
     from .settings import load, resolve
 
     folder = resolve(load().monitoring_dir)
     served = int(ctx.values.get("llm_prompts_served", 0))
-    deadline = time.monotonic() + 15.0  # the model logs a prompt just after its final response
-    while True:
-        result = check(folder, since=ctx.values["started_at"])
-        if result["rows"] >= served or time.monotonic() > deadline:
-            break
-        time.sleep(0.2)
-    if result["rows"] != served:
-        raise StageError(f"the prompt log {folder / PROMPT_LOG} holds {result['rows']} prompts for the {served} served")
+    held = TextLog(folder / PROMPT_LOG).wait_for(served, ctx.values["started_at"])  # Triton writes it in batches
+    if held != served:
+        raise StageError(f"the prompt log {folder / PROMPT_LOG} holds {held} prompts for the {served} served")
+    result = check(folder, since=ctx.values["started_at"])
     return summary(result, "prompts")

@@ -127,13 +127,14 @@ class TritonPythonModel:
         self.sampling_lock = threading.Lock()  # sampled requests take turns: torch's seed is global
         self.metrics = Metrics({"model": args["model_name"], "version": args["model_version"]})
         self.prompts = self._prompt_log(importlib.import_module(f"{package}.llm.monitoring"), parameters)
+        importlib.import_module(f"{package}.serving.heap").freeze_startup_heap()  # no full-GC stalls
 
     def _prompt_log(self, monitoring: Any, parameters: dict[str, str]) -> Any:
         """(monitoring module, projection, log) when the staging wrote a reference; None otherwise."""
         folder = Path(parameters.get("monitoring_dir") or "")
         if not parameters.get("monitoring_dir") or not (folder / monitoring.PROJECTION).is_file():
             return None
-        log = monitoring.TextLog(folder / monitoring.PROMPT_LOG)
+        log = monitoring.TextLog(folder / monitoring.PROMPT_LOG).open_writer()
         return monitoring, monitoring.Projection.load(folder / monitoring.PROJECTION), log
 
     def log_prompt(self, prompt: str) -> None:
@@ -276,6 +277,9 @@ class TritonPythonModel:
         pool = getattr(self, "pool", None)
         if pool is not None:
             pool.shutdown(wait=True)  # requests in flight finish (each ends with its final flag)
+        prompts = getattr(self, "prompts", None)
+        if prompts is not None:
+            prompts[2].close()  # writes the prompts it still holds
         metrics = getattr(self, "metrics", None)
         if metrics is not None:
             metrics.close()

@@ -38,7 +38,7 @@ class RagService:
     def __init__(self, folder: Path, query_log: Path | None = None) -> None:
         self.folder = folder
         # the served questions' monitoring rows (monitoring.py); None: not logged (tests, make rag-ask)
-        self.query_log = QueryLog(query_log) if query_log is not None else None
+        self.query_log = QueryLog(query_log).open_writer() if query_log is not None else None
         self.projection = Projection.load(folder / PROJECTION) if (folder / PROJECTION).is_file() else None
         self.manifest = read_manifest(folder)
         self.model = embedder.load(folder / MODEL)
@@ -99,3 +99,5 @@ class RagService:
 
     def close(self) -> None:
         self.store.close()
+        if self.query_log is not None:
+            self.query_log.close()  # writes the questions it still holds

@@ -147,15 +147,16 @@ def rag_query(ctx: SmokeContext) -> str:
 
 def rag_drift(ctx: SmokeContext) -> str:
     """The questions Triton just answered (its query log) against the index's reference, by PSI."""
-    from ..monitoring.text_drift import summary
+    from ..monitoring.text_drift import TextLog, summary
     from .ingest import index_root, query_log_root
     from .monitoring import check
     from .settings import load
     from .store import current_index
 
     rag = load()
-    result = check(current_index(index_root(rag)), query_log_root(rag), since=ctx.values["started_at"])
     served = 2 * len(ctx.values["rag_questions"])
-    if result["rows"] != served:
-        raise StageError(f"the query log holds {result['rows']} questions for the {served} Triton answered")
+    held = TextLog(query_log_root(rag)).wait_for(served, ctx.values["started_at"])  # Triton writes it in batches
+    if held != served:
+        raise StageError(f"the query log holds {held} questions for the {served} Triton answered")
+    result = check(current_index(index_root(rag)), query_log_root(rag), since=ctx.values["started_at"])
     return summary(result, "questions")

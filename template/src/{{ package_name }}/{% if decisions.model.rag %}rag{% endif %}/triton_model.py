@@ -39,6 +39,7 @@ class TritonPythonModel:
         self.service = service.RagService(
             Path(parameters["index_folder"]), query_log=Path(query_log) if query_log else None
         )
+        importlib.import_module(f"{package}.serving.heap").freeze_startup_heap()  # no full-GC stalls
 
     def answer(self, questions: list[str]) -> list[list[Any]]:
         """Output tensors for each question, from one ask() call."""
