@@ -24,15 +24,22 @@ and, in a `vision/` folder, copies of inference.py (the in-process predictor's p
 module and the package modules they import at module level, so Triton and the notebook agree. A task
 module that imports the rest of the package (config, settings) at module level cannot be served and
 fails the build here. Configs are Triton's own protobuf (tritonclient.grpc.model_config_pb2), so a
-wrong field fails here. On a cluster, the Triton image's Python must have what those steps import
+wrong field fails here. Every step but the ensemble (Triton has no warmup for one) runs a warmup request
+through each instance before Triton reports it READY (`model_warmup`: the sample image of
+warmup_files() through preprocess, zeros through the model step and postprocess), so the first requests
+after a start or a scale-up do not pay for a session's first run or the python stubs' first request.
+On a cluster, the Triton image's Python must have what those steps import
 (deploy/triton/Dockerfile; `step_imports()` lists it); the stock image has numpy only.
 """
 
 from __future__ import annotations
 
 import ast
+import functools
+import io
 import json
 import shutil
+import struct
 import sys
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
@@ -49,6 +56,7 @@ from ..serving.repository import sha256_file
 from ..serving.settings import ServingSettings
 from .settings import PRECISIONS, VisionSettings
 from .task import task_module
+from .triton_cloud import add_zeros_warmup
 
 PROFILES = ("local", "cloud", "cluster-cpu")
 HERE = Path(__file__).resolve().parent
@@ -58,6 +66,7 @@ MANIFEST = "serving.json"
 MODEL_FILE = "model.onnx"
 INPUT = "image"
 MODEL_INPUT = "images"
+WARMUP_DIR = "warmup"  # where Triton reads a model's model_warmup input_data_file: <model>/warmup/<file>
 # onnxruntime threads per model-step instance on CPU: instances, not threads, use the cores
 INTRA_OP_THREADS = 1
 # Triton data types of served outputs -> NumPy dtypes the python step casts to (config parameter `served`)
@@ -162,6 +171,11 @@ def preprocess_config(name: str, settings: VisionSettings, batching: Batching) -
     config.input.add(name=INPUT, data_type=pb.TYPE_UINT8, dims=[-1])
     config.output.add(name=MODEL_INPUT, data_type=pb.TYPE_FP32, dims=[1, 3, size, size])
     config.output.add(name="orig_size", data_type=pb.TYPE_INT64, dims=[2])
+    warmup = config.model_warmup.add(name="sample image", batch_size=1)
+    image = warmup.inputs[INPUT]
+    image.data_type = pb.TYPE_UINT8
+    image.dims.append(len(warmup_image(size)))
+    image.input_data_file = INPUT
     return config
 
 
@@ -177,7 +191,38 @@ def postprocess_config(name: str, settings: VisionSettings, batching: Batching) 
     config.parameters["served"].string_value = json.dumps(
         {output: NUMPY_TYPES[kind] for output, (kind, _) in task.SERVED.items()}
     )
+    warmup = config.model_warmup.add(name="zeros", batch_size=1)
+    for output, dims in model_output_dims(settings).items():
+        zeros = warmup.inputs[output]
+        zeros.data_type = pb.TYPE_FP32
+        zeros.dims.extend([1, *(max(1, value) for value in dims)])  # one anchor where the count is variable
+        zeros.zero_data = True
+    orig_size = warmup.inputs["orig_size"]
+    orig_size.data_type = pb.TYPE_INT64
+    orig_size.dims.append(2)
+    orig_size.input_data_file = "orig_size"
     return config
+
+
+@functools.cache
+def warmup_image(size: int) -> bytes:
+    """The preprocess step's warmup input: a plain grey size x size JPEG, decoded and resized as a request's is."""
+    from PIL import Image
+
+    encoded = io.BytesIO()
+    Image.new("RGB", (size, size), (128, 128, 128)).save(encoded, format="JPEG")
+    return encoded.getvalue()
+
+
+def warmup_files(settings: VisionSettings) -> dict[str, dict[str, bytes]]:
+    """The files the python steps' model_warmup reads, by step and file name (build_repository writes
+    them to <model>/warmup/): the sample image, and the original size (INT64, native byte order, as Triton
+    reads raw tensor data) that postprocess scales its zeros to."""
+    size = settings.image_size
+    return {
+        "preprocess": {INPUT: warmup_image(size)},
+        "postprocess": {"orig_size": struct.pack("=2q", size, size)},
+    }
 
 
 def _add_model_io(config: pb.ModelConfig, settings: VisionSettings, dims: Mapping[str, Sequence[int]]) -> None:
@@ -197,6 +242,7 @@ def local_model_config(name: str, settings: VisionSettings, batching: Batching) 
     config.parameters["image_size"].string_value = str(settings.image_size)
     config.parameters["outputs"].string_value = json.dumps(list(task_module(settings).OUTPUTS))
     config.parameters["intra_op_thread_count"].string_value = str(INTRA_OP_THREADS)
+    add_zeros_warmup(config, settings.image_size)
     return config
 
 
@@ -235,6 +281,7 @@ def cluster_cpu_config(
     config.dynamic_batching.max_queue_delay_microseconds = batching.max_queue_delay_microseconds
     config.instance_group.add(count=batching.model_instances, kind=pb.ModelInstanceGroup.KIND_CPU)
     config.parameters["intra_op_thread_count"].string_value = str(INTRA_OP_THREADS)
+    add_zeros_warmup(config, settings.image_size)
     return config
 
 
@@ -540,6 +587,10 @@ def build_repository(
             if config.backend == "python":
                 _copy_step_files(version, settings)
         shutil.copyfile(onnx_path, staged / steps["onnx"] / "1" / MODEL_FILE)
+        for step, files in warmup_files(settings).items():
+            (staged / steps[step] / WARMUP_DIR).mkdir()
+            for file_name, data in files.items():
+                (staged / steps[step] / WARMUP_DIR / file_name).write_bytes(data)
         manifest = {
             "model_name": name,
             "task": settings.task,

@@ -81,12 +81,20 @@ def cloud_model_config(
     }.items():
         tensorrt.parameters[key] = value
     # the engine is built during warmup, so the model reports READY only when it can answer in time
+    add_zeros_warmup(config, size)
+    return config
+
+
+def add_zeros_warmup(config: pb.ModelConfig, image_size: int) -> None:
+    """One image of zeros through every instance of the model step before Triton reports it READY
+    (`model_warmup`): a session's first run allocates its buffers (onnxruntime on CPU: about 25 ms of a
+    fresh local server's first answers) or builds its TensorRT engine (minutes), and without a warmup
+    the first requests after every start or scale-up pay for it."""
     warmup = config.model_warmup.add(name="zeros", batch_size=1)
     zeros = warmup.inputs[INPUT]
     zeros.data_type = pb.TYPE_FP32
-    zeros.dims.extend([3, size, size])
+    zeros.dims.extend([3, image_size, image_size])
     zeros.zero_data = True
-    return config
 
 
 def anchor_count(onnx_path: Path, settings: VisionSettings | None = None) -> int:
