@@ -11,7 +11,9 @@ cluster (the local Kubernetes overlay).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2 as pb  # type: ignore[import-untyped]
@@ -21,6 +23,7 @@ from .settings import ServingSettings
 INPUT_NAME = "features"
 OUTPUT_NAME = "scores"
 PROFILES = ("local", "cloud", "cluster-cpu")
+WARMUP_DIR = "warmup"  # where Triton reads a model_warmup's input_data_file: <model>/warmup/<file>
 TENSORRT_MODES = ("FP16", "INT8")
 TENSORRT_WORKSPACE_BYTES = 1 << 30
 
@@ -75,6 +78,15 @@ def render_config(config: pb.ModelConfig) -> str:
 def parse_config(text: str) -> pb.ModelConfig:
     """A config.pbtxt read back into Triton's ModelConfig message (for checks and tests)."""
     return text_format.Parse(text, pb.ModelConfig())
+
+
+def write_warmup_files(model_dir: Path, files: Mapping[str, bytes]) -> None:
+    """<model_dir>/warmup/<file>: the raw tensor data (row-major, native byte order, as Triton reads it)
+    that the model's model_warmup names in `input_data_file`."""
+    folder = model_dir / WARMUP_DIR
+    folder.mkdir()
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
 
 
 def model_config(

@@ -47,10 +47,10 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2 as pb  # type: ignore[import-untyped]
 
 from ..serving.errors import RepositoryError
+from ..serving.model_config import render_config, write_warmup_files
 from ..serving.repository import PYTHON_MODEL as DLPACK_HELPERS
 from ..serving.repository import sha256_file
 from ..serving.settings import ServingSettings
@@ -66,7 +66,6 @@ MANIFEST = "serving.json"
 MODEL_FILE = "model.onnx"
 INPUT = "image"
 MODEL_INPUT = "images"
-WARMUP_DIR = "warmup"  # where Triton reads a model's model_warmup input_data_file: <model>/warmup/<file>
 # onnxruntime threads per model-step instance on CPU: instances, not threads, use the cores
 INTRA_OP_THREADS = 1
 # Triton data types of served outputs -> NumPy dtypes the python step casts to (config parameter `served`)
@@ -103,14 +102,6 @@ class Batching:
 
 def step_names(name: str) -> dict[str, str]:
     return {step: f"{name}_{step}" for step in ("preprocess", "onnx", "postprocess")}
-
-
-def render_config(config: pb.ModelConfig) -> str:
-    return str(text_format.MessageToString(config))
-
-
-def parse_config(text: str) -> pb.ModelConfig:
-    return text_format.Parse(text, pb.ModelConfig())
 
 
 def data_type(name: str) -> int:
@@ -588,9 +579,7 @@ def build_repository(
                 _copy_step_files(version, settings)
         shutil.copyfile(onnx_path, staged / steps["onnx"] / "1" / MODEL_FILE)
         for step, files in warmup_files(settings).items():
-            (staged / steps[step] / WARMUP_DIR).mkdir()
-            for file_name, data in files.items():
-                (staged / steps[step] / WARMUP_DIR / file_name).write_bytes(data)
+            write_warmup_files(staged / steps[step], files)
         manifest = {
             "model_name": name,
             "task": settings.task,
