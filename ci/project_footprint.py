@@ -8,13 +8,18 @@ aside): the runtime every project carries alike.
     uv run python ci/project_footprint.py --use-cases tabular ocr --unreached
     uv run python ci/project_footprint.py --copy-runs 5           # also time `copier copy --defaults`
     uv run python ci/project_footprint.py --use-cases tabular --runtime   # minutes per use case
+    uv run python ci/project_footprint.py --use-cases tabular --runtime --lines --unrun
 
 With --runtime the project is set up (`make setup`) and all its own tests and its smoke run (`make
 test test-stack smoke`, or --targets) with a recorder on PYTHONPATH (a sitecustomize), so every
 Python process the run starts (pytest, the layers' subprocesses, Airflow's tasks, Triton's python
 models) writes the modules it imported when it exits; "used" is the share of the package's modules
 really imported, plus the files Triton loads by path. That is the issue's measure; the static
-columns are an upper bound.
+columns are an upper bound. --lines goes one level down: the same sitecustomize starts coverage.py
+in every process, and a second table gives the package's statements that ran and those in functions
+that never ran (--unrun lists them). Two kinds of code run out of coverage's sight and are counted
+apart: Triton's python models (Triton loads a copy from the model repository) and the Kubeflow
+components (kfp ships a component's source to its executor as text).
 
 Reach is static: the package modules imported, transitively (module-level and function-level
 imports alike), from the project's entry points. "run" starts from what runs the platform: the DAGs,
@@ -30,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import json
 import os
 import re
 import statistics
@@ -40,6 +46,7 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tabulate import tabulate
 
@@ -247,16 +254,92 @@ def _recording_exit(code):
 
 os._exit = _recording_exit
 atexit.register(_record_modules)
+
+if os.environ.get("COVERAGE_PROCESS_START"):  # --lines: coverage.py in every process (its rc file)
+    try:
+        import coverage
+        coverage.process_startup()
+    except Exception as error:  # a process that cannot measure still runs
+        sys.stderr.write("footprint: coverage not started: %s\\n" % error)
 """
 
+# --lines: coverage's settings for every process of the run. `patch = _exit, fork` saves the data
+# of forked workers and of processes that leave with os._exit (Airflow's task runners, Triton's).
+COVERAGE_RC = """[run]
+parallel = True
+data_file = {data}
+source = {package}
+patch = _exit, fork
+"""
+# Files that run where coverage cannot see them: Triton loads its python models from a copy in the
+# model repository, and kfp sends a component function's source text to its executor.
+OUT_OF_SIGHT = ("triton_model.py", "triton_task_model.py", "components.py")
 
-def runtime_modules(project: Path, package: str, targets: list[str]) -> tuple[set[str], dict[str, int]]:
-    """The package's modules that `make <targets>` really imported, and each target's exit status."""
+
+@dataclass(frozen=True)
+class LineUse:
+    statements: int
+    run: int
+    never_run: dict[str, int]  # "path:function" -> statements, functions of which no line ran
+    out_of_sight: dict[str, int]  # path -> statements, files coverage cannot measure (OUT_OF_SIGHT)
+
+
+def line_use(report: dict[str, Any], package_dir: Path) -> LineUse:
+    """Statements run and functions never run, from coverage's JSON report (`coverage json`, 7.5+)."""
+    statements = run = 0
+    never_run: dict[str, int] = {}
+    out_of_sight: dict[str, int] = {}
+    for filename, info in report["files"].items():
+        path = Path(filename)
+        name = str(path.relative_to(package_dir)) if path.is_relative_to(package_dir) else filename
+        summary = info["summary"]
+        if path.name in OUT_OF_SIGHT and summary["covered_lines"] < summary["num_statements"]:
+            out_of_sight[name] = summary["num_statements"]
+            continue
+        statements += summary["num_statements"]
+        run += summary["covered_lines"]
+        for function, entry in info.get("functions", {}).items():
+            counts = entry["summary"]
+            if function and counts["num_statements"] and not counts["covered_lines"]:
+                never_run[f"{name}:{function}"] = counts["num_statements"]
+    return LineUse(statements, run, never_run, out_of_sight)
+
+
+def coverage_report(folder: Path, package_dir: Path) -> dict[str, Any]:
+    """Combine the processes' data files under `folder` and return coverage's JSON report."""
+    import coverage
+
+    measured = coverage.Coverage(data_file=str(folder / ".coverage"), config_file=False)
+    measured.combine([str(folder)], keep=True)
+    measured.save()
+    output = folder / "coverage.json"
+    measured.json_report(outfile=str(output), include=[f"{package_dir}/*"], show_contexts=False)
+    loaded: dict[str, Any] = json.loads(output.read_text(encoding="utf-8"))
+    return loaded
+
+
+def runtime_modules(
+    project: Path, package: str, targets: list[str], lines: bool = False
+) -> tuple[set[str], dict[str, int], LineUse | None]:
+    """The package's modules that `make <targets>` really imported, each target's exit status, and
+    with `lines` the statements that ran (coverage.py in every process)."""
     logs = project.parent / f"{project.name}-footprint"  # outside .local/, which the smoke may clean
     recorded = logs / "modules"
     recorded.mkdir(parents=True, exist_ok=True)
     (logs / "sitecustomize.py").write_text(RECORDER, encoding="utf-8")
     env = {**os.environ, "FOOTPRINT_DIR": str(recorded)}
+    if lines:
+        import coverage
+
+        # the project's own environment lacks coverage (and `make setup` would remove it): its
+        # processes import this one's from beside the sitecustomize
+        link = logs / "coverage"
+        if not link.exists():
+            link.symlink_to(Path(coverage.__file__).parent, target_is_directory=True)
+        (logs / "lines").mkdir(exist_ok=True)
+        rc = logs / "coveragerc"
+        rc.write_text(COVERAGE_RC.format(data=logs / "lines" / ".coverage", package=package), encoding="utf-8")
+        env["COVERAGE_PROCESS_START"] = str(rc)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(logs), env.get("PYTHONPATH")]))
     env.pop("VIRTUAL_ENV", None)
     statuses = {}
@@ -272,8 +355,10 @@ def runtime_modules(project: Path, package: str, targets: list[str]) -> tuple[se
         for name in path.read_text(encoding="utf-8").splitlines()
         if name.split(".")[0] == package
     }
-    modules = {_module_name(p, project / "src") for p in (project / "src" / package).rglob("*.py")}
-    return (imported | loaded_by_path(project)) & modules, statuses
+    source = project / "src" / package
+    modules = {_module_name(p, project / "src") for p in source.rglob("*.py")}
+    used = line_use(coverage_report(logs / "lines", source), source) if lines else None
+    return (imported | loaded_by_path(project)) & modules, statuses, used
 
 
 def footprint(use_case: str, project: Path) -> Footprint:
@@ -313,6 +398,12 @@ def shared_lines(result: Footprint, others: list[Footprint]) -> int:
     )
 
 
+def line_row(use_case: str, used: LineUse) -> list[object]:
+    share = f"{used.run / used.statements:.0%}" if used.statements else "-"
+    hidden = ", ".join(f"{Path(name).name} {count}" for name, count in sorted(used.out_of_sight.items()))
+    return [use_case, used.statements, used.run, share, sum(used.never_run.values()), hidden or "-"]
+
+
 def copy_seconds(runs: int) -> list[float]:
     copier = Path(sys.executable).parent / "copier"
     times = []
@@ -349,9 +440,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--targets", nargs="*", default=["test", "test-stack", "smoke"], help="make targets for --runtime"
     )
+    parser.add_argument("--lines", action="store_true", help="with --runtime: statements run (coverage.py)")
+    parser.add_argument("--unrun", action="store_true", help="with --lines: list the functions that never ran")
     parser.add_argument("--keep", type=Path, help="render into this folder and keep the projects")
     args = parser.parse_args(argv)
-    rows, found, used_rows = [], [], []
+    if args.lines and not args.runtime:
+        parser.error("--lines measures a run: add --runtime")
+    rows, found, used_rows, line_rows = [], [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         root = args.keep or Path(tmp)
         for use_case in args.use_cases:
@@ -375,7 +470,7 @@ def main(argv: list[str]) -> int:
             )
             if args.runtime:
                 package = sorted(result.reached)[0].split(".")[0]
-                used, statuses = runtime_modules(project, package, args.targets)
+                used, statuses, line_counts = runtime_modules(project, package, args.targets, args.lines)
                 modules = set(result.reached) | set(result.unreached)
                 unused = sorted(modules - used)
                 lines = sum(
@@ -386,6 +481,12 @@ def main(argv: list[str]) -> int:
                 status = ", ".join(f"{target} {code}" for target, code in statuses.items())
                 used_rows.append([use_case, len(modules), len(used), f"{len(used) / len(modules):.0%}", lines, status])
                 print(f"{use_case}: modules no test or smoke process imported: {', '.join(unused) or '-'}")
+                if line_counts is not None:
+                    line_rows.append(line_row(use_case, line_counts))
+                    if args.unrun:
+                        print(f"{use_case}: functions of which no line ran (statements):")
+                        for function, count in sorted(line_counts.never_run.items()):
+                            print(f"  {function} ({count})")
     headers = ["use case", "files", "Python lines", "src", "tests", "modules", "run", "run+tests", "unreached"]
     if len(found) > 1:
         headers.append(f"lines the same in all {len(found)}")
@@ -397,6 +498,11 @@ def main(argv: list[str]) -> int:
         print("\nimported at run time by `make " + " ".join(args.targets) + "`:")
         headers = ["use case", "modules", "imported", "share", "lines never imported", "exit status"]
         print(tabulate(used_rows, headers=headers, tablefmt="github"))
+    if line_rows:
+        print("\nstatements of the package run by `make " + " ".join(args.targets) + "` (coverage.py):")
+        headers = ["use case", "statements", "run", "share", "in functions never run", "out of sight"]
+        print(tabulate(line_rows, headers=headers, tablefmt="github"))
+        print("out of sight: Triton's python models and the kfp components, which run from copies")
     if args.unreached:
         for result in found:
             print(f"\n{result.use_case}: {len(result.unreached)} module(s) nothing reaches")
