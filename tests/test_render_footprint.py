@@ -52,6 +52,7 @@ def test_lines_counts_what_a_child_process_ran_and_the_functions_it_never_ran(tm
         "def called(x):\n    return x + 1\n\n\ndef never(x):\n    y = x * 2\n    return y\n", encoding="utf-8"
     )
     (package / "components.py").write_text("def step():\n    return 1\n", encoding="utf-8")
+    (package / "triton_steps.py").write_text("class TritonPythonModel:\n    pass\n", encoding="utf-8")
     logs = tmp_path / "logs"
     (logs / "lines").mkdir(parents=True)
     (logs / "sitecustomize.py").write_text(project_footprint.RECORDER, encoding="utf-8")
@@ -62,7 +63,8 @@ def test_lines_counts_what_a_child_process_ran_and_the_functions_it_never_ran(tm
     # a bare environment, as a project's: coverage is not installed there (nor its .pth, which
     # would start it without the recorder)
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tmp_path / "venv")], check=True)
-    code = "import pkg.used, pkg.components, os; pkg.used.called(1); os._exit(0)"  # os._exit: as forked workers
+    # leaving with os._exit, as forked workers do
+    code = "import pkg.used, pkg.components, pkg.triton_steps, os; pkg.used.called(1); os._exit(0)"
     ran = subprocess.run(
         [str(tmp_path / "venv" / "bin" / "python"), "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True
     )
@@ -73,4 +75,4 @@ def test_lines_counts_what_a_child_process_ran_and_the_functions_it_never_ran(tm
     # used.py: `def called`, its return, `def never` ran; never's two statements did not
     assert (used.statements, used.run) == (5, 3)
     assert used.never_run == {"used.py:never": 2}
-    assert used.out_of_sight == {"components.py": 2}
+    assert used.out_of_sight == {"components.py": 2, "triton_steps.py": 2}  # counted apart, run or not
