@@ -328,16 +328,12 @@ def coverage_report(folder: Path, package_dir: Path) -> dict[str, Any]:
     return loaded
 
 
-def runtime_modules(
-    project: Path, package: str, targets: list[str], lines: bool = False
-) -> tuple[set[str], dict[str, int], LineUse | None]:
-    """The package's modules that `make <targets>` really imported, each target's exit status, and
-    with `lines` the statements that ran (coverage.py in every process)."""
-    logs = project.parent / f"{project.name}-footprint"  # outside .local/, which the smoke may clean
-    recorded = logs / "modules"
-    recorded.mkdir(parents=True, exist_ok=True)
+def recorder_env(logs: Path, package: str, lines: bool) -> dict[str, str]:
+    """The environment that makes every Python process record into `logs`: the modules it imported
+    (logs/modules) and, with `lines`, coverage.py's data (logs/lines)."""
+    (logs / "modules").mkdir(parents=True, exist_ok=True)
     (logs / "sitecustomize.py").write_text(RECORDER, encoding="utf-8")
-    env = {**os.environ, "FOOTPRINT_DIR": str(recorded)}
+    env = {**os.environ, "FOOTPRINT_DIR": str(logs / "modules")}
     if lines:
         import coverage
 
@@ -351,6 +347,17 @@ def runtime_modules(
         rc.write_text(COVERAGE_RC.format(data=logs / "lines" / ".coverage", package=package), encoding="utf-8")
         env["COVERAGE_PROCESS_START"] = str(rc)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(logs), env.get("PYTHONPATH")]))
+    return env
+
+
+def runtime_modules(
+    project: Path, package: str, targets: list[str], lines: bool = False
+) -> tuple[set[str], dict[str, int], LineUse | None]:
+    """The package's modules that `make <targets>` really imported, each target's exit status, and
+    with `lines` the statements that ran (coverage.py in every process)."""
+    logs = project.parent / f"{project.name}-footprint"  # outside .local/, which the smoke may clean
+    recorded = logs / "modules"
+    env = recorder_env(logs, package, lines)
     env.pop("VIRTUAL_ENV", None)
     statuses = {}
     for target in ["setup", *targets]:

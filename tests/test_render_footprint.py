@@ -43,8 +43,6 @@ def test_lines_counts_what_a_child_process_ran_and_the_functions_it_never_ran(tm
     import os
     import subprocess
 
-    import coverage
-
     package = tmp_path / "src" / "pkg"
     package.mkdir(parents=True)
     (package / "__init__.py").write_text("", encoding="utf-8")
@@ -54,12 +52,8 @@ def test_lines_counts_what_a_child_process_ran_and_the_functions_it_never_ran(tm
     (package / "components.py").write_text("def step():\n    return 1\n", encoding="utf-8")
     (package / "triton_steps.py").write_text("class TritonPythonModel:\n    pass\n", encoding="utf-8")
     logs = tmp_path / "logs"
-    (logs / "lines").mkdir(parents=True)
-    (logs / "sitecustomize.py").write_text(project_footprint.RECORDER, encoding="utf-8")
-    (logs / "coverage").symlink_to(Path(coverage.__file__).parent, target_is_directory=True)
-    rc = logs / "coveragerc"
-    rc.write_text(project_footprint.COVERAGE_RC.format(data=logs / "lines" / ".coverage", package="pkg"))
-    env = {**os.environ, "COVERAGE_PROCESS_START": str(rc), "PYTHONPATH": f"{logs}:{tmp_path / 'src'}"}
+    env = project_footprint.recorder_env(logs, "pkg", lines=True)  # as runtime_modules sets up a project's run
+    env["PYTHONPATH"] += os.pathsep + str(tmp_path / "src")
     # a bare environment, as a project's: coverage is not installed there (nor its .pth, which
     # would start it without the recorder)
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tmp_path / "venv")], check=True)
@@ -69,6 +63,9 @@ def test_lines_counts_what_a_child_process_ran_and_the_functions_it_never_ran(tm
         [str(tmp_path / "venv" / "bin" / "python"), "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True
     )
     assert ran.returncode == 0 and "footprint:" not in ran.stderr and "sitecustomize" not in ran.stderr, ran.stderr
+
+    recorded = [path.read_text(encoding="utf-8").splitlines() for path in (logs / "modules").glob("modules-*.txt")]
+    assert any("pkg.used" in names for names in recorded)  # the module recorder ran beside coverage
 
     used = project_footprint.line_use(project_footprint.coverage_report(logs / "lines", package), package)
 
