@@ -50,7 +50,7 @@ import numpy as np
 from {package}.serving.client import TritonClient
 from {package}.serving.server import read_record
 from {package}.serving.settings import ServingSettings
-from {package}.training.registry import load_champion_predict_fn
+from {package}.training.scoring import load_champion_predict_fn
 
 settings = ServingSettings.from_platform()
 record = read_record(settings.state_dir)

@@ -96,6 +96,18 @@ def test_the_detection_project_holds_the_vision_package_and_its_dependencies(pro
     # the feature-row families' pipeline code stays out: vision/steps.py is this project's steps module
     assert not training & {"families", "steps.py", "dataset.py", "models.py", "source.py", "evaluation.py"}
     assert {"components.py", "promotion.py", "registry.py", "run.py", "settings.py"} <= training
+    # nor the feature-row serving path: vision/client.py talks to the ensemble over serving/transport.py
+    serving = {path.relative_to(project / "src").as_posix().split("/", 1)[1] for path in project.glob("src/*/*/*.py")}
+    feature_rows = {
+        "serving/client.py",
+        "serving/inputs.py",
+        "serving/repository.py",
+        "smoke/rows.py",
+        "training/scoring.py",
+    }
+    assert not serving & feature_rows, serving & feature_rows
+    assert {"serving/transport.py", "serving/artifacts.py"} <= serving
+    assert not (project / "tests" / "stack" / "serving_demo.py").exists(), "the feature-row demo champion stays out"
     assert not list(project.glob("src/*/tasks")), "no task layer"
     pyproject = (project / "pyproject.toml").read_text(encoding="utf-8")
     assert "vision = [" in pyproject

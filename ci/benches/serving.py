@@ -148,7 +148,7 @@ def in_process(predict: Any, frame: Any, duration: float, target: str) -> Result
 
 def add_noop_model(project: Path, repository: Path, model_name: str) -> str:
     """Serve a no-op twin of the champion's Triton model (same config, no inference) beside it."""
-    python_model = Path(inproject.module(project, "serving.repository").PYTHON_MODEL)
+    python_model = Path(inproject.module(project, "serving.artifacts").PYTHON_MODEL)
     name = f"{model_name}_noop"
     config = (repository / model_name / "config.pbtxt").read_text(encoding="utf-8")
     version_dir = repository / name / "1"

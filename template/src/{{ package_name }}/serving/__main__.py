@@ -1,5 +1,6 @@
-"""`python -m <package>.serving build|serve|stop|status|predict` (the make targets call these),
-plus the serving pattern's own command: `worker` (batch) or `edge-export` (edge)."""
+"""`python -m <package>.serving build|serve|stop|status` (the make targets call these), `predict` where
+the served model takes feature rows (client.py), plus the serving pattern's own command: `worker`
+(batch) or `edge-export` (edge)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,14 @@ def pattern_modules() -> list[ModuleType]:
     return [importlib.import_module(name, __package__) for name in names]
 
 
+def row_client() -> ModuleType | None:
+    """client.py (TritonClient), where the served model takes feature rows; a PyTorch vision project
+    has its own client (vision/client.py) and no such module."""
+    if importlib.util.find_spec(".client", __package__) is None:
+        return None
+    return importlib.import_module(".client", __package__)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="serving", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -36,8 +45,11 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--build-if-missing", action="store_true", help="build the repository first when it is missing")
     commands.add_parser("stop", help="stop the server `serve` started")
     commands.add_parser("status", help="is the local server up, and on which ports")
-    predict = commands.add_parser("predict", help="send JSON rows ([[...], ...] or [{feature: value}, ...]) from stdin")
-    predict.add_argument("--protocol", choices=["http", "grpc"], default=None)
+    if row_client() is not None:
+        predict = commands.add_parser(
+            "predict", help="send JSON rows ([[...], ...] or [{feature: value}, ...]) from stdin"
+        )
+        predict.add_argument("--protocol", choices=["http", "grpc"], default=None)
     patterns = {module.COMMAND: module for module in pattern_modules()}
     for command, module in patterns.items():
         module.add_arguments(commands.add_parser(command, help=module.COMMAND_HELP))
@@ -61,9 +73,8 @@ def build(
         vision: ModuleType = importlib.import_module("..vision.repository", package=__package__)
         path: Path = vision.build_project_repository(settings, model_uri=model_uri, out=out, profile=profile)
         return path
-    from .repository import build_repository
-
-    path = build_repository(settings, model_uri=model_uri, out=out, profile=profile)
+    rows: ModuleType = importlib.import_module(".repository", package=__package__)  # feature-row projects only
+    path = rows.build_repository(settings, model_uri=model_uri, out=out, profile=profile)
     root = __package__.rsplit(".", 1)[0]
     if profile == "local" and importlib.util.find_spec(f"{root}.rag") is not None:
         # search/RAG projects also serve the published vector index (src/<package>/rag/serving.py)
@@ -124,10 +135,10 @@ def run(args: argparse.Namespace, settings: ServingSettings) -> int:
         print(json.dumps({"running": running, **(record or {})}, indent=2))
         return 0 if running else 3
     elif args.command == "predict":
-        from .client import TritonClient
-
+        client_module = row_client()
+        assert client_module is not None  # the parser offers `predict` only where client.py is
         rows = json.load(sys.stdin)
-        client = TritonClient.from_settings(settings, protocol=args.protocol)
+        client = client_module.TritonClient.from_settings(settings, protocol=args.protocol)
         if rows and isinstance(rows[0], dict):
             import pandas as pd
 

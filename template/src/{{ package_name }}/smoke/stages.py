@@ -17,22 +17,12 @@ import sys
 import threading
 import time
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from ..config import Platform, local_path, platform
-from .runner import PREDICT_PROBE, SmokeContext, Stage
-
-PREDICT_ROWS = int(os.environ.get("SMOKE_PREDICT_ROWS", "1000"))
-CONCURRENCY = int(os.environ.get("SMOKE_CONCURRENCY", "8"))
-# Served scores must equal the champion's own scores on the same rows, up to FP32 arithmetic:
-# batches of different sizes sum in a different order (regression outputs run into the hundreds).
-SCORE_RTOL = 1e-5
-SCORE_ATOL = 1e-4
+from .runner import SmokeContext, Stage
 
 
 class StageError(RuntimeError):
@@ -76,7 +66,7 @@ WARM_MODULES = (
     "evidently.presets",
     ".features.store",
     ".training.registry",
-    ".serving.client",
+    ".serving.transport",
     ".monitoring.drift",
 )
 
@@ -225,51 +215,6 @@ def _stop_triton(state_dir: Path, stop_recorded: Any) -> None:
     stop_recorded(state_dir)
 
 
-def predict(ctx: SmokeContext) -> str:
-    """Requests through the client, `CONCURRENCY` at a time; scores checked against the champion."""
-    from ..serving.client import TritonClient
-    from ..serving.settings import ServingSettings
-    from ..training.registry import load_champion_predict_fn
-
-    settings = ServingSettings.from_platform()
-    record = ctx.values["triton"]
-    client = TritonClient.from_settings(settings, url=f"{settings.host}:{record['ports']['http']}", retries=1)
-    features = ctx.values["features"]
-    frame = ctx.values["training_frame"]
-    # exactly PREDICT_ROWS requests: rows are drawn again when the frame has fewer
-    rows = frame[features].sample(n=PREDICT_ROWS, random_state=7, replace=len(frame) < PREDICT_ROWS)
-    batch = rows.to_numpy(dtype=np.float32)
-    latencies: list[float] = []
-
-    def one(index: int) -> np.ndarray[Any, Any]:
-        started = time.perf_counter()
-        scores = client.predict(batch[index : index + 1])
-        latencies.append((time.perf_counter() - started) * 1000.0)
-        return scores
-
-    pool = ThreadPoolExecutor(max_workers=CONCURRENCY)
-    try:
-        served = np.concatenate(list(pool.map(one, range(len(batch)))))
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)  # after a failure, send nothing more
-    expected = load_champion_predict_fn(info=ctx.values["champion"])(batch)
-    difference = float(np.max(np.abs(served - expected)))
-    if not np.allclose(served, expected, rtol=SCORE_RTOL, atol=SCORE_ATOL):
-        raise StageError(
-            f"Triton's scores differ from the champion's by up to {difference:.2e} "
-            f"(beyond rtol {SCORE_RTOL}, atol {SCORE_ATOL})"
-        )
-    client.flush_inference_log()
-    client.close()
-    p95 = float(np.percentile(latencies, 95))
-    target = float(platform().answers["latency_p95_ms"])
-    ctx.values["p95_ms"] = p95
-    ctx.values["served_rows"] = len(batch)
-    ctx.values[PREDICT_PROBE] = (batch, served)  # sent again as batch jobs (smoke/batch.py) or to the device (edge.py)
-    verdict = "within" if p95 <= target else "OVER"
-    return f"{len(batch)} requests, p95 {p95:.1f} ms ({verdict} the {target:g} ms target), max |diff| {difference:.1e}"
-
-
 # ---------------------------------------------------------------- monitoring
 
 
@@ -333,7 +278,6 @@ STAGES: tuple[Stage, ...] = (
     Stage("registry", "MLflow registry champion alias", registry),
     Stage("build-serving", "Triton model repository from the champion", build_serving),
     Stage("serve", "start the local Triton server", serve),
-    Stage("predict", "client requests, checked against the champion", predict),
     Stage("inference-log", "read the inference log back", inference_log),
     Stage("drift", "Evidently PSI drift job", drift),
     Stage("stop", "stop everything", stop),
@@ -342,19 +286,20 @@ STAGES: tuple[Stage, ...] = (
 
 def project_stages(current: Platform | None = None) -> tuple[Stage, ...]:
     """This project's stages: STAGES, with a layer's own stages in place of (or around) some of them,
-    each layer applied to the stages before it: the production contract's task stage after predict
-    (decisions.task, src/<package>/tasks/); a PyTorch framework model's (decisions.model.framework,
-    src/<package>/vision/) predict stage, and the stream for detection, in place of the feature-row
-    one; the RAG layer's (decisions.model.rag, src/<package>/rag/) training, ingestion and query
-    stages; the language model's (decisions.model.llm, src/<package>/llm/) training and streaming stages,
-    and its gateway's (src/<package>/gateway/) chat completions after them;
-    the batch pattern's (smoke/batch.py) queue and worker, or the edge pattern's (smoke/edge.py) device
-    bundle, after whichever predict stage the project has."""
+    each layer applied to the stages before it: the predict stage after serve, the feature-row one
+    (smoke/rows.py) or a PyTorch framework model's (decisions.model.framework, src/<package>/vision/)
+    with the stream for detection; the production contract's task stage after predict
+    (decisions.task, src/<package>/tasks/); the RAG layer's (decisions.model.rag, src/<package>/rag/)
+    training, ingestion and query stages; the language model's (decisions.model.llm,
+    src/<package>/llm/) training and streaming stages, and its gateway's (src/<package>/gateway/) chat
+    completions after them; the batch pattern's (smoke/batch.py) queue and worker, or the edge
+    pattern's (smoke/edge.py) device bundle, after whichever predict stage the project has."""
     plat = current or platform()
     model = plat.decision("model")
     layers = (
-        (plat.decisions.get("task"), ".tasks.smoke"),
+        (not model.get("framework"), ".smoke.rows"),
         (model.get("framework"), ".vision.smoke"),
+        (plat.decisions.get("task"), ".tasks.smoke"),
         (model.get("rag"), ".rag.smoke"),
         (model.get("llm"), ".llm.smoke"),
         (model.get("llm"), ".gateway.smoke"),

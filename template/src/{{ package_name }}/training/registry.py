@@ -1,32 +1,26 @@
 """The registered champion, for the serving and monitoring layers.
 
     info = champion()                    # ChampionInfo of models:/<name>@champion
-    predict = load_champion_predict_fn() # FP32 [n, n_features] -> FP32 scores, exactly as served
 
 The ONNX export (`onnx/model.onnx` of the champion's run) is what serving runs; a champion without
-one (an export that failed its check) falls back to the MLflow pyfunc model.
+one (an export that failed its check) falls back to the MLflow pyfunc model (scoring.py computes
+the feature-row champion's scores either way).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import numpy.typing as npt
-
 from ..config import Platform, local_path, use_mlflow
-from .errors import NoChampionError, TrainingError
+from .errors import NoChampionError
 from .settings import TrainingSettings, load_settings
 from .tracking import check_tracking_uri
 
 ONNX_ARTIFACT = "onnx/model.onnx"
 REFERENCE_ARTIFACT = "reference/features.parquet"
-
-PredictFn = Callable[[npt.NDArray[np.float32]], npt.NDArray[np.float32]]
 
 
 @dataclass(frozen=True)
@@ -111,39 +105,3 @@ def champion(
         family=str(params.get("family", contract.name)),
         tracking_uri=uri,
     )
-
-
-def load_champion_predict_fn(
-    platform_: Platform | None = None, *, tracking_uri: str | None = None, info: ChampionInfo | None = None
-) -> PredictFn:
-    """A callable mapping FP32 features [n, n_features] to FP32 `scores` [n, n_classes] (or [n, 1]),
-    computed the way serving computes them: onnxruntime on the exported ONNX model, or the MLflow
-    pyfunc model when the champion has no ONNX export."""
-    current = info or champion(platform_, tracking_uri=tracking_uri)
-    n_features, n_outputs = len(current.features), current.n_outputs
-
-    def check(x: npt.NDArray[Any]) -> npt.NDArray[np.float32]:
-        array = np.ascontiguousarray(x, dtype=np.float32)
-        if array.ndim != 2 or array.shape[1] != n_features:
-            raise TrainingError(f"expected features of shape [n, {n_features}], got {list(array.shape)}")
-        return array
-
-    if current.onnx_path is not None:
-        import onnxruntime  # type: ignore[import-untyped]
-
-        session = onnxruntime.InferenceSession(str(current.onnx_path), providers=["CPUExecutionProvider"])
-
-        def predict_onnx(x: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-            (scores,) = session.run(["scores"], {"features": check(x)})
-            return np.asarray(scores, dtype=np.float32).reshape(len(x), n_outputs)
-
-        return predict_onnx
-
-    import mlflow
-
-    model = mlflow.pyfunc.load_model(current.model_uri)
-
-    def predict_pyfunc(x: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-        return np.asarray(model.predict(check(x)), dtype=np.float32).reshape(len(x), n_outputs)
-
-    return predict_pyfunc

@@ -31,13 +31,12 @@ import tritonclient.http as httpclient  # type: ignore[import-untyped]
 from PIL import Image
 
 from ..config import Platform
-from ..serving.client import classify, connect, served_model_version
 from ..serving.errors import BadInputError, ServerUnavailableError, ServingError
 from ..serving.settings import ServingSettings
+from ..serving.transport import PROTOCOLS, classify, connect, served_model_version
 from .settings import VisionSettings
 from .task import AnyPrediction, VisionTask, task_module
 
-PROTOCOLS = ("http", "grpc")
 INPUT = "image"
 JPEG_QUALITY = 95  # frames are re-encoded for the wire; high quality keeps the detections of the raw frame
 T = TypeVar("T")

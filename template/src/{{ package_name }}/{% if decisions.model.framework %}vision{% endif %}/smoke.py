@@ -46,13 +46,13 @@ def newest_images(images_dir: Path, limit: int, classes: Sequence[str]) -> tuple
 
 
 def stages(base: dict[str, Stage]) -> dict[str, tuple[Stage, ...]]:
-    """The platform stages this project replaces: predict (and the stream after it, when the project
-    holds the stream pipeline)."""
+    """This project's predict stage right after serve (and the stream after it, when the project holds
+    the stream pipeline)."""
     predict_stages = [Stage("predict", "encoded images through the Triton ensemble, checked in process", predict)]
     if importlib.util.find_spec(f"{__package__}.smoke_stream") is not None:  # detection projects only
         stream = importlib.import_module(f"{__package__}.smoke_stream").stream
         predict_stages.append(Stage("stream", "video -> sampling -> Triton -> ByteTrack -> events", stream))
-    return {"predict": tuple(predict_stages)}
+    return {"serve": (base["serve"], *predict_stages)}
 
 
 def predict(ctx: SmokeContext) -> str:

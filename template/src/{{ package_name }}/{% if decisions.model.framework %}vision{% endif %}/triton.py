@@ -49,10 +49,10 @@ from typing import Any
 
 from tritonclient.grpc import model_config_pb2 as pb  # type: ignore[import-untyped]
 
+from ..serving.artifacts import PYTHON_MODEL as DLPACK_HELPERS
+from ..serving.artifacts import sha256_file
 from ..serving.errors import RepositoryError
 from ..serving.model_config import render_config, write_warmup_files
-from ..serving.repository import PYTHON_MODEL as DLPACK_HELPERS
-from ..serving.repository import sha256_file
 from ..serving.settings import ServingSettings
 from .settings import PRECISIONS, VisionSettings
 from .task import task_module
