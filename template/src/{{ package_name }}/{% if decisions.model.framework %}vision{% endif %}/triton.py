@@ -49,8 +49,8 @@ from typing import Any
 
 from tritonclient.grpc import model_config_pb2 as pb  # type: ignore[import-untyped]
 
+from ..serving.artifacts import MODEL_FILE, sha256_file
 from ..serving.artifacts import PYTHON_MODEL as DLPACK_HELPERS
-from ..serving.artifacts import sha256_file
 from ..serving.errors import RepositoryError
 from ..serving.model_config import render_config, write_warmup_files
 from ..serving.settings import ServingSettings
@@ -63,7 +63,6 @@ HERE = Path(__file__).resolve().parent
 STEPS_MODEL = HERE / "triton_steps.py"
 STEP_PACKAGE = "vision"  # the folder beside each python step's model.py with the package modules it runs
 MANIFEST = "serving.json"
-MODEL_FILE = "model.onnx"
 INPUT = "image"
 MODEL_INPUT = "images"
 # onnxruntime threads per model-step instance on CPU: instances, not threads, use the cores
