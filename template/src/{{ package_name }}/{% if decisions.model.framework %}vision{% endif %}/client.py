@@ -11,7 +11,8 @@ segmentation; the task is vision.task of platform.yaml unless `settings` says ot
 Each image is its own request (the ensemble takes one encoded image); `predict()` keeps up to
 `concurrency` of them in flight from a thread pool (one tritonclient connection per thread), so the
 model step's dynamic batcher can join them. Server errors map to the serving layer's errors
-(an undecodable image -> BadInputError naming the image); connection errors are retried.
+(an undecodable image -> BadInputError naming the image); connection errors are retried
+(serving/transport.py's Connection, as for every client of the project).
 `TritonDetector` is the stream's Detector (RGB frames -> JPEG bytes -> the ensemble -> Predictions).
 """
 
@@ -21,9 +22,9 @@ import io
 import json
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 import tritonclient.grpc as grpcclient  # type: ignore[import-untyped]
@@ -33,13 +34,12 @@ from PIL import Image
 from ..config import Platform
 from ..serving.errors import BadInputError, ServerUnavailableError, ServingError
 from ..serving.settings import ServingSettings
-from ..serving.transport import PROTOCOLS, classify, connect, served_model_version
+from ..serving.transport import Connection
 from .settings import VisionSettings
 from .task import AnyPrediction, VisionTask, task_module
 
 INPUT = "image"
 JPEG_QUALITY = 95  # frames are re-encoded for the wire; high quality keeps the detections of the raw frame
-T = TypeVar("T")
 
 
 def load_test_request(platform_: Platform | None = None, rows: int = 1) -> tuple[str, bytes, str, bool]:
@@ -74,22 +74,19 @@ class VisionClient:
         backoff_seconds: float = 0.2,
         settings: VisionSettings | None = None,
     ) -> None:
-        if protocol not in PROTOCOLS:
-            raise ValueError(f"protocol {protocol!r} is not one of {', '.join(PROTOCOLS)}")
+        self.connection = Connection(
+            url, protocol, model, timeout_seconds=timeout_seconds, retries=retries, backoff_seconds=backoff_seconds
+        )
         self.url = url
         self.protocol = protocol
         self.model = model
         self.timeout_seconds = timeout_seconds
         self.concurrency = max(1, concurrency)
-        self.retries = max(0, retries)
-        self.backoff_seconds = backoff_seconds
         self.settings = settings
         self._task: VisionTask | None = None
-        self._local = threading.local()
         self._pool: ThreadPoolExecutor | None = None
         self._pool_size = 0
         self._pool_lock = threading.Lock()
-        self._version: str | None = None
 
     @classmethod
     def from_settings(
@@ -107,27 +104,10 @@ class VisionClient:
             self._task = task_module(self.settings or VisionSettings.from_platform())
         return self._task
 
-    def _client(self) -> Any:
-        client = getattr(self._local, "client", None)
-        if client is None:
-            client = self._local.client = connect(self.protocol, self.url, self.timeout_seconds)
-        return client
-
-    def _call(self, action: Callable[[Any], T]) -> T:
-        for attempt in range(self.retries + 1):
-            try:
-                return action(self._client())
-            except Exception as error:
-                mapped = classify(error, self.model)
-                if not isinstance(mapped, ServerUnavailableError) or attempt == self.retries:
-                    raise mapped from error
-                self._local.client = None  # a fresh connection for the retry
-                time.sleep(self.backoff_seconds * 2**attempt)
-        raise AssertionError("unreachable")
-
     def is_ready(self) -> bool:
         try:
-            return bool(self._call(lambda client: client.is_model_ready(self.model)))
+            call = self.connection.call
+            return bool(call("model readiness check", lambda client: client.is_model_ready(self.model), retry=False))
         except ServingError:
             return False
 
@@ -142,21 +122,13 @@ class VisionClient:
             time.sleep(0.5)
 
     def model_config(self) -> dict[str, Any]:
-        """The ensemble's config as a plain dict (gRPC answers protobuf unless asked for JSON)."""
-        if self.protocol == "grpc":
-            answer = self._call(lambda client: client.get_model_config(self.model, as_json=True))
-            return dict(answer.get("config", answer))
-        return dict(self._call(lambda client: client.get_model_config(self.model)))
+        """The ensemble's config as a plain dict."""
+        return self.connection.model_config()
 
     def model_version(self) -> str:
         """The MLflow model version the ensemble serves (triton.build_repository writes it into the
         ensemble's config), read once; "unknown" when the server cannot say."""
-        if self._version is None:
-            try:
-                self._version = served_model_version(self.model_config())
-            except ServingError:
-                return "unknown"
-        return self._version
+        return self.connection.model_version()
 
     def infer(self, image: bytes) -> AnyPrediction:
         """The Prediction of one encoded image (JPEG or PNG bytes): the task's Prediction class."""
@@ -174,7 +146,7 @@ class VisionClient:
                 return client.infer(self.model, [request], outputs=outputs)
             return client.infer(self.model, [request], outputs=outputs, client_timeout=self.timeout_seconds)
 
-        result = self._call(send)
+        result = self.connection.call(f"inference on {self.model!r}", send)
         return task.from_served({name: np.asarray(result.as_numpy(name)) for name in task.SERVED})
 
     detect = infer  # the stream's name (a detection project's Prediction is Detections)
@@ -200,6 +172,7 @@ class VisionClient:
             if self._pool is not None:
                 self._pool.shutdown(wait=True)
                 self._pool = None
+        self.connection.close()
 
     def __enter__(self) -> VisionClient:
         return self
