@@ -77,10 +77,7 @@ class VisionClient:
         self.connection = Connection(
             url, protocol, model, timeout_seconds=timeout_seconds, retries=retries, backoff_seconds=backoff_seconds
         )
-        self.url = url
-        self.protocol = protocol
         self.model = model
-        self.timeout_seconds = timeout_seconds
         self.concurrency = max(1, concurrency)
         self.settings = settings
         self._task: VisionTask | None = None
@@ -116,7 +113,7 @@ class VisionClient:
         while not self.is_ready():
             if time.monotonic() > deadline:
                 raise ServerUnavailableError(
-                    f"model {self.model!r} not ready on {self.url} after {timeout_seconds:.0f} s; "
+                    f"model {self.model!r} not ready on {self.connection.url} after {timeout_seconds:.0f} s; "
                     "is the server up (make serve) and the repository built (make build-serving)?"
                 )
             time.sleep(0.5)
@@ -136,17 +133,18 @@ class VisionClient:
             raise BadInputError(f"an image must be non-empty encoded bytes (JPEG or PNG), got {type(image).__name__}")
         task = self.task
         data = np.frombuffer(bytes(image), dtype=np.uint8)
-        module = httpclient if self.protocol == "http" else grpcclient
+        wire = self.connection
+        module = httpclient if wire.protocol == "http" else grpcclient
         request = module.InferInput(INPUT, [int(data.size)], "UINT8")
         request.set_data_from_numpy(data)
         outputs = [module.InferRequestedOutput(name) for name in task.SERVED]
 
         def send(client: Any) -> Any:
-            if self.protocol == "http":
+            if wire.protocol == "http":
                 return client.infer(self.model, [request], outputs=outputs)
-            return client.infer(self.model, [request], outputs=outputs, client_timeout=self.timeout_seconds)
+            return client.infer(self.model, [request], outputs=outputs, client_timeout=wire.timeout_seconds)
 
-        result = self.connection.call(f"inference on {self.model!r}", send)
+        result = wire.call(f"inference on {self.model!r}", send)
         return task.from_served({name: np.asarray(result.as_numpy(name)) for name in task.SERVED})
 
     detect = infer  # the stream's name (a detection project's Prediction is Detections)
