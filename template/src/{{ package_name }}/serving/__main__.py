@@ -25,14 +25,6 @@ def pattern_modules() -> list[ModuleType]:
     return [importlib.import_module(name, __package__) for name in names]
 
 
-def row_client() -> ModuleType | None:
-    """client.py (TritonClient), where the served model takes feature rows; a PyTorch vision project
-    has its own client (vision/client.py) and no such module."""
-    if importlib.util.find_spec(".client", __package__) is None:
-        return None
-    return importlib.import_module(".client", __package__)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="serving", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -45,7 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--build-if-missing", action="store_true", help="build the repository first when it is missing")
     commands.add_parser("stop", help="stop the server `serve` started")
     commands.add_parser("status", help="is the local server up, and on which ports")
-    if row_client() is not None:
+    # client.py (TritonClient) is where the served model takes feature rows; vision has vision/client.py
+    if importlib.util.find_spec(".client", __package__) is not None:
         predict = commands.add_parser(
             "predict", help="send JSON rows ([[...], ...] or [{feature: value}, ...]) from stdin"
         )
@@ -135,10 +128,10 @@ def run(args: argparse.Namespace, settings: ServingSettings) -> int:
         print(json.dumps({"running": running, **(record or {})}, indent=2))
         return 0 if running else 3
     elif args.command == "predict":
-        client_module = row_client()
-        assert client_module is not None  # the parser offers `predict` only where client.py is
         rows = json.load(sys.stdin)
-        client = client_module.TritonClient.from_settings(settings, protocol=args.protocol)
+        kind = args.protocol or settings.client.protocol
+        row_client = importlib.import_module(".client", __package__)  # offered only where client.py is
+        client = row_client.TritonClient.from_settings(settings, protocol=kind, url=settings.running_url(kind))
         if rows and isinstance(rows[0], dict):
             import pandas as pd
 

@@ -10,7 +10,7 @@ from typing import Any
 from ..config import Platform, local_path, platform
 from ..contract import Family, get_family
 from ..platform_schema import Batch, Client, Edge
-from .server import SUMMARY_QUANTILES
+from .server import SUMMARY_QUANTILES, is_running, read_record
 
 MODEL_URI_ENV = "SERVING_MODEL_URI"
 REPOSITORY_ENV = "SERVING_REPOSITORY"
@@ -57,6 +57,15 @@ class ServingSettings:
     def url(self, protocol: str | None = None) -> str:
         kind = protocol or self.client.protocol
         return f"{self.host}:{self.ports['grpc' if kind == 'grpc' else 'http']}"
+
+    def running_url(self, protocol: str | None = None) -> str:
+        """host:port of the server `make serve` started (its record in state_dir, while it runs), else
+        `url()`: with `serving.ports` at 0 (a free port) only the record knows where it listens."""
+        record = read_record(self.state_dir)
+        if record is None or not is_running(int(record["pid"])):
+            return self.url(protocol)
+        kind = protocol or self.client.protocol
+        return f"{record['host']}:{record['ports']['grpc' if kind == 'grpc' else 'http']}"
 
     @classmethod
     def from_platform(cls, platform_: Platform | None = None) -> ServingSettings:
