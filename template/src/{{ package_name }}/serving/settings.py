@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -64,8 +64,7 @@ class ServingSettings:
         record = read_record(self.state_dir)
         if record is None or not is_running(int(record["pid"])):
             return self.url(protocol)
-        kind = protocol or self.client.protocol
-        return f"{record['host']}:{record['ports']['grpc' if kind == 'grpc' else 'http']}"
+        return replace(self, host=str(record["host"]), ports=dict(record["ports"])).url(protocol)
 
     @classmethod
     def from_platform(cls, platform_: Platform | None = None) -> ServingSettings:
