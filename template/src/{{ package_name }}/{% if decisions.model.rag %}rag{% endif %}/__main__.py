@@ -1,4 +1,4 @@
-"""`python -m <package>.rag ingest | ask QUESTION [--url URL] | drift [--hours H]`
+"""`python -m <package>.rag ingest | ask QUESTION [--url URL | --served] | drift [--hours H]`
 
 (make rag-ingest, make rag-ask, make rag-drift)."""
 
@@ -43,7 +43,9 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("ingest", help="run the ingestion DAG once with dag.test()")
     ask = commands.add_parser("ask", help="answer a question with citations")
     ask.add_argument("question")
-    ask.add_argument("--url", default=None, help="a Triton server (host:port, HTTP) instead of in-process")
+    served = ask.add_mutually_exclusive_group()
+    served.add_argument("--url", default=None, help="a Triton server (host:port, HTTP) instead of in-process")
+    served.add_argument("--served", action="store_true", help="ask the Triton server `make serve` started")
     drift = commands.add_parser("drift", help="PSI of the logged questions against the index's reference")
     drift.add_argument("--hours", type=float, default=24.0, help="the window: questions logged this recently")
     args = parser.parse_args(argv)
@@ -55,10 +57,17 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         dag = root() / "dags" / "rag_ingest_dag.py"
         return subprocess.run([sys.executable, str(dag)], env={**os.environ, **env}, check=False).returncode
-    if args.url:
+    if args.url or args.served:
+        from ..serving.errors import ServingError
+        from ..serving.settings import ServingSettings
         from .client import ask as ask_server
 
-        result = ask_server(args.url, [args.question])[0]
+        url = args.url or ServingSettings.from_platform().running_url("http")
+        try:
+            result = ask_server(url, [args.question])[0]
+        except ServingError as error:
+            print(f"error: {error}. Is the server up? Start it with `make serve`", file=sys.stderr)
+            return 1
     else:
         from .service import RagService
 

@@ -3,7 +3,9 @@
     ask("127.0.0.1:8000", ["How long do I have to return a thermostat?"])
 
 Returns dicts shaped like `RagService.ask(...)[i].to_dict()`, so callers and tests compare the
-served answers with the in-process ones directly.
+served answers with the in-process ones directly. The request goes over serving/transport.py's
+`Connection`, as every other client's: a server that does not answer is retried with backoff, then
+reported as `ServerUnavailableError` naming the URL; a refusal is mapped to the serving errors.
 """
 
 from __future__ import annotations
@@ -12,33 +14,38 @@ import json
 from typing import Any
 
 import numpy as np
+import tritonclient.grpc as grpcclient  # type: ignore[import-untyped]
+import tritonclient.http as httpclient  # type: ignore[import-untyped]
 
 from ..config import Platform
+from ..serving.transport import Connection
 from .serving import CHUNK_IDS, INPUT, MAX_BATCH_SIZE, MODEL_NAME, OUTPUTS, SCORES, decode_texts, encode_texts
 
-PROTOCOLS = ("http", "grpc")
 ANSWER = "answer"
 
 
-def ask(url: str, questions: list[str], protocol: str = "http", model_name: str = MODEL_NAME) -> list[dict[str, Any]]:
+def ask(
+    url: str,
+    questions: list[str],
+    protocol: str = "http",
+    model_name: str = MODEL_NAME,
+    *,
+    timeout_seconds: float = 60.0,
+    retries: int = 2,
+) -> list[dict[str, Any]]:
     """The answers to `questions`, sent as one request (at most the model's max batch size)."""
-    if protocol not in PROTOCOLS:
-        raise ValueError(f"protocol {protocol!r} is not one of {PROTOCOLS}")
     if not 1 <= len(questions) <= MAX_BATCH_SIZE:
         raise ValueError(f"send 1 to {MAX_BATCH_SIZE} questions a request; got {len(questions)}")
-    if protocol == "http":
-        import tritonclient.http as module  # type: ignore[import-untyped]
-    else:
-        import tritonclient.grpc as module  # type: ignore[import-untyped]
+    wire = Connection(url, protocol, model_name, timeout_seconds=timeout_seconds, retries=retries, backoff_seconds=0.2)
+    module = httpclient if protocol == "http" else grpcclient
     data = encode_texts(questions)
     tensor = module.InferInput(INPUT, list(data.shape), "UINT8")
     tensor.set_data_from_numpy(data)
     outputs = [module.InferRequestedOutput(name) for name in OUTPUTS]
-    client = module.InferenceServerClient(url)
     try:
-        result = client.infer(model_name, [tensor], outputs=outputs)
+        result = wire.call("rag question", lambda client: client.infer(model_name, [tensor], outputs=outputs))
     finally:
-        client.close()
+        wire.close()
     answers = decode_texts(result.as_numpy(ANSWER))
     citations = decode_texts(result.as_numpy("citations"))
     answered_by, fallback = decode_texts(result.as_numpy("answered_by")), decode_texts(result.as_numpy("fallback"))
