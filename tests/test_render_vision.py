@@ -116,6 +116,19 @@ def test_the_detection_project_holds_the_vision_package_and_its_dependencies(pro
     assert (project / "docs" / "vision.md").is_file()
 
 
+def test_an_edge_vision_project_holds_only_the_vision_bundle_code(projects: dict[str, Path]) -> None:
+    """serving/edge.py (staging, measuring, publishing, syncing) is shared; the feature-row exporter and
+    runner (serving/edge_rows.py) and its inputs stay out of a project whose bundle holds images."""
+    (package,) = projects["segmentation"].glob("src/*")
+    assert (package / "serving" / "edge.py").is_file() and (package / "vision" / "edge.py").is_file()
+    assert not (package / "serving" / "edge_rows.py").exists()
+    assert not (package / "serving" / "inputs.py").exists()
+    assert (projects["segmentation"] / "tests" / "stack" / "test_vision_edge.py").is_file()
+    assert not (projects["segmentation"] / "tests" / "stack" / "test_edge_stack.py").exists()
+    smoke_tests = (projects["segmentation"] / "tests" / "test_smoke_edge.py").read_text(encoding="utf-8")
+    assert "images_agree" in smoke_tests and "rows_agree" not in smoke_tests
+
+
 def test_platform_yaml_vision_section_reads_for_both_profiles(
     projects: dict[str, Path], rendered_package: tuple[Any, Any]
 ) -> None:

@@ -7,8 +7,8 @@ over HTTP or gRPC, one mapping of tritonclient's errors to the serving layer's, 
     error = classify(raw, model_name)       # BadInputError | ModelNotReadyError | ServerUnavailableError | ...
 
 The model's own client builds its requests on a `Connection`: the feature-row `TritonClient`
-(client.py; the task model's `TaskClient` extends it) or the vision ensemble's `VisionClient`
-(vision/client.py).
+(client.py; the task model's `TaskClient` extends it), the vision ensemble's `VisionClient`
+(vision/client.py) or the RAG model's `ask()` (rag/client.py).
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ registered stop runs when the run ends, after a success, a failure or Ctrl-C.
 
 from __future__ import annotations
 
+import os
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -19,6 +20,8 @@ from tabulate import tabulate
 StageFn = Callable[["SmokeContext"], str]
 
 # SmokeContext.values keys one layer's stage writes and another's reads:
+# Requests in flight in the stages that send to Triton (predict, rag-query, llm-generate)
+CONCURRENCY = int(os.environ.get("SMOKE_CONCURRENCY", "8"))
 PREDICT_PROBE = "predict_probe"  # (inputs, Triton's direct answers) of the predict stage: the batch and edge stages'
 SERVED_PREDICTIONS = "served_predictions"  # vision: (Triton's answers as the task's Predictions, the annotations)
 

@@ -21,9 +21,8 @@ from typing import Any
 import numpy as np
 
 from ..config import platform
-from ..smoke.runner import PREDICT_PROBE, SERVED_PREDICTIONS, SmokeContext, Stage
+from ..smoke.runner import CONCURRENCY, PREDICT_PROBE, SERVED_PREDICTIONS, SmokeContext, Stage
 
-CONCURRENCY = int(os.environ.get("SMOKE_CONCURRENCY", "8"))
 # Each image is sent over HTTP and over gRPC and logged both times: 2 x 256 rows fill the drift
 # job's smallest window (monitoring.drift.min_window_rows, 500).
 PREDICT_IMAGES = int(os.environ.get("SMOKE_PREDICT_IMAGES", "256"))

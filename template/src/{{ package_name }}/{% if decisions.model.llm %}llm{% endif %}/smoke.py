@@ -20,10 +20,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from ..smoke.runner import SmokeContext, Stage
+from ..smoke.runner import CONCURRENCY, SmokeContext, Stage
 from ..smoke.stages import StageError, _python, champion_report, run_logged
 
-CONCURRENCY = int(os.environ.get("SMOKE_CONCURRENCY", "8"))
 PROMPTS = int(os.environ.get("SMOKE_LLM_PROMPTS", "16"))
 
 

@@ -13,7 +13,6 @@ share are reported.
 
 from __future__ import annotations
 
-import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -21,10 +20,8 @@ from typing import Any
 import numpy as np
 
 from ..config import platform
-from ..smoke.runner import SmokeContext, Stage
+from ..smoke.runner import CONCURRENCY, SmokeContext, Stage
 from ..smoke.stages import StageError, _python, champion_report, run_logged
-
-CONCURRENCY = int(os.environ.get("SMOKE_CONCURRENCY", "8"))
 
 
 def _package() -> str:
