@@ -45,7 +45,7 @@ def test_the_text_generation_project_holds_the_language_model(projects: dict[str
         assert (project / name).is_file(), name
     (package,) = project.glob("src/*/llm")
     assert {path.name for path in package.glob("*.py")} >= {
-        "settings.py", "data.py", "steps.py", "serving.py", "triton_model.py", "client.py", "smoke.py",
+        "settings.py", "data.py", "steps.py", "serving.py", "triton_model.py", "client.py", "smoke.py", "streaming.py",
     }  # fmt: skip
     # the model's code path, shared with search/RAG projects' answer generator
     assert {path.name for path in package.parent.glob("lm/*.py")} == {"__init__.py", "model.py", "params.py"}

@@ -74,6 +74,8 @@ def test_the_search_rag_project_holds_the_rag_layer(projects: dict[str, Path]) -
     }  # fmt: skip
     # the answer generator's model code path, shared with text-generation projects
     assert {path.name for path in package.parent.glob("lm/*.py")} == {"__init__.py", "model.py", "params.py"}
+    shared = (package.parent / "lm" / "model.py").read_text(encoding="utf-8")
+    assert "def generate(" in shared and "def stream(" not in shared and "unigram" not in shared  # the LLM's own
     assert not (package.parent / "llm").exists() and not (package.parent / "gateway").exists()
     documents = list((project / "corpus" / "documents").glob("*.md"))
     assert len(documents) >= 20

@@ -7,7 +7,7 @@ in-process generation, at concurrency 1 and N, in one process and one run.
 The project's registry champion (after `make llm-train` or `make smoke`) is staged into a fresh
 model repository (llm.serving.stage_model) and served by a local Triton; the held-out questions are
 the prompts, answered greedily. Each round runs (a) Triton over gRPC streams (llm.client.LlmClient)
-and (b) in process (lm.model.stream, one thread per concurrent request) back to back at each
+and (b) in process (llm.streaming.stream, one thread per concurrent request) back to back at each
 concurrency; every Triton text must equal the in-process one. The table gives the median over rounds
 of the time to first token (p50 and p95 over requests, ms), the aggregate generated tokens/s and
 the ratio a/b.
@@ -65,6 +65,7 @@ def run(args: Any) -> int:
     llm_settings = inproject.module(args.project, "llm.settings").load()
     data = inproject.module(args.project, "llm.data")
     model = inproject.module(args.project, "lm.model")
+    streaming = inproject.module(args.project, "llm.streaming")
     steps = inproject.module(args.project, "llm.steps")
     serving = inproject.module(args.project, "llm.serving")
     client_module = inproject.module(args.project, "llm.client")
@@ -86,7 +87,7 @@ def run(args: Any) -> int:
             tokens = sum(len(lm.tokenizer.encode(text, add_special_tokens=False)) for text in expected)
             streams = {
                 "a: Triton (gRPC stream)": lambda p: iter(client.stream(p, {"temperature": 0.0}).pieces),
-                "b: in process (model.stream)": lambda p: model.stream(lm, p, greedy),
+                "b: in process (streaming.stream)": lambda p: streaming.stream(lm, p, greedy),
             }
             for _ in range(rounds):
                 for level in levels:

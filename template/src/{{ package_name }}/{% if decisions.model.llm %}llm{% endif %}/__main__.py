@@ -77,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         from ..lm import model
         from .steps import champion_folder
+        from .streaming import stream
 
         with tempfile.TemporaryDirectory(prefix="llm-generate-") as tmp:
             folder = champion_folder(Path(tmp) / "champion")
@@ -84,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"error: no champion for {llm.registered_model}; run `make llm-train` first", file=sys.stderr)
                 return 1
             lm = model.load(folder)
-        for piece in model.stream(lm, prompt, llm.sampling.model_copy(update=overrides)):
+        for piece in stream(lm, prompt, llm.sampling.model_copy(update=overrides)):
             show(piece)
     total = time.perf_counter() - started
     ttft = f"{first * 1000:.0f} ms" if first is not None else "no text"

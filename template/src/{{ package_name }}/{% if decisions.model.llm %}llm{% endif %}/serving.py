@@ -4,7 +4,7 @@ a model repository, and the request rules live here (pure functions the Triton m
     stage_model(repository, Path(".local/llm/model"), "my_package")
 
 The cloud serves the production checkpoint with Triton's vLLM backend; locally, triton_model.py (a
-decoupled python model over model.stream) answers the same requests:
+decoupled python model over llm/streaming.py) answers the same requests:
 
     input  text_input               the prompt
     input  stream                   optional; true: one response per new piece of text, then an

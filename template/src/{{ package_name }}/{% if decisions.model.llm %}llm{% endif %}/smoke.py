@@ -74,6 +74,7 @@ def _in_process(prompts: list[str]) -> tuple[Any, list[str], list[float], float]
     from ..lm import model
     from .settings import load
     from .steps import champion_folder
+    from .streaming import stream
 
     sampling = load().sampling.model_copy(update={"temperature": 0.0})
     with tempfile.TemporaryDirectory(prefix="llm-smoke-") as tmp:
@@ -85,7 +86,7 @@ def _in_process(prompts: list[str]) -> tuple[Any, list[str], list[float], float]
     started = time.perf_counter()
     for prompt in prompts:
         began, pieces = time.perf_counter(), list[str]()
-        for piece in model.stream(lm, prompt, sampling):
+        for piece in stream(lm, prompt, sampling):
             if not pieces:
                 firsts.append(time.perf_counter() - began)
             pieces.append(piece)

@@ -17,6 +17,7 @@ import json
 import math
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -153,6 +154,20 @@ def _download_model(client: Any, run_id: str, target: Path) -> model.LanguageMod
 Scorer = Callable[[str, str], tuple[float, int]]
 
 
+def unigram_nll(lm: model.LanguageModel, texts: Sequence[str]) -> Scorer:
+    """The lexical baseline: add-one smoothed token frequencies of `texts`; a scorer like lm.model.answer_nll."""
+    counts: Counter[int] = Counter()
+    for row in model.windows(lm, texts):
+        counts.update(row[1:])
+    total = sum(counts.values()) + len(lm.tokenizer)
+
+    def score(prompt: str, answer: str) -> tuple[float, int]:
+        _, target = model.answer_token_ids(lm, prompt, answer)
+        return sum(-math.log((counts[token] + 1) / total) for token in target), len(target)
+
+    return score
+
+
 def perplexity(scorer: Scorer, pairs: Sequence[Pair], prompt: str) -> float:
     """exp(mean negative log-likelihood per answer token), over every pair's answer tokens."""
     nll, tokens = 0.0, 0
@@ -203,7 +218,7 @@ def evaluate(
         lm = _download_model(client, run_id, tmp)
         started = time.perf_counter()
         score = perplexity(lambda q, a: model.answer_nll(lm, q, a), test, llm.prompt)
-        unigram = model.unigram_nll(lm, data.training_texts(documents, pairs, llm.prompt))
+        unigram = unigram_nll(lm, data.training_texts(documents, pairs, llm.prompt))
         baseline = perplexity(unigram, test, llm.prompt)
         test_match, shown = answer_match(lm, test, llm)
         train_match, _ = answer_match(lm, train_pairs, llm)

@@ -8,7 +8,7 @@ group (the local profile's environment, serving.server.LocalTriton).
 
 Decoupled: `execute` reads each request's inputs, answers a broken one at once with an error, and
 hands the others to a pool of `max_concurrent_requests` threads sharing the weights; it returns
-before any text is generated. A thread streams model.stream's pieces: with `stream` one response per
+before any text is generated. A thread streams llm/streaming.py's pieces: with `stream` one response per
 piece and then an empty response flagged final; without it one final response with the whole text
 (the same pieces joined, which equals model.generate's text). Whatever goes wrong ends the request
 with an error response flagged final, so no stream is left open; a cancelled request stops sending.
@@ -115,6 +115,7 @@ class TritonPythonModel:
         package = parameters["package"]
         self.serving = importlib.import_module(f"{package}.llm.serving")
         self.model = importlib.import_module(f"{package}.lm.model")
+        self.streaming = importlib.import_module(f"{package}.llm.streaming")
         self.dlpack = importlib.import_module(f"{package}.serving.triton_model")  # as_array, output_tensor
         settings = importlib.import_module(f"{package}.llm.settings")
         self.defaults = settings.Sampling.model_validate_json(parameters["sampling"])
@@ -194,7 +195,7 @@ class TritonPythonModel:
         return None
 
     def pieces(self, parsed: Any) -> Iterator[str]:
-        return self.model.stream(self.lm, parsed.prompt, parsed.sampling, parsed.seed)  # type: ignore[no-any-return]
+        return self.streaming.stream(self.lm, parsed.prompt, parsed.sampling, parsed.seed)  # type: ignore[no-any-return]
 
     def generate(self, parsed: Any, sender: Any, arrived: float) -> None:
         """One request from start to final flag (a pool thread)."""
@@ -266,7 +267,7 @@ class TritonPythonModel:
     # ---------------------------------------------------------------------------------------- tokens
 
     def prompt_tokens(self, prompt: str) -> int:
-        """Tokens the model read: <s> and the prompt, cut to the context as model.stream cuts it."""
+        """Tokens the model read: <s> and the prompt, cut to the context as streaming.stream cuts it."""
         count = 1 + len(self.lm.tokenizer.encode(prompt, add_special_tokens=False))
         return min(count, max(1, self.context - 1))
 

@@ -3,17 +3,14 @@
 Locally, a byte-level BPE tokenizer is learnt with `tokenizers` on the corpus and a small
 Llama-architecture model (random init) is built on it; in the cloud, the production checkpoint is
 loaded by name. Both are fine-tuned by the same loop, saved with `save_pretrained`, and generate
-through `generate()` (whole answers) or `stream()` (text as it is decoded), which the Triton model
-serves.
+through `generate()` (whole answers; text-generation projects also stream with llm/streaming.py,
+which the Triton model serves).
 """
 
 from __future__ import annotations
 
 import math
-import queue
-import threading
-from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +24,6 @@ from transformers import (
     LlamaForCausalLM,
     PreTrainedTokenizerFast,
 )
-from transformers.generation.streamers import BaseStreamer
 
 from .params import LocalModel, Sampling, Training
 
@@ -191,26 +187,11 @@ def answer_nll(lm: LanguageModel, prompt: str, answer: str) -> tuple[float, int]
     return float(nll), len(target)
 
 
-def unigram_nll(lm: LanguageModel, texts: Sequence[str]) -> Any:
-    """The lexical baseline: add-one smoothed token frequencies of `texts`; a scorer like answer_nll."""
-    counts: Counter[int] = Counter()
-    for row in windows(lm, texts):
-        counts.update(row[1:])
-    total = sum(counts.values()) + len(lm.tokenizer)
-
-    def score(prompt: str, answer: str) -> tuple[float, int]:
-        _, target = answer_token_ids(lm, prompt, answer)
-        return sum(-math.log((counts[token] + 1) / total) for token in target), len(target)
-
-    return score
-
-
 # -------------------------------------------------------------------------------------- generate
 
 
-def _generation_kwargs(lm: LanguageModel, sampling: Sampling, seed: int | None) -> dict[str, Any]:
+def _sampling_kwargs(lm: LanguageModel, sampling: Sampling, seed: int | None) -> dict[str, Any]:
     kwargs: dict[str, Any] = {
-        "max_new_tokens": sampling.max_tokens,
         "eos_token_id": lm.tokenizer.eos_token_id,
         "pad_token_id": lm.tokenizer.pad_token_id,
     }
@@ -222,78 +203,25 @@ def _generation_kwargs(lm: LanguageModel, sampling: Sampling, seed: int | None) 
     return kwargs
 
 
-def _inputs(lm: LanguageModel, prompt: str) -> dict[str, torch.Tensor]:
-    """The prompt as the model reads it, cut to leave room in the context (the newest tokens kept)."""
+def generation_inputs(
+    lm: LanguageModel, prompt: str, sampling: Sampling, seed: int | None = None
+) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """What `model.generate` takes for `prompt`: the prompt's tensors, cut to leave room in the context
+    (the newest tokens kept), and the sampling arguments, with at most the room left as new tokens."""
     ids = [lm.tokenizer.bos_token_id, *lm.tokenizer.encode(prompt, add_special_tokens=False)]
     ids = ids[-max(1, context_tokens(lm) - 1) :]
     tensor = torch.tensor([ids], device=lm.model.device)  # where the model is: CPU, or a GPU it was moved to
-    return {"input_ids": tensor, "attention_mask": torch.ones_like(tensor)}
+    room = context_tokens(lm) - len(ids)
+    kwargs = _sampling_kwargs(lm, sampling, seed) | {"max_new_tokens": max(0, min(sampling.max_tokens, room))}
+    return {"input_ids": tensor, "attention_mask": torch.ones_like(tensor)}, kwargs
 
 
 @torch.no_grad()
 def generate(lm: LanguageModel, prompt: str, sampling: Sampling, seed: int | None = None) -> str:
     """The completion of `prompt` (without the prompt), as decoded text."""
-    inputs = _inputs(lm, prompt)
-    room = context_tokens(lm) - inputs["input_ids"].shape[1]
-    kwargs = _generation_kwargs(lm, sampling, seed) | {"max_new_tokens": max(0, min(sampling.max_tokens, room))}
+    inputs, kwargs = generation_inputs(lm, prompt, sampling, seed)
     output = lm.model.generate(**inputs, **kwargs)[0, inputs["input_ids"].shape[1] :]
     return str(lm.tokenizer.decode(output, skip_special_tokens=True))
-
-
-class TokenStreamer(BaseStreamer):
-    """What generate() decodes, handed over token by token: each new token's text as soon as it
-    decodes to whole characters (a byte-level token can end inside a UTF-8 sequence). transformers'
-    TextIteratorStreamer waits for a space instead, which delays the first piece by a word."""
-
-    def __init__(self, tokenizer: Any) -> None:
-        self.tokenizer = tokenizer
-        self.pieces: queue.Queue[str | None] = queue.Queue()
-        self.ids: list[int] = []
-        self.sent = ""
-        self.prompt_seen = False
-
-    def put(self, value: torch.Tensor) -> None:
-        if not self.prompt_seen:  # generate() hands over the prompt first
-            self.prompt_seen = True
-            return
-        self.ids.extend(int(token) for token in value.reshape(-1).tolist())
-        self._send(final=False)
-
-    def end(self) -> None:
-        self._send(final=True)
-        self.pieces.put(None)
-
-    def _send(self, *, final: bool) -> None:
-        text = str(self.tokenizer.decode(self.ids, skip_special_tokens=True))
-        if (final or not text.endswith("\ufffd")) and len(text) > len(self.sent):
-            self.pieces.put(text[len(self.sent) :])
-            self.sent = text
-
-
-def stream(lm: LanguageModel, prompt: str, sampling: Sampling, seed: int | None = None) -> Iterator[str]:
-    """The completion of `prompt` as pieces of text, one per generated token that completes a
-    character; their concatenation equals generate()'s text."""
-    inputs = _inputs(lm, prompt)
-    room = context_tokens(lm) - inputs["input_ids"].shape[1]
-    kwargs = _generation_kwargs(lm, sampling, seed) | {"max_new_tokens": max(0, min(sampling.max_tokens, room))}
-    streamer = TokenStreamer(lm.tokenizer)
-    failure: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            with torch.no_grad():
-                lm.model.generate(**inputs, **kwargs, streamer=streamer)
-        except BaseException as error:  # re-raised in the caller's thread
-            failure.append(error)
-            streamer.end()
-
-    worker = threading.Thread(target=run, name="llm-generate", daemon=True)
-    worker.start()
-    while (piece := streamer.pieces.get()) is not None:
-        yield piece
-    worker.join()
-    if failure:
-        raise failure[0]
 
 
 # ------------------------------------------------------------------------------------- save/load
