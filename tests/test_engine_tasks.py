@@ -116,7 +116,8 @@ def test_a_project_renders_exactly_its_heads_modules(use_case: str) -> None:
         return
     expected = {"__init__"} | ({"base", *task["modules"]} if task else set()) | helpers
     assert _rendered_names(HEADS, decisions) == {f"{name}.py" for name in expected}
-    layer = TASK_MODULES | ({"edge.py"} if decisions["serving_pattern"]["choice"] == "edge" else set())
+    edge = decisions["serving_pattern"]["choice"] == "edge"
+    layer = TASK_MODULES | ({"edge.py"} if edge else {"load_request.py"})  # the load test's request, or the bundle
     assert _rendered_names(TASKS, decisions) == {"__init__.py", "heads"} | (layer if task else set())
 
 

@@ -118,11 +118,16 @@ def test_the_detection_project_holds_the_vision_package_and_its_dependencies(pro
 
 def test_an_edge_vision_project_holds_only_the_vision_bundle_code(projects: dict[str, Path]) -> None:
     """serving/edge.py (staging, measuring, publishing, syncing) is shared; the feature-row exporter and
-    runner (serving/edge_rows.py) and its inputs stay out of a project whose bundle holds images."""
+    runner (serving/edge_rows.py), its inputs and the load test's request stay out of a project whose
+    bundle holds images."""
     (package,) = projects["segmentation"].glob("src/*")
     assert (package / "serving" / "edge.py").is_file() and (package / "vision" / "edge.py").is_file()
     assert not (package / "serving" / "edge_rows.py").exists()
     assert not (package / "serving" / "inputs.py").exists()
+    # nor the load test, which edge projects do not run (their device bundle is measured instead)
+    assert not (package / "vision" / "load_request.py").exists() and not (package / "serving" / "load_test.py").exists()
+    (detection,) = projects["detection"].glob("src/*")
+    assert (detection / "vision" / "load_request.py").is_file() and (detection / "serving" / "load_test.py").is_file()
     assert (projects["segmentation"] / "tests" / "stack" / "test_vision_edge.py").is_file()
     assert not (projects["segmentation"] / "tests" / "stack" / "test_edge_stack.py").exists()
     smoke_tests = (projects["segmentation"] / "tests" / "test_smoke_edge.py").read_text(encoding="utf-8")

@@ -19,7 +19,6 @@ model step's dynamic batcher can join them. Server errors map to the serving lay
 from __future__ import annotations
 
 import io
-import json
 import threading
 import time
 from collections.abc import Sequence
@@ -31,7 +30,6 @@ import tritonclient.grpc as grpcclient  # type: ignore[import-untyped]
 import tritonclient.http as httpclient  # type: ignore[import-untyped]
 from PIL import Image
 
-from ..config import Platform
 from ..serving.errors import BadInputError, ServerUnavailableError, ServingError
 from ..serving.settings import ServingSettings
 from ..serving.transport import Connection
@@ -40,23 +38,6 @@ from .task import AnyPrediction, VisionTask, task_module
 
 INPUT = "image"
 JPEG_QUALITY = 95  # frames are re-encoded for the wire; high quality keeps the detections of the raw frame
-
-
-def load_test_request(platform_: Platform | None = None, rows: int = 1) -> tuple[str, bytes, str, bool]:
-    """`make load-test`'s request (serving/load_test.py): the ensemble's name, one synthetic image of the
-    project's task as the KServe v2 JSON body it takes over HTTP (the encoded bytes as UINT8 under INPUT,
-    as `infer()` sends them), an output every answer must hold, and False: an image's outputs (boxes, a
-    mask) have no row per request."""
-    from .synthetic import sample_image
-
-    if rows != 1:
-        raise ValueError(f"$LOAD_ROWS={rows}: the image ensemble takes one image per request")
-    settings = VisionSettings.from_platform(platform_)
-    image = sample_image(settings.task, settings.classes, seed=settings.seed)
-    served = list(task_module(settings).SERVED)
-    tensor = {"name": INPUT, "shape": [len(image)], "datatype": "UINT8", "data": list(image)}
-    body = {"inputs": [tensor], "outputs": [{"name": name} for name in served]}
-    return ServingSettings.from_platform(platform_).model_name, json.dumps(body).encode(), served[0], False
 
 
 class VisionClient:

@@ -17,7 +17,6 @@ import numpy as np
 import tritonclient.grpc as grpcclient  # type: ignore[import-untyped]
 import tritonclient.http as httpclient  # type: ignore[import-untyped]
 
-from ..config import Platform
 from ..serving.transport import Connection
 from .serving import CHUNK_IDS, INPUT, MAX_BATCH_SIZE, MODEL_NAME, OUTPUTS, SCORES, decode_texts, encode_texts
 
@@ -66,18 +65,3 @@ def ask(
             }
         )
     return found
-
-
-def load_test_request(platform_: Platform | None = None, rows: int = 1) -> tuple[str, bytes, str, bool]:
-    """`make load-test`'s request (serving/load_test.py): the model's name, `rows` of the project's
-    held-out questions as the KServe v2 JSON body it takes over HTTP (UTF-8 bytes in one UINT8 tensor,
-    as `ask()` sends them), the output every answer holds, and True: one answer per question."""
-    from .corpus import held_out_questions
-
-    if not 1 <= rows <= MAX_BATCH_SIZE:
-        raise ValueError(f"$LOAD_ROWS={rows}: the rag model takes 1 to {MAX_BATCH_SIZE} questions a request")
-    asked = [question.question for question in held_out_questions(platform_)]
-    data = encode_texts([asked[row % len(asked)] for row in range(rows)])
-    tensor = {"name": INPUT, "shape": list(data.shape), "datatype": "UINT8", "data": data.ravel().tolist()}
-    body = {"inputs": [tensor], "outputs": [{"name": ANSWER}]}
-    return MODEL_NAME, json.dumps(body).encode(), ANSWER, True
