@@ -6,6 +6,7 @@ aside): the runtime every project carries alike.
 
     uv run python ci/project_footprint.py                         # every use case, this checkout
     uv run python ci/project_footprint.py --use-cases tabular ocr --unreached
+    uv run python ci/project_footprint.py --use-cases tabular segmentation --data serving_pattern=edge
     uv run python ci/project_footprint.py --copy-runs 5           # also time `copier copy --defaults`
     uv run python ci/project_footprint.py --use-cases tabular --runtime   # minutes per use case
     uv run python ci/project_footprint.py --use-cases tabular --runtime --lines --unrun
@@ -72,14 +73,14 @@ class Footprint:
     sources: dict[str, str]  # each Python file (path and text with the package name replaced)
 
 
-def render(use_case: str, dst: Path) -> Path:
+def render(use_case: str, dst: Path, answers: dict[str, str] | None = None) -> Path:
+    """`copier copy --defaults` of this checkout's HEAD for `use_case`, with `answers` on top."""
     import copier
 
+    data = {"use_case": use_case, **(answers or {})}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        copier.run_copy(
-            str(REPO), str(dst), data={"use_case": use_case}, defaults=True, unsafe=True, quiet=True, vcs_ref="HEAD"
-        )
+        copier.run_copy(str(REPO), str(dst), data=data, defaults=True, unsafe=True, quiet=True, vcs_ref="HEAD")
     return dst
 
 
@@ -460,14 +461,20 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--lines", action="store_true", help="with --runtime: statements run (coverage.py)")
     parser.add_argument("--unrun", action="store_true", help="with --lines: list the functions that never ran")
     parser.add_argument("--keep", type=Path, help="render into this folder and keep the projects")
+    parser.add_argument(
+        "--data", nargs="*", default=[], metavar="KEY=VALUE", help="answers for every render (serving_pattern=edge)"
+    )
     args = parser.parse_args(argv)
+    if any("=" not in item for item in args.data):
+        parser.error("--data takes KEY=VALUE answers, e.g. --data serving_pattern=edge")
+    answers = dict(item.split("=", 1) for item in args.data)
     if args.lines and not args.runtime:
         parser.error("--lines measures a run: add --runtime")
     rows, found, used_rows, line_rows = [], [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         root = args.keep or Path(tmp)
         for use_case in args.use_cases:
-            project = render(use_case, root / use_case)
+            project = render(use_case, root / use_case, answers)
             result = footprint(use_case, project)
             found.append(result)
             run_share = len(result.run_reached) / result.modules
