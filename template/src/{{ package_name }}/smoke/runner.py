@@ -19,9 +19,9 @@ from tabulate import tabulate
 
 StageFn = Callable[["SmokeContext"], str]
 
-# SmokeContext.values keys one layer's stage writes and another's reads:
 # Requests in flight in the stages that send to Triton (predict, rag-query, llm-generate)
 CONCURRENCY = int(os.environ.get("SMOKE_CONCURRENCY", "8"))
+# SmokeContext.values keys one layer's stage writes and another's reads:
 PREDICT_PROBE = "predict_probe"  # (inputs, Triton's direct answers) of the predict stage: the batch and edge stages'
 SERVED_PREDICTIONS = "served_predictions"  # vision: (Triton's answers as the task's Predictions, the annotations)
 
