@@ -117,7 +117,8 @@ def test_a_project_renders_exactly_its_heads_modules(use_case: str) -> None:
     expected = {"__init__"} | ({"base", *task["modules"]} if task else set()) | helpers
     assert _rendered_names(HEADS, decisions) == {f"{name}.py" for name in expected}
     edge = decisions["serving_pattern"]["choice"] == "edge"
-    layer = TASK_MODULES | ({"edge.py"} if edge else {"load_request.py"})  # the load test's request, or the bundle
+    # the bundle's runner, or the load test's request (a RAG project load-tests its `rag` model instead)
+    layer = TASK_MODULES | ({"edge.py"} if edge else set() if decisions["model"].get("rag") else {"load_request.py"})
     assert _rendered_names(TASKS, decisions) == {"__init__.py", "heads"} | (layer if task else set())
 
 
