@@ -58,15 +58,16 @@ def main(argv: list[str] | None = None) -> int:
         dag = root() / "dags" / "rag_ingest_dag.py"
         return subprocess.run([sys.executable, str(dag)], env={**os.environ, **env}, check=False).returncode
     if args.url or args.served:
-        from ..serving.errors import ServingError
+        from ..serving.errors import ServerUnavailableError, ServingError
         from ..serving.settings import ServingSettings
         from .client import ask as ask_server
 
         url = args.url or ServingSettings.from_platform().running_url("http")
         try:
             result = ask_server(url, [args.question])[0]
-        except ServingError as error:
-            print(f"error: {error}. Is the server up? Start it with `make serve`", file=sys.stderr)
+        except ServingError as error:  # a server that does not answer, or one that refused the question
+            down = ". Is the server up? Start it with `make serve`" if isinstance(error, ServerUnavailableError) else ""
+            print(f"error: {error}{down}", file=sys.stderr)
             return 1
     else:
         from .service import RagService
