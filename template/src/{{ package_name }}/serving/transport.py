@@ -105,6 +105,11 @@ class Connection:
         self._version: str | None = None
 
     @property
+    def module(self) -> Any:
+        """tritonclient's module for this protocol, whose InferInput and InferRequestedOutput requests take."""
+        return httpclient if self.protocol == "http" else grpcclient
+
+    @property
     def client(self) -> Any:
         """This thread's tritonclient connection, opened on first use."""
         client = getattr(self._local, "client", None)

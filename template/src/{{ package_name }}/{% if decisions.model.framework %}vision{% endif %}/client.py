@@ -26,8 +26,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
-import tritonclient.grpc as grpcclient  # type: ignore[import-untyped]
-import tritonclient.http as httpclient  # type: ignore[import-untyped]
 from PIL import Image
 
 from ..serving.errors import BadInputError, ServerUnavailableError, ServingError
@@ -115,7 +113,7 @@ class VisionClient:
         task = self.task
         data = np.frombuffer(bytes(image), dtype=np.uint8)
         wire = self.connection
-        module = httpclient if wire.protocol == "http" else grpcclient
+        module = wire.module
         request = module.InferInput(INPUT, [int(data.size)], "UINT8")
         request.set_data_from_numpy(data)
         outputs = [module.InferRequestedOutput(name) for name in task.SERVED]

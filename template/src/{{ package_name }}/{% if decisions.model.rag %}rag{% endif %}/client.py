@@ -14,8 +14,6 @@ import json
 from typing import Any
 
 import numpy as np
-import tritonclient.grpc as grpcclient  # type: ignore[import-untyped]
-import tritonclient.http as httpclient  # type: ignore[import-untyped]
 
 from ..serving.transport import Connection
 from .serving import CHUNK_IDS, INPUT, MAX_BATCH_SIZE, MODEL_NAME, OUTPUTS, SCORES, decode_texts, encode_texts
@@ -36,7 +34,7 @@ def ask(
     if not 1 <= len(questions) <= MAX_BATCH_SIZE:
         raise ValueError(f"send 1 to {MAX_BATCH_SIZE} questions a request; got {len(questions)}")
     wire = Connection(url, protocol, model_name, timeout_seconds=timeout_seconds, retries=retries, backoff_seconds=0.2)
-    module = httpclient if protocol == "http" else grpcclient
+    module = wire.module
     data = encode_texts(questions)
     tensor = module.InferInput(INPUT, list(data.shape), "UINT8")
     tensor.set_data_from_numpy(data)
