@@ -131,7 +131,7 @@ def test_an_edge_vision_project_holds_only_the_vision_bundle_code(projects: dict
     assert (projects["segmentation"] / "tests" / "stack" / "test_vision_edge.py").is_file()
     assert not (projects["segmentation"] / "tests" / "stack" / "test_edge_stack.py").exists()
     smoke_tests = (projects["segmentation"] / "tests" / "test_smoke_edge.py").read_text(encoding="utf-8")
-    assert "images_agree" in smoke_tests and "rows_agree" not in smoke_tests
+    assert "images_verdict" in smoke_tests and "rows_verdict" not in smoke_tests
 
 
 def test_platform_yaml_vision_section_reads_for_both_profiles(
